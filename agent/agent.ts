@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import type { BindingInterface } from '@serialport/bindings-interface';
+import mqtt from 'mqtt';
+import type { Logger } from 'pino';
+import { CONTRACT_VERSION, type DeviceStatus, encodePayload, topics } from '../contract/index.js';
+import { clockState } from './clock.js';
+import type { AgentConfig } from './config.js';
+import { type ParsedLine, parseSensorLine } from './line-parser.js';
+import { DurableOutbox } from './outbox.js';
+import { Publisher } from './publisher.js';
+import { SerialSource } from './serial-source.js';
+import { packageVersion } from './version.js';
+
+export interface AgentStats {
+  linesRead: number;
+  readingsStored: number;
+  /** Lines refused, by reason: they are counted and logged, never published as values. */
+  linesRefused: Record<string, number>;
+  readonly outboxDepth: number;
+  readonly readingsSent: number;
+}
+
+export interface RunningAgent {
+  readonly boot: string;
+  readonly stats: AgentStats;
+  stop(): Promise<void>;
+}
+
+export interface AgentDependencies {
+  log: Logger;
+  /** serialport binding for the sensor; the operating system's unless given. */
+  binding?: BindingInterface;
+}
+
+/** Starts the agent: serial source → parser → durable outbox → MQTT publisher. */
+export function startAgent(config: AgentConfig, { log, binding }: AgentDependencies): RunningAgent {
+  // A time-ordered, unique id for this start; the contract only needs it to be new per start.
+  const boot = `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+  const outbox = new DurableOutbox(config.dataDir);
+  const status = (state: DeviceStatus['state']): Buffer =>
+    encodePayload<DeviceStatus>({
+      v: CONTRACT_VERSION,
+      device: config.device,
+      state,
+      ts: Date.now(),
+      boot,
+      agentVersion: packageVersion(),
+      sensors: [{ id: config.sensor.id, unit: config.sensor.unit }],
+    });
+  const client = mqtt.connect(config.mqtt.url, {
+    clientId: `furnace-agent-${config.device}`,
+    username: config.mqtt.username,
+    password: config.mqtt.password,
+    protocolVersion: 4,
+    reconnectPeriod: 1000,
+    will: { topic: topics.status(config.device), payload: status('offline'), qos: 1, retain: true },
+  });
+  const mqttLog = log.child({ component: 'agent:mqtt' });
+  const publisher = new Publisher({ client, outbox, device: config.device, log: mqttLog, ...config.mqtt });
+  let wasConnected = false;
+  client.on('connect', () => {
+    mqttLog.info({ url: config.mqtt.url, backlog: outbox.depth }, wasConnected ? 'reconnected to broker' : 'connected to broker');
+    wasConnected = true;
+    client.publish(topics.status(config.device), status('online'), { qos: 1, retain: true });
+  });
+  client.on('offline', () => mqttLog.warn({ url: config.mqtt.url }, 'broker unreachable; readings wait in the outbox'));
+  client.on('error', (error) => mqttLog.debug({ err: error }, 'mqtt error'));
+
+  const linesRefused: Record<string, number> = {};
+  const stats: AgentStats = {
+    linesRead: 0,
+    readingsStored: 0,
+    linesRefused,
+    get outboxDepth() {
+      return outbox.depth;
+    },
+    get readingsSent() {
+      return publisher.stats.readingsSent;
+    },
+  };
+  const serialLog = log.child({ component: 'agent:serial' });
+  const refuse = (reason: string, line: string) => {
+    linesRefused[reason] = (linesRefused[reason] ?? 0) + 1;
+    // Loud once per cause, then quiet: a noisy line must not flood the log.
+    const level = linesRefused[reason] === 1 ? 'warn' : 'debug';
+    serialLog[level]({ reason, line: line.slice(0, 40), count: linesRefused[reason] }, 'sensor line refused');
+  };
+  const source = new SerialSource({ ...config.serial, binding, log: serialLog });
+  source.on('overlong', (bytes) => refuse('too_long', `(${bytes} bytes without a newline)`));
+  source.on('line', (line) => {
+    stats.linesRead++;
+    const parsed: ParsedLine = parseSensorLine(line);
+    const base = { ts: Date.now(), sensor: config.sensor.id, unit: config.sensor.unit, clock: clockState(), replay: !client.connected };
+    switch (parsed.kind) {
+      case 'value':
+        outbox.append(boot, { ...base, value: parsed.value, quality: 'good' });
+        break;
+      case 'fault':
+        // A fault is a reading too: a bad one, with no value, so the backend sees the sensor is broken.
+        outbox.append(boot, { ...base, value: null, quality: 'bad' });
+        break;
+      case 'invalid':
+        refuse(parsed.reason, line);
+        return;
+    }
+    stats.readingsStored++;
+    publisher.readingAdded();
+  });
+  source.start();
+  log.info({ device: config.device, boot, serial: config.serial.path, backlog: outbox.depth }, 'agent started');
+
+  return {
+    boot,
+    stats,
+    async stop() {
+      publisher.stop();
+      await source.stop();
+      // A clean stop says so itself; the will is only for the unclean ones.
+      if (client.connected) await client.publishAsync(topics.status(config.device), status('offline'), { qos: 1, retain: true });
+      await client.endAsync();
+      outbox.close();
+    },
+  };
+}

@@ -1,0 +1,133 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { SEGMENT_PATTERN } from './device-id.js';
+
+// The payload schemas of contract version 1. They are JSON Schema (TypeBox), so the
+// same definitions validate MQTT payloads here and document the HTTP API.
+
+const Segment = (description: string) => Type.String({ pattern: SEGMENT_PATTERN, description });
+const UnixMillis = (description: string) =>
+  Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000, description });
+
+export const Quality = Type.Union([Type.Literal('good'), Type.Literal('uncertain'), Type.Literal('bad')], {
+  description: 'good; uncertain (e.g. out of the sensor range); bad (a fault reading, with no usable value)',
+});
+export type Quality = Static<typeof Quality>;
+
+export const ClockState = Type.Union([Type.Literal('synced'), Type.Literal('unsynced')], {
+  description: 'whether the agent knew its clock to be synchronised when it read',
+});
+export type ClockState = Static<typeof ClockState>;
+
+export const Reading = Type.Object({
+  seq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'per-device counter that only grows' }),
+  ts: UnixMillis('time of the reading at the source, Unix milliseconds'),
+  sensor: Segment('sensor id'),
+  value: Type.Union([Type.Number(), Type.Null()], { description: 'the measured value; null on a bad reading' }),
+  unit: Type.String({ minLength: 1, maxLength: 16 }),
+  quality: Quality,
+  clock: ClockState,
+  replay: Type.Boolean({ description: 'sent from the outbox after an outage' }),
+});
+export type Reading = Static<typeof Reading>;
+
+/** The most readings one batch may carry; an agent splits larger backlogs. */
+export const MAX_READINGS_PER_BATCH = 1000;
+
+export const ReadingBatch = Type.Object({
+  v: Type.Literal(1),
+  device: Segment('device id; must equal the one in the topic'),
+  boot: Segment('id new at each agent start'),
+  readings: Type.Array(Reading, { minItems: 1, maxItems: MAX_READINGS_PER_BATCH }),
+});
+export type ReadingBatch = Static<typeof ReadingBatch>;
+
+export const SensorInfo = Type.Object({
+  id: Segment('sensor id'),
+  unit: Type.String({ minLength: 1, maxLength: 16 }),
+  min: Type.Optional(Type.Number({ description: 'lowest value the sensor can measure' })),
+  max: Type.Optional(Type.Number({ description: 'highest value the sensor can measure' })),
+});
+export type SensorInfo = Static<typeof SensorInfo>;
+
+export const DeviceStatus = Type.Object({
+  v: Type.Literal(1),
+  device: Segment('device id'),
+  state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+  ts: UnixMillis('when the agent set this status (for a will: when it connected)'),
+  boot: Type.Optional(Segment('the agent boot this status belongs to')),
+  agentVersion: Type.Optional(Type.String({ maxLength: 64 })),
+  sensors: Type.Optional(Type.Array(SensorInfo, { maxItems: 256 })),
+});
+export type DeviceStatus = Static<typeof DeviceStatus>;
+
+export const SensorState = Type.Union([
+  Type.Literal('ok'),
+  Type.Literal('stalled'),
+  Type.Literal('disconnected'),
+  Type.Literal('faulty'),
+]);
+export type SensorState = Static<typeof SensorState>;
+
+export const SensorsHealth = Type.Object({
+  v: Type.Literal(1),
+  device: Segment('device id'),
+  ts: UnixMillis('when this report was made'),
+  sensors: Type.Array(
+    Type.Object({
+      sensor: Segment('sensor id'),
+      state: SensorState,
+      since: UnixMillis('when the sensor entered this state'),
+      reason: Type.Optional(Type.String({ maxLength: 500 })),
+    }),
+    { maxItems: 256 },
+  ),
+});
+export type SensorsHealth = Static<typeof SensorsHealth>;
+
+export const Severity = Type.Union([Type.Literal('critical'), Type.Literal('warning'), Type.Literal('info')]);
+export type Severity = Static<typeof Severity>;
+
+export const AlertState = Type.Object({
+  v: Type.Literal(1),
+  device: Segment('device id'),
+  rule: Segment('rule id'),
+  sensor: Type.Optional(Segment('sensor id')),
+  state: Type.Union([Type.Literal('firing'), Type.Literal('resolved')]),
+  severity: Severity,
+  since: UnixMillis('when the alert entered this state'),
+  eventId: Type.String({ minLength: 1, maxLength: 64, description: 'the transition that led here' }),
+  value: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  message: Type.String({ maxLength: 1000 }),
+});
+export type AlertState = Static<typeof AlertState>;
+
+export const AlertTransition = Type.Object({
+  v: Type.Literal(1),
+  id: Type.String({ minLength: 1, maxLength: 64, description: 'unique event id' }),
+  device: Segment('device id'),
+  rule: Segment('rule id'),
+  sensor: Type.Optional(Segment('sensor id')),
+  from: Type.Union([Type.Literal('inactive'), Type.Literal('pending'), Type.Literal('firing'), Type.Literal('resolved')]),
+  to: Type.Union([Type.Literal('inactive'), Type.Literal('pending'), Type.Literal('firing'), Type.Literal('resolved')]),
+  ts: UnixMillis('when the transition happened'),
+  severity: Severity,
+  value: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  message: Type.String({ maxLength: 1000 }),
+});
+export type AlertTransition = Static<typeof AlertTransition>;
+
+export const Command = Type.Object({
+  v: Type.Literal(1),
+  requestId: Type.String({ minLength: 1, maxLength: 64 }),
+  args: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type Command = Static<typeof Command>;
+
+export const CommandReply = Type.Object({
+  v: Type.Literal(1),
+  requestId: Type.String({ minLength: 1, maxLength: 64 }),
+  ok: Type.Boolean(),
+  result: Type.Optional(Type.Unknown()),
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+});
+export type CommandReply = Static<typeof CommandReply>;

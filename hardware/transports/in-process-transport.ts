@@ -1,0 +1,37 @@
+import { MockBinding, type MockPortBinding } from '@serialport/binding-mock';
+import type { BindingInterface } from '@serialport/bindings-interface';
+import type { EmulatorTransport } from './transport.js';
+
+export interface InProcessTransport extends EmulatorTransport {
+  /** The serialport binding the agent must open `devicePath` with. */
+  readonly binding: BindingInterface;
+}
+
+/**
+ * An emulator joined to an agent in the same process through serialport's mock binding:
+ * for unit tests, and for `npm start` on a machine without socat. The agent still runs
+ * its real serial code; only the operating system's device is replaced.
+ */
+export function openInProcessTransport(devicePath = '/dev/ttyFURNACE0'): InProcessTransport {
+  MockBinding.createPort(devicePath, { echo: false, record: false });
+  let open: MockPortBinding | undefined;
+  const binding: BindingInterface = {
+    list: () => MockBinding.list(),
+    async open(options) {
+      const port = await MockBinding.open(options);
+      open = port;
+      return port;
+    },
+  };
+  return {
+    devicePath,
+    binding,
+    write(data) {
+      if (open?.isOpen) open.emitData(data);
+    },
+    async close() {
+      if (open?.isOpen) await open.close();
+      open = undefined;
+    },
+  };
+}

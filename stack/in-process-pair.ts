@@ -1,0 +1,48 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { type RunningAgent, loadAgentConfig, startAgent } from '../agent/index.js';
+import { LineEmulator, openInProcessTransport } from '../hardware/index.js';
+
+export interface InProcessPair {
+  agent: RunningAgent;
+  stop(): Promise<void>;
+}
+
+/**
+ * The emulator and the agent in this process, joined through serialport's mock binding:
+ * for machines without socat. The agent runs its real serial code against the mock port.
+ */
+export function startInProcessPair(options: {
+  device: string;
+  mqttUrl: string;
+  dataDir: string;
+  intervalMs: number;
+  speed: number;
+  print: (line: string) => void;
+}): InProcessPair {
+  const transport = openInProcessTransport('/dev/ttyFURNACE0');
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line) options.print(line);
+      done();
+    },
+  });
+  const log = pino({ base: { part: 'agent' } }, sink);
+  const config = loadAgentConfig(undefined, {}, {
+    device: options.device,
+    'serial.path': transport.devicePath,
+    'mqtt.url': options.mqttUrl,
+    dataDir: options.dataDir,
+  });
+  const agent = startAgent(config, { log, binding: transport.binding });
+  const emulator = new LineEmulator({ seed: 1, intervalMs: options.intervalMs, speed: options.speed, write: (line) => transport.write(line) });
+  emulator.start();
+  return {
+    agent,
+    async stop() {
+      emulator.stop();
+      await agent.stop();
+      await transport.close();
+    },
+  };
+}

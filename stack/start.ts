@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// `npm start`: the whole stack on this machine — broker, backend on SQLite, an emulated
+// furnace and an agent reading it through the same serial code a real port uses.
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type StackChild, startChild } from './child-process.js';
+import { type InProcessPair, startInProcessPair } from './in-process-pair.js';
+import { formatLogLine } from './log-format.js';
+import { PortUnavailableError, assertPortFree } from './ports.js';
+
+const HELP = `npm start [-- options]: run broker, backend, an emulated furnace and an agent
+
+  --mqtt-port N       MQTT port, default 1883            (env FURNACE_MQTT_PORT)
+  --http-port N       HTTP API port, default 8080        (env FURNACE_HTTP_PORT)
+  --data-dir DIR      where state lives, default ./data  (env FURNACE_DATA_DIR)
+  --serial MODE       auto (default), pty (socat) or in-process (serialport's mock binding)
+  --interval-ms N     milliseconds between readings, default 1000
+  --speed N           simulated seconds per real second, default 60 (a firing in minutes)
+  --json              print the parts' JSON logs as they are
+  --help              this text
+`;
+
+const DEVICE = 'furnace-1';
+const distDir = resolve(fileURLToPath(import.meta.url), '..', '..');
+
+class StartError extends Error {}
+
+const children: StackChild[] = [];
+let pair: InProcessPair | undefined;
+let stopping = false;
+
+/** Stops every part, newest first, then exits. */
+async function shutdown(code: number, reason: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write(`\nstopping the stack (${reason})\n`);
+  await pair?.stop();
+  for (const child of [...children].reverse()) await child.stop();
+  process.exit(code);
+}
+
+function integer(name: string, raw: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new StartError(`${name} ${JSON.stringify(raw)}: expected a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function hasSocat(): boolean {
+  return spawnSync('socat', ['-V'], { stdio: 'ignore' }).error === undefined;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'mqtt-port': { type: 'string', default: process.env.FURNACE_MQTT_PORT ?? '1883' },
+      'http-port': { type: 'string', default: process.env.FURNACE_HTTP_PORT ?? '8080' },
+      'data-dir': { type: 'string', default: process.env.FURNACE_DATA_DIR ?? './data' },
+      serial: { type: 'string', default: 'auto' },
+      'interval-ms': { type: 'string', default: '1000' },
+      speed: { type: 'string', default: '60' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const mqttPort = integer('--mqtt-port', values['mqtt-port'], 1, 65_535);
+  const httpPort = integer('--http-port', values['http-port'], 1, 65_535);
+  const intervalMs = integer('--interval-ms', values['interval-ms'], 10, 3_600_000);
+  const speed = integer('--speed', values.speed, 1, 100_000);
+  const dataDir = resolve(values['data-dir']);
+  if (!['auto', 'pty', 'in-process'].includes(values.serial)) {
+    throw new StartError(`--serial ${JSON.stringify(values.serial)}: expected auto, pty or in-process`);
+  }
+  const usePty = values.serial === 'pty' || (values.serial === 'auto' && hasSocat());
+  await assertPortFree(mqttPort, '0.0.0.0', 'MQTT');
+  await assertPortFree(httpPort, '0.0.0.0', 'HTTP API');
+
+  const print = (part: string) => (line: string) => {
+    process.stdout.write(`${values.json ? line : formatLogLine(line, part)}\n`);
+  };
+  const run = (name: string, script: string, args: string[]) => {
+    const child = startChild(name, join(distDir, script), args, print(name));
+    children.push(child);
+    child.process.once('exit', (code, signal) => {
+      // Ctrl-C reaches every process of the group; a part that stopped cleanly asks for a clean stop.
+      if (!stopping) void shutdown(code === 0 ? 0 : 1, `${name} exited with ${signal ?? `code ${code}`}`);
+    });
+    return child;
+  };
+  process.once('SIGINT', () => void shutdown(0, 'SIGINT'));
+  process.once('SIGTERM', () => void shutdown(0, 'SIGTERM'));
+
+  const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
+  await run('broker', 'broker/cli.js', ['--port', String(mqttPort)]).waitForLine(/MQTT listener ready/, 15_000);
+  await run('backend', 'backend/cli.js', ['--port', String(httpPort), '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'backend')])
+    .waitForLine(/HTTP API ready/, 15_000);
+  const agentArgs = ['--device', DEVICE, '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'agent')];
+  if (usePty) {
+    const link = join(dataDir, 'serial', DEVICE);
+    await run('emulator', 'hardware/cli.js', ['--link', link, '--interval-ms', String(intervalMs), '--speed', String(speed)])
+      .waitForLine(/emulator ready/, 15_000);
+    await run('agent', 'agent/cli.js', [...agentArgs, '--serial-path', link]).waitForLine(/agent started/, 15_000);
+  } else {
+    print('stack')(
+      JSON.stringify({ level: 40, time: Date.now(), part: 'stack', msg: 'socat not found (Debian package socat): emulator and agent are joined in-process through serialport\'s mock binding' }),
+    );
+    pair = startInProcessPair({ device: DEVICE, mqttUrl, dataDir: join(dataDir, 'agent'), intervalMs, speed, print: print('agent') });
+  }
+  process.stdout.write(
+    [
+      '',
+      'Furnace telemetry is running.',
+      `  devices:   http://localhost:${httpPort}/api/v1/devices`,
+      `  latest:    http://localhost:${httpPort}/api/v1/devices/${DEVICE}/latest`,
+      `  metrics:   http://localhost:${httpPort}/metrics`,
+      `  MQTT:      mqtt://localhost:${mqttPort}  (telemetry/v1/${DEVICE}/readings)`,
+      `  data:      ${dataDir}`,
+      `  serial:    ${usePty ? `socat pseudo-terminal ${join(dataDir, 'serial', DEVICE)}` : 'in-process mock binding'}`,
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`npm start: ${(error as Error).message}\n`);
+  const usage = error instanceof StartError || error instanceof PortUnavailableError;
+  void shutdown(usage ? 2 : 1, 'start-up failed');
+});
