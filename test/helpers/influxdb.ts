@@ -1,0 +1,86 @@
+// A throw-away InfluxDB 1.6 on free ports, all data in a temp dir.
+//
+// Every listener influxd opens is pinned to a free loopback port or disabled: its defaults
+// (see `influxd config`) include the RPC/backup bind-address on 8088, and a second test run
+// or a system influxd on that port would make start-up fail.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { freePorts } from './free-port.js';
+import { startProcess } from './process.js';
+import { startTempDaemon } from './temp-daemon.js';
+
+export interface InfluxDb {
+  /** HTTP API port. */
+  port: number;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  pid: number;
+  dir: string;
+  /** Stops influxd and removes its temp folder. */
+  stop: () => Promise<void>;
+}
+
+function config(dir: string, httpPort: number, rpcPort: number): string {
+  return `
+# Upstream spells it reporting-disabled, Debian's build reporting-enabled; unknown keys are ignored.
+reporting-disabled = true
+reporting-enabled = false
+bind-address = "127.0.0.1:${rpcPort}"
+
+[meta]
+  dir = "${join(dir, 'meta')}"
+
+[data]
+  dir = "${join(dir, 'data')}"
+  wal-dir = "${join(dir, 'wal')}"
+  query-log-enabled = false
+
+[monitor]
+  # Otherwise it writes its own _internal database every 10 s.
+  store-enabled = false
+
+[http]
+  bind-address = "127.0.0.1:${httpPort}"
+  log-enabled = false
+
+[ifql]
+  enabled = false
+
+[[graphite]]
+  enabled = false
+[[collectd]]
+  enabled = false
+[[opentsdb]]
+  enabled = false
+[[udp]]
+  enabled = false
+`;
+}
+
+/** True when GET /ping answers 204, InfluxDB's "ready" signal. */
+async function pings(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) });
+    return response.status === 204;
+  } catch {
+    return false;
+  }
+}
+
+export async function startInfluxDb(): Promise<InfluxDb> {
+  const [port, rpcPort] = await freePorts(2);
+  if (port === undefined || rpcPort === undefined) throw new Error('freePorts(2) returned too few ports');
+  const url = `http://127.0.0.1:${port}`;
+  const daemon = await startTempDaemon({
+    prefix: 'influxdb-',
+    launch: async (dir) => {
+      const file = join(dir, 'influxdb.conf');
+      await writeFile(file, config(dir, port, rpcPort));
+      // HOME too: influxd falls back to ~/.influxdb for anything not configured.
+      return startProcess('influxd', ['-config', file], { cwd: dir, env: { ...process.env, HOME: dir } });
+    },
+    ready: () => pings(url),
+    what: `influxd to answer GET ${url}/ping with 204`,
+  });
+  return { port, url, pid: daemon.pid, dir: daemon.dir, stop: daemon.stop };
+}

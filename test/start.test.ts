@@ -1,0 +1,94 @@
+// `npm start`: the whole stack from one command, and nothing left behind after Ctrl-C.
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startStack } from './helpers/cli.js';
+import { freePorts } from './helpers/free-port.js';
+import { stopAllProcesses } from './helpers/process.js';
+import { requireProgram } from './helpers/require-program.js';
+import { waitFor } from './helpers/wait-for.js';
+
+/** Pids of every process whose command line mentions `needle` (our data dir or MQTT port). */
+function pidsMentioning(needles: string[]): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (needles.some((needle) => cmdline.includes(needle))) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+async function latestAge(httpPort: number): Promise<number | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${httpPort}/api/v1/devices/furnace-1/latest`);
+    if (!response.ok) return undefined;
+    const body = (await response.json()) as { readings: Array<{ ts: number }> };
+    return body.readings[0] ? Date.now() - body.readings[0].ts : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+describe('npm start', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'furnace-start-'));
+  });
+  afterEach(async () => {
+    await stopAllProcesses();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const modes = requireProgram('socat', 'socat').skip ? ['in-process'] : ['pty', 'in-process'];
+  it.each(modes)('runs the stack with the %s serial link and stops every part on Ctrl-C', async (mode) => {
+    const [mqttPort, httpPort] = (await freePorts(2)) as [number, number];
+    const stack = await startStack([
+      '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--data-dir', dir, '--serial', mode, '--interval-ms', '200',
+    ]);
+    await stack.waitForLine(/Furnace telemetry is running/, 20_000);
+    expect(stack.lines.join('\n')).toContain(`http://localhost:${httpPort}/api/v1/devices`);
+    const age = await waitFor(() => latestAge(httpPort), { timeoutMs: 15_000, what: 'a reading of furnace-1 from the API' });
+    expect(age).toBeLessThan(5000);
+
+    const ours = pidsMentioning([dir, `--port ${mqttPort}`]);
+    expect(ours.length).toBeGreaterThanOrEqual(mode === 'pty' ? 4 : 2); // broker, backend (+ emulator, socat, agent)
+    stack.child.kill('SIGINT');
+    expect((await stack.waitForExit(15_000)).code).toBe(0);
+    const alive = ours.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
+  });
+
+  it('refuses a port that is in use, naming it', async () => {
+    const [mqttPort] = await freePorts(1);
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '0.0.0.0', resolve));
+    const httpPort = (blocker.address() as { port: number }).port;
+    try {
+      const stack = await startStack(['--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--data-dir', dir]);
+      expect((await stack.waitForExit(15_000)).code).toBe(2);
+      expect(stack.output()).toContain(`HTTP API port ${httpPort} is already in use`);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('refuses a bad option, naming it', async () => {
+    const stack = await startStack(['--mqtt-port', 'eighty', '--data-dir', dir]);
+    expect((await stack.waitForExit(15_000)).code).toBe(2);
+    expect(stack.output()).toContain('--mqtt-port "eighty": expected a whole number from 1 to 65535');
+  });
+});
