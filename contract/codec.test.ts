@@ -144,6 +144,12 @@ describe('decodeReadingBatch: not JSON', () => {
     expectRejected(decodeReadingBatch(DEVICE, payload), 'not_json', '/');
     expectRejected(decodeReadingBatch(DEVICE, Buffer.from(payload)), 'not_json', '/');
   });
+
+  it('refuses invalid UTF-8 instead of storing replacement characters', () => {
+    const valid = Buffer.from('{"v":1,"unit":"C"}');
+    const broken = Buffer.concat([valid.subarray(0, 15), Buffer.from([0xff]), valid.subarray(15)]);
+    expectRejected(decodeReadingBatch(DEVICE, broken), 'not_json', '/');
+  });
 });
 
 describe('decodeReadingBatch: too large', () => {

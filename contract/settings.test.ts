@@ -201,6 +201,17 @@ describe('loadSettings: sources', () => {
 });
 
 describe('loadSettings: bad settings', () => {
+  it('reports a scalar where a section belongs, even when the environment sets a key inside it', () => {
+    const file = writeConfig('mqtt: 5\n');
+    const error = settingsError(() => load({ file, env: { FURNACE_AGENT_MQTT_URL: 'mqtt://h' } }));
+    expect(problemFor(error, 'mqtt')).toContain('5');
+  });
+
+  it('takes only plain decimal numbers from the environment', () => {
+    const error = settingsError(() => load({ env: { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '0x10' } }));
+    expect(problemFor(error, 'mqtt.batchIntervalMs')).toContain('"0x10"');
+  });
+
   it('reports a value that is not a number, naming the key, the value and the variable', () => {
     const error = settingsError(() => load({ env: { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: 'soon' } }));
     expect(error.problems).toHaveLength(1);

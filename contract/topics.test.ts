@@ -173,6 +173,8 @@ describe('parseTopic', () => {
 
   it('treats `events` as reserved on the alerts root', () => {
     expect(parseTopic('alerts/v1/events/overtemp')).toBeUndefined();
+    // The builder agrees, so an alert state can never be published where no reader parses it.
+    expect(() => topics.alertState('events', 'overtemp')).toThrow(/reserved/);
   });
 
   describe.each(BAD_IDS)('refuses the id %j (%s)', (bad) => {
