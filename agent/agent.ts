@@ -11,6 +11,22 @@ import { Publisher } from './publisher.js';
 import { SerialSource } from './serial-source.js';
 import { packageVersion } from './version.js';
 
+/** How long a stopping agent waits for the broker to take its `offline` status. */
+const STOP_GRACE_MS = 1000;
+
+/** Whether `promise` settled (either way) within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  const result = await Promise.race([settled, timeout]);
+  clearTimeout(timer);
+  return result;
+}
+
 export interface AgentStats {
   linesRead: number;
   readingsStored: number;
@@ -115,9 +131,13 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
     async stop() {
       publisher.stop();
       await source.stop();
-      // A clean stop says so itself; the will is only for the unclean ones.
-      if (client.connected) await client.publishAsync(topics.status(config.device), status('offline'), { qos: 1, retain: true });
-      await client.endAsync();
+      // A clean stop says so itself (the will is only for unclean ones), but never waits long:
+      // the broker may be stopping at the same moment, and then the PUBACK never comes.
+      const offline = client.connected
+        ? client.publishAsync(topics.status(config.device), status('offline'), { qos: 1, retain: true })
+        : Promise.resolve(undefined);
+      const sent = await settlesWithin(offline, STOP_GRACE_MS);
+      await client.endAsync(!sent);
       outbox.close();
     },
   };

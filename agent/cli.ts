@@ -47,7 +47,11 @@ function main(): void {
   }
   const log = pino({ base: { part: 'agent' } });
   const agent = startAgent(config, { log });
+  let stopping = false;
   const stop = (signal: string) => {
+    // Ctrl-C under npm start reaches us twice (the terminal's SIGINT, then the launcher's SIGTERM).
+    if (stopping) return;
+    stopping = true;
     log.info({ signal, ...agent.stats }, 'agent stopping');
     agent.stop().then(
       () => process.exit(0),
@@ -57,8 +61,8 @@ function main(): void {
       },
     );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 try {

@@ -36,7 +36,11 @@ async function main(): Promise<void> {
   });
   const log = pino({ base: { part: 'backend' } });
   const backend = await startBackend(config, log);
+  let stopping = false;
   const stop = (signal: string) => {
+    // Ctrl-C under npm start reaches us twice (the terminal's SIGINT, then the launcher's SIGTERM).
+    if (stopping) return;
+    stopping = true;
     log.info({ signal }, 'backend stopping');
     backend.close().then(
       () => process.exit(0),
@@ -46,8 +50,8 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 main().catch((error: unknown) => {

@@ -30,15 +30,19 @@ async function main(): Promise<void> {
   const config = loadBrokerConfig(values.config, process.env, { 'tcp.port': values.port, 'tcp.host': values.host });
   const log = pino({ base: { part: 'broker' } });
   const broker = await startBroker(config, log);
+  let stopping = false;
   const stop = (signal: string) => {
+    // Ctrl-C under npm start reaches us twice (the terminal's SIGINT, then the launcher's SIGTERM).
+    if (stopping) return;
+    stopping = true;
     log.info({ signal }, 'broker stopping');
     broker.close().then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 main().catch((error: unknown) => {

@@ -63,7 +63,11 @@ async function main(): Promise<void> {
   emulator.start();
   log.info({ devicePath: transport.devicePath, intervalMs, speed, seed }, 'emulator ready');
 
+  let stopping = false;
   const stop = (signal: string) => {
+    // Ctrl-C under npm start reaches us twice (the terminal's SIGINT, then the launcher's SIGTERM).
+    if (stopping) return;
+    stopping = true;
     log.info({ signal, lines: emulator.lines }, 'emulator stopping');
     emulator.stop();
     transport.close().then(
@@ -74,8 +78,8 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 main().catch((error: unknown) => {

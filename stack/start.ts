@@ -94,8 +94,8 @@ async function main(): Promise<void> {
     });
     return child;
   };
-  process.once('SIGINT', () => void shutdown(0, 'SIGINT'));
-  process.once('SIGTERM', () => void shutdown(0, 'SIGTERM'));
+  process.on('SIGINT', () => void shutdown(0, 'SIGINT'));
+  process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
 
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
   await run('broker', 'broker/cli.js', ['--port', String(mqttPort)]).waitForLine(/MQTT listener ready/, 15_000);
