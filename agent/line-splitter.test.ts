@@ -67,6 +67,19 @@ describe('LineSplitter', () => {
     expect(overlong).toEqual([max + 1, max + 10]);
   });
 
+  it('gives overlong junk the same verdict whether it comes in one chunk or in several', () => {
+    const max = MAX_LINE_LENGTH * 4;
+    const whole = recorder();
+    whole.push(`${'x'.repeat(max + 44)}\nT=1.0\n`);
+    const split = recorder();
+    split.push('x'.repeat(max - 6));
+    split.push(`${'x'.repeat(50)}\nT=1.0\n`);
+    expect(whole.lines).toEqual(['T=1.0']);
+    expect(split.lines).toEqual(['T=1.0']);
+    expect(whole.overlong).toHaveLength(1);
+    expect(split.overlong).toHaveLength(1);
+  });
+
   it('honours a smaller limit given to the constructor', () => {
     const { lines, overlong, push } = recorder(8);
     push('123456789');

@@ -24,7 +24,9 @@ export class LineSplitter {
         this.discarding = false;
         continue;
       }
-      this.onLine(part);
+      // The same verdict whether the junk came in one chunk or several.
+      if (part.length > this.maxLength) this.onOverlong(part.length);
+      else this.onLine(part);
     }
     if (this.pending.length > this.maxLength) {
       if (!this.discarding) this.onOverlong(this.pending.length);

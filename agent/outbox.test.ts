@@ -62,6 +62,20 @@ describe('DurableOutbox', () => {
     expect(outbox.peek(10).map((entry) => [entry.boot, entry.seq])).toEqual(b.map((seq) => [BOOT_B, seq]));
   });
 
+  it('ends a batch where the boot changes, so acknowledging it never covers a row outside it', () => {
+    const outbox = open();
+    outbox.append(BOOT_A, reading());
+    outbox.append(BOOT_B, reading());
+    outbox.append(BOOT_A, reading());
+    expect(outbox.peek(10).map((entry) => entry.seq)).toEqual([1]);
+  });
+
+  it('throws AGENT_OUTBOX_OPEN_FAILED for a file that is not a database', () => {
+    writeFileSync(join(dir, 'outbox.sqlite'), 'this is not a database, it is a shopping list\n'.repeat(100));
+    expect(() => open()).toThrow(AgentError);
+    expect(() => open()).toThrow(/cannot open the outbox/);
+  });
+
   it('acknowledge(seq) removes every reading up to and including seq', () => {
     const outbox = open();
     for (let i = 0; i < 5; i += 1) outbox.append(BOOT_A, reading());

@@ -49,18 +49,19 @@ export class DurableOutbox {
     try {
       mkdirSync(dataDir, { recursive: true });
       this.db = new Database(join(dataDir, 'outbox.sqlite'));
+      this.db.pragma('journal_mode = WAL');
+      // FULL: a committed reading survives a power cut too, not only a crash of the process.
+      this.db.pragma('synchronous = FULL');
+      this.db.exec(`CREATE TABLE IF NOT EXISTS outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        boot TEXT NOT NULL, ts INTEGER NOT NULL, sensor TEXT NOT NULL, value REAL, unit TEXT NOT NULL,
+        quality TEXT NOT NULL, clock TEXT NOT NULL, replay INTEGER NOT NULL)`);
     } catch (error) {
+      // Also a file that is not a database (SQLITE_NOTADB): say which file, never start without an outbox.
       throw new AgentError('AGENT_OUTBOX_OPEN_FAILED', `cannot open the outbox in ${dataDir}: ${(error as Error).message}`, {
         cause: error,
       });
     }
-    this.db.pragma('journal_mode = WAL');
-    // FULL: a committed reading survives a power cut too, not only a crash of the process.
-    this.db.pragma('synchronous = FULL');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS outbox (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      boot TEXT NOT NULL, ts INTEGER NOT NULL, sensor TEXT NOT NULL, value REAL, unit TEXT NOT NULL,
-      quality TEXT NOT NULL, clock TEXT NOT NULL, replay INTEGER NOT NULL)`);
     this.insert = this.db.prepare(
       `INSERT INTO outbox (boot, ts, sensor, value, unit, quality, clock, replay)
        VALUES (@boot, @ts, @sensor, @value, @unit, @quality, @clock, @replay) RETURNING seq`,
@@ -79,8 +80,9 @@ export class DurableOutbox {
   /** The oldest readings, up to `limit`, all of the same boot (one batch carries one boot). */
   peek(limit: number): OutboxEntry[] {
     const rows = this.oldest.all(limit) as Row[];
-    const boot = rows[0]?.boot;
-    return rows.filter((row) => row.boot === boot).map((row) => ({ ...row, replay: row.replay === 1 }));
+    // Stop at the first change of boot: acknowledging the last seq of the batch must never cover a row not in it.
+    const end = rows.findIndex((row) => row.boot !== rows[0]?.boot);
+    return rows.slice(0, end < 0 ? rows.length : end).map((row) => ({ ...row, replay: row.replay === 1 }));
   }
 
   /** Forgets every reading up to and including `seq`: the broker has them. */

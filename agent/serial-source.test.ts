@@ -173,6 +173,27 @@ describe('SerialSource on the in-process transport', () => {
     expect(lines).toEqual(['T=812.5\r', 'ERR=OPEN\r']);
   });
 
+  it('closes a port that finishes opening after stop(), so no line arrives after it', async () => {
+    const transport = openInProcessTransport(`/dev/ttyFURNACE-stop-${process.pid}`);
+    teardown.push(() => transport.close());
+    const ports: Array<{ isOpen: boolean }> = [];
+    const binding: SerialSourceOptions['binding'] = {
+      list: () => transport.binding.list(),
+      open: async (options) => {
+        const port = await transport.binding.open(options);
+        ports.push(port);
+        return port;
+      },
+    };
+    const { source, lines } = watch({ path: transport.devicePath, binding });
+    source.start();
+    await source.stop();
+    const port = await waitFor(() => ports[0], { timeoutMs: 5000, what: 'the binding to finish opening' });
+    await waitFor(() => !port.isOpen, { timeoutMs: 5000, what: 'the late-opened port to be closed' });
+    transport.write('T=1.0\n');
+    expect(lines).toEqual([]);
+  });
+
   it('reports a path the mock binding does not know as closed, with the reason', async () => {
     const transport = openInProcessTransport(`/dev/ttyFURNACE-known-${process.pid}`);
     teardown.push(() => transport.close());

@@ -68,7 +68,11 @@ export class SerialSource extends EventEmitter<SerialSourceEvents> {
     });
     this.port = port;
     port.open((error) => {
-      if (this.stopped || this.port !== port) return;
+      if (this.stopped || this.port !== port) {
+        // stop() came while the port was opening: close what just opened, or lines would keep coming.
+        if (!error && port.isOpen) port.close();
+        return;
+      }
       if (error) {
         this.port = undefined;
         this.failed(error.message);

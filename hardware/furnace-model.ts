@@ -26,7 +26,7 @@ export class FurnaceModel {
   private readonly setpoint: number;
   private readonly noise: number;
 
-  // Chosen so that an empty 10 kW kiln reaches 850 °C in a few simulated minutes and holds it.
+  // An empty 10 kW kiln: about two simulated hours to 850 °C (two real minutes at --speed 60), then it holds.
   private static readonly maxPowerW = 10_000;
   private static readonly heatCapacityJPerK = 50_000;
   private static readonly lossWPerK = 8;

@@ -94,6 +94,15 @@ describe('buildApp (HTTP query API)', () => {
     expect(body).toStrictEqual({ statusCode: 400, code: 'API_BAD_REQUEST', error: 'Bad Request', message: expect.any(String) as string });
   });
 
+  it.each([
+    ['101 characters (past the router limit)', 'a'.repeat(101)],
+    ['a broken percent-encoding', '%E0%A4%A'],
+  ])('answers a device id with %s in the API error shape', async (_what, id) => {
+    const { status, body } = await get(`/api/v1/devices/${id}/latest`);
+    expect(status).toBe(400);
+    expect(body).toStrictEqual({ statusCode: 400, code: 'API_BAD_REQUEST', error: 'Bad Request', message: expect.any(String) as string });
+  });
+
   it('takes a device id of exactly 64 characters (an unknown one: 404, not 400)', async () => {
     const { status, body } = await get(`/api/v1/devices/${'a'.repeat(64)}/latest`);
     expect(status).toBe(404);

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { BackendMetrics } from '../metrics.js';
 import type { ReadingStore } from '../store/reading-store.js';
@@ -22,7 +22,17 @@ export function buildApp({ store, metrics, log, mqttConnected }: AppDependencies
   // Per-request lines would drown the log at dashboard rates: the API logs warnings and errors only.
   // pino's Logger is a FastifyBaseLogger; the cast keeps the instance type the one the routes expect.
   const quiet = log.child({}, { level: 'warn' }) as FastifyBaseLogger;
-  const app = Fastify({ loggerInstance: quiet, requestTimeout: 10_000 });
+  const app = Fastify({
+    loggerInstance: quiet,
+    requestTimeout: 10_000,
+    // Long enough for any valid id, so an overlong one reaches the schema and gets our 400, not fastify's 414.
+    maxParamLength: 256,
+    // Errors raised before routing (a malformed URL) answer in the API's shape too.
+    frameworkErrors: (error, _request, reply) => {
+      // The reply of this hook is typed for a route-less generic that knows no status codes; it is an ordinary reply.
+      void (reply as unknown as FastifyReply).status(400).send(errorBody(400, 'API_BAD_REQUEST', error.message));
+    },
+  });
   installErrorHandlers(app);
 
   app.get('/healthz', () => ({ status: 'ok' }));
