@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { type Json, DEVICE, batch, expectAccepted, expectRejected, json, reading } from '../test/helpers/codec-fixtures.js';
+import { decodeCommand, decodeDeviceStatus, decodeReadingBatch, decodeSensorsHealth, formatIssues } from './index.js';
+
+describe('decodeDeviceStatus', () => {
+  const status = (overrides: Json = {}): Json => ({
+    v: 1,
+    device: DEVICE,
+    state: 'online',
+    ts: 1764340000000,
+    boot: '01JBOOT',
+    agentVersion: '0.1.0',
+    sensors: [{ id: 'tc1', unit: 'C', min: -200, max: 1350 }],
+    ...overrides,
+  });
+
+  it('accepts an online birth with metadata and a bare offline will', () => {
+    expect(expectAccepted(decodeDeviceStatus(DEVICE, json(status())))).toEqual(status());
+    const will = { v: 1, device: DEVICE, state: 'offline', ts: 1764340000000 };
+    expect(expectAccepted(decodeDeviceStatus(DEVICE, Buffer.from(json(will))))).toEqual(will);
+  });
+
+  it('refuses an unknown state', () => {
+    expectRejected(decodeDeviceStatus(DEVICE, json(status({ state: 'sleeping' }))), 'schema', '/state');
+  });
+
+  it('refuses a bad sensor id in the metadata', () => {
+    const payload = json(status({ sensors: [{ id: 'tc 1', unit: 'C' }] }));
+    expectRejected(decodeDeviceStatus(DEVICE, payload), 'schema', '/sensors/0/id');
+  });
+
+  it('refuses another device than the topic', () => {
+    expectRejected(decodeDeviceStatus('furnace-2', json(status())), 'device_mismatch', '/device');
+  });
+
+  it('refuses non-JSON', () => {
+    expectRejected(decodeDeviceStatus(DEVICE, 'offline'), 'not_json', '/');
+  });
+});
+
+describe('decodeSensorsHealth', () => {
+  const health = (overrides: Json = {}): Json => ({
+    v: 1,
+    device: DEVICE,
+    ts: 1764340000000,
+    sensors: [
+      { sensor: 'tc1', state: 'ok', since: 1764330000000 },
+      { sensor: 'tc2', state: 'stalled', since: 1764330000000, reason: 'no line for 5 s' },
+      { sensor: 'tc3', state: 'disconnected', since: 1764330000000 },
+      { sensor: 'mb1', state: 'faulty', since: 1764330000000, reason: 'Modbus exception 2' },
+    ],
+    ...overrides,
+  });
+
+  it('accepts every sensor state', () => {
+    expect(expectAccepted(decodeSensorsHealth(DEVICE, json(health())))).toEqual(health());
+  });
+
+  it('refuses an unknown sensor state, pointing at it', () => {
+    const payload = json(health({ sensors: [{ sensor: 'tc1', state: 'ok', since: 1 }, { sensor: 'tc2', state: 'broken', since: 1 }] }));
+    expectRejected(decodeSensorsHealth(DEVICE, payload), 'schema', '/sensors/1/state');
+  });
+
+  it('refuses a missing since', () => {
+    const payload = json(health({ sensors: [{ sensor: 'tc1', state: 'ok' }] }));
+    expectRejected(decodeSensorsHealth(DEVICE, payload), 'schema', '/sensors/0/since');
+  });
+
+  it('refuses another device than the topic', () => {
+    expectRejected(decodeSensorsHealth('furnace-2', json(health())), 'device_mismatch', '/device');
+  });
+});
+
+describe('decodeCommand', () => {
+  it('accepts a command with and without args', () => {
+    const command = { v: 1, requestId: 'req-1', args: { intervalMs: 500 } };
+    expect(expectAccepted(decodeCommand(json(command)))).toEqual(command);
+    expect(expectAccepted(decodeCommand(Buffer.from(json({ v: 1, requestId: 'r' }))))).toEqual({ v: 1, requestId: 'r' });
+  });
+
+  it.each<[string, Json, string]>([
+    ['missing requestId', { v: 1 }, '/requestId'],
+    ['empty requestId', { v: 1, requestId: '' }, '/requestId'],
+    ['requestId of 65 characters', { v: 1, requestId: 'r'.repeat(65) }, '/requestId'],
+    ['numeric requestId', { v: 1, requestId: 7 }, '/requestId'],
+    ['v = 2', { v: 2, requestId: 'r' }, '/v'],
+    ['args as an array', { v: 1, requestId: 'r', args: [1] }, '/args'],
+  ])('refuses %s', (_name, command, path) => {
+    expectRejected(decodeCommand(json(command)), 'schema', path);
+  });
+
+  it('refuses non-JSON and non-objects', () => {
+    expectRejected(decodeCommand('read-now'), 'not_json', '/');
+    expectRejected(decodeCommand('null'), 'schema', '/');
+  });
+});
+
+describe('formatIssues', () => {
+  it('writes one "path message" line per issue', () => {
+    expect(
+      formatIssues([
+        { path: '/readings/0/seq', message: 'Expected integer' },
+        { path: '/', message: 'Expected object' },
+      ]),
+    ).toBe('/readings/0/seq Expected integer\n/ Expected object');
+  });
+
+  it('writes nothing for no issues', () => {
+    expect(formatIssues([])).toBe('');
+  });
+
+  it('formats the issues of a real refusal', () => {
+    const result = decodeReadingBatch(DEVICE, json(batch({ readings: [reading({ seq: '1' })] })));
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const text = formatIssues(result.issues);
+    const lines = text.split('\n');
+    expect(lines).toHaveLength(result.issues.length);
+    expect(lines[0]).toMatch(/^\/readings\/0\/seq \S/);
+    lines.forEach((line, i) => expect(line).toBe(`${result.issues[i]?.path} ${result.issues[i]?.message}`));
+  });
+});
