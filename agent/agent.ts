@@ -6,7 +6,7 @@ import { CONTRACT_VERSION, type DeviceStatus, encodePayload, topics } from '../c
 import { clockState } from './clock.js';
 import type { AgentConfig } from './config.js';
 import { type ParsedLine, parseSensorLine } from './line-parser.js';
-import { DurableOutbox } from './outbox.js';
+import { DurableOutbox, type NewReading } from './outbox.js';
 import { Publisher } from './publisher.js';
 import { SerialSource } from './serial-source.js';
 import { packageVersion } from './version.js';
@@ -30,6 +30,8 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
 export interface AgentStats {
   linesRead: number;
   readingsStored: number;
+  /** Readings lost because the outbox could not be written (disk full, I/O error). */
+  outboxWriteErrors: number;
   /** Lines refused, by reason: they are counted and logged, never published as values. */
   linesRefused: Record<string, number>;
   readonly outboxDepth: number;
@@ -86,6 +88,7 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
   const stats: AgentStats = {
     linesRead: 0,
     readingsStored: 0,
+    outboxWriteErrors: 0,
     linesRefused,
     get outboxDepth() {
       return outbox.depth;
@@ -107,17 +110,26 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
     stats.linesRead++;
     const parsed: ParsedLine = parseSensorLine(line);
     const base = { ts: Date.now(), sensor: config.sensor.id, unit: config.sensor.unit, clock: clockState(), replay: !client.connected };
+    let reading: NewReading;
     switch (parsed.kind) {
       case 'value':
-        outbox.append(boot, { ...base, value: parsed.value, quality: 'good' });
+        reading = { ...base, value: parsed.value, quality: 'good' };
         break;
       case 'fault':
         // A fault is a reading too: a bad one, with no value, so the backend sees the sensor is broken.
-        outbox.append(boot, { ...base, value: null, quality: 'bad' });
+        reading = { ...base, value: null, quality: 'bad' };
         break;
       case 'invalid':
         refuse(parsed.reason, line);
         return;
+    }
+    try {
+      outbox.append(boot, reading);
+    } catch (error) {
+      // A full or failing disk: this reading cannot be kept, but the agent goes on for the next ones.
+      stats.outboxWriteErrors++;
+      serialLog.error({ err: error, failures: stats.outboxWriteErrors }, 'reading lost: the outbox cannot be written');
+      return;
     }
     stats.readingsStored++;
     publisher.readingAdded();

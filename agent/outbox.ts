@@ -43,7 +43,8 @@ export class DurableOutbox {
   private readonly insert: Database.Statement;
   private readonly oldest: Database.Statement;
   private readonly removeThrough: Database.Statement;
-  private readonly count: Database.Statement;
+  /** Rows in the table, kept in memory: the publisher asks on every reading, and COUNT(*) grows with a backlog. */
+  private rows: number;
 
   constructor(dataDir: string) {
     try {
@@ -68,12 +69,13 @@ export class DurableOutbox {
     );
     this.oldest = this.db.prepare('SELECT * FROM outbox ORDER BY seq LIMIT ?');
     this.removeThrough = this.db.prepare('DELETE FROM outbox WHERE seq <= ?');
-    this.count = this.db.prepare('SELECT count(*) AS n FROM outbox');
+    this.rows = (this.db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
   }
 
   /** Commits one reading and returns its seq. */
   append(boot: string, reading: NewReading): number {
     const row = this.insert.get({ ...reading, boot, replay: reading.replay ? 1 : 0 }) as { seq: number };
+    this.rows++;
     return row.seq;
   }
 
@@ -87,11 +89,11 @@ export class DurableOutbox {
 
   /** Forgets every reading up to and including `seq`: the broker has them. */
   acknowledge(seq: number): void {
-    this.removeThrough.run(seq);
+    this.rows -= this.removeThrough.run(seq).changes;
   }
 
   get depth(): number {
-    return (this.count.get() as { n: number }).n;
+    return this.rows;
   }
 
   close(): void {

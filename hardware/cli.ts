@@ -57,7 +57,13 @@ async function main(): Promise<void> {
   } else {
     const link = resolve(values.link);
     mkdirSync(dirname(link), { recursive: true });
-    transport = await openPtyTransport({ link });
+    transport = await openPtyTransport({
+      link,
+      onLost: (reason) => {
+        log.error({ reason, devicePath: link }, 'the pseudo-terminal pair is gone; stopping');
+        process.exit(1);
+      },
+    });
   }
   const emulator = new LineEmulator({ seed, intervalMs, speed, write: (line) => transport.write(line) });
   emulator.start();

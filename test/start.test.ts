@@ -1,5 +1,5 @@
 // `npm start`: the whole stack from one command, and nothing left behind after Ctrl-C.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,23 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startStack } from './helpers/cli.js';
 import { freePorts } from './helpers/free-port.js';
 import { stopAllProcesses } from './helpers/process.js';
+import { isAlive, pidsMentioning } from './helpers/proc.js';
 import { requireProgram } from './helpers/require-program.js';
 import { waitFor } from './helpers/wait-for.js';
-
-/** Pids of every process whose command line mentions `needle` (our data dir or MQTT port). */
-function pidsMentioning(needles: string[]): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (needles.some((needle) => cmdline.includes(needle))) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 async function latestAge(httpPort: number): Promise<number | undefined> {
   try {
@@ -61,15 +47,7 @@ describe('npm start', () => {
     expect(ours.length).toBeGreaterThanOrEqual(mode === 'pty' ? 4 : 2); // broker, backend (+ emulator, socat, agent)
     stack.child.kill('SIGINT');
     expect((await stack.waitForExit(15_000)).code).toBe(0);
-    const alive = ours.filter((pid) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    expect(alive).toEqual([]);
+    expect(ours.filter(isAlive)).toEqual([]);
   });
 
   it('refuses a port that is in use, naming it', async () => {

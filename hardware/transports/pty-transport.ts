@@ -9,6 +9,8 @@ export interface PtyTransportOptions {
   link: string;
   /** How long socat gets to create the pair. */
   timeoutMs?: number;
+  /** Called once if the pair dies (socat exited or was killed) while the transport is open. */
+  onLost?: (reason: string) => void;
 }
 
 /**
@@ -30,12 +32,19 @@ export async function openPtyTransport(options: PtyTransportOptions): Promise<Em
   await waitForLinks(socat, [options.link, emulatorSide], options.timeoutMs ?? 5000, () => stderr);
   const port = new SerialPort({ path: emulatorSide, baudRate: 9600, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
+  let closing = false;
+  // Without a listener a failed write would crash the emulator; the pair's loss is reported below instead.
+  port.on('error', () => undefined);
+  socat.once('exit', (code, signal) => {
+    if (!closing) options.onLost?.(`socat exited (${signal ?? `code ${code}`}); ${stderr.trim().split('\n').pop() ?? ''}`);
+  });
   return {
     devicePath: options.link,
     write: (data) => {
       port.write(data);
     },
     close: async () => {
+      closing = true;
       await new Promise<void>((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
       await stopProcess(socat);
     },
