@@ -1,16 +1,29 @@
-// `npm run bench`: each figure beside a reference measured in the same run, as a ratio.
-import { benchBrokerThroughput } from './broker-throughput.js';
+// `npm run bench [-- name ...]`: runs every benchmark in bench/ (or the ones named), one
+// after the other so they do not disturb each other. Each module exports `run()`, which
+// prints its figures beside a reference measured in the same run, as a ratio.
+import { readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const messages = Number(process.env.BENCH_MESSAGES ?? 5000);
+interface Benchmark {
+  run: () => Promise<void>;
+}
 
 async function main(): Promise<void> {
-  process.stdout.write(`broker throughput: ${messages} QoS 1 batches of 10 readings, 1 publisher -> 1 subscriber, 100 in flight\n`);
-  const [ours, reference] = await benchBrokerThroughput(messages);
-  if (!ours || !reference) throw new Error('benchmark produced no figures');
-  for (const result of [ours, reference]) {
-    process.stdout.write(`  ${result.name.padEnd(26)} ${Math.round(result.messagesPerSecond).toLocaleString('en').padStart(8)} msg/s\n`);
+  const here = dirname(fileURLToPath(import.meta.url));
+  const available = readdirSync(here)
+    .filter((file) => file.endsWith('.js') && file !== 'run.js')
+    .map((file) => basename(file, '.js'))
+    .sort();
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.filter((name) => !available.includes(name));
+  if (unknown.length > 0) throw new Error(`no benchmark ${unknown.join(', ')}; there are: ${available.join(', ')}`);
+  for (const name of wanted.length > 0 ? wanted : available) {
+    const module = (await import(pathToFileURL(join(here, `${name}.js`)).href)) as Partial<Benchmark>;
+    if (typeof module.run !== 'function') continue; // a helper module, not a benchmark
+    process.stdout.write(`\n== ${name}\n`);
+    await module.run();
   }
-  process.stdout.write(`  ${'ratio (ours / reference)'.padEnd(26)} ${(ours.messagesPerSecond / reference.messagesPerSecond).toFixed(2).padStart(8)}x\n`);
 }
 
 main().then(

@@ -68,7 +68,7 @@ async function measure(name: string, url: string, messages: number): Promise<Thr
   return { name, messagesPerSecond: messages / seconds };
 }
 
-export async function benchBrokerThroughput(messages: number): Promise<ThroughputResult[]> {
+async function benchBrokerThroughput(messages: number): Promise<ThroughputResult[]> {
   const port = await freePort();
   const broker = await startProcess(process.execPath, [join(DIST_DIR, 'broker', 'cli.js'), '--port', String(port), '--host', '127.0.0.1'], {
     readyLine: /MQTT listener ready/,
@@ -86,4 +86,16 @@ export async function benchBrokerThroughput(messages: number): Promise<Throughpu
     await broker.stop();
     await mosquitto.stop();
   }
+}
+
+/** Prints the broker's relay rate beside Mosquitto's, measured in the same run. */
+export async function run(): Promise<void> {
+  const messages = Number(process.env.BENCH_MESSAGES ?? 5000);
+  process.stdout.write(`broker throughput: ${messages} QoS 1 batches of 10 readings, 1 publisher -> 1 subscriber, ${WINDOW} in flight\n`);
+  const [ours, reference] = await benchBrokerThroughput(messages);
+  if (!ours || !reference) throw new Error('benchmark produced no figures');
+  for (const result of [ours, reference]) {
+    process.stdout.write(`  ${result.name.padEnd(26)} ${Math.round(result.messagesPerSecond).toLocaleString('en').padStart(8)} msg/s\n`);
+  }
+  process.stdout.write(`  ${'ratio (ours / reference)'.padEnd(26)} ${(ours.messagesPerSecond / reference.messagesPerSecond).toFixed(2).padStart(8)}x\n`);
 }
