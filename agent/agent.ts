@@ -3,7 +3,7 @@ import type { BindingInterface } from '@serialport/bindings-interface';
 import mqtt from 'mqtt';
 import type { Logger } from 'pino';
 import { CONTRACT_VERSION, type DeviceStatus, encodePayload, topics } from '../contract/index.js';
-import { clockState } from './clock.js';
+import { ClockMonitor } from './clock.js';
 import type { AgentConfig } from './config.js';
 import { type ParsedLine, parseSensorLine } from './line-parser.js';
 import { DurableOutbox, type NewReading } from './outbox.js';
@@ -55,6 +55,8 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
   // A time-ordered, unique id for this start; the contract only needs it to be new per start.
   const boot = `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
   const outbox = new DurableOutbox(config.dataDir);
+  const clock = new ClockMonitor();
+  void clock.start();
   const status = (state: DeviceStatus['state']): Buffer =>
     encodePayload<DeviceStatus>({
       v: CONTRACT_VERSION,
@@ -109,7 +111,7 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
   source.on('line', (line) => {
     stats.linesRead++;
     const parsed: ParsedLine = parseSensorLine(line);
-    const base = { ts: Date.now(), sensor: config.sensor.id, unit: config.sensor.unit, clock: clockState(), replay: !client.connected };
+    const base = { ts: Date.now(), sensor: config.sensor.id, unit: config.sensor.unit, clock: clock.state(), replay: !client.connected };
     let reading: NewReading;
     switch (parsed.kind) {
       case 'value':
@@ -142,6 +144,7 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
     stats,
     async stop() {
       publisher.stop();
+      clock.stop();
       await source.stop();
       // A clean stop says so itself (the will is only for unclean ones), but never waits long:
       // the broker may be stopping at the same moment, and then the PUBACK never comes.

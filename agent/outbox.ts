@@ -15,6 +15,25 @@ export interface NewReading {
   replay: boolean;
 }
 
+/** How much the outbox may hold while the broker is away, and what gives way when it is full. */
+export interface OutboxLimits {
+  /** Readings kept at most; a Pi's SD card is finite. */
+  maxReadings: number;
+  /** Readings older than this (by source time) are dropped: past it nobody wants them late. */
+  maxAgeMs: number;
+  /** drop-oldest keeps the newest picture of the furnace; drop-newest keeps the history from the start of the outage. */
+  whenFull: 'drop-oldest' | 'drop-newest';
+}
+
+export const DEFAULT_OUTBOX_LIMITS: OutboxLimits = {
+  maxReadings: 5_000_000,
+  maxAgeMs: 30 * 24 * 3600_000,
+  whenFull: 'drop-oldest',
+};
+
+/** Age pruning runs at most this often, on append: no timer, no work while idle. */
+const PRUNE_EVERY_MS = 60_000;
+
 export interface OutboxEntry extends Reading {
   /** The agent boot the reading was taken under; a re-send keeps it, so the backend can drop the duplicate. */
   boot: string;
@@ -43,10 +62,20 @@ export class DurableOutbox {
   private readonly insert: Database.Statement;
   private readonly oldest: Database.Statement;
   private readonly removeThrough: Database.Statement;
+  private readonly dropOldest: Database.Statement;
+  private readonly dropExpired: Database.Statement;
+  private readonly oldestTs: Database.Statement;
+  private readonly appendTx: (boot: string, reading: NewReading) => number | undefined;
   /** Rows in the table, kept in memory: the publisher asks on every reading, and COUNT(*) grows with a backlog. */
   private rows: number;
+  private lastPrune = 0;
+  /** Readings dropped by the caps since this outbox was opened. */
+  dropped = 0;
 
-  constructor(dataDir: string) {
+  constructor(
+    dataDir: string,
+    private readonly limits: OutboxLimits = DEFAULT_OUTBOX_LIMITS,
+  ) {
     try {
       mkdirSync(dataDir, { recursive: true });
       this.db = new Database(join(dataDir, 'outbox.sqlite'));
@@ -69,14 +98,47 @@ export class DurableOutbox {
     );
     this.oldest = this.db.prepare('SELECT * FROM outbox ORDER BY seq LIMIT ?');
     this.removeThrough = this.db.prepare('DELETE FROM outbox WHERE seq <= ?');
+    this.dropOldest = this.db.prepare('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)');
+    this.dropExpired = this.db.prepare('DELETE FROM outbox WHERE ts < ?');
+    this.oldestTs = this.db.prepare('SELECT ts FROM outbox ORDER BY seq LIMIT 1');
     this.rows = (this.db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
+    // Making room and inserting are one transaction: a crash between them can lose neither more nor less.
+    this.appendTx = this.db.transaction((boot: string, reading: NewReading) => {
+      const excess = this.rows + 1 - this.limits.maxReadings;
+      if (excess > 0) {
+        if (this.limits.whenFull === 'drop-newest') {
+          this.dropped++;
+          return undefined;
+        }
+        const removed = this.dropOldest.run(excess).changes;
+        this.rows -= removed;
+        this.dropped += removed;
+      }
+      const row = this.insert.get({ ...reading, boot, replay: reading.replay ? 1 : 0 }) as { seq: number };
+      this.rows++;
+      return row.seq;
+    });
   }
 
-  /** Commits one reading and returns its seq. */
-  append(boot: string, reading: NewReading): number {
-    const row = this.insert.get({ ...reading, boot, replay: reading.replay ? 1 : 0 }) as { seq: number };
-    this.rows++;
-    return row.seq;
+  /** Commits one reading and returns its seq; `undefined` if the outbox is full and keeps its oldest. */
+  append(boot: string, reading: NewReading, now = Date.now()): number | undefined {
+    if (now - this.lastPrune >= PRUNE_EVERY_MS) this.pruneExpired(now);
+    return this.appendTx(boot, reading);
+  }
+
+  /** Drops readings past the age cap; returns how many. */
+  pruneExpired(now = Date.now()): number {
+    this.lastPrune = now;
+    const removed = this.dropExpired.run(now - this.limits.maxAgeMs).changes;
+    this.rows -= removed;
+    this.dropped += removed;
+    return removed;
+  }
+
+  /** Source-time age of the oldest reading waiting, in ms; 0 when empty. */
+  oldestAgeMs(now = Date.now()): number {
+    const row = this.oldestTs.get() as { ts: number } | undefined;
+    return row ? Math.max(0, now - row.ts) : 0;
   }
 
   /** The oldest readings, up to `limit`, all of the same boot (one batch carries one boot). */
