@@ -1,4 +1,8 @@
-export type AgentErrorCode = 'AGENT_CONFIG_INVALID' | 'AGENT_OUTBOX_OPEN_FAILED' | 'AGENT_SERIAL_OPEN_FAILED';
+export type AgentErrorCode =
+  | 'AGENT_CONFIG_INVALID'
+  | 'AGENT_OUTBOX_OPEN_FAILED'
+  | 'AGENT_SERIAL_OPEN_FAILED'
+  | 'AGENT_HEALTH_PORT_FAILED';
 
 export class AgentError extends Error {
   constructor(
