@@ -14,6 +14,7 @@ const log = pino({ level: 'silent' });
 // Kept before any test fakes the timers: the deadlines below must run on real time.
 const realSetTimeout = globalThis.setTimeout;
 const realClearTimeout = globalThis.clearTimeout;
+const realSetInterval = globalThis.setInterval;
 
 /** A SerialSource with everything it emits recorded; afterEach stops it. */
 interface Watched {
@@ -192,6 +193,35 @@ describe('SerialSource on the in-process transport', () => {
     await waitFor(() => !port.isOpen, { timeoutMs: 5000, what: 'the late-opened port to be closed' });
     transport.write('T=1.0\n');
     expect(lines).toEqual([]);
+  });
+
+  it('reopens a port that is open but silent, and reports it stalled, not disconnected', async () => {
+    const transport = openInProcessTransport(`/dev/ttyFURNACE-stall-${process.pid}`);
+    teardown.push(() => transport.close());
+    const { source, states, reasons } = watch({ path: transport.devicePath, binding: transport.binding, stallAfterMs: 150 });
+    const stalled = nextState(source, 'stalled');
+    source.start();
+    await stalled;
+    await waitFor(() => states.filter((state) => state === 'open').length === 2, { timeoutMs: 5000, what: 'the port reopened' });
+    expect(states.slice(0, 5)).toEqual(['opening', 'open', 'stalled', 'opening', 'open']);
+    expect(reasons[2]).toBe('no data for 150 ms');
+  });
+
+  it('does not stall while data keeps coming', async () => {
+    const transport = openInProcessTransport(`/dev/ttyFURNACE-busy-${process.pid}`);
+    teardown.push(() => transport.close());
+    const { source, states, lines } = watch({ path: transport.devicePath, binding: transport.binding, stallAfterMs: 300 });
+    const open = nextState(source, 'open');
+    source.start();
+    await open;
+    // A sensor writing every 30 ms, ten times faster than the stall limit, for well past it.
+    const sensor = realSetInterval(() => transport.write('T=800.0\r\n'), 30);
+    try {
+      await waitFor(() => lines.length >= 25, { timeoutMs: 10_000, what: '25 lines' });
+    } finally {
+      clearInterval(sensor);
+    }
+    expect(states).toEqual(['opening', 'open']);
   });
 
   it('reports a path the mock binding does not know as closed, with the reason', async () => {

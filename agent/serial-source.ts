@@ -5,7 +5,7 @@ import { SerialPortStream } from '@serialport/stream';
 import type { Logger } from 'pino';
 import { LineSplitter } from './line-splitter.js';
 
-export type SourceState = 'opening' | 'open' | 'closed';
+export type SourceState = 'opening' | 'open' | 'closed' | 'stalled';
 
 export interface SerialSourceOptions {
   path: string;
@@ -14,6 +14,8 @@ export interface SerialSourceOptions {
   binding?: BindingInterface;
   reopenMinMs?: number;
   reopenMaxMs: number;
+  /** An open port that delivers no byte for this long is closed and reopened (ms; 0: never). */
+  stallAfterMs?: number;
   log: Logger;
 }
 
@@ -35,6 +37,8 @@ export class SerialSource extends EventEmitter<SerialSourceEvents> {
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private stalls = 0;
 
   constructor(private readonly options: SerialSourceOptions) {
     super();
@@ -48,6 +52,7 @@ export class SerialSource extends EventEmitter<SerialSourceEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.stallTimer);
     const port = this.port;
     this.port = undefined;
     if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
@@ -59,9 +64,13 @@ export class SerialSource extends EventEmitter<SerialSourceEvents> {
     const binding = this.options.binding ?? autoDetect();
     const port = new SerialPortStream({ binding, path, baudRate, autoOpen: false });
     const splitter = new LineSplitter((line) => this.emit('line', line), (bytes) => this.emit('overlong', bytes));
-    port.on('data', (chunk: Buffer) => splitter.push(chunk));
+    port.on('data', (chunk: Buffer) => {
+      this.armStallTimer(port);
+      splitter.push(chunk);
+    });
     port.on('error', (error) => log.debug({ err: error, path }, 'serial port error'));
     port.once('close', () => {
+      clearTimeout(this.stallTimer);
       if (this.port !== port) return;
       this.port = undefined;
       this.failed('port closed');
@@ -82,7 +91,28 @@ export class SerialSource extends EventEmitter<SerialSourceEvents> {
       else log.info({ path, baudRate }, 'serial port open');
       this.failures = 0;
       this.emit('state', 'open');
+      this.armStallTimer(port);
     });
+  }
+
+  /** A port can be open and silent (sensor hung, cable cut behind a converter): reopening is the one cure we have. */
+  private armStallTimer(port: SerialPortStream): void {
+    const stallAfterMs = this.options.stallAfterMs ?? 0;
+    if (stallAfterMs <= 0) return;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = setTimeout(() => {
+      if (this.stopped || this.port !== port) return;
+      this.stalls++;
+      const reason = `no data for ${stallAfterMs} ms`;
+      const level = this.stalls === 1 ? 'warn' : 'debug';
+      this.options.log[level]({ path: this.options.path, reason, stalls: this.stalls }, 'serial port stalled; reopening');
+      this.emit('state', 'stalled', reason);
+      // Detach first, so the close is a reopen on our terms and not reported as the port vanishing.
+      this.port = undefined;
+      port.close(() => {
+        if (!this.stopped) this.retryTimer = setTimeout(() => this.open(), this.options.reopenMinMs ?? 250);
+      });
+    }, stallAfterMs);
   }
 
   private failed(reason: string): void {

@@ -1,0 +1,38 @@
+import type { Quality } from '../contract/index.js';
+
+export interface SamplingOptions {
+  /** Readings closer than this to the last one kept are dropped (ms; 0 keeps every one). */
+  minIntervalMs: number;
+  /** Changes smaller than this from the last value kept are dropped (report by exception; 0 keeps every change). */
+  deadband: number;
+  /** ...but a reading is kept at least this often, changed or not, so silence always means trouble (ms). */
+  heartbeatMs: number;
+}
+
+export const KEEP_EVERY_READING: SamplingOptions = { minIntervalMs: 0, deadband: 0, heartbeatMs: 0 };
+
+/**
+ * Decides which readings of one sensor are worth sending. A change of quality is always
+ * kept: a thermocouple going open must never wait for a heartbeat.
+ */
+export class Sampler {
+  private last: { ts: number; value: number | null; quality: Quality } | undefined;
+
+  constructor(private readonly options: SamplingOptions) {}
+
+  accept(ts: number, value: number | null, quality: Quality): boolean {
+    const last = this.last;
+    const keep = last === undefined || quality !== last.quality || this.worthKeeping(last, ts, value);
+    if (keep) this.last = { ts, value, quality };
+    return keep;
+  }
+
+  private worthKeeping(last: { ts: number; value: number | null }, ts: number, value: number | null): boolean {
+    const { minIntervalMs, deadband, heartbeatMs } = this.options;
+    const elapsed = ts - last.ts;
+    if (elapsed < minIntervalMs) return false;
+    if (heartbeatMs > 0 && elapsed >= heartbeatMs) return true;
+    if (value === null || last.value === null) return value !== last.value;
+    return Math.abs(value - last.value) >= deadband;
+  }
+}
