@@ -115,7 +115,8 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
     let reading: NewReading;
     switch (parsed.kind) {
       case 'value':
-        reading = { ...base, value: parsed.value, quality: 'good' };
+        // Outside the sensor's range (hardware spec §4) the value is kept, but not trusted.
+        reading = { ...base, value: parsed.value, quality: parsed.outOfRange ? 'uncertain' : 'good' };
         break;
       case 'fault':
         // A fault is a reading too: a bad one, with no value, so the backend sees the sensor is broken.

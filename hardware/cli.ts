@@ -1,91 +1,79 @@
 #!/usr/bin/env node
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+// furnace-emulator: emulated furnaces on pseudo-terminals, TCP ports or standard I/O (spec §21).
 import { pino } from 'pino';
-import { LineEmulator } from './emulator.js';
+import { HELP, parseCliOptions } from './cli-options.js';
 import { HardwareError } from './errors.js';
-import { openPtyTransport } from './transports/pty-transport.js';
-import type { EmulatorTransport } from './transports/transport.js';
-
-const HELP = `furnace-emulator: an emulated furnace printing one temperature line per interval
-
-  --transport pty|stdio   pty: a socat pseudo-terminal pair, the agent opens --link (default)
-                          stdio: lines on standard output, logs on standard error
-  --link PATH             device path made for the agent (default ./data/serial/furnace-1)
-  --interval-ms N         milliseconds between readings (default 1000)
-  --speed N               simulated seconds per real second (default 1)
-  --seed N                seed of the furnace model and its noise (default 1)
-  --help                  this text
-`;
-
-function positiveNumber(name: string, raw: string): number {
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new HardwareError('HARDWARE_BAD_OPTION', `--${name} ${JSON.stringify(raw)}: expected a number above 0`);
-  }
-  return value;
-}
+import { type Fleet, startFleet } from './fleet.js';
+import { LineEmulator } from './line-emulator.js';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      transport: { type: 'string', default: 'pty' },
-      link: { type: 'string', default: './data/serial/furnace-1' },
-      'interval-ms': { type: 'string', default: '1000' },
-      speed: { type: 'string', default: '1' },
-      seed: { type: 'string', default: '1' },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
+  const config = parseCliOptions(process.argv.slice(2));
+  if (!config) {
     process.stdout.write(HELP);
     return;
   }
-  const stdio = values.transport === 'stdio';
-  if (!stdio && values.transport !== 'pty') {
-    throw new HardwareError('HARDWARE_BAD_OPTION', `--transport ${JSON.stringify(values.transport)}: expected pty or stdio`);
-  }
-  const log = pino({ base: { part: 'emulator' } }, pino.destination(stdio ? 2 : 1));
-  const intervalMs = positiveNumber('interval-ms', values['interval-ms']);
-  const speed = positiveNumber('speed', values.speed);
-  const seed = Math.trunc(positiveNumber('seed', values.seed));
-
-  let transport: EmulatorTransport;
-  if (stdio) {
-    transport = { devicePath: '-', write: (data) => process.stdout.write(data), close: () => Promise.resolve() };
-  } else {
-    const link = resolve(values.link);
-    mkdirSync(dirname(link), { recursive: true });
-    transport = await openPtyTransport({
-      link,
-      onLost: (reason) => {
-        log.error({ reason, devicePath: link }, 'the pseudo-terminal pair is gone; stopping');
-        process.exit(1);
-      },
-    });
-  }
-  const emulator = new LineEmulator({ seed, intervalMs, speed, write: (line) => transport.write(line) });
-  emulator.start();
-  log.info({ devicePath: transport.devicePath, intervalMs, speed, seed }, 'emulator ready');
-
-  let stopping = false;
-  const stop = (signal: string) => {
+  // On stdio the bytes own standard output: the log goes to standard error.
+  const log = pino({ base: { part: 'emulator' } }, pino.destination(config.transport === 'stdio' ? 2 : 1));
+  // Set once every furnace runs; a signal during start-up waits for it, so no socat is left behind.
+  const running: { fleet?: Fleet; stopping?: { reason: string; code: number } } = {};
+  const stop = (reason: string, code: number) => {
     // Ctrl-C under npm start reaches us twice (the terminal's SIGINT, then the launcher's SIGTERM).
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal, lines: emulator.lines }, 'emulator stopping');
-    emulator.stop();
-    transport.close().then(
-      () => process.exit(0),
+    if (running.stopping) return;
+    running.stopping = { reason, code };
+    const fleet = running.fleet;
+    if (!fleet) return;
+    for (const { index, emulator } of fleet.members) {
+      const stats = emulator instanceof LineEmulator ? { lines: emulator.lines } : { ...emulator.stats };
+      log.info({ index, ...stats }, 'furnace stopping');
+    }
+    log.info({ reason }, 'emulator stopping');
+    fleet.stop().then(
+      () => process.exit(code),
       (error: unknown) => {
         log.error({ err: error }, 'emulator did not close cleanly');
         process.exit(1);
       },
     );
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => stop('SIGINT', 0));
+  process.on('SIGTERM', () => stop('SIGTERM', 0));
+
+  const fleet = await startFleet(config, {
+    onLost: (index, reason) => {
+      log.error({ index, reason }, 'a furnace lost its link; stopping');
+      stop('link lost', 1);
+    },
+  });
+  running.fleet = fleet;
+  if (running.stopping) {
+    const { reason, code } = running.stopping;
+    running.stopping = undefined;
+    stop(reason, code);
+    return;
+  }
+  const devicePaths = fleet.members.map((member) => member.transport.devicePath);
+  if (config.count > 1) {
+    for (const member of fleet.members) log.info({ index: member.index, seed: member.seed, devicePath: member.transport.devicePath }, 'furnace ready');
+  }
+  const { protocol, transport, intervalMs, speed, seed, count, scenarioText } = config;
+  const modbus = protocol === 'modbus' ? { slaveId: config.slaveId } : { checksum: config.checksum };
+  log.info(
+    {
+      devicePath: devicePaths[0],
+      ...(count > 1 ? { devicePaths } : {}),
+      protocol,
+      transport,
+      baudRate: config.baudRate,
+      ...modbus,
+      intervalMs,
+      speed,
+      seed,
+      count,
+      ...(scenarioText ? { scenario: scenarioText } : {}),
+      ...(config.program ? { program: config.program } : { setpoint: config.setpoint }),
+    },
+    'emulator ready',
+  );
 }
 
 main().catch((error: unknown) => {

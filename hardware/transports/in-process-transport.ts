@@ -15,10 +15,17 @@ export interface InProcessTransport extends EmulatorTransport {
 export function openInProcessTransport(devicePath = '/dev/ttyFURNACE0'): InProcessTransport {
   MockBinding.createPort(devicePath, { echo: false, record: false });
   let open: MockPortBinding | undefined;
+  let listener: ((data: Buffer) => void) | undefined;
   const binding: BindingInterface = {
     list: () => MockBinding.list(),
     async open(options) {
       const port = await MockBinding.open(options);
+      // The mock port keeps what the agent writes to itself; pass it on to the emulator as well.
+      const write = port.write.bind(port);
+      port.write = async (buffer: Buffer) => {
+        await write(buffer);
+        listener?.(Buffer.from(buffer));
+      };
       open = port;
       return port;
     },
@@ -27,7 +34,10 @@ export function openInProcessTransport(devicePath = '/dev/ttyFURNACE0'): InProce
     devicePath,
     binding,
     write(data) {
-      if (open?.isOpen) open.emitData(data);
+      if (open?.isOpen) open.emitData(Buffer.from(data));
+    },
+    onData(next) {
+      listener = next;
     },
     async close() {
       if (open?.isOpen) await open.close();

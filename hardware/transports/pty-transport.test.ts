@@ -42,6 +42,23 @@ describeWithProgram('socat', 'socat', 'the pseudo-terminal transport', () => {
     expect(lost[0]).toMatch(/socat exited \(SIGKILL\)/);
   });
 
+  it('carries every byte both ways: what the agent writes reaches the emulator', async () => {
+    transport = await openPtyTransport({ link: join(dir, 'furnace') });
+    const fromAgent: Buffer[] = [];
+    transport.onData((chunk) => fromAgent.push(chunk));
+    const toAgent: Buffer[] = [];
+    reader = new SerialPort({ path: transport.devicePath, baudRate: 19200 });
+    reader.on('data', (chunk: Buffer) => toAgent.push(chunk));
+    await new Promise((resolve) => reader?.once('open', resolve));
+    const everyByte = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    transport.write(everyByte);
+    reader.write(everyByte);
+    await waitFor(() => Buffer.concat(toAgent).length === 256, { timeoutMs: 5000, what: 'the bytes on the agent side' });
+    await waitFor(() => Buffer.concat(fromAgent).length === 256, { timeoutMs: 5000, what: 'the bytes on the emulator side' });
+    expect(Buffer.concat(toAgent)).toEqual(everyByte);
+    expect(Buffer.concat(fromAgent)).toEqual(everyByte);
+  });
+
   it('stops socat on close, without reporting it as lost', async () => {
     const lost: string[] = [];
     const link = join(dir, 'furnace');

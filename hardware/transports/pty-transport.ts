@@ -14,9 +14,9 @@ export interface PtyTransportOptions {
 }
 
 /**
- * A linked pair of pseudo-terminals made by socat: the agent opens `link` exactly as it
- * would a USB serial adapter, and the emulator writes into `link.emulator`. socat keeps the
- * pair alive while the agent closes and reopens its side.
+ * A linked pair of pseudo-terminals made by socat (spec §20): the agent opens `link` exactly as
+ * it would a USB serial adapter, and the emulator reads and writes `link.emulator`. socat keeps
+ * the pair alive while the agent closes and reopens its side.
  */
 export async function openPtyTransport(options: PtyTransportOptions): Promise<EmulatorTransport> {
   const emulatorSide = `${options.link}.emulator`;
@@ -33,6 +33,8 @@ export async function openPtyTransport(options: PtyTransportOptions): Promise<Em
   const port = new SerialPort({ path: emulatorSide, baudRate: 9600, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
   let closing = false;
+  let listener: ((data: Buffer) => void) | undefined;
+  port.on('data', (chunk: Buffer) => listener?.(chunk));
   // Without a listener a failed write would crash the emulator; the pair's loss is reported below instead.
   port.on('error', () => undefined);
   socat.once('exit', (code, signal) => {
@@ -41,7 +43,10 @@ export async function openPtyTransport(options: PtyTransportOptions): Promise<Em
   return {
     devicePath: options.link,
     write: (data) => {
-      port.write(data);
+      port.write(Buffer.from(data));
+    },
+    onData: (next) => {
+      listener = next;
     },
     close: async () => {
       closing = true;
