@@ -4,8 +4,10 @@ import type { Logger } from 'pino';
 import type { BackendConfig } from './config.js';
 import { BackendError } from './errors.js';
 import { buildApp } from './http/app.js';
-import { Ingest } from './ingest.js';
+import { Ingest } from './ingest/ingest.js';
 import { BackendMetrics } from './metrics.js';
+import { DeviceRegistry } from './registry/device-registry.js';
+import { RetentionTimer } from './retention-timer.js';
 import type { ReadingStore } from './store/reading-store.js';
 import { SqliteReadingStore } from './store/sqlite-store.js';
 
@@ -13,22 +15,69 @@ export interface RunningBackend {
   readonly port: number;
   readonly app: FastifyInstance;
   readonly store: ReadingStore;
+  readonly registry: DeviceRegistry;
   readonly metrics: BackendMetrics;
   readonly ingest: Ingest;
   close(): Promise<void>;
 }
 
-/** Starts the backend: the store, MQTT ingest, and the HTTP API; the API does not wait for the broker. */
+/**
+ * Starts the backend: the store, the registry, MQTT ingest, retention and the HTTP API. The API
+ * does not wait for the broker: it answers (from the store) while ingest is still connecting.
+ */
 export async function startBackend(config: BackendConfig, log: Logger): Promise<RunningBackend> {
-  const store = new SqliteReadingStore(config.dataDir);
   const metrics = new BackendMetrics();
-  const ingest = new Ingest({ ...config.mqtt, store, metrics, log: log.child({ component: 'backend:ingest' }) });
-  const app = buildApp({ store, metrics, log: log.child({ component: 'backend:http' }), mqttConnected: () => ingest.connected });
+  const store = new SqliteReadingStore(config.dataDir, {
+    retention: config.store,
+    query: config.query,
+    log: log.child({ component: 'backend:query' }),
+    observeQuery: (kind, outcome, seconds) => metrics.querySeconds.observe({ kind, outcome }, seconds),
+  });
+  let registry: DeviceRegistry;
   try {
+    registry = new DeviceRegistry(config.dataDir);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const ingest = new Ingest({
+    mqtt: config.mqtt,
+    batching: config.ingest,
+    store,
+    registry,
+    metrics,
+    log: log.child({ component: 'backend:ingest' }),
+  });
+  const retention = new RetentionTimer(store, config.store.retentionIntervalMs, metrics, log.child({ component: 'backend:retention' }));
+  const stopAll = async () => {
+    retention.stop();
+    await ingest.stop();
+    await retention.idle();
+    await store.close();
+    registry.close();
+  };
+
+  let app: FastifyInstance;
+  try {
+    app = await buildApp({
+      store,
+      registry,
+      metrics,
+      log: log.child({ component: 'backend:http' }),
+      config,
+      readiness: { mqttConnected: () => ingest.connected, storeFailure: () => ingest.storeFailure },
+      admin: {
+        runRetention: () => retention.runNow(),
+        ingestState: () => ({
+          connected: ingest.connected,
+          uncommittedReadings: ingest.uncommittedReadings,
+          storeFailure: ingest.storeFailure?.message ?? null,
+        }),
+      },
+    });
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
-    await ingest.stop();
-    await store.close();
+    await stopAll();
     const code = (error as NodeJS.ErrnoException).code;
     throw code === 'EADDRINUSE'
       ? new BackendError('BACKEND_PORT_IN_USE', `HTTP port ${config.http.port} on ${config.http.host} is already in use`, { cause: error })
@@ -36,18 +85,19 @@ export async function startBackend(config: BackendConfig, log: Logger): Promise<
           cause: error,
         });
   }
+  retention.start();
   const { port } = app.server.address() as AddressInfo;
   log.info({ port, dataDir: config.dataDir }, 'HTTP API ready');
   return {
     port,
     app,
     store,
+    registry,
     metrics,
     ingest,
     async close() {
       await app.close();
-      await ingest.stop();
-      await store.close();
+      await stopAll();
     },
   };
 }

@@ -5,35 +5,60 @@ import { SettingsError } from '../contract/index.js';
 import { startBackend } from './backend.js';
 import { loadBackendConfig } from './config.js';
 import { BackendError } from './errors.js';
+import { hashToken, newToken } from './http/auth.js';
 
 const HELP = `furnace-backend: stores furnace readings from MQTT and answers the HTTP query API
 
-  --config FILE     YAML settings
-  --port N          HTTP port, default 8080                (env FURNACE_BACKEND_HTTP_PORT)
-  --mqtt-url URL    broker, default mqtt://localhost:1883  (env FURNACE_BACKEND_MQTT_URL)
-  --data-dir DIR    SQLite folder, default ./data/backend  (env FURNACE_BACKEND_DATA_DIR)
-  --help            this text
+  --config FILE       YAML settings (every key: backend/backend.example.yaml)
+  --port N            HTTP port, default 8080                (env FURNACE_BACKEND_HTTP_PORT)
+  --host ADDR         HTTP address, default 0.0.0.0          (env FURNACE_BACKEND_HTTP_HOST)
+  --mqtt-url URL      broker, default mqtt://localhost:1883  (env FURNACE_BACKEND_MQTT_URL)
+  --data-dir DIR      SQLite folder, default ./data/backend  (env FURNACE_BACKEND_DATA_DIR)
+  --open-access       no API token needed: development only  (env FURNACE_BACKEND_AUTH_OPEN_ACCESS=true)
+  --new-token NAME    print a new API token and the config entry that accepts it, then exit
+  --scope SCOPE       with --new-token: read (default) or admin
+  --print-config      print the settings in force (token hashes shown, passwords masked) and exit
+  --help              this text
 `;
+
+function printNewToken(name: string, scope: string): void {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new SettingsError([`--new-token ${JSON.stringify(name)}: use 1 to 64 of A-Z a-z 0-9 _ -`]);
+  if (scope !== 'read' && scope !== 'admin') throw new SettingsError([`--scope ${JSON.stringify(scope)}: expected read or admin`]);
+  const token = newToken();
+  process.stdout.write(
+    `token (give it to the client; it is not stored anywhere):\n  ${token}\n\n` +
+      `config entry (add it under auth.tokens):\n  - name: ${name}\n    sha256: ${hashToken(token)}\n    scopes: [${scope === 'admin' ? 'read, admin' : 'read'}]\n`,
+  );
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       config: { type: 'string' },
       port: { type: 'string' },
+      host: { type: 'string' },
       'mqtt-url': { type: 'string' },
       'data-dir': { type: 'string' },
+      'open-access': { type: 'boolean' },
+      'new-token': { type: 'string' },
+      scope: { type: 'string', default: 'read' },
+      'print-config': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return;
-  }
+  if (values.help) return void process.stdout.write(HELP);
+  if (values['new-token'] !== undefined) return printNewToken(values['new-token'], values.scope);
   const config = loadBackendConfig(values.config, process.env, {
     'http.port': values.port,
+    'http.host': values.host,
     'mqtt.url': values['mqtt-url'],
     dataDir: values['data-dir'],
+    'auth.openAccess': values['open-access'] ? 'true' : undefined,
   });
+  if (values['print-config']) {
+    const masked = { ...config, mqtt: { ...config.mqtt, password: config.mqtt.password === undefined ? undefined : '***' } };
+    return void process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
+  }
   const log = pino({ base: { part: 'backend' } });
   const backend = await startBackend(config, log);
   let stopping = false;

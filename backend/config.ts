@@ -1,35 +1,114 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { loadSettings } from '../contract/index.js';
+import { SEGMENT_PATTERN, SettingsError, loadSettings } from '../contract/index.js';
+
+// One schema for every backend setting: defaults, descriptions (shown in errors and in
+// backend.example.yaml), and the environment names (FURNACE_BACKEND_<PATH>) all come from it.
+// Every section has `default: {}` so that its leaves' defaults apply when it is absent.
+
+const Int = (minimum: number, maximum: number, defaultValue: number, description: string) =>
+  Type.Integer({ minimum, maximum, default: defaultValue, description });
+
+const DAY_MS = 24 * 3600 * 1000;
+
+const Http = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'address the HTTP API binds' }),
+    port: Int(0, 65_535, 8080, 'HTTP API port (0: any free port)'),
+    handlerTimeoutMs: Int(100, 600_000, 15_000, 'last-resort budget of any request, queries included; past it: 503 API_TIMEOUT'),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Mqtt = Type.Object(
+  {
+    url: Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://', default: 'mqtt://localhost:1883', description: 'broker URL' }),
+    clientId: Type.String({
+      pattern: '^[A-Za-z0-9_-]{1,128}$',
+      default: 'furnace-backend',
+      description: 'fixed client id: with it the broker keeps this backend session while it is away',
+    }),
+    username: Type.Optional(Type.String({ description: 'broker user name' })),
+    password: Type.Optional(Type.String({ description: 'broker password' })),
+    maxPayloadBytes: Int(1024, 16 * 1024 * 1024, 512 * 1024, 'larger payloads are refused unread'),
+    keepaliveSeconds: Int(5, 3600, 30, 'MQTT keepalive: how soon a dead broker connection is noticed'),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Ingest = Type.Object(
+  {
+    batchMaxReadings: Int(1, 100_000, 5000, 'a write transaction is committed once it holds this many readings (or after batchMaxDelayMs)'),
+    batchMaxDelayMs: Int(0, 10_000, 50, 'ms a received batch may wait for others to share its write transaction'),
+    maxPendingReadings: Int(1000, 1_000_000, 20_000, 'readings received but not committed; past it no more are taken from the broker until the store catches up'),
+    retryMaxDelayMs: Int(100, 60_000, 5000, 'longest pause between retries of a failed write'),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Store = Type.Object(
+  {
+    rawRetentionDays: Int(1, 36_500, 30, 'raw readings older than this (by source time) are deleted'),
+    minuteRollupRetentionDays: Int(1, 36_500, 400, 'per-minute rollups older than this are deleted'),
+    hourRollupRetentionDays: Int(0, 36_500, 0, 'per-hour rollups older than this are deleted (0: kept for ever)'),
+    retentionIntervalMs: Int(60_000, 7 * DAY_MS, 3600 * 1000, 'how often retention runs (also at start-up)'),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Query = Type.Object(
+  {
+    timeoutMs: Int(50, 300_000, 5000, 'budget of one range query; past it: 503 API_QUERY_TIMEOUT'),
+    workers: Int(1, 16, 2, 'worker threads that run range queries, each with its own read-only connection'),
+    maxQueued: Int(0, 10_000, 64, 'range queries waiting for a worker; past it: 503 API_QUERY_BUSY'),
+    defaultLimit: Int(1, 100_000, 1000, 'points per page when the request gives no limit'),
+    maxLimit: Int(1, 100_000, 10_000, 'largest limit a request may ask for'),
+    maxRangeDays: Int(1, 36_500, 400, 'widest from..to a request may ask for'),
+    staleAfterMs: Int(1000, DAY_MS, 60_000, 'a sensor whose last reading is older than this is reported stale'),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const ApiTokenSchema = Type.Object(
+  {
+    name: Type.String({ pattern: SEGMENT_PATTERN, description: 'who holds the token (logs and rate limits use it)' }),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the token, lower-case hex (furnace-backend --new-token NAME)' }),
+    scopes: Type.Array(Type.Union([Type.Literal('read'), Type.Literal('admin')]), {
+      minItems: 1,
+      uniqueItems: true,
+      description: 'read: every GET under /api/v1; admin: also /api/v1/admin',
+    }),
+    rateLimitPerMinute: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'overrides rateLimit.perMinute' })),
+  },
+  { additionalProperties: false },
+);
+export type ApiTokenConfig = Static<typeof ApiTokenSchema>;
+
+const Auth = Type.Object(
+  {
+    openAccess: Type.Boolean({ default: false, description: 'development only: no token needed, every caller is admin' }),
+    tokens: Type.Array(ApiTokenSchema, { default: [], maxItems: 1000, description: 'API tokens, hashed (config file only)' }),
+    protectMetrics: Type.Boolean({ default: false, description: 'true: /metrics needs a read token too' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const RateLimit = Type.Object(
+  {
+    perMinute: Int(1, 1_000_000, 600, 'requests per minute per token (per address with open access)'),
+  },
+  { additionalProperties: false, default: {} },
+);
 
 export const BackendConfigSchema = Type.Object(
   {
-    dataDir: Type.String({ minLength: 1, default: './data/backend', description: 'folder of the SQLite store' }),
-    http: Type.Object(
-      {
-        host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'address the HTTP API binds' }),
-        port: Type.Integer({ minimum: 0, maximum: 65_535, default: 8080, description: 'HTTP API port (0: any free port)' }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    mqtt: Type.Object(
-      {
-        url: Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://', default: 'mqtt://localhost:1883', description: 'broker URL' }),
-        clientId: Type.String({
-          pattern: '^[A-Za-z0-9_-]{1,128}$',
-          default: 'furnace-backend',
-          description: 'fixed client id: with it the broker keeps this backend session while it is away',
-        }),
-        username: Type.Optional(Type.String({ description: 'broker user name' })),
-        password: Type.Optional(Type.String({ description: 'broker password' })),
-        maxPayloadBytes: Type.Integer({
-          minimum: 1024,
-          maximum: 16 * 1024 * 1024,
-          default: 512 * 1024,
-          description: 'larger payloads are refused unread',
-        }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
+    dataDir: Type.String({ minLength: 1, default: './data/backend', description: 'folder of the SQLite files' }),
+    http: Http,
+    mqtt: Mqtt,
+    ingest: Ingest,
+    store: Store,
+    query: Query,
+    auth: Auth,
+    rateLimit: RateLimit,
   },
   { additionalProperties: false },
 );
@@ -42,5 +121,25 @@ export function loadBackendConfig(
   env: NodeJS.ProcessEnv,
   overrides: Record<string, string | undefined> = {},
 ): BackendConfig {
-  return loadSettings(BackendConfigSchema, { file, env, envPrefix: BACKEND_ENV_PREFIX, overrides });
+  const config = loadSettings(BackendConfigSchema, { file, env, envPrefix: BACKEND_ENV_PREFIX, overrides });
+  const problems = crossChecks(config);
+  if (problems.length > 0) throw new SettingsError(problems);
+  return config;
+}
+
+/** What one key's schema cannot say: rules between keys. */
+function crossChecks(config: BackendConfig): string[] {
+  const problems: string[] = [];
+  if (config.query.defaultLimit > config.query.maxLimit) {
+    problems.push(`query.defaultLimit = ${config.query.defaultLimit}: must not exceed query.maxLimit (${config.query.maxLimit})`);
+  }
+  const names = new Set<string>();
+  const hashes = new Set<string>();
+  config.auth.tokens.forEach((token, i) => {
+    if (names.has(token.name)) problems.push(`auth.tokens.${i}.name = ${JSON.stringify(token.name)}: used by another token`);
+    if (hashes.has(token.sha256)) problems.push(`auth.tokens.${i}.sha256: the same token as another entry`);
+    names.add(token.name);
+    hashes.add(token.sha256);
+  });
+  return problems;
 }

@@ -1,4 +1,18 @@
-export type BackendErrorCode = 'BACKEND_PORT_IN_USE' | 'BACKEND_LISTEN_FAILED' | 'BACKEND_STORE_OPEN_FAILED';
+/**
+ * Stable codes of the backend's own failures. Callers match on `code`, never on the message.
+ * - `BACKEND_*`: start-up and wiring
+ * - `STORE_*`: a ReadingStore or its query workers
+ */
+export type BackendErrorCode =
+  | 'BACKEND_PORT_IN_USE'
+  | 'BACKEND_LISTEN_FAILED'
+  | 'BACKEND_STORE_OPEN_FAILED'
+  | 'BACKEND_REGISTRY_OPEN_FAILED'
+  | 'STORE_CLOSED'
+  | 'STORE_QUERY_TIMEOUT'
+  | 'STORE_QUERY_BUSY'
+  | 'STORE_QUERY_ABORTED'
+  | 'STORE_QUERY_FAILED';
 
 export class BackendError extends Error {
   constructor(
@@ -14,10 +28,19 @@ export class BackendError extends Error {
 /** The codes the HTTP API answers with, each with its status; the body is always `{ statusCode, code, error, message }`. */
 export const API_ERRORS = {
   API_BAD_REQUEST: 400,
+  API_UNAUTHORIZED: 401,
+  API_FORBIDDEN: 403,
   API_DEVICE_NOT_FOUND: 404,
   API_ROUTE_NOT_FOUND: 404,
+  API_RATE_LIMITED: 429,
   API_INTERNAL: 500,
   API_NOT_READY: 503,
+  /** The query did not finish within its budget (`query.timeoutMs`). */
+  API_QUERY_TIMEOUT: 503,
+  /** Every query worker is taken (or still finishing queries that timed out): retry later. */
+  API_QUERY_BUSY: 503,
+  /** The request as a whole (not only its query) ran past `http.handlerTimeoutMs`. */
+  API_TIMEOUT: 503,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;
 
@@ -26,6 +49,8 @@ export class ApiError extends Error {
   constructor(
     readonly code: ApiErrorCode,
     message: string,
+    /** Extra response headers, e.g. `www-authenticate` on a 401. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'ApiError';

@@ -1,39 +1,112 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REJECT_CAUSES } from '../contract/index.js';
+
+const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** The backend's Prometheus metrics, on one registry of its own (so tests can run several backends). */
 export class BackendMetrics {
   readonly registry = new Registry();
+  private readonly registers = [this.registry];
+
+  // Ingest
   readonly batchesReceived = new Counter({
     name: 'furnace_backend_batches_received_total',
     help: 'Readings batches received from the broker, valid or not',
-    registers: [this.registry],
+    registers: this.registers,
   });
   readonly readingsStored = new Counter({
     name: 'furnace_backend_readings_stored_total',
     help: 'Readings committed to the store',
-    registers: [this.registry],
+    registers: this.registers,
   });
   readonly readingsDuplicate = new Counter({
     name: 'furnace_backend_readings_duplicate_total',
     help: 'Readings dropped because the same (device, boot, seq) was stored already',
-    registers: [this.registry],
+    registers: this.registers,
   });
   readonly payloadsRejected = new Counter({
     name: 'furnace_backend_payloads_rejected_total',
     help: 'MQTT payloads refused, by cause',
     labelNames: ['cause'],
-    registers: [this.registry],
+    registers: this.registers,
   });
   readonly storeErrors = new Counter({
     name: 'furnace_backend_store_errors_total',
     help: 'Failed store writes (each is retried; the broker is not acknowledged until it succeeds)',
-    registers: [this.registry],
+    registers: this.registers,
+  });
+  readonly commits = new Histogram({
+    name: 'furnace_backend_ingest_commit_batches',
+    help: 'Readings batches (MQTT messages) per write transaction',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+    registers: this.registers,
+  });
+  readonly commitSeconds = new Histogram({
+    name: 'furnace_backend_ingest_commit_seconds',
+    help: 'Time one write transaction took',
+    buckets: LATENCY_BUCKETS,
+    registers: this.registers,
+  });
+  readonly ingestLatencySeconds = new Histogram({
+    name: 'furnace_backend_ingest_latency_seconds',
+    help: 'From a batch arriving to its commit (its PUBACK follows right after)',
+    buckets: LATENCY_BUCKETS,
+    registers: this.registers,
+  });
+  readonly uncommittedReadings = new Gauge({
+    name: 'furnace_backend_ingest_uncommitted_readings',
+    help: 'Readings received but not yet committed (bounded by ingest.maxPendingReadings)',
+    registers: this.registers,
+  });
+  readonly gapsOpened = new Counter({
+    name: 'furnace_backend_seq_gaps_opened_total',
+    help: 'Missing seq ranges found (a late reading that splits a gap opens one too)',
+    registers: this.registers,
+  });
+  readonly gapsClosed = new Counter({
+    name: 'furnace_backend_seq_gaps_closed_total',
+    help: 'Missing seq ranges filled by late readings',
+    registers: this.registers,
+  });
+  readonly registryUpdates = new Counter({
+    name: 'furnace_backend_registry_updates_total',
+    help: 'Status and sensor-health messages recorded, by topic kind',
+    labelNames: ['kind'],
+    registers: this.registers,
   });
   readonly mqttConnected = new Gauge({
     name: 'furnace_backend_mqtt_connected',
     help: '1 while the backend is connected to the broker',
-    registers: [this.registry],
+    registers: this.registers,
+  });
+
+  // Store and queries
+  readonly storeWritable = new Gauge({
+    name: 'furnace_backend_store_writable',
+    help: '1 when the last readiness check found the store writable',
+    registers: this.registers,
+  });
+  readonly querySeconds = new Histogram({
+    name: 'furnace_backend_query_seconds',
+    help: 'Range queries by kind and outcome (ok, timeout, aborted, busy, failed)',
+    labelNames: ['kind', 'outcome'],
+    buckets: LATENCY_BUCKETS,
+    registers: this.registers,
+  });
+  readonly retentionDeleted = new Counter({
+    name: 'furnace_backend_retention_deleted_total',
+    help: 'Rows deleted by retention, by table',
+    labelNames: ['table'],
+    registers: this.registers,
+  });
+
+  // HTTP
+  readonly httpRequests = new Histogram({
+    name: 'furnace_backend_http_request_seconds',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['route', 'method', 'status'],
+    buckets: LATENCY_BUCKETS,
+    registers: this.registers,
   });
 
   constructor() {

@@ -99,7 +99,9 @@ async function main(): Promise<void> {
 
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
   await run('broker', 'broker/cli.js', ['--port', String(mqttPort)]).waitForLine(/MQTT listener ready/, 15_000);
-  await run('backend', 'backend/cli.js', ['--port', String(httpPort), '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'backend')])
+  // The demo's API answers without a token (the backend logs a warning saying so); a plant sets auth.tokens.
+  const backendArgs = ['--port', String(httpPort), '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'backend'), '--open-access'];
+  await run('backend', 'backend/cli.js', backendArgs)
     .waitForLine(/HTTP API ready/, 15_000);
   const agentArgs = ['--device', DEVICE, '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'agent')];
   if (usePty) {

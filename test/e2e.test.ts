@@ -53,7 +53,8 @@ describeWithProgram('socat', 'socat', 'end to end through every part', () => {
     const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
     const api = `http://127.0.0.1:${httpPort}/api/v1`;
     await startCli('broker', ['--port', String(mqttPort), '--host', '127.0.0.1']);
-    await startCli('backend', ['--port', String(httpPort), '--mqtt-url', mqttUrl, '--data-dir', join(dir, 'backend')]);
+    const backendArgs = ['--port', String(httpPort), '--mqtt-url', mqttUrl, '--data-dir', join(dir, 'backend'), '--open-access'];
+    await startCli('backend', backendArgs);
     const link = join(dir, 'serial', DEVICE);
     await startCli('emulator', ['--link', link, '--interval-ms', '20', '--speed', '60']);
     const agentArgs = ['--device', DEVICE, '--serial-path', link, '--mqtt-url', mqttUrl, '--data-dir', join(dir, 'agent')];

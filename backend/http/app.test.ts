@@ -1,13 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Reading, ReadingBatch } from '../../contract/index.js';
-import { BackendMetrics } from '../metrics.js';
-import { SqliteReadingStore } from '../store/sqlite-store.js';
-import { buildApp } from './app.js';
+import { type TestApp, startTestApp } from '../../test/helpers/backend-app.js';
 
 const DEVICE = 'furnace-1';
 const NOW = 1764340000000;
@@ -20,52 +13,40 @@ function batch(readings: Reading[], device = DEVICE): ReadingBatch {
   return { v: 1, device, boot: '01JBOOTA', readings };
 }
 
-describe('buildApp (HTTP query API)', () => {
-  let dir: string;
-  let store: SqliteReadingStore;
-  let storeOpen: boolean;
-  let app: FastifyInstance;
-  let mqttConnected: boolean;
+const anyString = expect.any(String) as string;
 
+describe('buildApp (HTTP query API): devices, probes, errors', () => {
+  let t: TestApp;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'backend-app-test-'));
-    store = new SqliteReadingStore(dir);
-    storeOpen = true;
-    mqttConnected = true;
-    app = buildApp({ store, metrics: new BackendMetrics(), log: pino({ level: 'silent' }), mqttConnected: () => mqttConnected });
-    await app.ready();
+    t = await startTestApp();
   });
   afterEach(async () => {
     vi.useRealTimers();
-    await app.close();
-    if (storeOpen) await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await t.close();
   });
 
-  const get = async (url: string) => {
-    const response = await app.inject({ method: 'GET', url });
-    return { status: response.statusCode, body: response.json<unknown>(), type: response.headers['content-type'] };
-  };
-
-  it('lists no devices at first, then the device once it has sent readings', async () => {
-    expect(await get('/api/v1/devices')).toMatchObject({ status: 200, body: { devices: [] } });
-    await store.insertBatch(batch([reading(1), reading(2)]), NOW - 1000);
-    expect(await get('/api/v1/devices')).toMatchObject({
-      status: 200,
-      body: { devices: [{ device: DEVICE, firstSeen: NOW - 1000, lastSeen: NOW - 1000, readings: 2 }] },
+  it('lists no devices at first, then each device with its counts and status', async () => {
+    expect(await t.get('/api/v1/devices')).toMatchObject({ status: 200, body: { devices: [] } });
+    await t.store.insertBatch(batch([reading(1), reading(2)]), NOW - 1000);
+    t.registry.putStatus({ v: 1, device: 'annealer', state: 'online', ts: NOW - 50, agentVersion: '1.2.3' }, NOW);
+    expect((await t.get('/api/v1/devices')).body).toEqual({
+      devices: [
+        { device: 'annealer', firstSeen: null, lastSeen: null, readings: 0, state: 'online' },
+        { device: DEVICE, firstSeen: NOW - 1000, lastSeen: NOW - 1000, readings: 2, state: null },
+      ],
     });
   });
 
   it('answers the latest reading of each sensor with its age', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(NOW);
-    await store.insertBatch(
+    await t.store.insertBatch(
       batch([reading(1, { ts: NOW - 9000, value: 800 }), reading(2, { ts: NOW - 5000 }), reading(3, { sensor: 'tc2', ts: NOW - 250, value: null, quality: 'bad' })]),
       NOW - 100,
     );
-    const { status, body, type } = await get(`/api/v1/devices/${DEVICE}/latest`);
+    const { status, body, headers } = await t.get(`/api/v1/devices/${DEVICE}/latest`);
     expect(status).toBe(200);
-    expect(type).toMatch(/^application\/json/);
+    expect(headers['content-type']).toMatch(/^application\/json/);
     expect(body).toEqual({
       device: DEVICE,
       readings: [
@@ -75,76 +56,102 @@ describe('buildApp (HTTP query API)', () => {
     });
   });
 
-  it('answers an unknown device with 404 API_DEVICE_NOT_FOUND in the one error shape', async () => {
-    await store.insertBatch(batch([reading(1)]), NOW);
-    const { status, body } = await get('/api/v1/devices/furnace-2/latest');
-    expect(status).toBe(404);
-    expect(body).toStrictEqual({ statusCode: 404, code: 'API_DEVICE_NOT_FOUND', error: 'Not Found', message: expect.any(String) as string });
-    expect((body as { message: string }).message).toContain('furnace-2');
+  it('describes one device: status, announced sensors with health, last reading and staleness', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(NOW);
+    await t.store.insertBatch(batch([reading(1, { ts: NOW - 2000 }), reading(2, { sensor: 'tc2', ts: NOW - 120_000 })]), NOW - 1000);
+    const sensors = [{ id: 'tc1', unit: 'C', min: 0, max: 1300 }, { id: 'tc3', unit: 'C' }];
+    t.registry.putStatus({ v: 1, device: DEVICE, state: 'online', ts: NOW - 60_000, boot: '01JBOOTA', agentVersion: '0.1.0', sensors }, NOW - 59_000);
+    t.registry.putSensorsHealth({ v: 1, device: DEVICE, ts: NOW - 10, sensors: [{ sensor: 'tc3', state: 'disconnected', since: NOW - 30_000, reason: 'no reply' }] });
+    const { status, body } = await t.get(`/api/v1/devices/${DEVICE}`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({
+      device: DEVICE,
+      readings: 2,
+      status: { state: 'online', ts: NOW - 60_000, receivedAt: NOW - 59_000, boot: '01JBOOTA', agentVersion: '0.1.0' },
+      sensors: [
+        { sensor: 'tc1', unit: 'C', min: 0, max: 1300, health: null, latest: { seq: 1, ageMs: 2000 }, stale: false },
+        { sensor: 'tc2', unit: 'C', health: null, latest: { seq: 2, ageMs: 120_000 }, stale: true },
+        { sensor: 'tc3', unit: 'C', health: { state: 'disconnected', since: NOW - 30_000, reason: 'no reply' }, latest: null, stale: true },
+      ],
+    });
+  });
+
+  it('answers an unknown device with 404 API_DEVICE_NOT_FOUND naming the parameter, on every device route', async () => {
+    await t.store.insertBatch(batch([reading(1)]), NOW);
+    for (const url of ['/api/v1/devices/furnace-2', '/api/v1/devices/furnace-2/latest', '/api/v1/devices/furnace-2/readings', '/api/v1/devices/furnace-2/gaps']) {
+      const { status, body } = await t.get(url);
+      expect({ url, status }).toEqual({ url, status: 404 });
+      expect(body).toStrictEqual({ statusCode: 404, code: 'API_DEVICE_NOT_FOUND', error: 'Not Found', message: anyString });
+      expect((body as { message: string }).message).toMatch(/^device: .*furnace-2/);
+    }
   });
 
   it.each([
     ['a space', 'bad%20id'],
     ['65 characters', 'a'.repeat(65)],
     ['a dot', 'furnace.1'],
-    ['a plus', 'furnace+1'],
-  ])('refuses a device id with %s with 400 API_BAD_REQUEST', async (_what, id) => {
-    const { status, body } = await get(`/api/v1/devices/${id}/latest`);
-    expect(status).toBe(400);
-    expect(body).toStrictEqual({ statusCode: 400, code: 'API_BAD_REQUEST', error: 'Bad Request', message: expect.any(String) as string });
-  });
-
-  it.each([
+    ['a quote and SQL', "x'%20OR%20'1'='1"],
     ['101 characters (past the router limit)', 'a'.repeat(101)],
     ['a broken percent-encoding', '%E0%A4%A'],
-  ])('answers a device id with %s in the API error shape', async (_what, id) => {
-    const { status, body } = await get(`/api/v1/devices/${id}/latest`);
+  ])('refuses a device id with %s with 400 API_BAD_REQUEST', async (_what, id) => {
+    const { status, body } = await t.get(`/api/v1/devices/${id}/latest`);
     expect(status).toBe(400);
-    expect(body).toStrictEqual({ statusCode: 400, code: 'API_BAD_REQUEST', error: 'Bad Request', message: expect.any(String) as string });
+    expect(body).toStrictEqual({ statusCode: 400, code: 'API_BAD_REQUEST', error: 'Bad Request', message: anyString });
   });
 
   it('takes a device id of exactly 64 characters (an unknown one: 404, not 400)', async () => {
-    const { status, body } = await get(`/api/v1/devices/${'a'.repeat(64)}/latest`);
-    expect(status).toBe(404);
-    expect(body).toMatchObject({ code: 'API_DEVICE_NOT_FOUND' });
+    expect(await t.get(`/api/v1/devices/${'a'.repeat(64)}/latest`)).toMatchObject({ status: 404, body: { code: 'API_DEVICE_NOT_FOUND' } });
   });
 
-  it('answers an unknown route with 404 API_ROUTE_NOT_FOUND', async () => {
-    const { status, body } = await get('/api/v1/nothing-here?x=1');
-    expect(status).toBe(404);
-    expect(body).toStrictEqual({ statusCode: 404, code: 'API_ROUTE_NOT_FOUND', error: 'Not Found', message: 'no route GET /api/v1/nothing-here' });
+  it('answers an unknown route with 404 API_ROUTE_NOT_FOUND, token or not', async () => {
+    const expected = { statusCode: 404, code: 'API_ROUTE_NOT_FOUND', error: 'Not Found', message: 'no route GET /api/v1/nothing-here' };
+    expect(await t.get('/api/v1/nothing-here?x=1')).toMatchObject({ status: 404, body: expected });
+    expect(await t.get('/api/v1/nothing-here', null)).toMatchObject({ status: 404, body: expected });
   });
 
-  it('is healthy on /healthz', async () => {
-    expect(await get('/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+  it('is healthy on /healthz and ready on /readyz without a token', async () => {
+    expect(await t.get('/healthz', null)).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await t.get('/readyz', null)).toMatchObject({ status: 200, body: { status: 'ready' } });
   });
 
-  it('is ready on /readyz only while connected to the broker', async () => {
-    expect(await get('/readyz')).toMatchObject({ status: 200, body: { status: 'ready' } });
-    mqttConnected = false;
-    expect(await get('/readyz')).toMatchObject({
+  it('is not ready while disconnected from the broker or while the store refuses writes, and says which', async () => {
+    t.state.mqttConnected = false;
+    expect(await t.get('/readyz', null)).toMatchObject({
       status: 503,
       body: { statusCode: 503, code: 'API_NOT_READY', error: 'Service Unavailable', message: 'not connected to the MQTT broker' },
     });
-    mqttConnected = true;
-    expect((await get('/readyz')).status).toBe(200);
+    t.state.mqttConnected = true;
+    t.state.storeFailure = new Error('SQLITE_FULL: database or disk is full');
+    expect(await t.get('/readyz', null)).toMatchObject({ status: 503, body: { message: 'store not writable: SQLITE_FULL: database or disk is full' } });
+    t.state.storeFailure = undefined;
+    await t.store.close();
+    t.state.mqttConnected = false;
+    const both = await t.get('/readyz', null);
+    expect((both.body as { message: string }).message).toMatch(/^not connected to the MQTT broker; store not writable/);
   });
 
-  it('is not ready on /readyz when the store cannot be written, and says both causes', async () => {
-    await store.close();
-    storeOpen = false;
-    mqttConnected = false;
-    expect(await get('/readyz')).toMatchObject({
-      status: 503,
-      body: { code: 'API_NOT_READY', message: 'not connected to the MQTT broker; store not writable' },
-    });
+  it('serves Prometheus metrics without a token, with the rejected-payload counter per cause from the start', async () => {
+    const { status, body, headers } = await t.get('/metrics', null);
+    expect(status).toBe(200);
+    expect(headers['content-type']).toMatch(/^text\/plain/);
+    expect(body).toContain('# TYPE furnace_backend_payloads_rejected_total counter');
+    expect(body).toMatch(/^furnace_backend_payloads_rejected_total\{cause="unknown_topic"\} 0$/m);
   });
 
-  it('serves Prometheus metrics, with the rejected-payload counter per cause from the start', async () => {
-    const response = await app.inject({ method: 'GET', url: '/metrics' });
-    expect(response.statusCode).toBe(200);
-    expect(response.headers['content-type']).toMatch(/^text\/plain/);
-    expect(response.body).toContain('# TYPE furnace_backend_payloads_rejected_total counter');
-    expect(response.body).toMatch(/^furnace_backend_payloads_rejected_total\{cause="unknown_topic"\} 0$/m);
+  it('serves its OpenAPI document and the browsable docs without a token', async () => {
+    const { status, body } = await t.get('/api/v1/openapi.json', null);
+    expect(status).toBe(200);
+    const doc = body as { openapi: string; paths: Record<string, { get?: { parameters?: Array<{ name: string }> } }> };
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/v1/devices', '/api/v1/devices/{device}', '/api/v1/devices/{device}/readings', '/api/v1/devices/{device}/gaps']),
+    );
+    expect(doc.paths['/api/v1/devices/{device}/readings']?.get?.parameters?.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['device', 'sensor', 'from', 'to', 'every', 'agg', 'limit', 'cursor']),
+    );
+    const docs = await t.app.inject({ method: 'GET', url: '/docs/' });
+    expect(docs.statusCode).toBe(200);
+    expect(docs.headers['content-type']).toMatch(/^text\/html/);
   });
 });

@@ -1,32 +1,49 @@
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import type { BackendConfig } from '../config.js';
+import { ApiError } from '../errors.js';
 import type { BackendMetrics } from '../metrics.js';
+import type { DeviceRegistry } from '../registry/device-registry.js';
 import type { ReadingStore } from '../store/reading-store.js';
+import { type AdminActions, registerAdminRoutes } from './admin-routes.js';
+import { installAuth } from './auth.js';
 import { registerDeviceRoutes } from './device-routes.js';
 import { errorBody, installErrorHandlers } from './error-handler.js';
+import { registerOpenApi } from './openapi.js';
+import { type Readiness, registerOpsRoutes } from './ops-routes.js';
+import { registerReadingsRoutes } from './readings-routes.js';
 
 export interface AppDependencies {
   store: ReadingStore;
+  registry: DeviceRegistry;
   metrics: BackendMetrics;
   log: Logger;
-  /** Whether ingest is connected to the broker, for /readyz. */
-  mqttConnected: () => boolean;
+  config: Pick<BackendConfig, 'http' | 'query' | 'auth' | 'rateLimit'>;
+  readiness: Readiness;
+  admin: AdminActions;
 }
 
 /**
  * The synchronous query API, built apart from `listen()` so tests can `inject()` requests
- * without a port.
+ * without a port. Order matters: auth runs in onRequest, the rate limit (keyed by token) after
+ * it, then schema validation, then the handler, all under `http.handlerTimeoutMs`.
  */
-export function buildApp({ store, metrics, log, mqttConnected }: AppDependencies): FastifyInstance {
-  // A query that cannot finish in its budget must fail fast, never hang a dashboard.
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const { config, metrics, log } = deps;
   // Per-request lines would drown the log at dashboard rates: the API logs warnings and errors only.
   // pino's Logger is a FastifyBaseLogger; the cast keeps the instance type the one the routes expect.
   const quiet = log.child({}, { level: 'warn' }) as FastifyBaseLogger;
   const app = Fastify({
     loggerInstance: quiet,
-    requestTimeout: 10_000,
+    // The last resort for any request: past it, 503 API_TIMEOUT and request.signal aborts the query.
+    handlerTimeout: config.http.handlerTimeoutMs,
+    // A client that sends its request slower than this is cut off (slowloris).
+    requestTimeout: 30_000,
     // Long enough for any valid id, so an overlong one reaches the schema and gets our 400, not fastify's 414.
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
+    // Unknown query parameters are refused with a 400 naming them, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
     // Errors raised before routing (a malformed URL) answer in the API's shape too.
     frameworkErrors: (error, _request, reply) => {
       // The reply of this hook is typed for a route-less generic that knows no status codes; it is an ordinary reply.
@@ -34,18 +51,30 @@ export function buildApp({ store, metrics, log, mqttConnected }: AppDependencies
     },
   });
   installErrorHandlers(app);
+  installAuth(app, { ...config.auth, perMinute: config.rateLimit.perMinute });
+  if (config.auth.openAccess) log.warn('auth.openAccess is on: the API answers anyone, with admin rights. For development only.');
+  else if (config.auth.tokens.length === 0) log.warn('no API tokens configured (auth.tokens): every /api/v1 request will get 401');
 
-  app.get('/healthz', () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const mqtt = mqttConnected();
-    const storeWritable = await store.writable();
-    if (mqtt && storeWritable) return { status: 'ready' };
-    const why = [mqtt ? '' : 'not connected to the MQTT broker', storeWritable ? '' : 'store not writable'].filter(Boolean);
-    return reply.status(503).send(errorBody(503, 'API_NOT_READY', why.join('; ')));
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preValidation',
+    timeWindow: 60_000,
+    // Per token; with open access everyone shares one principal, so per address instead.
+    keyGenerator: (request) => (config.auth.openAccess || !request.principal ? request.ip : `token:${request.principal.name}`),
+    max: (request) => request.principal?.perMinute ?? config.rateLimit.perMinute,
+    allowList: (request) => request.principal === null,
+    errorResponseBuilder: (_request, context) =>
+      new ApiError('API_RATE_LIMITED', `rate limit of ${context.max} requests per minute reached; retry in ${context.after}`),
   });
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
-  registerDeviceRoutes(app, store);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unknown';
+    metrics.httpRequests.observe({ route, method: request.method, status: reply.statusCode }, reply.elapsedTime / 1000);
+  });
+
+  await registerOpenApi(app);
+  registerOpsRoutes(app, deps.store, metrics, deps.readiness);
+  registerDeviceRoutes(app, { store: deps.store, registry: deps.registry, staleAfterMs: config.query.staleAfterMs });
+  registerReadingsRoutes(app, { store: deps.store, registry: deps.registry, query: config.query });
+  registerAdminRoutes(app, deps.admin);
   return app;
 }

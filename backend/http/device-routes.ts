@@ -1,59 +1,117 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ClockState, Quality, SEGMENT_PATTERN } from '../../contract/index.js';
 import { ApiError } from '../errors.js';
-import type { ReadingStore } from '../store/reading-store.js';
+import type { DeviceRegistry, RegistryEntry } from '../registry/device-registry.js';
+import type { DeviceSummary, ReadingStore, StoredReading } from '../store/reading-store.js';
+import { DeviceDetail, DeviceListItem, DeviceParams, LatestReading, errorResponses } from './schemas.js';
 
-const DeviceParams = Type.Object({
-  device: Type.String({ pattern: SEGMENT_PATTERN, description: 'device id: 1 to 64 of A-Z a-z 0-9 _ -' }),
-});
+export interface DeviceRouteDeps {
+  store: ReadingStore;
+  registry: DeviceRegistry;
+  staleAfterMs: number;
+}
 
-const DeviceList = Type.Object({
-  devices: Type.Array(
-    Type.Object({
-      device: Type.String(),
-      firstSeen: Type.Integer({ description: 'first reading stored, Unix ms' }),
-      lastSeen: Type.Integer({ description: 'last batch received, Unix ms' }),
-      readings: Type.Integer({ description: 'readings stored' }),
-    }),
-  ),
-});
+const readRoute = { access: 'read' as const };
+const security = [{ bearer: [] }];
 
-const LatestReadings = Type.Object({
-  device: Type.String(),
-  readings: Type.Array(
-    Type.Object({
-      sensor: Type.String(),
-      seq: Type.Integer(),
-      boot: Type.String(),
-      ts: Type.Integer({ description: 'time at the source, Unix ms' }),
-      value: Type.Union([Type.Number(), Type.Null()]),
-      unit: Type.String(),
-      quality: Quality,
-      clock: ClockState,
-      replay: Type.Boolean(),
-      receivedAt: Type.Integer({ description: 'time stored, Unix ms' }),
-      ageMs: Type.Integer({ description: 'now minus ts: how stale the value is' }),
-    }),
-  ),
-});
+/** 404 naming the parameter; shared by every route under /devices/{device}. */
+export function deviceNotFound(device: string): ApiError {
+  return new ApiError('API_DEVICE_NOT_FOUND', `device: no device ${JSON.stringify(device)} has sent readings or a status`);
+}
 
-export function registerDeviceRoutes(app: FastifyInstance, store: ReadingStore): void {
-  app.get('/api/v1/devices', { schema: { response: { 200: DeviceList } } }, async () => ({
-    devices: await store.listDevices(),
-  }));
+const withAge = (reading: Omit<StoredReading, 'device'>, now: number) => ({ ...reading, ageMs: now - reading.ts });
 
-  app.get<{ Params: { device: string } }>(
+export function registerDeviceRoutes(app: FastifyInstance, { store, registry, staleAfterMs }: DeviceRouteDeps): void {
+  app.get(
+    '/api/v1/devices',
+    {
+      config: readRoute,
+      schema: {
+        tags: ['devices'],
+        summary: 'every device seen: readings stored, first and last seen, and its status',
+        security,
+        response: { 200: Type.Object({ devices: Type.Array(DeviceListItem) }), ...errorResponses(401, 403, 429) },
+      },
+    },
+    async () => {
+      const summaries = new Map((await store.listDevices()).map((summary) => [summary.device, summary]));
+      const entries = new Map(registry.list().map((entry) => [entry.device, entry]));
+      const devices = [...new Set([...summaries.keys(), ...entries.keys()])].sort();
+      return { devices: devices.map((device) => ({ ...counts(device, summaries.get(device)), state: entries.get(device)?.status?.state ?? null })) };
+    },
+  );
+
+  app.get<{ Params: DeviceParams }>(
+    '/api/v1/devices/:device',
+    {
+      config: readRoute,
+      schema: {
+        tags: ['devices'],
+        summary: 'one device: status, sensors with their health, last reading and staleness',
+        security,
+        params: DeviceParams,
+        response: { 200: DeviceDetail, ...errorResponses(400, 401, 403, 404, 429) },
+      },
+    },
+    async (request) => {
+      const { device } = request.params;
+      const [summary, latest] = await Promise.all([store.device(device), store.latest(device)]);
+      const entry = registry.get(device);
+      if (!summary && !entry) throw deviceNotFound(device);
+      return { ...counts(device, summary), status: statusOf(entry), sensors: sensorsOf(entry, latest, Date.now(), staleAfterMs) };
+    },
+  );
+
+  app.get<{ Params: DeviceParams }>(
     '/api/v1/devices/:device/latest',
-    { schema: { params: DeviceParams, response: { 200: LatestReadings } } },
+    {
+      config: readRoute,
+      schema: {
+        tags: ['devices'],
+        summary: 'the newest reading of each sensor, with its age',
+        security,
+        params: DeviceParams,
+        response: { 200: Type.Object({ device: Type.String(), readings: Type.Array(LatestReading) }), ...errorResponses(400, 401, 403, 404, 429) },
+      },
+    },
     async (request) => {
       const { device } = request.params;
       const readings = await store.latest(device);
-      if (readings.length === 0) {
-        throw new ApiError('API_DEVICE_NOT_FOUND', `no readings from device ${JSON.stringify(device)}`);
-      }
+      if (readings.length === 0) throw deviceNotFound(device);
       const now = Date.now();
-      return { device, readings: readings.map((reading) => ({ ...reading, ageMs: now - reading.ts })) };
+      return { device, readings: readings.map((reading) => withAge(reading, now)) };
     },
   );
+}
+
+function counts(device: string, summary: DeviceSummary | undefined) {
+  return { device, firstSeen: summary?.firstSeen ?? null, lastSeen: summary?.lastSeen ?? null, readings: summary?.readings ?? 0 };
+}
+
+function statusOf(entry: RegistryEntry | undefined) {
+  const status = entry?.status;
+  if (!status) return null;
+  return { state: status.state, ts: status.ts, receivedAt: status.receivedAt, boot: status.boot, agentVersion: status.agentVersion };
+}
+
+/** Every sensor the device announced, reported health for, or sent readings from. */
+function sensorsOf(entry: RegistryEntry | undefined, latest: StoredReading[], now: number, staleAfterMs: number) {
+  const announced = new Map((entry?.status?.sensors ?? []).map((info) => [info.id, info]));
+  const health = new Map(entry?.sensorHealth.map((record) => [record.sensor, record]));
+  const last = new Map(latest.map((reading) => [reading.sensor, reading]));
+  const ids = [...new Set([...announced.keys(), ...health.keys(), ...last.keys()])].sort();
+  return ids.map((sensor) => {
+    const info = announced.get(sensor);
+    const state = health.get(sensor);
+    const reading = last.get(sensor);
+    return {
+      sensor,
+      unit: info?.unit ?? reading?.unit,
+      min: info?.min,
+      max: info?.max,
+      health: state ? { state: state.state, since: state.since, reason: state.reason } : null,
+      latest: reading ? withAge(reading, now) : null,
+      stale: !reading || now - reading.ts > staleAfterMs,
+    };
+  });
 }

@@ -1,5 +1,5 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
-import { API_ERRORS, ApiError } from '../errors.js';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { API_ERRORS, ApiError, BackendError } from '../errors.js';
 
 /** The one error shape of the API, as fastify's own errors have it. */
 export interface ApiErrorBody {
@@ -9,27 +9,83 @@ export interface ApiErrorBody {
   message: string;
 }
 
-const reasons: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable' };
+const reasons: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
 
 export function errorBody(statusCode: number, code: string, message: string): ApiErrorBody {
   return { statusCode, code, error: reasons[statusCode] ?? 'Error', message };
 }
 
+interface ValidationItem {
+  instancePath?: string;
+  keyword?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * A schema violation, worded to name the parameter: "limit: must be <= 10000",
+ * "querystring: unknown parameter "order"". Ajv reports paths; clients think in parameter names.
+ */
+function validationMessage(error: FastifyError): string {
+  const item = (error.validation as ValidationItem[] | undefined)?.[0];
+  if (!item) return error.message;
+  const where = error.validationContext ?? 'request';
+  if (item.keyword === 'additionalProperties') return `${where}: unknown parameter ${JSON.stringify(item.params?.additionalProperty)}`;
+  const name = item.instancePath?.replace(/^\//, '').replaceAll('/', '.') || where;
+  if (item.keyword === 'enum') return `${name}: must be one of ${(item.params?.allowedValues as string[] | undefined)?.join(', ') ?? '(see the API document)'}`;
+  return `${name}: ${item.message ?? 'is not valid'}`;
+}
+
+/** The store's own failures, as API errors with stable codes. */
+function fromBackendError(error: BackendError): ApiError | undefined {
+  switch (error.code) {
+    case 'STORE_QUERY_TIMEOUT':
+      return new ApiError('API_QUERY_TIMEOUT', `${error.message}: ask for a shorter range, a wider every, or a smaller limit`);
+    case 'STORE_QUERY_BUSY':
+      return new ApiError('API_QUERY_BUSY', `${error.message}; retry shortly`, { 'retry-after': '1' });
+    case 'STORE_QUERY_ABORTED':
+      return new ApiError('API_TIMEOUT', 'the request was cancelled before its query finished');
+    case 'STORE_CLOSED':
+      return new ApiError('API_NOT_READY', 'the store is closed: the backend is stopping');
+    case 'STORE_QUERY_FAILED':
+    case 'BACKEND_PORT_IN_USE':
+    case 'BACKEND_LISTEN_FAILED':
+    case 'BACKEND_STORE_OPEN_FAILED':
+    case 'BACKEND_REGISTRY_OPEN_FAILED':
+      return undefined;
+  }
+}
+
+function send(reply: FastifyReply, error: ApiError): FastifyReply {
+  return reply.status(error.statusCode).headers(error.headers).send(errorBody(error.statusCode, error.code, error.message));
+}
+
 /** Every error leaves the API as `{ statusCode, code, error, message }`, with a stable code. */
 export function installErrorHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
-    if (error instanceof ApiError) {
-      return reply.status(error.statusCode).send(errorBody(error.statusCode, error.code, error.message));
+  app.setErrorHandler((error: FastifyError | ApiError | BackendError, request: FastifyRequest, reply) => {
+    if (error instanceof ApiError) return send(reply, error);
+    const mapped = error instanceof BackendError ? fromBackendError(error) : undefined;
+    if (mapped) return send(reply, mapped);
+    if ('validation' in error && error.validation) return send(reply, new ApiError('API_BAD_REQUEST', validationMessage(error)));
+    if (error.code === 'FST_ERR_HANDLER_TIMEOUT') {
+      return send(reply, new ApiError('API_TIMEOUT', `the request did not finish within ${request.routeOptions.handlerTimeout} ms`));
     }
-    if ('validation' in error && error.validation) {
-      // e.g. "params/device must match pattern ..." from the route's schema.
-      return reply.status(400).send(errorBody(400, 'API_BAD_REQUEST', error.message));
+    const statusCode = 'statusCode' in error ? error.statusCode : undefined;
+    const status = statusCode && statusCode >= 400 && statusCode < 500 ? statusCode : 500;
+    if (status === 500) {
+      request.log.error({ err: error }, 'request failed');
+      return reply.status(500).send(errorBody(500, 'API_INTERNAL', 'internal error; see the backend log'));
     }
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) request.log.error({ err: error }, 'request failed');
-    const code = status === 500 ? 'API_INTERNAL' : (error.code ?? 'API_BAD_REQUEST');
-    const message = status === 500 ? 'internal error; see the backend log' : error.message;
-    return reply.status(status).send(errorBody(status, code, message));
+    // A fastify 4xx (e.g. a body too large): keep its status, under our code.
+    return reply.status(status).send(errorBody(status, 'API_BAD_REQUEST', error.message));
   });
   app.setNotFoundHandler((request, reply) =>
     reply

@@ -1,34 +1,43 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Reading, ReadingBatch } from '../../contract/index.js';
+import { type StoreFixtureOptions, describeReadingStoreContract } from '../../test/helpers/reading-store-contract.js';
+import { BOOT, DEVICE, T0, batch, reading } from '../../test/helpers/reading-store-fixtures.js';
+import { waitFor } from '../../test/helpers/wait-for.js';
 import { BackendError } from '../errors.js';
-import { SqliteReadingStore } from './sqlite-store.js';
+import { chooseSource } from './sqlite-queries.js';
+import { SQLITE_FILE, SqliteReadingStore } from './sqlite-store.js';
 
-const DEVICE = 'furnace-1';
-const BOOT = '01JBOOTA';
-const T0 = 1764340000000;
-
-function reading(seq: number, overrides: Partial<Reading> = {}): Reading {
-  return { seq, ts: T0 + seq * 1000, sensor: 'tc1', value: 800 + seq, unit: 'C', quality: 'good', clock: 'synced', replay: false, ...overrides };
+async function openSqliteFixture(options: StoreFixtureOptions = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'sqlite-contract-'));
+  const open = () => new SqliteReadingStore(dir, options.retention ? { retention: options.retention } : {});
+  let store = open();
+  return Promise.resolve({
+    get store() {
+      return store;
+    },
+    async reopen() {
+      await store.close();
+      return (store = open());
+    },
+    async dispose() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
 }
 
-function batch(readings: Reading[], overrides: Partial<Omit<ReadingBatch, 'readings'>> = {}): ReadingBatch {
-  return { v: 1, device: DEVICE, boot: BOOT, readings, ...overrides };
-}
+describeReadingStoreContract('SqliteReadingStore', openSqliteFixture);
 
-describe('SqliteReadingStore', () => {
+describe('SqliteReadingStore (SQLite particulars)', () => {
   let dir: string;
   const stores: SqliteReadingStore[] = [];
-  const open = () => {
-    const store = new SqliteReadingStore(dir);
+  const open = (options: ConstructorParameters<typeof SqliteReadingStore>[1] = {}) => {
+    const store = new SqliteReadingStore(dir, options);
     stores.push(store);
     return store;
-  };
-  const close = async (store: SqliteReadingStore) => {
-    stores.splice(stores.indexOf(store), 1);
-    await store.close();
   };
 
   beforeEach(() => {
@@ -39,102 +48,10 @@ describe('SqliteReadingStore', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('stores a batch and reads it back in seq order, with device, boot and receivedAt', async () => {
-    const store = open();
-    // Given out of order on purpose: readings() orders by seq, not by arrival.
-    const readings = [reading(3), reading(1), reading(2)];
-    expect(await store.insertBatch(batch(readings), T0 + 5000)).toEqual({ inserted: 3, duplicates: 0 });
-    const stored = await store.readings(DEVICE);
-    expect(stored.map((row) => row.seq)).toEqual([1, 2, 3]);
-    expect(stored[0]).toEqual({ ...reading(1), device: DEVICE, boot: BOOT, receivedAt: T0 + 5000 });
-  });
-
-  it('honours the limit of readings()', async () => {
-    const store = open();
-    await store.insertBatch(batch([1, 2, 3, 4, 5].map((seq) => reading(seq))), T0);
-    expect((await store.readings(DEVICE, { limit: 2 })).map((row) => row.seq)).toEqual([1, 2]);
-  });
-
-  it('counts a redelivered batch as duplicates and stores nothing twice', async () => {
-    const store = open();
-    const same = batch([reading(1), reading(2), reading(3)]);
-    expect(await store.insertBatch(same, T0)).toEqual({ inserted: 3, duplicates: 0 });
-    expect(await store.insertBatch(same, T0 + 1)).toEqual({ inserted: 0, duplicates: 3 });
-    // Partly new: only the new reading counts.
-    expect(await store.insertBatch(batch([reading(3), reading(4)]), T0 + 2)).toEqual({ inserted: 1, duplicates: 1 });
-    expect((await store.readings(DEVICE)).map((row) => row.seq)).toEqual([1, 2, 3, 4]);
-    expect((await store.listDevices())[0]?.readings).toBe(4);
-  });
-
-  it('tells readings of different boots apart even with the same seq', async () => {
-    const store = open();
-    await store.insertBatch(batch([reading(1)]), T0);
-    expect(await store.insertBatch(batch([reading(1)], { boot: '01JBOOTB' }), T0)).toEqual({ inserted: 1, duplicates: 0 });
-    expect((await store.readings(DEVICE)).map((row) => row.boot)).toEqual([BOOT, '01JBOOTB']);
-  });
-
-  it('keeps one latest reading per sensor, the newest by source time even if an older batch arrives later', async () => {
-    const store = open();
-    await store.insertBatch(
-      batch([reading(10, { sensor: 'tc1', ts: T0 + 10_000, value: 850 }), reading(11, { sensor: 'tc2', ts: T0 + 10_000, value: 640 })]),
-      T0 + 11_000,
-    );
-    // A replayed batch from the outbox: newer seq, older source time.
-    await store.insertBatch(
-      batch([reading(12, { sensor: 'tc1', ts: T0 + 1_000, value: 20, replay: true }), reading(13, { sensor: 'tc2', ts: T0 + 20_000, value: 650 })]),
-      T0 + 21_000,
-    );
-    const latest = await store.latest(DEVICE);
-    expect(latest.map((row) => [row.sensor, row.seq, row.ts, row.value])).toEqual([
-      ['tc1', 10, T0 + 10_000, 850],
-      ['tc2', 13, T0 + 20_000, 650],
+  it('answers each aggregate from the coarsest exact source', () => {
+    expect([1000, 30_000, 90_000, 60_000, 300_000, 3_600_000, 86_400_000].map(chooseSource)).toEqual([
+      'raw', 'raw', 'raw', 'rollup_1m', 'rollup_1m', 'rollup_1h', 'rollup_1h',
     ]);
-    expect(latest[0]).toEqual({ ...reading(10, { sensor: 'tc1', ts: T0 + 10_000, value: 850 }), device: DEVICE, boot: BOOT, receivedAt: T0 + 11_000 });
-  });
-
-  it('keeps a bad reading with a null value, and it becomes the latest', async () => {
-    const store = open();
-    await store.insertBatch(batch([reading(1)]), T0);
-    const bad = reading(2, { value: null, quality: 'bad', clock: 'unsynced' });
-    await store.insertBatch(batch([bad]), T0 + 1);
-    expect(await store.latest(DEVICE)).toEqual([{ ...bad, device: DEVICE, boot: BOOT, receivedAt: T0 + 1 }]);
-  });
-
-  it('lists devices with their reading counts and first and last batch times', async () => {
-    const store = open();
-    expect(await store.listDevices()).toEqual([]);
-    await store.insertBatch(batch([reading(1), reading(2)]), T0 + 100);
-    await store.insertBatch(batch([reading(3)]), T0 + 200);
-    await store.insertBatch(batch([reading(1)], { device: 'annealer' }), T0 + 300);
-    expect(await store.listDevices()).toEqual([
-      { device: 'annealer', firstSeen: T0 + 300, lastSeen: T0 + 300, readings: 1 },
-      { device: DEVICE, firstSeen: T0 + 100, lastSeen: T0 + 200, readings: 3 },
-    ]);
-  });
-
-  it('answers an unknown device with empty lists', async () => {
-    const store = open();
-    await store.insertBatch(batch([reading(1)]), T0);
-    expect(await store.latest('no-such-device')).toEqual([]);
-    expect(await store.readings('no-such-device')).toEqual([]);
-  });
-
-  it('is writable while open', async () => {
-    const store = open();
-    expect(await store.writable()).toBe(true);
-    await store.insertBatch(batch([reading(1)]), T0); // writable() left no transaction open
-    expect(await store.writable()).toBe(true);
-  });
-
-  it('keeps its data across a close and reopen', async () => {
-    const first = open();
-    await first.insertBatch(batch([reading(1), reading(2)]), T0);
-    await close(first);
-    const second = open();
-    expect((await second.readings(DEVICE)).map((row) => row.seq)).toEqual([1, 2]);
-    expect((await second.latest(DEVICE)).map((row) => row.seq)).toEqual([2]);
-    expect(await second.listDevices()).toEqual([{ device: DEVICE, firstSeen: T0, lastSeen: T0, readings: 2 }]);
-    expect(await second.insertBatch(batch([reading(2), reading(3)]), T0 + 1)).toEqual({ inserted: 1, duplicates: 1 });
   });
 
   it('throws BACKEND_STORE_OPEN_FAILED where no folder can be made', () => {
@@ -144,4 +61,86 @@ describe('SqliteReadingStore', () => {
       expect.objectContaining({ name: 'BackendError', code: 'BACKEND_STORE_OPEN_FAILED' }) as BackendError,
     );
   });
+
+  it('says it is not writable, at once, while another process holds the write lock; and recovers', async () => {
+    const store = open();
+    await store.insertBatch(batch([reading(1)]), T0);
+    const other = new Database(join(dir, SQLITE_FILE), { timeout: 0 });
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const started = performance.now();
+      expect(await store.health()).toEqual({ writable: false, detail: 'database is locked' });
+      await expect(store.insertBatch(batch([reading(2)]), T0)).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+      expect(performance.now() - started).toBeLessThan(500); // no 5 s busy wait on the event loop
+      expect((await store.latest(DEVICE)).map((r) => r.seq)).toEqual([1]); // reads go on beside the lock
+      other.exec('ROLLBACK');
+      expect(await store.health()).toMatchObject({ writable: false, detail: expect.stringContaining('last write failed') as string });
+      await store.insertBatch(batch([reading(2)]), T0);
+      expect(await store.health()).toEqual({ writable: true });
+    } finally {
+      other.close();
+    }
+  });
+
+  it('answers STORE_CLOSED once closed, from every kind of read', async () => {
+    const store = open();
+    await store.close();
+    await expect(store.latest(DEVICE)).rejects.toMatchObject({ code: 'STORE_CLOSED' });
+    await expect(store.rawRange({ device: DEVICE, from: 0, to: 1, limit: 1 })).rejects.toMatchObject({ code: 'STORE_CLOSED' });
+    expect((await store.health()).writable).toBe(false);
+  });
+
+  it('upgrades a store written before versioning, backfilling rollups and seq ranges', async () => {
+    const old = new Database(join(dir, SQLITE_FILE));
+    old.exec(`CREATE TABLE readings (device TEXT NOT NULL, boot TEXT NOT NULL, seq INTEGER NOT NULL, sensor TEXT NOT NULL,
+      ts INTEGER NOT NULL, value REAL, unit TEXT NOT NULL, quality TEXT NOT NULL, clock TEXT NOT NULL, replay INTEGER NOT NULL,
+      received_at INTEGER NOT NULL, PRIMARY KEY (device, boot, seq)) WITHOUT ROWID;`);
+    const insert = old.prepare(`INSERT INTO readings VALUES (?, ?, ?, 'tc1', ?, ?, 'C', 'good', 'synced', 0, ?)`);
+    for (const seq of [1, 2, 3, 6, 7]) insert.run(DEVICE, BOOT, seq, T0 + seq * 1000, 800 + seq, T0);
+    old.close();
+    const store = open();
+    expect((await store.gaps({ device: DEVICE, limit: 10 })).items.map((g) => [g.fromSeq, g.toSeq])).toEqual([[4, 5]]);
+    const minute = await store.aggregate({ device: DEVICE, from: T0, to: T0 + 60_000, every: 60_000, agg: 'last', limit: 10 });
+    expect(minute).toEqual({ items: [{ sensor: 'tc1', bucket: T0, value: 807, count: 5 }], truncated: false, source: 'rollup_1m' });
+    // and it goes on growing both
+    await store.insertBatch(batch([reading(4), reading(5)]), T0);
+    expect((await store.gaps({ device: DEVICE, limit: 10 })).items).toEqual([]);
+  });
+
+  it('answers a query past its budget with STORE_QUERY_TIMEOUT at once; refuses more while the abandoned query ends; then recovers', async () => {
+    const store = open({ query: { workers: 1, maxQueued: 4, timeoutMs: 150 } });
+    seedMany(join(dir, SQLITE_FILE), 60, 5000);
+    const quick = () => store.rawRange({ device: DEVICE, sensor: 's1', from: T0, to: T0 + 10_000, limit: 5 });
+    const started = performance.now();
+    // Per-second buckets over every sensor: 300 000 readings grouped in one page; far more than 150 ms here.
+    const slow = store.aggregate({ device: DEVICE, from: T0, to: T0 + 5_000_000, every: 1000, agg: 'mean', limit: 100_000 });
+    await expect(slow).rejects.toMatchObject({ code: 'STORE_QUERY_TIMEOUT' });
+    expect(performance.now() - started).toBeLessThan(1000);
+    // SQLite cannot be interrupted: the abandoned thread runs on until its statement returns, and
+    // it counts against the pool, so more work is refused at once rather than piling up threads.
+    await expect(quick()).rejects.toMatchObject({ code: 'STORE_QUERY_BUSY' });
+    const page = await waitFor(() => quick().catch(() => undefined), { timeoutMs: 10_000, what: 'the pool to take queries again' });
+    expect(page.items).toHaveLength(5);
+  });
+
+  it('cancels a query whose caller is gone', async () => {
+    const store = open({ query: { workers: 1, maxQueued: 4, timeoutMs: 10_000 } });
+    const abort = new AbortController();
+    abort.abort();
+    await expect(store.rawRange({ device: DEVICE, from: 0, to: 1, limit: 1 }, { signal: abort.signal })).rejects.toMatchObject({
+      code: 'STORE_QUERY_ABORTED',
+    });
+  });
 });
+
+/** `sensors` sensors with one reading per second for `seconds`, straight into the file: fast to make. */
+function seedMany(file: string, sensors: number, seconds: number): void {
+  const db = new Database(file);
+  // better-sqlite3 binds every JS number as a REAL: cast, or i / sensors would not be whole.
+  db.prepare(
+    `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < @count - 1)
+     INSERT INTO readings SELECT @device, @boot, i + 1, 's' || (i % CAST(@sensors AS INTEGER)), CAST(@t0 AS INTEGER) + (i / CAST(@sensors AS INTEGER)) * 1000,
+       800 + i % 7, 'C', 'good', 'synced', 0, @t0 FROM n`,
+  ).run({ count: sensors * seconds, device: DEVICE, boot: BOOT, sensors, t0: T0 });
+  db.close();
+}

@@ -1,133 +1,175 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { type Logger, pino } from 'pino';
 import type { ReadingBatch } from '../../contract/index.js';
 import { BackendError } from '../errors.js';
-import type { DeviceSummary, InsertResult, ReadingStore, StoredReading } from './reading-store.js';
+import { type QueryOutcome, QueryPool } from './query-pool.js';
+import type {
+  AggregatePage,
+  AggregateQuery,
+  BatchToInsert,
+  DeviceSummary,
+  GapQuery,
+  InsertResult,
+  Page,
+  QueryOptions,
+  RawPosition,
+  RawQuery,
+  ReadingStore,
+  RetentionPolicy,
+  RetentionResult,
+  SeqGap,
+  StoreHealth,
+  StoredReading,
+} from './reading-store.js';
+import { type ReadingRow, toReading } from './sqlite-queries.js';
+import { SqliteRetention } from './sqlite-retention.js';
+import { migrate } from './sqlite-schema.js';
+import { SeqRanges } from './sqlite-seq-ranges.js';
+import { SqliteWriter } from './sqlite-writer.js';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS readings (
-  device TEXT NOT NULL, boot TEXT NOT NULL, seq INTEGER NOT NULL,
-  sensor TEXT NOT NULL, ts INTEGER NOT NULL, value REAL, unit TEXT NOT NULL,
-  quality TEXT NOT NULL, clock TEXT NOT NULL, replay INTEGER NOT NULL, received_at INTEGER NOT NULL,
-  PRIMARY KEY (device, boot, seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS readings_by_sensor_time ON readings (device, sensor, ts);
-CREATE INDEX IF NOT EXISTS readings_by_seq ON readings (device, seq);
-CREATE TABLE IF NOT EXISTS devices (
-  device TEXT PRIMARY KEY, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, readings INTEGER NOT NULL
-);
--- The newest reading per sensor, kept on write so that "what is it now?" never scans.
-CREATE TABLE IF NOT EXISTS latest (
-  device TEXT NOT NULL, sensor TEXT NOT NULL, boot TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
-  value REAL, unit TEXT NOT NULL, quality TEXT NOT NULL, clock TEXT NOT NULL, replay INTEGER NOT NULL,
-  received_at INTEGER NOT NULL, PRIMARY KEY (device, sensor)
-);`;
-
-interface Row {
-  device: string;
-  boot: string;
-  seq: number;
-  sensor: string;
-  ts: number;
-  value: number | null;
-  unit: string;
-  quality: StoredReading['quality'];
-  clock: StoredReading['clock'];
-  replay: number;
-  received_at: number;
+export interface SqliteStoreOptions {
+  retention: RetentionPolicy;
+  query: { workers: number; maxQueued: number; timeoutMs: number };
+  log: Logger;
+  observeQuery?: (kind: 'raw' | 'aggregate', outcome: QueryOutcome, seconds: number) => void;
 }
 
-const toReading = ({ replay, received_at, ...rest }: Row): StoredReading => ({
-  ...rest,
-  replay: replay === 1,
-  receivedAt: received_at,
-});
+const DEFAULTS: SqliteStoreOptions = {
+  retention: { rawRetentionDays: 30, minuteRollupRetentionDays: 400, hourRollupRetentionDays: 0 },
+  query: { workers: 2, maxQueued: 64, timeoutMs: 5000 },
+  log: pino({ level: 'silent' }),
+};
 
-/** The embedded store: one SQLite file in WAL mode, zero set-up, right on a Pi too. */
+export const SQLITE_FILE = 'readings.sqlite';
+
+/**
+ * The embedded store: one SQLite file in WAL mode, zero set-up, right on a Pi too. The main
+ * thread writes, and answers the queries whose cost is bounded by an index lookup (latest,
+ * devices, gaps); range queries go to worker threads (see query-pool.ts).
+ */
 export class SqliteReadingStore implements ReadingStore {
+  readonly file: string;
   private readonly db: Database.Database;
-  private readonly insertBatchTx: (batch: ReadingBatch, receivedAt: number) => InsertResult;
+  private readonly writer: SqliteWriter;
+  private readonly ranges: SeqRanges;
+  private readonly retention: SqliteRetention;
+  private readonly pool: QueryPool;
+  private lastWriteError: Error | undefined;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, options: Partial<SqliteStoreOptions> = {}) {
+    const { retention, query, log, observeQuery } = { ...DEFAULTS, ...options };
+    this.file = join(dataDir, SQLITE_FILE);
     try {
       mkdirSync(dataDir, { recursive: true });
-      this.db = new Database(join(dataDir, 'readings.sqlite'));
+      // timeout 0: better-sqlite3 would otherwise wait up to 5 s for a lock held by another process,
+      // blocking the event loop (ingest, API, readiness) all that time. A busy store fails fast instead,
+      // and ingest retries later without holding the thread.
+      this.db = new Database(this.file, { timeout: 0 });
       this.db.pragma('journal_mode = WAL');
       // NORMAL in WAL mode: a crash of the process loses nothing committed; a power cut may lose the last moments,
       // which the agents still hold in their outboxes until acknowledged.
       this.db.pragma('synchronous = NORMAL');
-      this.db.exec(SCHEMA);
+      migrate(this.db);
     } catch (error) {
       throw new BackendError('BACKEND_STORE_OPEN_FAILED', `cannot open the SQLite store in ${dataDir}: ${(error as Error).message}`, {
         cause: error,
       });
     }
-    const insert = this.db.prepare(
-      `INSERT OR IGNORE INTO readings (device, boot, seq, sensor, ts, value, unit, quality, clock, replay, received_at)
-       VALUES (@device, @boot, @seq, @sensor, @ts, @value, @unit, @quality, @clock, @replay, @receivedAt)`,
-    );
-    const upsertLatest = this.db.prepare(
-      `INSERT INTO latest (device, sensor, boot, seq, ts, value, unit, quality, clock, replay, received_at)
-       VALUES (@device, @sensor, @boot, @seq, @ts, @value, @unit, @quality, @clock, @replay, @receivedAt)
-       ON CONFLICT (device, sensor) DO UPDATE SET boot = excluded.boot, seq = excluded.seq, ts = excluded.ts,
-         value = excluded.value, unit = excluded.unit, quality = excluded.quality, clock = excluded.clock,
-         replay = excluded.replay, received_at = excluded.received_at
-       WHERE excluded.ts >= latest.ts`,
-    );
-    const touchDevice = this.db.prepare(
-      `INSERT INTO devices (device, first_seen, last_seen, readings) VALUES (@device, @receivedAt, @receivedAt, @inserted)
-       ON CONFLICT (device) DO UPDATE SET last_seen = excluded.last_seen, readings = readings + excluded.readings`,
-    );
-    this.insertBatchTx = this.db.transaction((batch: ReadingBatch, receivedAt: number) => {
-      let inserted = 0;
-      for (const reading of batch.readings) {
-        const row = { ...reading, device: batch.device, boot: batch.boot, replay: reading.replay ? 1 : 0, receivedAt };
-        if (insert.run(row).changes === 1) {
-          inserted++;
-          upsertLatest.run(row);
-        }
-      }
-      touchDevice.run({ device: batch.device, receivedAt, inserted });
-      return { inserted, duplicates: batch.readings.length - inserted };
-    });
+    this.writer = new SqliteWriter(this.db);
+    this.ranges = new SeqRanges(this.db);
+    this.retention = new SqliteRetention(this.db, retention);
+    this.pool = new QueryPool({ file: this.file, ...query, log, observe: observeQuery });
   }
 
-  insertBatch(batch: ReadingBatch, receivedAt: number): Promise<InsertResult> {
-    return Promise.resolve(this.insertBatchTx(batch, receivedAt));
-  }
-
-  listDevices(): Promise<DeviceSummary[]> {
-    const rows = this.db
-      .prepare('SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices ORDER BY device')
-      .all() as DeviceSummary[];
-    return Promise.resolve(rows);
-  }
-
-  latest(device: string): Promise<StoredReading[]> {
-    const rows = this.db.prepare('SELECT * FROM latest WHERE device = ? ORDER BY sensor').all(device) as Row[];
-    return Promise.resolve(rows.map(toReading));
-  }
-
-  readings(device: string, options: { limit?: number } = {}): Promise<StoredReading[]> {
-    const rows = this.db
-      .prepare('SELECT * FROM readings WHERE device = ? ORDER BY seq LIMIT ?')
-      .all(device, options.limit ?? 10_000) as Row[];
-    return Promise.resolve(rows.map(toReading));
-  }
-
-  writable(): Promise<boolean> {
+  insertBatches(batches: readonly BatchToInsert[]): Promise<InsertResult> {
     try {
-      // BEGIN IMMEDIATE takes the write lock: it fails if the file is read-only or locked.
-      this.db.exec('BEGIN IMMEDIATE; ROLLBACK;');
-      return Promise.resolve(true);
-    } catch {
-      return Promise.resolve(false);
+      const result = this.writer.write(batches);
+      this.lastWriteError = undefined;
+      return Promise.resolve(result);
+    } catch (error) {
+      this.lastWriteError = error as Error;
+      return Promise.reject(asError(error));
     }
   }
 
-  close(): Promise<void> {
-    this.db.close();
-    return Promise.resolve();
+  insertBatch(batch: ReadingBatch, receivedAt: number): Promise<InsertResult> {
+    return this.insertBatches([{ batch, receivedAt }]);
   }
+
+  listDevices(): Promise<DeviceSummary[]> {
+    return this.read(
+      () => this.db.prepare('SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices ORDER BY device').all() as DeviceSummary[],
+    );
+  }
+
+  device(device: string): Promise<DeviceSummary | undefined> {
+    return this.read(
+      () =>
+        this.db
+          .prepare('SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices WHERE device = ?')
+          .get(device) as DeviceSummary | undefined,
+    );
+  }
+
+  latest(device: string): Promise<StoredReading[]> {
+    return this.read(() => (this.db.prepare('SELECT * FROM latest WHERE device = ? ORDER BY sensor').all(device) as ReadingRow[]).map(toReading));
+  }
+
+  readings(device: string, options: { limit?: number } = {}): Promise<StoredReading[]> {
+    return this.read(() =>
+      (this.db.prepare('SELECT * FROM readings WHERE device = ? ORDER BY seq, boot LIMIT ?').all(device, options.limit ?? 10_000) as ReadingRow[]).map(
+        toReading,
+      ),
+    );
+  }
+
+  rawRange(query: RawQuery, options: QueryOptions = {}): Promise<Page<StoredReading, RawPosition>> {
+    return this.pool.run({ kind: 'raw', query }, options.signal);
+  }
+
+  aggregate(query: AggregateQuery, options: QueryOptions = {}): Promise<AggregatePage> {
+    return this.pool.run({ kind: 'aggregate', query }, options.signal);
+  }
+
+  gaps(query: GapQuery): Promise<Page<SeqGap, { boot: string; fromSeq: number }>> {
+    return this.read(() => this.ranges.list(query));
+  }
+
+  applyRetention(now: number, options: { signal?: AbortSignal } = {}): Promise<RetentionResult> {
+    return this.retention.apply(now, options.signal);
+  }
+
+  health(): Promise<StoreHealth> {
+    try {
+      // BEGIN IMMEDIATE takes the write lock without waiting (timeout 0): it fails at once if another
+      // process holds it or the file cannot be written.
+      this.db.exec('BEGIN IMMEDIATE; ROLLBACK;');
+    } catch (error) {
+      return Promise.resolve({ writable: false, detail: (error as Error).message });
+    }
+    if (this.lastWriteError) return Promise.resolve({ writable: false, detail: `last write failed: ${this.lastWriteError.message}` });
+    return Promise.resolve({ writable: true });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+    if (this.db.open) this.db.close();
+  }
+
+  /** A main-thread read; a closed store answers with STORE_CLOSED rather than a TypeError. */
+  private read<T>(query: () => T): Promise<T> {
+    if (!this.db.open) return Promise.reject(new BackendError('STORE_CLOSED', 'the store is closed'));
+    try {
+      return Promise.resolve(query());
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+  }
+}
+
+/** better-sqlite3 throws SqliteError (an Error); anything else is wrapped so callers always get an Error. */
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
 }

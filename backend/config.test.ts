@@ -1,0 +1,80 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type TSchema, TypeGuard } from '@sinclair/typebox';
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { ApiTokenSchema, BackendConfigSchema, loadBackendConfig } from './config.js';
+
+const EXAMPLE = new URL('./backend.example.yaml', import.meta.url).pathname;
+
+/** Every leaf key path of an object schema. */
+function leafPaths(schema: TSchema, prefix: string[] = []): string[][] {
+  if (!TypeGuard.IsObject(schema)) return [prefix];
+  return Object.entries(schema.properties).flatMap(([key, child]) => leafPaths(child, [...prefix, key]));
+}
+
+describe('backend config', () => {
+  it('takes its defaults with no file and no environment', () => {
+    const config = loadBackendConfig(undefined, {});
+    expect(config).toMatchObject({ http: { port: 8080 }, mqtt: { clientId: 'furnace-backend' }, auth: { openAccess: false, tokens: [] } });
+    expect(Object.isFrozen(config.query)).toBe(true);
+  });
+
+  it('has an example file that loads and shows every key (the optional ones commented out)', () => {
+    const text = readFileSync(EXAMPLE, 'utf8');
+    const config = loadBackendConfig(EXAMPLE, {});
+    expect(config.auth.tokens[0]?.name).toBe('grafana');
+    const uncommented = text.replace(/^(\s*)# ?(\w+:)/gm, '$1$2');
+    const yaml = parse(uncommented) as Record<string, unknown>;
+    const missing = leafPaths(BackendConfigSchema).filter((path) => {
+      let node: unknown = yaml;
+      for (const key of path) node = (node as Record<string, unknown> | undefined)?.[key];
+      return node === undefined;
+    });
+    expect(missing.map((path) => path.join('.'))).toEqual([]);
+    const token = (yaml.auth as { tokens: Array<Record<string, unknown>> }).tokens[0] ?? {};
+    expect(Object.keys(token).sort()).toEqual(Object.keys(ApiTokenSchema.properties).sort());
+  });
+
+  it('takes environment variables named after the key path, and flags over them', () => {
+    const env = { FURNACE_BACKEND_AUTH_OPEN_ACCESS: 'true', FURNACE_BACKEND_QUERY_TIMEOUT_MS: '250', FURNACE_BACKEND_HTTP_PORT: '9000' };
+    const config = loadBackendConfig(undefined, env, { 'http.port': '9001' });
+    expect([config.auth.openAccess, config.query.timeoutMs, config.http.port]).toEqual([true, 250, 9001]);
+  });
+
+  it('reports every bad setting at once, naming it, its value and what is allowed', () => {
+    const env = { FURNACE_BACKEND_QUERY_WORKERS: '0', FURNACE_BACKEND_INGEST_BATCH_MAX_DELAY_MS: 'soon' };
+    const error = ((): unknown => {
+      try {
+        return loadBackendConfig(undefined, env);
+      } catch (thrown) {
+        return thrown;
+      }
+    })() as { code: string; message: string };
+    expect(error.code).toBe('CONTRACT_SETTINGS_INVALID');
+    expect(error.message).toMatch(/query\.workers = 0: .*worker threads.*\[from environment FURNACE_BACKEND_QUERY_WORKERS\]/);
+    expect(error.message).toMatch(/ingest\.batchMaxDelayMs = "soon": Expected integer/);
+  });
+
+  it('refuses rules across keys: a default limit past the maximum, two tokens with one name', () => {
+    const sha = 'a'.repeat(64);
+    expect(() => loadBackendConfig(undefined, { FURNACE_BACKEND_QUERY_DEFAULT_LIMIT: '500', FURNACE_BACKEND_QUERY_MAX_LIMIT: '100' })).toThrow(
+      /query\.defaultLimit = 500: must not exceed query\.maxLimit \(100\)/,
+    );
+    expect(() => checkTokens([{ name: 'a', sha256: sha, scopes: ['read'] }, { name: 'a', sha256: 'b'.repeat(64), scopes: ['read'] }])).toThrow(
+      /auth\.tokens\.1\.name = "a": used by another token/,
+    );
+  });
+});
+
+/** Loads a config whose only content is these tokens (through a temp file: tokens come from files only). */
+function checkTokens(tokens: unknown[]): void {
+  const dir = mkdtempSync(join(tmpdir(), 'backend-config-'));
+  try {
+    writeFileSync(join(dir, 'backend.yaml'), stringify({ auth: { tokens } }));
+    loadBackendConfig(join(dir, 'backend.yaml'), {});
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,125 @@
+import type { FastifyInstance } from 'fastify';
+import type { BackendConfig } from '../config.js';
+import { ApiError } from '../errors.js';
+import type { DeviceRegistry } from '../registry/device-registry.js';
+import type { Aggregate, ReadingStore } from '../store/reading-store.js';
+import { decodeCursor, encodeCursor, fingerprint } from './cursor.js';
+import { deviceNotFound } from './device-routes.js';
+import { DeviceParams, GapsPage, GapsQuery, ReadingsPage, ReadingsQuery, errorResponses } from './schemas.js';
+import { parseEvery, parseRange } from './time-params.js';
+
+export interface ReadingsRouteDeps {
+  store: ReadingStore;
+  registry: DeviceRegistry;
+  query: BackendConfig['query'];
+}
+
+const readRoute = { access: 'read' as const };
+const security = [{ bearer: [] }];
+
+export function registerReadingsRoutes(app: FastifyInstance, { store, registry, query: limits }: ReadingsRouteDeps): void {
+  const knownDevice = async (device: string) => {
+    if (!(await store.device(device)) && !registry.get(device)) throw deviceNotFound(device);
+  };
+
+  app.get<{ Params: DeviceParams; Querystring: ReadingsQuery }>(
+    '/api/v1/devices/:device/readings',
+    {
+      config: readRoute,
+      schema: {
+        tags: ['readings'],
+        summary: 'raw readings, or aggregates per bucket with every= and agg=; paged with cursor',
+        description:
+          'Without `every`: raw readings in (ts, sensor, boot, seq) order. With `every`: one point per bucket and sensor; ' +
+          'buckets start at multiples of `every` since the Unix epoch, so from and to are rounded outward to whole buckets, ' +
+          'and the answer comes from per-minute or per-hour rollups when `every` is a whole number of them. Empty buckets are ' +
+          'left out. A page holds at most `limit` items; when more follow, `truncated` is true and `nextCursor` is set.',
+        security,
+        params: DeviceParams,
+        querystring: ReadingsQuery(limits.maxLimit),
+        response: { 200: ReadingsPage, ...errorResponses(400, 401, 403, 404, 429, 503) },
+      },
+    },
+    async (request) => {
+      const { device } = request.params;
+      const q = request.query;
+      const range = parseRange(q, Date.now(), limits.maxRangeDays);
+      if (q.agg !== undefined && q.every === undefined) throw new ApiError('API_BAD_REQUEST', 'agg: needs every (the bucket width), e.g. every=1m');
+      const limit = q.limit ?? limits.defaultLimit;
+      await knownDevice(device);
+      const signal = request.signal;
+
+      if (q.every === undefined) {
+        const key = fingerprint(['raw', device, q.sensor, range.from, range.to]);
+        const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'raw', key);
+        const page = await store.rawRange({ device, sensor: q.sensor, ...range, limit, after }, { signal });
+        return {
+          device,
+          sensor: q.sensor,
+          ...range,
+          source: 'raw',
+          readings: page.items,
+          truncated: page.truncated,
+          nextCursor: page.next && encodeCursor({ k: 'raw', p: page.next }, key),
+        };
+      }
+
+      const every = parseEvery(q.every, limits.maxRangeDays * 86_400_000);
+      const agg: Aggregate = q.agg ?? 'mean';
+      // Whole buckets only: the rollups hold whole minutes and hours, so the answer is exact either way.
+      const from = range.from - (range.from % every);
+      const to = Math.ceil(range.to / every) * every;
+      const key = fingerprint(['agg', device, q.sensor, from, to, every, agg]);
+      const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'agg', key);
+      const page = await store.aggregate({ device, sensor: q.sensor, from, to, every, agg, limit, after }, { signal });
+      return {
+        device,
+        sensor: q.sensor,
+        from,
+        to,
+        every,
+        agg,
+        source: page.source,
+        points: page.items.map(({ sensor, bucket, value, count }) => ({ sensor, t: bucket, value, count })),
+        truncated: page.truncated,
+        nextCursor: page.next && encodeCursor({ k: 'agg', p: page.next }, key),
+      };
+    },
+  );
+
+  app.get<{ Params: DeviceParams; Querystring: GapsQuery }>(
+    '/api/v1/devices/:device/gaps',
+    {
+      config: readRoute,
+      schema: {
+        tags: ['readings'],
+        summary: 'missing seq ranges per boot: readings that never arrived (yet)',
+        security,
+        params: DeviceParams,
+        querystring: GapsQuery(limits.maxLimit),
+        response: { 200: GapsPage, ...errorResponses(400, 401, 403, 404, 429) },
+      },
+    },
+    async (request) => {
+      const { device } = request.params;
+      const { boot, cursor } = request.query;
+      await knownDevice(device);
+      const key = fingerprint(['gap', device, boot]);
+      const after = cursor === undefined ? undefined : decodeCursor(cursor, 'gap', key);
+      const page = await store.gaps({ device, boot, limit: request.query.limit ?? limits.defaultLimit, after });
+      return {
+        device,
+        gaps: page.items.map(({ boot: gapBoot, fromSeq, toSeq, afterTs, beforeTs }) => ({
+          boot: gapBoot,
+          fromSeq,
+          toSeq,
+          missing: toSeq - fromSeq + 1,
+          afterTs,
+          beforeTs,
+        })),
+        truncated: page.truncated,
+        nextCursor: page.next && encodeCursor({ k: 'gap', p: page.next }, key),
+      };
+    },
+  );
+}

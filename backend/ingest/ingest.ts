@@ -1,0 +1,198 @@
+import { EventEmitter } from 'node:events';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { type Decoded, decodeDeviceStatus, decodeReadingBatch, decodeSensorsHealth, filters, formatIssues, parseTopic } from '../../contract/index.js';
+import type { BackendConfig } from '../config.js';
+import type { BackendMetrics } from '../metrics.js';
+import type { DeviceRegistry } from '../registry/device-registry.js';
+import type { ReadingStore } from '../store/reading-store.js';
+import { AckQueue } from './ack-queue.js';
+import { handleMessagesWithDeferredPuback, sendPuback } from './deferred-puback.js';
+import { RejectLog } from './reject-log.js';
+import { retryUntilDone } from './retry.js';
+import { type CommitInfo, WriteBatcher } from './write-batcher.js';
+
+export interface IngestOptions {
+  mqtt: BackendConfig['mqtt'];
+  batching: BackendConfig['ingest'];
+  store: Pick<ReadingStore, 'insertBatches'>;
+  registry: DeviceRegistry;
+  metrics: BackendMetrics;
+  log: Logger;
+}
+
+const SUMMARY_INTERVAL_MS = 10_000;
+/** How long stop() keeps committing what is pending before it lets the broker resend the rest. */
+const STOP_COMMIT_MS = 2000;
+
+/**
+ * The asynchronous side of the backend: a persistent MQTT session (fixed client id, clean
+ * session off, QoS 1), so the broker keeps what arrives while the backend is away. Each message
+ * is acknowledged only once it is committed (or refused for good); readings are written in
+ * batches across messages (write-batcher.ts), and past `maxPendingReadings` uncommitted readings
+ * no more messages are taken, so a slow store makes acknowledgements wait, not memory grow.
+ */
+export class Ingest {
+  readonly client: MqttClient;
+  /** `committed`: after each write transaction (tests and benchmarks measure ingest with it). */
+  readonly events = new EventEmitter<{ committed: [CommitInfo] }>();
+  private readonly batcher: WriteBatcher;
+  private readonly acks: AckQueue;
+  private readonly rejects: RejectLog;
+  private readonly summaryTimer: NodeJS.Timeout;
+  private storedSinceSummary = 0;
+  private lastStored: { device: string; sensor: string; value: number | null; unit: string } | undefined;
+  private stopping = false;
+  private cancelRetries: () => void = () => undefined;
+  private readonly retriesCancelled = new Promise<void>((resolve) => (this.cancelRetries = resolve));
+
+  constructor(private readonly options: IngestOptions) {
+    const { mqtt: settings, metrics, log } = options;
+    this.rejects = new RejectLog(metrics, log);
+    this.client = mqtt.connect(settings.url, {
+      clientId: settings.clientId,
+      clean: false,
+      protocolVersion: 4,
+      username: settings.username,
+      password: settings.password,
+      keepalive: settings.keepaliveSeconds,
+      reconnectPeriod: 1000,
+    });
+    this.acks = new AckQueue((messageId) => sendPuback(this.client, messageId));
+    this.batcher = new WriteBatcher({
+      ...options.batching,
+      maxReadings: options.batching.batchMaxReadings,
+      maxDelayMs: options.batching.batchMaxDelayMs,
+      store: options.store,
+      onCommit: (commit) => this.committed(commit),
+      onFailure: (error, attempt, retryInMs) => {
+        metrics.storeErrors.inc();
+        log.error({ err: error, attempt, retryInMs }, 'store write failed; retrying, the broker is not acknowledged meanwhile');
+      },
+    });
+    handleMessagesWithDeferredPuback(this.client, (packet) => this.take(packet));
+    this.client.on('connect', (connack) => {
+      this.acks.reset();
+      metrics.mqttConnected.set(1);
+      log.info({ url: settings.url, sessionPresent: connack.sessionPresent }, 'connected to broker');
+      // Every time, not only for a new session: subscribing again makes the broker resend the retained
+      // status and sensors messages [MQTT-3.8.4-3], so the registry catches up after an outage.
+      const all = [filters.allReadings, filters.allStatus, filters.allSensors];
+      this.client.subscribe(all, { qos: 1 }, (error) => {
+        if (error) log.error({ err: error }, 'subscription failed');
+      });
+    });
+    this.client.on('close', () => {
+      // PUBACKs owed on this connection are void: the broker resends those messages on the next one.
+      this.acks.reset();
+      metrics.mqttConnected.set(0);
+    });
+    this.client.on('offline', () => log.warn({ url: settings.url }, 'broker unreachable; the broker keeps this session while away'));
+    this.client.on('error', (error) => log.debug({ err: error }, 'mqtt error'));
+    // One line a while says ingest is alive without logging every reading.
+    this.summaryTimer = setInterval(() => this.logSummary(), SUMMARY_INTERVAL_MS);
+    this.summaryTimer.unref();
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  /** Readings received but not committed yet. */
+  get uncommittedReadings(): number {
+    return this.batcher.uncommittedReadings;
+  }
+
+  /** Why the store refuses writes, while it does. */
+  get storeFailure(): Error | undefined {
+    return this.batcher.lastFailure;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.cancelRetries();
+    clearInterval(this.summaryTimer);
+    await this.batcher.close(STOP_COMMIT_MS);
+    await this.client.endAsync();
+  }
+
+  /** Takes one message at once; MQTT.js hands over the next one when `ready` resolves. */
+  private take(packet: IPublishPacket): { ready: () => Promise<void> } {
+    const acknowledge = packet.qos > 0 && packet.messageId !== undefined ? this.acks.enter(packet.messageId) : () => undefined;
+    this.route(packet).then(acknowledge, (error: unknown) => {
+      // Only when stopping: the message stays unacknowledged and the broker resends it next time.
+      this.options.log.debug({ err: error, topic: packet.topic }, 'message left unacknowledged');
+    });
+    this.options.metrics.uncommittedReadings.set(this.batcher.uncommittedReadings);
+    return { ready: () => this.batcher.room() };
+  }
+
+  /** Resolves once the message is committed, or at once if it is refused. */
+  private route(packet: IPublishPacket): Promise<void> {
+    const topic = parseTopic(packet.topic);
+    const { log, registry, metrics } = this.options;
+    if (topic?.kind === 'readings') {
+      metrics.batchesReceived.inc();
+      const decoded = this.decoded(packet, decodeReadingBatch(topic.device, packet.payload, this.options.mqtt.maxPayloadBytes));
+      if (!decoded) return Promise.resolve();
+      return this.batcher.add(decoded, Date.now()).then(() => {
+        const last = decoded.readings[decoded.readings.length - 1];
+        if (last) this.lastStored = { device: decoded.device, sensor: last.sensor, value: last.value, unit: last.unit };
+      });
+    }
+    if (topic?.kind === 'status' || topic?.kind === 'sensors') {
+      const { kind, device } = topic;
+      const receivedAt = Date.now();
+      let write: () => void;
+      if (packet.payload.length === 0) {
+        // An empty retained message clears the topic on the broker: forget what it said.
+        write = () => (kind === 'status' ? registry.forgetStatus(device) : registry.forgetSensorsHealth(device));
+      } else if (kind === 'status') {
+        const status = this.decoded(packet, decodeDeviceStatus(device, packet.payload, this.options.mqtt.maxPayloadBytes));
+        if (!status) return Promise.resolve();
+        write = () => registry.putStatus(status, receivedAt);
+      } else {
+        const health = this.decoded(packet, decodeSensorsHealth(device, packet.payload, this.options.mqtt.maxPayloadBytes));
+        if (!health) return Promise.resolve();
+        write = () => registry.putSensorsHealth(health);
+      }
+      return retryUntilDone(() => Promise.resolve().then(write), {
+        maxDelayMs: this.options.batching.retryMaxDelayMs,
+        onFailure: (error, attempt) => log.error({ err: error, topic: packet.topic, attempt }, 'registry write failed; retrying'),
+        giveUp: () => this.stopping,
+        cancelled: this.retriesCancelled,
+      }).then(() => void metrics.registryUpdates.inc({ kind }));
+    }
+    this.rejects.reject('unknown_topic', packet.topic, `not a topic the backend reads: ${packet.topic}`);
+    return Promise.resolve();
+  }
+
+  private decoded<T>(packet: IPublishPacket, decoded: Decoded<T>): T | undefined {
+    if (decoded.ok) return decoded.value;
+    this.rejects.reject(decoded.cause, packet.topic, formatIssues(decoded.issues));
+    return undefined;
+  }
+
+  private committed(commit: CommitInfo): void {
+    const { metrics, log } = this.options;
+    const { inserted, duplicates, gapsOpened, gapsClosed } = commit.result;
+    metrics.readingsStored.inc(inserted);
+    metrics.readingsDuplicate.inc(duplicates);
+    metrics.gapsOpened.inc(gapsOpened);
+    metrics.gapsClosed.inc(gapsClosed);
+    metrics.commits.observe(commit.batches);
+    metrics.commitSeconds.observe(commit.commitSeconds);
+    for (const wait of commit.waitSeconds) metrics.ingestLatencySeconds.observe(wait);
+    metrics.uncommittedReadings.set(this.batcher.uncommittedReadings);
+    this.storedSinceSummary += inserted;
+    if (gapsOpened > 0) log.info({ gapsOpened }, 'readings missing: a seq gap opened (see /api/v1/devices/{device}/gaps)');
+    log.debug({ ...commit.result, batches: commit.batches }, 'batches committed');
+    this.events.emit('committed', commit);
+  }
+
+  private logSummary(): void {
+    if (this.storedSinceSummary === 0) return;
+    this.options.log.info({ stored: this.storedSinceSummary, last: this.lastStored }, `stored ${this.storedSinceSummary} readings`);
+    this.storedSinceSummary = 0;
+  }
+}

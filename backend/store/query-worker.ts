@@ -1,0 +1,47 @@
+// A query worker thread: one read-only connection to the store, answering range queries one at
+// a time. See query-pool.ts for why queries run here and not on the main thread.
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import type { AggregateQuery, RawQuery } from './reading-store.js';
+import { aggregate, rawRange } from './sqlite-queries.js';
+
+export type QueryTask = { kind: 'raw'; query: RawQuery } | { kind: 'aggregate'; query: AggregateQuery };
+
+export interface QueryRequest {
+  id: number;
+  task: QueryTask;
+}
+
+export type QueryResponse =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: { name: string; message: string; code?: string | undefined } };
+
+export interface QueryWorkerData {
+  file: string;
+}
+
+function answer(db: Database.Database, task: QueryTask): unknown {
+  switch (task.kind) {
+    case 'raw':
+      return rawRange(db, task.query);
+    case 'aggregate':
+      return aggregate(db, task.query);
+  }
+}
+
+const port = parentPort;
+if (port) {
+  const { file } = workerData as QueryWorkerData;
+  // timeout 0: a reader in WAL mode never waits for the writer, so there is nothing to wait for.
+  const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
+  port.on('message', ({ id, task }: QueryRequest) => {
+    let response: QueryResponse;
+    try {
+      response = { id, ok: true, result: answer(db, task) };
+    } catch (error) {
+      const { name, message, code } = error as Error & { code?: string };
+      response = { id, ok: false, error: { name, message, code } };
+    }
+    port.postMessage(response);
+  });
+}

@@ -1,0 +1,172 @@
+import type Database from 'better-sqlite3';
+import type {
+  Aggregate,
+  AggregatePage,
+  AggregatePoint,
+  AggregateQuery,
+  AggregateSource,
+  Page,
+  RawPosition,
+  RawQuery,
+  StoredReading,
+} from './reading-store.js';
+
+// The range queries, as plain functions of a connection: the query workers run them on their
+// read-only connections. Every statement is bounded by its LIMIT and by the index range it
+// seeks, and parameters are always bound, never spliced: the only text put into SQL is the
+// choice among fixed fragments below.
+
+export interface ReadingRow {
+  device: string;
+  boot: string;
+  seq: number;
+  sensor: string;
+  ts: number;
+  value: number | null;
+  unit: string;
+  quality: StoredReading['quality'];
+  clock: StoredReading['clock'];
+  replay: number;
+  received_at: number;
+}
+
+export const toReading = ({ replay, received_at, ...rest }: ReadingRow): StoredReading => ({
+  ...rest,
+  replay: replay === 1,
+  receivedAt: received_at,
+});
+
+const cache = new WeakMap<Database.Database, Map<string, Database.Statement>>();
+
+function prepare(db: Database.Database, sql: string): Database.Statement {
+  let statements = cache.get(db);
+  if (!statements) cache.set(db, (statements = new Map<string, Database.Statement>()));
+  let statement = statements.get(sql);
+  if (!statement) statements.set(sql, (statement = db.prepare(sql)));
+  return statement;
+}
+
+export function rawRange(db: Database.Database, query: RawQuery): Page<StoredReading, RawPosition> {
+  const sensorFilter = query.sensor === undefined ? '' : 'AND sensor = @sensor';
+  // The plain `ts >= @from` bound lets SQLite seek; the row value then skips what the last page gave.
+  const resume = query.after === undefined ? '' : 'AND (ts, sensor, boot, seq) > (@afterTs, @afterSensor, @afterBoot, @afterSeq)';
+  const index = query.sensor === undefined ? 'readings_by_time' : 'readings_by_sensor_time';
+  const sql = `SELECT * FROM readings INDEXED BY ${index}
+    WHERE device = @device ${sensorFilter} AND ts >= @from AND ts < @to ${resume}
+    ORDER BY ts, sensor, boot, seq LIMIT @limit`;
+  const rows = prepare(db, sql).all({
+    device: query.device,
+    sensor: query.sensor,
+    from: Math.max(query.from, query.after?.ts ?? query.from),
+    to: query.to,
+    afterTs: query.after?.ts,
+    afterSensor: query.after?.sensor,
+    afterBoot: query.after?.boot,
+    afterSeq: query.after?.seq,
+    limit: query.limit + 1,
+  }) as ReadingRow[];
+  const truncated = rows.length > query.limit;
+  const items = (truncated ? rows.slice(0, query.limit) : rows).map(toReading);
+  const last = items[items.length - 1];
+  return { items, truncated, next: truncated && last ? { ts: last.ts, sensor: last.sensor, boot: last.boot, seq: last.seq } : undefined };
+}
+
+/** SQL of each aggregate. `last` relies on SQLite's bare-column rule: with one max() in the select, the bare column comes from the row holding it. */
+const AGG_SQL: Record<'raw' | 'rollup', Record<Aggregate, string>> = {
+  raw: { mean: 'avg(value)', min: 'min(value)', max: 'max(value)', count: 'count(value)', last: 'value' },
+  rollup: { mean: 'sum(sum_value) / sum(n)', min: 'min(min_value)', max: 'max(max_value)', count: 'sum(n)', last: 'last_value' },
+};
+const LAST_BY = { raw: ', max(ts) AS last_ts', rollup: ', max(last_ts) AS last_ts' };
+const COUNT_SQL = { raw: 'count(value)', rollup: 'sum(n)' };
+
+const ROLLUP_WIDTHS: ReadonlyArray<{ source: AggregateSource; width: number }> = [
+  { source: 'rollup_1h', width: 3_600_000 },
+  { source: 'rollup_1m', width: 60_000 },
+];
+
+/**
+ * The coarsest source that answers exactly: a rollup whose width divides `every` (and the range
+ * bounds, which are multiples of `every`); raw readings otherwise. This is what makes long ranges
+ * cheap: a day in 1-minute buckets reads 1440 rollup rows per sensor instead of 86 400 readings.
+ */
+export function chooseSource(every: number): AggregateSource {
+  return ROLLUP_WIDTHS.find(({ width }) => every % width === 0)?.source ?? 'raw';
+}
+
+interface AggregateRow {
+  sensor: string;
+  bucket: number;
+  v: number;
+  n: number;
+}
+
+/**
+ * The FROM/WHERE of a source, with its time and sensor columns. Rollups are keyed (device, sensor,
+ * bucket); over every sensor they are joined to the device's sensor list, so each sensor is one
+ * index seek instead of a scan of the whole device.
+ */
+function fromClause(source: AggregateSource, sensor: string | undefined): { from: string; time: string; sensorColumn: string } {
+  if (source === 'raw') {
+    const index = sensor === undefined ? 'readings_by_time' : 'readings_by_sensor_time';
+    const filter = sensor === undefined ? '' : 'AND sensor = @sensor';
+    return { from: `readings INDEXED BY ${index} WHERE device = @device ${filter} AND value IS NOT NULL`, time: 'ts', sensorColumn: 'sensor' };
+  }
+  const from =
+    sensor === undefined
+      ? // CROSS JOIN makes SQLite loop over the sensors outside: without it, it may scan every rollup row of the device.
+        `latest s CROSS JOIN ${source} r ON r.device = s.device AND r.sensor = s.sensor WHERE s.device = @device`
+      : `${source} r WHERE r.device = @device AND r.sensor = @sensor`;
+  return { from, time: 'r.bucket', sensorColumn: 'r.sensor' };
+}
+
+/** The first time with data at or after `start` (index seeks), so that a page is never an empty window. */
+function firstDataTime(db: Database.Database, source: AggregateSource, query: AggregateQuery, start: number): number | undefined {
+  const { from, time } = fromClause(source, query.sensor);
+  const sql =
+    source !== 'raw' && query.sensor === undefined
+      ? `SELECT min((SELECT bucket FROM ${source} r WHERE r.device = s.device AND r.sensor = s.sensor AND bucket >= @start AND bucket < @to
+           ORDER BY bucket LIMIT 1)) AS t FROM latest s WHERE s.device = @device`
+      : `SELECT ${time} AS t FROM ${from} AND ${time} >= @start AND ${time} < @to ORDER BY ${time} LIMIT 1`;
+  const row = prepare(db, sql).get({ device: query.device, sensor: query.sensor, start, to: query.to }) as { t: number | null } | undefined;
+  return row?.t ?? undefined;
+}
+
+export function aggregate(db: Database.Database, query: AggregateQuery): AggregatePage {
+  const source = query.source === 'raw' ? 'raw' : chooseSource(query.every);
+  const kind = source === 'raw' ? 'raw' : 'rollup';
+  const { from, time, sensorColumn } = fromClause(source, query.sensor);
+  const resumeAt = query.after?.bucket ?? query.from;
+  const first = firstDataTime(db, source, query, resumeAt);
+  if (first === undefined) return { items: [], truncated: false, source };
+  // Skip the empty stretch; a page then covers at most `limit` buckets, so its cost is bounded by that window.
+  const start = Math.max(resumeAt, first - (first % query.every));
+  const end = Math.min(query.to, start + query.limit * query.every);
+  // Resuming inside a bucket: skip the sensors of that bucket that the last page gave.
+  const resume = query.after === undefined ? '' : `AND (${time} >= @afterBucket + @every OR ${sensorColumn} > @afterSensor)`;
+  const select = `${AGG_SQL[kind][query.agg]} AS v${query.agg === 'last' ? LAST_BY[kind] : ''}, ${COUNT_SQL[kind]} AS n`;
+  const sql = `SELECT ${sensorColumn} AS sensor, ${time} - ${time} % @every AS bucket, ${select}
+    FROM ${from} AND ${time} >= @start AND ${time} < @end ${resume}
+    GROUP BY 2, 1 ORDER BY 2, 1 LIMIT @limit`;
+  const rows = prepare(db, sql).all({
+    device: query.device,
+    sensor: query.sensor,
+    every: query.every,
+    start,
+    end,
+    afterBucket: query.after?.bucket,
+    afterSensor: query.after?.sensor,
+    limit: query.limit + 1,
+  }) as AggregateRow[];
+  const cut = rows.length > query.limit;
+  const items: AggregatePoint[] = (cut ? rows.slice(0, query.limit) : rows).map((row) => ({
+    sensor: row.sensor,
+    bucket: row.bucket,
+    value: row.v,
+    count: row.n,
+  }));
+  const last = items[items.length - 1];
+  if (cut && last) return { items, truncated: true, next: { bucket: last.bucket, sensor: last.sensor }, source };
+  // The window ended before `to`: the next page starts at the window's end, with no sensor of that bucket given yet.
+  if (end < query.to) return { items, truncated: true, next: { bucket: end, sensor: '' }, source };
+  return { items, truncated: false, source };
+}

@@ -1,0 +1,73 @@
+// The query API over a real port, as scripts and dashboards call it: tokens, scopes, bad
+// parameters, and a query past its budget. No broker is needed to answer from the store.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningBackend, SQLITE_FILE, SqliteReadingStore, loadBackendConfig, startBackend } from '../backend/index.js';
+import { ADMIN_TOKEN, READ_TOKEN, apiGet, readingsBatch, writeBackendConfig } from './helpers/backend-http.js';
+import { freePort } from './helpers/free-port.js';
+import { seedReadings } from './helpers/seed-readings.js';
+
+const log = pino({ level: 'silent' });
+const DEVICE = 'furnace-api';
+const T0 = Date.UTC(2025, 10, 28, 12);
+
+describe('backend query API over HTTP', () => {
+  let dir: string;
+  let backend: RunningBackend;
+  let base: string;
+  // One backend for the file: no test here changes what the others read.
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'backend-api-'));
+    // 200 000 readings of a second device, for a query that cannot finish in 100 ms.
+    const seeding = new SqliteReadingStore(join(dir, 'backend'));
+    await seeding.close();
+    seedReadings(join(dir, 'backend', SQLITE_FILE), { device: 'big', boot: 'b', sensors: 50, seconds: 4000, t0: T0 });
+    const file = writeBackendConfig(dir, { query: { timeoutMs: 100, workers: 1 } });
+    // Nothing listens on the broker port: the API must answer without a broker.
+    const mqttUrl = `mqtt://127.0.0.1:${await freePort()}`;
+    backend = await startBackend(loadBackendConfig(file, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': mqttUrl, dataDir: join(dir, 'backend') }), log);
+    base = `http://127.0.0.1:${backend.port}`;
+    await backend.store.insertBatch(readingsBatch(DEVICE, 'boot-a', [1, 2, 3], (seq) => T0 + seq * 1000), T0);
+  });
+  afterAll(async () => {
+    await backend.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 401 without a token, 403 to a read token on an admin route, and lets the right tokens through', async () => {
+    expect(await apiGet(base, '/api/v1/devices', null)).toMatchObject({ status: 401, body: { code: 'API_UNAUTHORIZED' } });
+    expect(await apiGet(base, `/api/v1/devices/${DEVICE}/latest`, null)).toMatchObject({ status: 401 });
+    expect(await apiGet(base, '/api/v1/admin/ingest', READ_TOKEN)).toMatchObject({ status: 403, body: { code: 'API_FORBIDDEN' } });
+    expect(await apiGet(base, '/api/v1/admin/ingest', ADMIN_TOKEN)).toMatchObject({ status: 200, body: { connected: false } });
+    expect(await apiGet(base, `/api/v1/devices/${DEVICE}/latest`, READ_TOKEN)).toMatchObject({ status: 200 });
+    // Probes need no token; readiness says why it is not ready.
+    expect(await apiGet(base, '/readyz', null)).toMatchObject({ status: 503, body: { message: 'not connected to the MQTT broker' } });
+  });
+
+  it.each([
+    ['an unknown device', '/api/v1/devices/furnace-nope/readings', 404, /^device: /],
+    ['from after to', `/api/v1/devices/${DEVICE}/readings?from=${T0 + 1000}&to=${T0}`, 400, /^from: /],
+    ['every=0', `/api/v1/devices/${DEVICE}/readings?every=0`, 400, /^every: /],
+    ['a range of 50 years', `/api/v1/devices/${DEVICE}/readings?from=1975-01-01T00:00:00Z&to=2025-01-01T00:00:00Z`, 400, /^from: the range/],
+    ['SQL in the sensor', `/api/v1/devices/${DEVICE}/readings?sensor=${encodeURIComponent("tc1';DROP TABLE readings;--")}`, 400, /^sensor: /],
+    ['SQL in the device', `/api/v1/devices/${encodeURIComponent("x' OR '1'='1")}/readings`, 400, /^device: /],
+    ['a script in agg', `/api/v1/devices/${DEVICE}/readings?every=1m&agg=${encodeURIComponent('<script>')}`, 400, /^agg: /],
+  ])('refuses %s, naming the parameter', async (_what, path, status, message) => {
+    const answer = await apiGet<{ statusCode: number; code: string; message: string }>(base, path);
+    expect(answer.status).toBe(status);
+    expect(answer.body.statusCode).toBe(status);
+    expect(answer.body.message).toMatch(message);
+    expect((await backend.store.readings(DEVICE)).length).toBe(3);
+  });
+
+  it('answers a query past its budget with 503 API_QUERY_TIMEOUT at once, never a hang, and goes on answering', async () => {
+    const started = performance.now();
+    const answer = await apiGet<{ code: string; message: string }>(base, `/api/v1/devices/big/readings?every=1s&agg=max&from=${T0}&to=${T0 + 4_000_000}&limit=10000`);
+    expect(answer).toMatchObject({ status: 503, body: { code: 'API_QUERY_TIMEOUT', message: expect.stringMatching(/within 100 ms/) as string } });
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(await apiGet(base, `/api/v1/devices/${DEVICE}/latest`)).toMatchObject({ status: 200 });
+  });
+});

@@ -1,0 +1,149 @@
+// A failure on one path does not spread to the other: heavy queries do not slow ingest, and a
+// store that cannot be written does not make the query API hang. Real Mosquitto, real SQLite,
+// real HTTP; each test measures what it claims.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as pause } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import mqtt, { type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { type CommitInfo, type RunningBackend, SQLITE_FILE, SqliteReadingStore, loadBackendConfig, startBackend } from '../backend/index.js';
+import { apiGet, publishBatch, readingsBatch, waitUntilSubscribed, writeBackendConfig } from './helpers/backend-http.js';
+import { type Mosquitto, startMosquitto } from './helpers/mosquitto.js';
+import { describeWithProgram } from './helpers/require-program.js';
+import { seedReadings } from './helpers/seed-readings.js';
+import { waitFor } from './helpers/wait-for.js';
+
+const log = pino({ level: 'silent' });
+const LIVE = 'furnace-live';
+const HISTORY = 'furnace-history';
+
+describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do not drag each other down', () => {
+  let dir: string;
+  let broker: Mosquitto;
+  let publisher: MqttClient;
+  let backend: RunningBackend | undefined;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'backend-isolation-'));
+    broker = await startMosquitto();
+    publisher = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+  });
+  afterEach(async () => {
+    await backend?.close();
+    backend = undefined;
+    await publisher.endAsync();
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function start(settings: Record<string, unknown> = {}): Promise<{ backend: RunningBackend; base: string }> {
+    const file = writeBackendConfig(dir, settings);
+    const config = loadBackendConfig(file, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') });
+    backend = await startBackend(config, log);
+    const base = `http://127.0.0.1:${backend.port}`;
+    await waitUntilSubscribed(base, publisher, readingsBatch(LIVE, 'boot-a', [1], Date.now));
+    return { backend, base };
+  }
+
+  it('keeps its ingest pace while heavy queries keep every query worker busy, and /latest stays fast', async () => {
+    // 600 000 readings of another device, for queries that scan all of them (~0.5 s each here).
+    const T0 = Date.now() - 7 * 3_600_000;
+    const seeding = new SqliteReadingStore(join(dir, 'backend'));
+    await seeding.close();
+    seedReadings(join(dir, 'backend', SQLITE_FILE), { device: HISTORY, boot: 'old', sensors: 100, seconds: 6000, t0: T0 });
+    const { backend: running, base } = await start({ query: { workers: 2, timeoutMs: 30_000 } });
+
+    const commits: Array<{ at: number; readings: number; waitMax: number }> = [];
+    running.ingest.events.on('committed', (commit: CommitInfo) => {
+      commits.push({ at: performance.now(), readings: commit.result.inserted, waitMax: Math.max(...commit.waitSeconds) });
+    });
+    // 10 readings every 20 ms: 500 readings/s, published at a steady pace until told to stop.
+    const published: number[] = [];
+    let stop = false;
+    const stream = (async () => {
+      for (let seq = 2; !stop; seq += 10) {
+        await publishBatch(publisher, readingsBatch(LIVE, 'boot-a', Array.from({ length: 10 }, (_, i) => seq + i), Date.now));
+        published.push(performance.now());
+        await pause(20);
+      }
+    })();
+
+    const baselineStart = performance.now();
+    await pause(1000);
+    const queryStart = performance.now();
+    const slow = `/api/v1/devices/${HISTORY}/readings?every=1s&agg=mean&from=${T0}&to=${T0 + 6_000_000}&limit=10000`;
+    const queries = Array.from({ length: 4 }, () => apiGet<{ points: unknown[] }>(base, slow));
+    const latest: number[] = [];
+    let queriesDone = false;
+    const all = Promise.all(queries).finally(() => (queriesDone = true));
+    while (!queriesDone) {
+      latest.push((await apiGet(base, `/api/v1/devices/${LIVE}/latest`)).ms);
+      await pause(100);
+    }
+    const answers = await all;
+    const queryEnd = performance.now();
+    await pause(500); // let the commits of the last readings published during the queries land
+    stop = true;
+    await stream;
+
+    const rate = (from: number, to: number) => {
+      const stored = commits.filter((c) => c.at >= from && c.at < to).reduce((sum, c) => sum + c.readings, 0);
+      const sent = published.filter((at) => at >= from && at < to).length * 10;
+      const waits = commits.filter((c) => c.at >= from && c.at < to).map((c) => c.waitMax * 1000);
+      return { storedPerSecond: (stored * 1000) / (to - from), sentPerSecond: (sent * 1000) / (to - from), maxWaitMs: Math.max(...waits) };
+    };
+    const baseline = rate(baselineStart, queryStart);
+    const underLoad = rate(queryStart, queryEnd);
+    const figures = {
+      queryMs: Math.round(queryEnd - queryStart),
+      baseline: { stored: Math.round(baseline.storedPerSecond), sent: Math.round(baseline.sentPerSecond), maxWaitMs: Math.round(baseline.maxWaitMs) },
+      underLoad: { stored: Math.round(underLoad.storedPerSecond), sent: Math.round(underLoad.sentPerSecond), maxWaitMs: Math.round(underLoad.maxWaitMs) },
+      latestMaxMs: Math.round(Math.max(...latest)),
+    };
+    console.info(`ingest while 4 heavy queries run: ${JSON.stringify(figures)}`);
+
+    expect(answers.map((answer) => [answer.status, answer.body.points.length])).toEqual(Array(4).fill([200, 10_000]));
+    expect(figures.queryMs).toBeGreaterThan(500); // the queries were heavy enough to matter
+    expect(underLoad.storedPerSecond).toBeGreaterThan(0.8 * underLoad.sentPerSecond);
+    // Arrival to commit (50 ms of it is the batching delay) and /latest: far below the queries' time,
+    // which is what either would take if a query held the thread that ingests and answers.
+    expect(underLoad.maxWaitMs).toBeLessThan(Math.min(500, figures.queryMs / 2));
+    expect(figures.latestMaxMs).toBeLessThan(Math.min(500, figures.queryMs / 2));
+    expect(latest.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('says so on /readyz while the store cannot be written, answers /latest fast meanwhile, and loses nothing', async () => {
+    const { backend: running, base } = await start({ ingest: { retryMaxDelayMs: 200 } });
+    // Another process takes the write lock and keeps it: a backup, a stuck sqlite3 shell.
+    const other = new Database(join(dir, 'backend', SQLITE_FILE), { timeout: 0 });
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const readyz = await apiGet<{ code: string; message: string }>(base, '/readyz', null);
+      expect(readyz).toMatchObject({ status: 503, body: { code: 'API_NOT_READY', message: 'store not writable: database is locked' } });
+      expect(readyz.ms).toBeLessThan(500);
+
+      await publishBatch(publisher, readingsBatch(LIVE, 'boot-a', [2, 3], Date.now));
+      // (2 or more: a repeat of reading 1 from waitUntilSubscribed may still be in flight.)
+      await waitFor(() => running.ingest.uncommittedReadings >= 2 && running.ingest.storeFailure !== undefined, {
+        timeoutMs: 5000,
+        what: 'the write to fail and wait',
+      });
+      for (let i = 0; i < 5; i++) {
+        const latest = await apiGet<{ readings: Array<{ seq: number }> }>(base, `/api/v1/devices/${LIVE}/latest`);
+        expect(latest.status).toBe(200);
+        expect(latest.body.readings.map((r) => r.seq)).toEqual([1]);
+        expect(latest.ms).toBeLessThan(250);
+      }
+      expect((await apiGet(base, '/readyz', null)).status).toBe(503);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    await waitFor(async () => (await apiGet(base, '/readyz', null)).status === 200, { timeoutMs: 5000, what: 'ready again' });
+    const latest = await apiGet<{ readings: Array<{ seq: number }> }>(base, `/api/v1/devices/${LIVE}/latest`);
+    expect(latest.body.readings.map((r) => r.seq)).toEqual([3]);
+    expect((await running.store.readings(LIVE)).map((r) => r.seq)).toEqual([1, 2, 3]);
+  });
+});
