@@ -68,7 +68,8 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
       sensors: [{ id: config.sensor.id, unit: config.sensor.unit }],
     });
   const client = mqtt.connect(config.mqtt.url, {
-    clientId: `furnace-agent-${config.device}`,
+    // A device user must connect with its user name as client id (the broker enforces it).
+    clientId: config.mqtt.username ?? `furnace-agent-${config.device}`,
     username: config.mqtt.username,
     password: config.mqtt.password,
     protocolVersion: 4,

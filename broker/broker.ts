@@ -1,56 +1,151 @@
-import { type AddressInfo, createServer } from 'node:net';
+// Assembles the broker: metrics, credentials, persistence, aedes with our hooks, listeners.
 import { Aedes } from 'aedes';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { attachClient } from './client-attach.js';
+import { createAuthenticate } from './authenticate.js';
+import { createAuthorizers } from './authorize.js';
+import { watchBrokerEvents } from './broker-events.js';
 import type { BrokerConfig } from './config.js';
-import { BrokerError } from './errors.js';
+import { createPreConnect } from './connect-checks.js';
+import { ConnectionRegistry, type ListenerName } from './connections.js';
+import { CredentialStore } from './credential-store.js';
+import type { HookContext } from './hook-context.js';
+import { LimitReporter } from './limit-reporter.js';
+import type { Listening } from './listen.js';
+import type { ListenerDeps } from './listener-deps.js';
+import { BrokerMetrics } from './metrics.js';
+import { startMetricsServer } from './metrics-server.js';
+import { guardMqEmitter } from './mq-guards.js';
+import { OncePerKey } from './once-per-key.js';
+import { createPersistence } from './persistence.js';
+import { installPublishDrop } from './publish-drop.js';
+import { Sessions } from './sessions.js';
+import { startTcpListener } from './tcp-listener.js';
+import { startTlsListener } from './tls-listener.js';
+import { startWsListener } from './ws-listener.js';
 
 export interface RunningBroker {
-  /** The TCP port actually bound (useful with port 0). */
+  /** The MQTT port actually bound (useful with port 0): TCP's, or TLS's, or WebSocket's if TCP is off. */
   readonly port: number;
+  /** Every port bound, by listener, and the metrics port. */
+  readonly ports: Readonly<Partial<Record<ListenerName | 'metrics', number>>>;
   readonly aedes: Aedes;
+  /** The broker's Prometheus registry (also served on metrics.port when enabled). */
+  readonly metrics: Registry;
+  /** Reads the credentials file again (the CLI calls this on SIGHUP). */
+  reloadCredentials(): Promise<void>;
+  /** Graceful stop: no new connections, clients closed, state flushed. Idempotent. */
   close(): Promise<void>;
 }
 
-/** Starts the aedes broker and its TCP listener. */
+// aedes' default: messages in flight at once through the emitter.
+const CONCURRENCY = 100;
+
 export async function startBroker(config: BrokerConfig, log: Logger): Promise<RunningBroker> {
-  const aedes = await Aedes.createBroker({
-    // Without a drain timeout one frozen subscriber stalls delivery to everyone.
-    drainTimeout: config.limits.drainTimeoutMs,
+  const authLog = log.child({ component: 'broker:auth' });
+  const listenerLog = log.child({ component: 'broker:listener' });
+  const enabled = (['tcp', 'tls', 'ws'] as const).filter((name) => config[name].enabled);
+  // The gauges read these at scrape time, after both exist.
+  const metrics: BrokerMetrics = new BrokerMetrics({
+    openConnections: (listener): number => connections.count(listener as ListenerName),
+    listeners: () => enabled,
+    connectedClients: (): number => broker.connectedClients,
+  });
+  const limits: LimitReporter = new LimitReporter(metrics, log.child({ component: 'broker:limits' }));
+  const connections: ConnectionRegistry = new ConnectionRegistry(config.limits.maxConnections, limits, listenerLog);
+  const sessions = new Sessions();
+
+  const credentials = new CredentialStore(config.auth.passwordFile, metrics, authLog, (changed) => {
+    const names = new Set(changed);
+    for (const [client, session] of sessions.connected()) {
+      if (session.credential && names.has(session.credential.username)) {
+        authLog.info({ clientId: client.id, username: session.credential.username }, 'credentials changed or removed: client disconnected');
+        client.close();
+      }
+    }
+  });
+  await credentials.load();
+  const persistence = await createPersistence(config.persistence, CONCURRENCY, log.child({ component: 'broker:persistence' })).catch((error: unknown) => {
+    credentials.close();
+    throw error;
+  });
+
+  const broker: Aedes = new Aedes({
+    id: config.brokerId,
+    persistence: persistence.persistence,
+    mq: persistence.mq,
+    concurrency: CONCURRENCY,
+    heartbeatInterval: config.sys.heartbeatIntervalMs,
     connectTimeout: config.limits.connectTimeoutMs,
+    drainTimeout: config.limits.drainTimeoutMs,
     maxClientsIdLength: config.limits.maxClientIdLength,
   });
-  // Broken clients are routine on a plant network: log them, never let them throw.
-  aedes.on('clientError', (client, error) => log.debug({ clientId: client.id, err: error }, 'client error'));
-  aedes.on('connectionError', (_client, error) => log.debug({ err: error }, 'connection error'));
-  aedes.on('client', (client) => log.debug({ clientId: client.id }, 'client connected'));
-  aedes.on('clientDisconnect', (client) => log.debug({ clientId: client.id }, 'client disconnected'));
+  guardMqEmitter((broker as unknown as { mq: unknown }).mq);
+  const ctx: HookContext = {
+    config,
+    sessions,
+    connections,
+    credentials: () => credentials.current,
+    metrics,
+    limits,
+    once: new OncePerKey(),
+    drop: installPublishDrop(broker),
+    log: authLog,
+  };
+  broker.preConnect = createPreConnect(ctx);
+  broker.authenticate = createAuthenticate(ctx);
+  Object.assign(broker, createAuthorizers(ctx));
+  watchBrokerEvents(broker, { metrics, limits, connections, log: log.child({ component: 'broker:clients' }) });
 
-  const server = createServer(aedes.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      aedes.close();
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new BrokerError('BROKER_PORT_IN_USE', `MQTT port ${config.tcp.port} on ${config.tcp.host} is already in use`, { cause: error })
-          : new BrokerError('BROKER_LISTEN_FAILED', `cannot listen on ${config.tcp.host}:${config.tcp.port}: ${error.message}`, {
-              cause: error,
-            }),
-      );
+  const listening: Array<[ListenerName | 'metrics', Listening]> = [];
+  const stop = async () => {
+    credentials.close();
+    const closed = Promise.all(listening.map(([, listener]) => listener.close()));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, config.shutdown.graceMs);
+      broker.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
-    server.listen(config.tcp.port, config.tcp.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  log.warn('authentication is not configured yet: any client may connect (the broker issue adds it)');
-  log.info({ host: config.tcp.host, port }, 'MQTT listener ready');
+    connections.destroyAll(); // whatever aedes did not close: half-open, TLS handshakes, plain HTTP
+    await closed;
+    persistence.close();
+  };
 
+  try {
+    await broker.listen();
+    const deps: ListenerDeps = {
+      connections,
+      limits,
+      connectTimeoutMs: config.limits.connectTimeoutMs,
+      log: listenerLog,
+      attach: (stream, info, request) => attachClient({ aedes: broker, connections, sessions, limits, config: config.limits }, stream, info, request),
+    };
+    if (config.tcp.enabled) listening.push(['tcp', await startTcpListener(config.tcp, deps)]);
+    if (config.tls.enabled) listening.push(['tls', await startTlsListener(config.tls, deps)]);
+    if (config.ws.enabled) listening.push(['ws', await startWsListener(config.ws, config.limits.maxPacketBytes, deps)]);
+    if (config.metrics.enabled) listening.push(['metrics', await startMetricsServer(config.metrics, metrics.registry, log.child({ component: 'broker:metrics' }))]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  const ports = Object.fromEntries(listening.map(([name, listener]) => [name, listener.port]));
+  const port = ports.tcp ?? ports.tls ?? ports.ws ?? 0;
+  if (config.auth.allowAnonymous) {
+    authLog.warn({ role: config.auth.anonymousRole }, 'auth.allowAnonymous is on: clients without credentials connect with this role. For development only.');
+  }
+  log.info({ port, ports, brokerId: broker.id, persistence: config.persistence.backend }, 'MQTT listener ready');
+
+  let closing: Promise<void> | undefined;
   return {
     port,
-    aedes,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // aedes.close ends every client connection, which lets server.close finish.
-        aedes.close();
-      }),
+    ports,
+    aedes: broker,
+    metrics: metrics.registry,
+    reloadCredentials: () => credentials.reload(),
+    close: () => (closing ??= stop()),
   };
 }

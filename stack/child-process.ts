@@ -10,8 +10,14 @@ export interface StackChild {
 }
 
 /** Runs one part of the stack as a child process, its output lines handed to `onLine`. */
-export function startChild(name: string, script: string, args: string[], onLine: (line: string) => void): StackChild {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startChild(
+  name: string,
+  script: string,
+  args: string[],
+  onLine: (line: string) => void,
+  env: NodeJS.ProcessEnv = {},
+): StackChild {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   const handle = (line: string) => {
     onLine(line);

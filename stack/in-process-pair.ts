@@ -15,6 +15,8 @@ export interface InProcessPair {
 export function startInProcessPair(options: {
   device: string;
   mqttUrl: string;
+  /** Agent settings from the environment's names (FURNACE_AGENT_MQTT_USERNAME, ...). */
+  env: NodeJS.ProcessEnv;
   dataDir: string;
   intervalMs: number;
   speed: number;
@@ -28,7 +30,7 @@ export function startInProcessPair(options: {
     },
   });
   const log = pino({ base: { part: 'agent' } }, sink);
-  const config = loadAgentConfig(undefined, {}, {
+  const config = loadAgentConfig(undefined, options.env, {
     device: options.device,
     'serial.path': transport.devicePath,
     'mqtt.url': options.mqttUrl,

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type StackChild, startChild } from './child-process.js';
+import { ensureDemoCredentials } from './demo-credentials.js';
 import { type InProcessPair, startInProcessPair } from './in-process-pair.js';
 import { formatLogLine } from './log-format.js';
 import { PortUnavailableError, assertPortFree } from './ports.js';
@@ -85,8 +86,8 @@ async function main(): Promise<void> {
   const print = (part: string) => (line: string) => {
     process.stdout.write(`${values.json ? line : formatLogLine(line, part)}\n`);
   };
-  const run = (name: string, script: string, args: string[]) => {
-    const child = startChild(name, join(distDir, script), args, print(name));
+  const run = (name: string, script: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const child = startChild(name, join(distDir, script), args, print(name), env);
     children.push(child);
     child.process.once('exit', (code, signal) => {
       // Ctrl-C reaches every process of the group; a part that stopped cleanly asks for a clean stop.
@@ -98,22 +99,25 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
 
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
-  await run('broker', 'broker/cli.js', ['--port', String(mqttPort)]).waitForLine(/MQTT listener ready/, 15_000);
+  const credentials = ensureDemoCredentials(dataDir, DEVICE, join(distDir, 'broker', 'cli.js'));
+  const agentEnv = { FURNACE_AGENT_MQTT_USERNAME: credentials.agent.username, FURNACE_AGENT_MQTT_PASSWORD: credentials.agent.password };
+  await run('broker', 'broker/cli.js', ['--port', String(mqttPort), '--password-file', credentials.passwordFile])
+    .waitForLine(/MQTT listener ready/, 15_000);
   // The demo's API answers without a token (the backend logs a warning saying so); a plant sets auth.tokens.
   const backendArgs = ['--port', String(httpPort), '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'backend'), '--open-access'];
-  await run('backend', 'backend/cli.js', backendArgs)
-    .waitForLine(/HTTP API ready/, 15_000);
+  const backendEnv = { FURNACE_BACKEND_MQTT_USERNAME: credentials.backend.username, FURNACE_BACKEND_MQTT_PASSWORD: credentials.backend.password };
+  await run('backend', 'backend/cli.js', backendArgs, backendEnv).waitForLine(/HTTP API ready/, 15_000);
   const agentArgs = ['--device', DEVICE, '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'agent')];
   if (usePty) {
     const link = join(dataDir, 'serial', DEVICE);
     await run('emulator', 'hardware/cli.js', ['--link', link, '--interval-ms', String(intervalMs), '--speed', String(speed)])
       .waitForLine(/emulator ready/, 15_000);
-    await run('agent', 'agent/cli.js', [...agentArgs, '--serial-path', link]).waitForLine(/agent started/, 15_000);
+    await run('agent', 'agent/cli.js', [...agentArgs, '--serial-path', link], agentEnv).waitForLine(/agent started/, 15_000);
   } else {
     print('stack')(
       JSON.stringify({ level: 40, time: Date.now(), part: 'stack', msg: 'socat not found (Debian package socat): emulator and agent are joined in-process through serialport\'s mock binding' }),
     );
-    pair = startInProcessPair({ device: DEVICE, mqttUrl, dataDir: join(dataDir, 'agent'), intervalMs, speed, print: print('agent') });
+    pair = startInProcessPair({ device: DEVICE, mqttUrl, env: agentEnv, dataDir: join(dataDir, 'agent'), intervalMs, speed, print: print('agent') });
   }
   process.stdout.write(
     [
@@ -122,7 +126,7 @@ async function main(): Promise<void> {
       `  devices:   http://localhost:${httpPort}/api/v1/devices`,
       `  latest:    http://localhost:${httpPort}/api/v1/devices/${DEVICE}/latest`,
       `  metrics:   http://localhost:${httpPort}/metrics`,
-      `  MQTT:      mqtt://localhost:${mqttPort}  (telemetry/v1/${DEVICE}/readings)`,
+      `  MQTT:      mqtt://localhost:${mqttPort}  (telemetry/v1/${DEVICE}/readings; users and passwords in ${join(dataDir, 'broker', 'demo-passwords.json')})`,
       `  data:      ${dataDir}`,
       `  serial:    ${usePty ? `socat pseudo-terminal ${join(dataDir, 'serial', DEVICE)}` : 'in-process mock binding'}`,
       'Ctrl-C stops everything.',

@@ -1,0 +1,27 @@
+// The default topic rights of each role, following the MQTT contract in DESIGN.md. A config file
+// may replace any list (acl.<role>.publish / acl.<role>.subscribe). `{username}` stands for the
+// client's user name, which for a device is its device id.
+export const DEFAULT_ACL = {
+  device: {
+    // Its own readings, status (birth and will) and sensor health, and replies to its own commands.
+    publish: ['telemetry/v1/{username}/#', 'cmd/v1/{username}/+/reply'],
+    // Only the commands addressed to it.
+    subscribe: ['cmd/v1/{username}/#'],
+  },
+  backend: {
+    // Alert states and events, and commands to any device.
+    publish: ['alerts/v1/#', 'cmd/v1/+/+'],
+    // All telemetry, its own retained alert states (read back at start), command replies.
+    subscribe: ['telemetry/v1/#', 'alerts/v1/#', 'cmd/v1/+/+/reply'],
+  },
+  viewer: {
+    publish: [],
+    // Alerts and device status, nothing else.
+    subscribe: ['alerts/v1/#', 'telemetry/v1/+/status'],
+  },
+  admin: {
+    publish: ['#'],
+    // '#' does not match '$' topics [MQTT-4.7.2-1]: $SYS is listed on its own.
+    subscribe: ['#', '$SYS/#'],
+  },
+} as const satisfies Record<string, { publish: readonly string[]; subscribe: readonly string[] }>;

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { aclProblems, rightsFor } from './acl.js';
+import { loadBrokerConfig } from './config.js';
+
+const { acl } = loadBrokerConfig(undefined, {}, { 'auth.allowAnonymous': 'true' });
+
+describe('default ACL, following the MQTT contract', () => {
+  it('a device publishes only under its own telemetry and command replies', () => {
+    const device = rightsFor(acl, 'device', 'dev-a');
+    for (const topic of ['telemetry/v1/dev-a/readings', 'telemetry/v1/dev-a/status', 'telemetry/v1/dev-a/sensors', 'cmd/v1/dev-a/read-now/reply']) {
+      expect(device.canPublish(topic), topic).toBe(true);
+    }
+    for (const topic of ['telemetry/v1/dev-b/readings', 'alerts/v1/dev-a/high', 'cmd/v1/dev-b/x/reply', 'cmd/v1/dev-a/read-now', '$SYS/x', 'other']) {
+      expect(device.canPublish(topic), topic).toBe(false);
+    }
+  });
+
+  it('a device subscribes only to its own commands and receives nothing else', () => {
+    const device = rightsFor(acl, 'device', 'dev-a');
+    expect(device.canSubscribe('cmd/v1/dev-a/+')).toBe(true);
+    expect(device.canSubscribe('cmd/v1/dev-a/#')).toBe(true);
+    for (const filter of ['cmd/v1/+/+', 'cmd/v1/dev-b/+', 'telemetry/v1/dev-b/readings', 'telemetry/v1/dev-a/readings', '#']) {
+      expect(device.canSubscribe(filter), filter).toBe(false);
+    }
+    expect(device.canReceive('cmd/v1/dev-a/read-now')).toBe(true);
+    expect(device.canReceive('telemetry/v1/dev-b/readings')).toBe(false);
+  });
+
+  it('the backend reads all telemetry and publishes alerts and commands', () => {
+    const backend = rightsFor(acl, 'backend', 'backend');
+    expect(backend.canSubscribe('telemetry/v1/+/readings')).toBe(true);
+    expect(backend.canSubscribe('telemetry/v1/#')).toBe(true);
+    expect(backend.canSubscribe('#')).toBe(false);
+    expect(backend.canPublish('alerts/v1/dev-a/high')).toBe(true);
+    expect(backend.canPublish('alerts/v1/events')).toBe(true);
+    expect(backend.canPublish('cmd/v1/dev-a/read-now')).toBe(true);
+    expect(backend.canPublish('telemetry/v1/dev-a/readings')).toBe(false);
+  });
+
+  it('a viewer reads alerts and status only, and publishes nothing', () => {
+    const viewer = rightsFor(acl, 'viewer', 'eve');
+    expect(viewer.canSubscribe('alerts/v1/#')).toBe(true);
+    expect(viewer.canSubscribe('telemetry/v1/+/status')).toBe(true);
+    expect(viewer.canSubscribe('telemetry/v1/+/readings')).toBe(false);
+    expect(viewer.canSubscribe('telemetry/v1/#')).toBe(false);
+    for (const topic of ['alerts/v1/events', 'telemetry/v1/x/status', 'anything']) expect(viewer.canPublish(topic)).toBe(false);
+  });
+
+  it('admin may do everything but publish to $SYS, and reads $SYS', () => {
+    const admin = rightsFor(acl, 'admin', 'root');
+    expect(admin.canPublish('telemetry/v1/x/readings')).toBe(true);
+    expect(admin.canPublish('$SYS/x/heartbeat')).toBe(false);
+    expect(admin.canSubscribe('#')).toBe(true);
+    expect(admin.canSubscribe('$SYS/#')).toBe(true);
+    expect(admin.canReceive('$SYS/x/heartbeat')).toBe(true);
+  });
+
+  it('patterns naming {username} give nothing to an anonymous client', () => {
+    const anonymousDevice = rightsFor(acl, 'device', undefined);
+    expect(anonymousDevice.canPublish('telemetry/v1/{username}/readings')).toBe(false);
+    expect(anonymousDevice.canSubscribe('cmd/v1/{username}/#')).toBe(false);
+  });
+});
+
+describe('aclProblems', () => {
+  it('names every invalid pattern with its key', () => {
+    const bad = { ...acl, viewer: { publish: ['a/#/b'], subscribe: ['x/{username}y'] } };
+    expect(aclProblems(bad)).toEqual([
+      'acl.viewer.publish.0 = "a/#/b": the topic filter uses \'#\' other than as the whole last level',
+      'acl.viewer.subscribe.0 = "x/{username}y": {username} must be a whole topic level',
+    ]);
+    expect(aclProblems(acl)).toEqual([]);
+  });
+});

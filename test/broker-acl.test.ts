@@ -1,0 +1,149 @@
+// Authentication and topic rights against our broker with real MQTT.js clients: one device can
+// neither forge nor read another's data, a viewer publishes nothing, wills obey the same rules,
+// and the credentials file is reloaded without a restart.
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type TestBroker, USERS, connectAs, metricValue, startTestBroker, writeUsers } from './helpers/test-broker.js';
+import { waitFor } from './helpers/wait-for.js';
+
+let server: TestBroker;
+const clients: MqttClient[] = [];
+const track = async (client: Promise<MqttClient>) => {
+  const connected = await client;
+  clients.push(connected);
+  return connected;
+};
+
+beforeAll(async () => {
+  server = await startTestBroker();
+});
+afterAll(() => server.stop());
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.endAsync(true)));
+});
+
+/** The SUBACK return codes for `filters` (MQTT.js rejects as soon as one is 0x80, with the SUBACK attached). */
+async function grants(client: MqttClient, filters: string[]): Promise<number[]> {
+  try {
+    return (await client.subscribeAsync(filters, { qos: 1 })).map((grant) => grant.qos);
+  } catch (error) {
+    const granted = (error as { packet?: { granted?: number[] } }).packet?.granted;
+    if (!granted) throw error;
+    return granted;
+  }
+}
+
+/** Messages received by `client`, as `topic payload` strings. */
+function inbox(client: MqttClient): string[] {
+  const received: string[] = [];
+  client.on('message', (topic, payload) => received.push(`${topic} ${payload.toString()}`));
+  return received;
+}
+
+describe('authentication', () => {
+  it('refuses a wrong password and an unknown user with CONNACK 4, anonymous clients with 5', async () => {
+    await expect(connectAs(server.url, { ...USERS.devA, password: 'wrong' })).rejects.toMatchObject({ code: 4 });
+    await expect(connectAs(server.url, { username: 'mallory', role: 'admin', password: 'x' })).rejects.toMatchObject({ code: 4 });
+    await expect(connectAs(server.url, undefined, { clientId: 'anon' })).rejects.toMatchObject({ code: 5 });
+    expect(await metricValue(server.broker, 'furnace_broker_connects_total', { result: 'bad_credentials' })).toBeGreaterThanOrEqual(2);
+    // Logged once per address and cause, never with the password.
+    const refused = server.log.find('connection refused', { reason: 'wrong password' });
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(server.log.lines)).not.toContain('pw-dev-a');
+  });
+
+  it("refuses a device whose client id is not its user name (CONNACK 2)", async () => {
+    await expect(connectAs(server.url, USERS.devA, { clientId: 'dev-b' })).rejects.toMatchObject({ code: 2 });
+    await expect(connectAs(server.url, USERS.devA, { clientId: '' })).rejects.toMatchObject({ code: 2 });
+  });
+});
+
+describe('topic rights', () => {
+  it('drops what device A publishes on device B topics, acknowledged and counted, and keeps A connected', async () => {
+    const backend = await track(connectAs(server.url, USERS.backend));
+    const received = inbox(backend);
+    await backend.subscribeAsync('telemetry/v1/#', { qos: 1 });
+    const devA = await track(connectAs(server.url, USERS.devA));
+    const before = await metricValue(server.broker, 'furnace_broker_denied_total', { kind: 'publish', role: 'device' });
+    await devA.publishAsync('telemetry/v1/dev-b/readings', 'forged', { qos: 1 }); // PUBACKed all the same
+    await devA.publishAsync('alerts/v1/dev-b/high', 'forged', { qos: 0 });
+    await devA.publishAsync('telemetry/v1/dev-a/readings', 'mine', { qos: 1 });
+    // Delivery is in order, so once "mine" is in, the earlier forgery would have been too.
+    await waitFor(() => received.length > 0, { timeoutMs: 5000, what: "dev-a's own reading" });
+    expect(received).toEqual(['telemetry/v1/dev-a/readings mine']);
+    expect(devA.connected).toBe(true);
+    expect(await metricValue(server.broker, 'furnace_broker_denied_total', { kind: 'publish', role: 'device' })).toBe(before + 2);
+    expect(await metricValue(server.broker, 'furnace_broker_messages_dropped_total', { reason: 'publish_denied' })).toBeGreaterThanOrEqual(2);
+  });
+
+  it("does not let device A subscribe to device B's data or commands (SUBACK 0x80), only to its own commands", async () => {
+    const devA = await track(connectAs(server.url, USERS.devA));
+    const received = inbox(devA);
+    const filters = ['telemetry/v1/dev-b/readings', 'telemetry/v1/+/readings', 'cmd/v1/dev-b/#', 'cmd/v1/+/read-now', '#', 'cmd/v1/dev-a/#'];
+    expect(await grants(devA, filters)).toEqual([128, 128, 128, 128, 128, 1]);
+    const backend = await track(connectAs(server.url, USERS.backend));
+    const devB = await track(connectAs(server.url, USERS.devB));
+    await devB.publishAsync('telemetry/v1/dev-b/readings', 'b-data', { qos: 1 });
+    await backend.publishAsync('cmd/v1/dev-b/read-now', 'for-b', { qos: 1 });
+    await backend.publishAsync('cmd/v1/dev-a/read-now', 'for-a', { qos: 1 });
+    await waitFor(() => received.length > 0, { timeoutMs: 5000, what: 'the command for dev-a' });
+    expect(received).toEqual(['cmd/v1/dev-a/read-now for-a']);
+  });
+
+  it('lets a viewer read alerts and status but publish nothing', async () => {
+    const viewer = await track(connectAs(server.url, USERS.viewer));
+    const received = inbox(viewer);
+    expect(await grants(viewer, ['alerts/v1/#', 'telemetry/v1/+/status', 'telemetry/v1/+/readings'])).toEqual([1, 1, 128]);
+    await viewer.publishAsync('alerts/v1/events', 'fake alert', { qos: 1 });
+    await viewer.publishAsync('telemetry/v1/dev-a/status', 'fake status', { qos: 1 });
+    await viewer.publishAsync('cmd/v1/dev-a/read-now', 'fake command', { qos: 1 });
+    const backend = await track(connectAs(server.url, USERS.backend));
+    await backend.publishAsync('alerts/v1/events', 'real alert', { qos: 1 });
+    await waitFor(() => received.length > 0, { timeoutMs: 5000, what: 'the real alert' });
+    expect(received).toEqual(['alerts/v1/events real alert']);
+    expect(await metricValue(server.broker, 'furnace_broker_denied_total', { kind: 'publish', role: 'viewer' })).toBe(3);
+  });
+});
+
+describe('wills', () => {
+  it("refuses a device whose will names another device's topic (CONNACK 5): the forged will is never delivered", async () => {
+    const backend = await track(connectAs(server.url, USERS.backend));
+    const received = inbox(backend);
+    await backend.subscribeAsync('telemetry/v1/+/status', { qos: 1 });
+    await expect(
+      connectAs(server.url, USERS.devA, { will: { topic: 'telemetry/v1/dev-b/status', payload: Buffer.from('offline'), qos: 1, retain: true } }),
+    ).rejects.toMatchObject({ code: 5 });
+    expect(await metricValue(server.broker, 'furnace_broker_denied_total', { kind: 'will', role: 'device' })).toBe(1);
+    // Its own will is delivered when it drops off without DISCONNECT.
+    const devA = await connectAs(server.url, USERS.devA, { will: { topic: 'telemetry/v1/dev-a/status', payload: Buffer.from('offline'), qos: 1, retain: true } });
+    devA.stream.destroy();
+    await waitFor(() => received.length > 0, { timeoutMs: 5000, what: "dev-a's will" });
+    expect(received).toEqual(['telemetry/v1/dev-a/status offline']);
+  });
+});
+
+describe('credentials reload', () => {
+  it('picks up a changed file by itself and disconnects clients whose entry went', async () => {
+    const newcomer = { username: 'dev-c', role: 'device', password: 'pw-dev-c' } as const;
+    await expect(connectAs(server.url, newcomer)).rejects.toMatchObject({ code: 4 });
+    await writeUsers(server.passwordFile, [...Object.values(USERS), newcomer]);
+    const devC = await waitFor(() => connectAs(server.url, newcomer).catch(() => undefined), { timeoutMs: 5000, what: 'dev-c to be accepted' });
+    clients.push(devC);
+    const closed = new Promise<void>((resolve) => devC.once('close', () => resolve()));
+    await writeUsers(server.passwordFile, Object.values(USERS));
+    await closed;
+    await expect(connectAs(server.url, newcomer)).rejects.toMatchObject({ code: 4 });
+    expect(server.log.find('credentials changed or removed: client disconnected', { username: 'dev-c' })).toHaveLength(1);
+  });
+
+  it('keeps the previous credentials when the file turns invalid, and reloads on request (SIGHUP)', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(server.passwordFile, 'admin:admin:plain-text\n');
+    await server.broker.reloadCredentials();
+    expect(await metricValue(server.broker, 'furnace_broker_credentials_reloads_total', { result: 'failed' })).toBeGreaterThanOrEqual(1);
+    const admin = await track(connectAs(server.url, USERS.admin));
+    expect(admin.connected).toBe(true);
+    await writeUsers(server.passwordFile, Object.values(USERS));
+    await server.broker.reloadCredentials();
+  });
+});
