@@ -1,31 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import type { BindingInterface } from '@serialport/bindings-interface';
-import mqtt from 'mqtt';
 import type { Logger } from 'pino';
-import { CONTRACT_VERSION, type DeviceStatus, encodePayload, topics } from '../contract/index.js';
+import { SettingsError, topics } from '../contract/index.js';
 import { ClockMonitor } from './clock.js';
-import type { AgentConfig } from './config.js';
-import { type ParsedLine, parseSensorLine } from './line-parser.js';
-import { DurableOutbox, type NewReading } from './outbox.js';
+import type { AgentConfig } from './config-schema.js';
+import { settlesWithin } from './deadline.js';
+import { checkPortListing, createDrivers } from './drivers.js';
+import { serveHealth } from './health.js';
+import { AgentMetrics } from './metrics.js';
+import { connectMqtt, readTlsFiles } from './mqtt-connection.js';
+import { DurableOutbox } from './outbox.js';
+import { Presence } from './presence.js';
 import { Publisher } from './publisher.js';
-import { SerialSource } from './serial-source.js';
+import { ReadingPipeline } from './reading-pipeline.js';
+import { SensorHealthBoard } from './sensor-health.js';
+import { planAgent } from './sensor-plan.js';
 import { packageVersion } from './version.js';
 
-/** How long a stopping agent waits for the broker to take its `offline` status. */
-const STOP_GRACE_MS = 1000;
+// The wiring: ports and their drivers → reading pipeline (sampling, clock) → durable outbox →
+// publisher (live and replay lanes) → MQTT; presence (birth, will, sensor states) and the
+// health endpoint beside them. Each part is in its own file; this one only joins them.
 
-/** Whether `promise` settled (either way) within `ms`. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
-  const settled = promise.then(
-    () => true,
-    () => true,
-  );
-  const result = await Promise.race([settled, timeout]);
-  clearTimeout(timer);
-  return result;
-}
+/** How long a stopping agent waits for the broker to take its `offline` status. */
+const GOODBYE_MS = 1000;
 
 export interface AgentStats {
   linesRead: number;
@@ -41,121 +38,118 @@ export interface AgentStats {
 export interface RunningAgent {
   readonly boot: string;
   readonly stats: AgentStats;
+  /** Resolves once the agent runs ("agent started" is logged); rejects if it cannot (the error says why). */
+  readonly ready: Promise<void>;
+  /** The port of /healthz and /metrics, once listening. */
+  readonly healthPort: number | undefined;
+  /** Stops reading, sends what it can within `shutdown.flushMs`, says goodbye, closes. Never hangs. */
   stop(): Promise<void>;
 }
 
 export interface AgentDependencies {
   log: Logger;
-  /** serialport binding for the sensor; the operating system's unless given. */
+  /** serialport binding for the sensors; the operating system's unless given. */
   binding?: BindingInterface;
 }
 
-/** Starts the agent: serial source → parser → durable outbox → MQTT publisher. */
 export function startAgent(config: AgentConfig, { log, binding }: AgentDependencies): RunningAgent {
+  const { plan, problems } = planAgent(config);
+  if (!plan) throw new SettingsError(problems);
   // A time-ordered, unique id for this start; the contract only needs it to be new per start.
   const boot = `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
-  const outbox = new DurableOutbox(config.dataDir);
+  const { device } = config;
+  const agentLog = log.child({ component: 'agent' });
+  // What can refuse to start is done first, before anything runs that would need stopping.
+  const tls = readTlsFiles(config.mqtt.tls);
+  const outbox = new DurableOutbox(config.dataDir, config.outbox);
   const clock = new ClockMonitor();
   void clock.start();
-  const status = (state: DeviceStatus['state']): Buffer =>
-    encodePayload<DeviceStatus>({
-      v: CONTRACT_VERSION,
-      device: config.device,
-      state,
-      ts: Date.now(),
-      boot,
-      agentVersion: packageVersion(),
-      sensors: [{ id: config.sensor.id, unit: config.sensor.unit }],
-    });
-  const client = mqtt.connect(config.mqtt.url, {
-    // A device user must connect with its user name as client id (the broker enforces it).
-    clientId: config.mqtt.username ?? `furnace-agent-${config.device}`,
-    username: config.mqtt.username,
-    password: config.mqtt.password,
-    protocolVersion: 4,
-    reconnectPeriod: 1000,
-    will: { topic: topics.status(config.device), payload: status('offline'), qos: 1, retain: true },
-  });
+  const board = new SensorHealthBoard(device, plan.sensors.map((sensor) => sensor.id));
+  const presence = new Presence({ device, boot, agentVersion: packageVersion(), sensors: plan.sensors, board, log: log.child({ component: 'agent:presence' }) });
   const mqttLog = log.child({ component: 'agent:mqtt' });
-  const publisher = new Publisher({ client, outbox, device: config.device, log: mqttLog, ...config.mqtt });
-  let wasConnected = false;
-  client.on('connect', () => {
-    mqttLog.info({ url: config.mqtt.url, backlog: outbox.depth }, wasConnected ? 'reconnected to broker' : 'connected to broker');
-    wasConnected = true;
-    client.publish(topics.status(config.device), status('online'), { qos: 1, retain: true });
+  const connection = connectMqtt({ settings: config.mqtt, tls, device, willTopic: topics.status(device), will: () => presence.status('offline'), log: mqttLog });
+  const { client } = connection;
+  // Attached first, so that at each connection the birth goes out before any reading.
+  presence.attach(client);
+  const { batchMaxReadings, batchIntervalMs, ackTimeoutMs } = config.mqtt;
+  const publisher = new Publisher({ client, outbox, device, log: mqttLog, batchMaxReadings, batchIntervalMs, ackTimeoutMs, replay: config.replay });
+  const metrics = new AgentMetrics({
+    outboxDepth: () => outbox.depth,
+    outboxOldestAgeMs: () => outbox.oldestAgeMs(),
+    mqttConnected: () => client.connected,
+    sensorStates: () => plan.sensors.map(({ id }) => [id, board.get(id)?.state ?? 'disconnected'] as const),
+    readingsSent: () => ({ sent: publisher.stats.readingsSent, replayed: publisher.stats.readingsReplayed }),
+    reconnects: () => connection.reconnects,
   });
-  client.on('offline', () => mqttLog.warn({ url: config.mqtt.url }, 'broker unreachable; readings wait in the outbox'));
-  client.on('error', (error) => mqttLog.debug({ err: error }, 'mqtt error'));
-
-  const linesRefused: Record<string, number> = {};
-  const stats: AgentStats = {
-    linesRead: 0,
-    readingsStored: 0,
-    outboxWriteErrors: 0,
-    linesRefused,
-    get outboxDepth() {
-      return outbox.depth;
-    },
-    get readingsSent() {
-      return publisher.stats.readingsSent;
-    },
-  };
-  const serialLog = log.child({ component: 'agent:serial' });
-  const refuse = (reason: string, line: string) => {
-    linesRefused[reason] = (linesRefused[reason] ?? 0) + 1;
-    // Loud once per cause, then quiet: a noisy line must not flood the log.
-    const level = linesRefused[reason] === 1 ? 'warn' : 'debug';
-    serialLog[level]({ reason, line: line.slice(0, 40), count: linesRefused[reason] }, 'sensor line refused');
-  };
-  const source = new SerialSource({ ...config.serial, binding, log: serialLog });
-  source.on('overlong', (bytes) => refuse('too_long', `(${bytes} bytes without a newline)`));
-  source.on('line', (line) => {
-    stats.linesRead++;
-    const parsed: ParsedLine = parseSensorLine(line);
-    const base = { ts: Date.now(), sensor: config.sensor.id, unit: config.sensor.unit, clock: clock.state(), replay: !client.connected };
-    let reading: NewReading;
-    switch (parsed.kind) {
-      case 'value':
-        // Outside the sensor's range (hardware spec §4) the value is kept, but not trusted.
-        reading = { ...base, value: parsed.value, quality: parsed.outOfRange ? 'uncertain' : 'good' };
-        break;
-      case 'fault':
-        // A fault is a reading too: a bad one, with no value, so the backend sees the sensor is broken.
-        reading = { ...base, value: null, quality: 'bad' };
-        break;
-      case 'invalid':
-        refuse(parsed.reason, line);
-        return;
-    }
-    try {
-      outbox.append(boot, reading);
-    } catch (error) {
-      // A full or failing disk: this reading cannot be kept, but the agent goes on for the next ones.
-      stats.outboxWriteErrors++;
-      serialLog.error({ err: error, failures: stats.outboxWriteErrors }, 'reading lost: the outbox cannot be written');
-      return;
-    }
-    stats.readingsStored++;
-    publisher.readingAdded();
+  const pipeline = new ReadingPipeline({
+    boot,
+    sensors: plan.sensors,
+    outbox,
+    board,
+    metrics,
+    clock: () => clock.state(),
+    online: () => client.connected,
+    committed: (lastSeq) => publisher.readingsAdded(lastSeq),
+    stateChanged: () => presence.sensorsChanged(),
+    log: log.child({ component: 'agent:readings' }),
   });
-  source.start();
-  log.info({ device: config.device, boot, serial: config.serial.path, backlog: outbox.depth }, 'agent started');
+  const drivers = createDrivers(plan.ports, pipeline, log, binding);
+  const health = config.health.enabled
+    ? serveHealth({
+        host: config.health.host,
+        port: config.health.port,
+        registry: metrics.registry,
+        log: log.child({ component: 'agent:health' }),
+        health: () => ({
+          // Unhealthy only when the agent cannot do its job: keep readings. A dead broker or a
+          // broken thermocouple is reported here, but is not the agent's failure.
+          ok: pipeline.writable,
+          device,
+          boot,
+          mqtt: { connected: client.connected, reconnects: connection.reconnects, replaying: publisher.replaying },
+          outbox: { depth: outbox.depth, oldestAgeMs: outbox.oldestAgeMs(), dropped: outbox.dropped, writeErrors: pipeline.stats.outboxWriteErrors },
+          sensors: board.payload().sensors,
+        }),
+      })
+    : undefined;
 
+  for (const driver of drivers) driver.start();
+  const ready = Promise.all([checkPortListing(plan.ports, binding), health?.started]).then(() => {
+    const ports = plan.ports.map(({ name, path, driver }) => ({ name, path, driver }));
+    agentLog.info({ device, boot, ports, sensors: plan.sensors.length, backlog: outbox.depth, healthPort: health?.port }, 'agent started');
+  });
+  // A caller that does not wait for `ready` must not get an unhandled rejection for it.
+  ready.catch(() => undefined);
+
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    clock.stop();
+    await Promise.all(drivers.map((driver) => driver.stop()));
+    pipeline.flush();
+    // The outbox is durable, so this only saves the readings a wait for the next start; bounded,
+    // because the broker may be the thing that is gone.
+    const drained = await settlesWithin(publisher.drain(), config.shutdown.flushMs);
+    publisher.stop();
+    let saidGoodbye = false;
+    await settlesWithin(presence.goodbye().then(() => (saidGoodbye = true)), GOODBYE_MS);
+    // A clean DISCONNECT when the broker answers and nothing waits for a PUBACK (MQTT.js would
+    // wait for it, for ever if the broker is gone); otherwise the socket is dropped.
+    await settlesWithin(connection.end(!(saidGoodbye && drained)), GOODBYE_MS);
+    await health?.close();
+    outbox.close();
+    agentLog.info({ drained, left: outbox.depth, ...pipeline.stats }, 'agent stopped');
+  };
+  const stats = Object.defineProperties(pipeline.stats, {
+    outboxDepth: { get: () => outbox.depth, enumerable: true },
+    readingsSent: { get: () => publisher.stats.readingsSent, enumerable: true },
+  }) as AgentStats;
   return {
     boot,
     stats,
-    async stop() {
-      publisher.stop();
-      clock.stop();
-      await source.stop();
-      // A clean stop says so itself (the will is only for unclean ones), but never waits long:
-      // the broker may be stopping at the same moment, and then the PUBACK never comes.
-      const offline = client.connected
-        ? client.publishAsync(topics.status(config.device), status('offline'), { qos: 1, retain: true })
-        : Promise.resolve(undefined);
-      const sent = await settlesWithin(offline, STOP_GRACE_MS);
-      await client.endAsync(!sent);
-      outbox.close();
+    ready,
+    get healthPort() {
+      return health?.port;
     },
+    stop: () => (stopping ??= stop()),
   };
 }

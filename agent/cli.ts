@@ -1,22 +1,30 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { SettingsError } from '../contract/index.js';
-import { startAgent } from './agent.js';
-import { loadAgentConfig } from './config.js';
+import { type RunningAgent, startAgent } from './agent.js';
+import { loadAgentConfig, maskSecrets } from './config.js';
+import { AgentError } from './errors.js';
 
-const HELP = `furnace-agent: reads a furnace's serial sensor and publishes its readings over MQTT
+const HELP = `furnace-agent: reads a furnace's serial sensors and publishes their readings over MQTT
 
   --config FILE        YAML settings (see agent/agent.example.yaml)
   --device ID          device id                       (env FURNACE_AGENT_DEVICE)
-  --serial-path PATH   serial device of the sensor     (env FURNACE_AGENT_SERIAL_PATH)
+  --serial-path PATH   the default sensor's port: /dev/ttyUSB0, /dev/serial/by-id/...,
+                       usb:VID:PID or tcp://host:port  (env FURNACE_AGENT_SERIAL_PATH)
   --mqtt-url URL       broker, e.g. mqtt://pi:1883     (env FURNACE_AGENT_MQTT_URL)
   --data-dir DIR       folder of the durable outbox    (env FURNACE_AGENT_DATA_DIR)
-  --print-config       print the settings in force and exit
+  --health-port N      /healthz and /metrics, default 9100, 0 any free port
+                                                       (env FURNACE_AGENT_HEALTH_PORT)
+  --print-config       print the settings in force (secrets masked) and exit
   --help               this text
 
 Every setting can also come from FURNACE_AGENT_<KEY_PATH>, e.g. FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS.
+Exit codes: 0 stopped cleanly, 1 could not run, 2 bad settings.
 `;
+
+/** Past the flush time, how much longer a stop may take before the process exits anyway. */
+const STOP_MARGIN_MS = 5000;
 
 function main(): void {
   const { values } = parseArgs({
@@ -26,6 +34,7 @@ function main(): void {
       'serial-path': { type: 'string' },
       'mqtt-url': { type: 'string' },
       'data-dir': { type: 'string' },
+      'health-port': { type: 'string' },
       'print-config': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -39,20 +48,26 @@ function main(): void {
     'serial.path': values['serial-path'],
     'mqtt.url': values['mqtt-url'],
     dataDir: values['data-dir'],
+    'health.port': values['health-port'],
   });
   if (values['print-config']) {
-    const masked = { ...config, mqtt: { ...config.mqtt, password: config.mqtt.password ? '********' : undefined } };
-    process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(maskSecrets(config), null, 2)}\n`);
     return;
   }
-  const log = pino({ base: { part: 'agent' } });
+  const log = pino({ base: { part: 'agent' }, level: config.logLevel });
   const agent = startAgent(config, { log });
+  agent.ready.catch((error: unknown) => fail(log, agent, error));
   let stopping = false;
   const stop = (signal: string) => {
     // Ctrl-C under npm start reaches us twice (the terminal's SIGINT, then the launcher's SIGTERM).
     if (stopping) return;
     stopping = true;
     log.info({ signal, ...agent.stats }, 'agent stopping');
+    // Every wait in stop() is bounded; this is the belt to those braces: never hang a shutdown.
+    setTimeout(() => {
+      log.error('agent did not stop in time; exiting anyway (the outbox keeps what was not sent)');
+      process.exit(1);
+    }, config.shutdown.flushMs + STOP_MARGIN_MS).unref();
     agent.stop().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -65,12 +80,23 @@ function main(): void {
   process.on('SIGTERM', stop);
 }
 
+function fail(log: Logger, agent: RunningAgent, error: unknown): void {
+  const code = error instanceof AgentError ? error.code : 'AGENT_START_FAILED';
+  log.fatal({ err: error, code }, 'agent cannot run');
+  process.stderr.write(`furnace-agent: ${code}: ${(error as Error).message}\n`);
+  void agent.stop().finally(() => process.exit(1));
+}
+
 try {
   main();
 } catch (error) {
   if (error instanceof SettingsError) {
     process.stderr.write(`furnace-agent: ${error.message}\n`);
     process.exit(2);
+  }
+  if (error instanceof AgentError) {
+    process.stderr.write(`furnace-agent: ${error.code}: ${error.message}\n`);
+    process.exit(error.code === 'AGENT_TLS_FILE_UNREADABLE' ? 2 : 1);
   }
   throw error;
 }

@@ -1,53 +1,41 @@
-import { type Static, Type } from '@sinclair/typebox';
-import { SEGMENT_PATTERN, loadSettings } from '../contract/index.js';
+import { SettingsError, loadSettings } from '../contract/index.js';
+import { type AgentConfig, AgentConfigSchema } from './config-schema.js';
+import { planAgent } from './sensor-plan.js';
 
-const idRule = '1 to 64 characters of A-Z a-z 0-9 _ -';
-
-export const AgentConfigSchema = Type.Object(
-  {
-    device: Type.String({ pattern: SEGMENT_PATTERN, description: `this furnace's device id: ${idRule}` }),
-    dataDir: Type.String({ minLength: 1, default: './data/agent', description: 'folder of the durable outbox' }),
-    serial: Type.Object(
-      {
-        path: Type.String({ minLength: 1, description: 'the serial device the sensor is on, e.g. /dev/ttyUSB0' }),
-        baudRate: Type.Integer({ minimum: 50, maximum: 4_000_000, default: 9600, description: 'line speed in baud' }),
-        reopenMaxMs: Type.Integer({
-          minimum: 100,
-          maximum: 600_000,
-          default: 30_000,
-          description: 'longest wait between two attempts to reopen a failed port, in ms',
-        }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    sensor: Type.Object(
-      {
-        id: Type.String({ pattern: SEGMENT_PATTERN, default: 'tc1', description: `sensor id: ${idRule}` }),
-        unit: Type.String({ minLength: 1, maxLength: 16, default: 'C', description: 'unit of the values' }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    mqtt: Type.Object(
-      {
-        url: Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://', default: 'mqtt://localhost:1883', description: 'broker URL, mqtt:// or mqtts://' }),
-        username: Type.Optional(Type.String({ description: 'broker user name' })),
-        password: Type.Optional(Type.String({ description: 'broker password' })),
-        batchMaxReadings: Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'readings per batch at most' }),
-        batchIntervalMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 1000, description: 'longest wait before a partial batch is sent, in ms' }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-  },
-  { additionalProperties: false },
-);
-export type AgentConfig = Static<typeof AgentConfigSchema>;
+export { AgentConfigSchema, type AgentConfig } from './config-schema.js';
 
 export const AGENT_ENV_PREFIX = 'FURNACE_AGENT';
 
+/**
+ * The agent's settings: YAML file < environment (FURNACE_AGENT_<KEY_PATH>) < flags, checked
+ * against the schema and then against each other (ports and sensors); every problem is
+ * reported at once in one SettingsError.
+ */
 export function loadAgentConfig(
   file: string | undefined,
   env: NodeJS.ProcessEnv,
   overrides: Record<string, string | undefined> = {},
 ): AgentConfig {
-  return loadSettings(AgentConfigSchema, { file, env, envPrefix: AGENT_ENV_PREFIX, overrides });
+  const config = loadSettings(AgentConfigSchema, { file, env, envPrefix: AGENT_ENV_PREFIX, overrides });
+  const { problems } = planAgent(config);
+  if (problems.length > 0) throw new SettingsError(problems.map((problem) => `${problem} [from ${file ? `file ${file}` : 'settings'}]`));
+  return config;
+}
+
+const MASK = '********';
+
+/** The settings as `--print-config` shows them: the password, and any in the broker URL, masked. */
+export function maskSecrets(config: AgentConfig): AgentConfig {
+  const { mqtt } = config;
+  let url = mqtt.url;
+  try {
+    const parsed = new URL(mqtt.url);
+    if (parsed.password !== '') {
+      parsed.password = MASK;
+      url = parsed.toString();
+    }
+  } catch {
+    // not a URL the WHATWG parser takes: it carries no password we could find either
+  }
+  return { ...config, mqtt: { ...mqtt, url, ...(mqtt.password === undefined ? {} : { password: MASK }) } };
 }

@@ -1,20 +1,46 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SensorState } from '../contract/index.js';
 
 /** What the gauges read at scrape time, so nothing is counted twice or goes stale. */
 export interface AgentGaugeSources {
   outboxDepth: () => number;
   outboxOldestAgeMs: () => number;
   mqttConnected: () => boolean;
+  /** Each sensor's state; optional so a bare registry can be made in tests. */
+  sensorStates?: () => Iterable<[sensor: string, state: SensorState]>;
+  /** Readings sent by the broker's acknowledgement, total and as backlog (replay). */
+  readingsSent?: () => { sent: number; replayed: number };
+  reconnects?: () => number;
 }
+
+const SENSOR_STATES: readonly SensorState[] = ['ok', 'stalled', 'disconnected', 'faulty'];
 
 /** The agent's Prometheus metrics, on a registry of its own. */
 export class AgentMetrics {
   readonly registry = new Registry();
-  readonly linesRead = new Counter({ name: 'furnace_agent_lines_read_total', help: 'Lines read from the sensor', registers: [this.registry] });
+  readonly linesRead = new Counter({ name: 'furnace_agent_lines_read_total', help: 'Lines read from line sensors', registers: [this.registry] });
   readonly parseErrors = new Counter({
     name: 'furnace_agent_parse_errors_total',
-    help: 'Sensor lines refused, by reason',
-    labelNames: ['reason'],
+    help: 'Sensor lines refused, by sensor and reason',
+    labelNames: ['sensor', 'reason'],
+    registers: [this.registry],
+  });
+  readonly modbusFailures = new Counter({
+    name: 'furnace_agent_modbus_failures_total',
+    help: 'Modbus polls that gave no good reading, by sensor and reason (timeout, crc, exception_NN)',
+    labelNames: ['sensor', 'reason'],
+    registers: [this.registry],
+  });
+  readonly readingsRead = new Counter({
+    name: 'furnace_agent_readings_read_total',
+    help: 'Readings taken from the sensors, before sampling',
+    labelNames: ['sensor'],
+    registers: [this.registry],
+  });
+  readonly readingsSampledOut = new Counter({
+    name: 'furnace_agent_readings_sampled_out_total',
+    help: 'Readings not kept by the sampling settings (minimum interval, deadband)',
+    labelNames: ['sensor'],
     registers: [this.registry],
   });
   readonly readingsStored = new Counter({
@@ -22,48 +48,57 @@ export class AgentMetrics {
     help: 'Readings committed to the outbox',
     registers: [this.registry],
   });
-  readonly readingsSent = new Counter({
-    name: 'furnace_agent_readings_sent_total',
-    help: 'Readings acknowledged by the broker',
-    registers: [this.registry],
-  });
   readonly readingsDropped = new Counter({
     name: 'furnace_agent_readings_dropped_total',
-    help: 'Readings lost: outbox full or expired, or not writable',
+    help: 'Readings lost, by cause: outbox_full, expired (outbox caps), write_failed (disk)',
     labelNames: ['cause'],
-    registers: [this.registry],
-  });
-  readonly reconnects = new Counter({
-    name: 'furnace_agent_mqtt_reconnects_total',
-    help: 'Reconnections to the broker',
     registers: [this.registry],
   });
 
   constructor(sources: AgentGaugeSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'furnace_agent_' });
-    new Gauge({
-      name: 'furnace_agent_outbox_depth',
-      help: 'Readings waiting in the outbox',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.outboxDepth());
+    const gauge = (name: string, help: string, read: (set: (value: number, labels?: Record<string, string>) => void) => void, labelNames: string[] = []) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect() {
+          read((value, labels) => (labels ? this.set(labels, value) : this.set(value)));
+        },
+      });
+    gauge('furnace_agent_outbox_depth', 'Readings waiting in the outbox', (set) => set(sources.outboxDepth()));
+    gauge('furnace_agent_outbox_oldest_age_seconds', 'Age of the oldest reading waiting in the outbox', (set) => set(sources.outboxOldestAgeMs() / 1000));
+    gauge('furnace_agent_mqtt_connected', '1 while connected to the broker', (set) => set(sources.mqttConnected() ? 1 : 0));
+    // Counters kept elsewhere (publisher, connection) are read at scrape time: gauges of totals
+    // would break rate(); these only ever grow, so they are exposed as counters by name and type.
+    counterFrom(this.registry, 'furnace_agent_readings_sent_total', 'Readings acknowledged by the broker', () => sources.readingsSent?.().sent ?? 0);
+    counterFrom(this.registry, 'furnace_agent_readings_replayed_total', 'Of the readings sent, those sent as backlog after an outage', () => sources.readingsSent?.().replayed ?? 0);
+    counterFrom(this.registry, 'furnace_agent_mqtt_reconnects_total', 'Reconnections to the broker', () => sources.reconnects?.() ?? 0);
+    gauge(
+      'furnace_agent_sensor_state',
+      '1 for the state each sensor is in (ok, stalled, disconnected, faulty), 0 for the others',
+      (set) => {
+        for (const [sensor, current] of sources.sensorStates?.() ?? []) {
+          for (const state of SENSOR_STATES) set(current === state ? 1 : 0, { sensor, state });
+        }
       },
-    });
-    new Gauge({
-      name: 'furnace_agent_outbox_oldest_age_seconds',
-      help: 'Age of the oldest reading waiting in the outbox',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.outboxOldestAgeMs() / 1000);
-      },
-    });
-    new Gauge({
-      name: 'furnace_agent_mqtt_connected',
-      help: '1 while connected to the broker',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.mqttConnected() ? 1 : 0);
-      },
-    });
+      ['sensor', 'state'],
+    );
   }
+}
+
+/** A counter whose total is read from `read` at scrape time (it must only grow). */
+function counterFrom(registry: Registry, name: string, help: string, read: () => number): void {
+  let reported = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read();
+      if (now > reported) this.inc(now - reported);
+      reported = Math.max(reported, now);
+    },
+  });
 }

@@ -65,12 +65,15 @@ export class DurableOutbox {
   private readonly dropOldest: Database.Statement;
   private readonly dropExpired: Database.Statement;
   private readonly oldestTs: Database.Statement;
-  private readonly appendTx: (boot: string, reading: NewReading) => number | undefined;
+  private readonly fromSeq: Database.Statement;
+  private readonly removeRange: Database.Statement;
+  private readonly sequence: Database.Statement;
+  private readonly appendTx: (boot: string, readings: readonly NewReading[]) => Array<number | undefined>;
   /** Rows in the table, kept in memory: the publisher asks on every reading, and COUNT(*) grows with a backlog. */
   private rows: number;
   private lastPrune = 0;
-  /** Readings dropped by the caps since this outbox was opened. */
-  dropped = 0;
+  /** Readings dropped since this outbox was opened: by the size cap, and by the age cap. */
+  readonly droppedBy = { full: 0, expired: 0 };
 
   constructor(
     dataDir: string,
@@ -86,6 +89,8 @@ export class DurableOutbox {
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         boot TEXT NOT NULL, ts INTEGER NOT NULL, sensor TEXT NOT NULL, value REAL, unit TEXT NOT NULL,
         quality TEXT NOT NULL, clock TEXT NOT NULL, replay INTEGER NOT NULL)`);
+      // Age pruning finds the expired rows through this index instead of scanning a backlog of millions.
+      this.db.exec('CREATE INDEX IF NOT EXISTS outbox_ts ON outbox (ts)');
     } catch (error) {
       // Also a file that is not a database (SQLITE_NOTADB): say which file, never start without an outbox.
       throw new AgentError('AGENT_OUTBOX_OPEN_FAILED', `cannot open the outbox in ${dataDir}: ${(error as Error).message}`, {
@@ -101,29 +106,52 @@ export class DurableOutbox {
     this.dropOldest = this.db.prepare('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)');
     this.dropExpired = this.db.prepare('DELETE FROM outbox WHERE ts < ?');
     this.oldestTs = this.db.prepare('SELECT ts FROM outbox ORDER BY seq LIMIT 1');
+    this.fromSeq = this.db.prepare('SELECT * FROM outbox WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?');
+    this.removeRange = this.db.prepare('DELETE FROM outbox WHERE seq BETWEEN ? AND ?');
+    // AUTOINCREMENT keeps the highest seq ever taken here, also after its row was deleted.
+    this.sequence = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'");
     this.rows = (this.db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
     // Making room and inserting are one transaction: a crash between them can lose neither more nor less.
-    this.appendTx = this.db.transaction((boot: string, reading: NewReading) => {
-      const excess = this.rows + 1 - this.limits.maxReadings;
-      if (excess > 0) {
-        if (this.limits.whenFull === 'drop-newest') {
-          this.dropped++;
-          return undefined;
-        }
-        const removed = this.dropOldest.run(excess).changes;
+    this.appendTx = this.db.transaction((boot: string, readings: readonly NewReading[]) => {
+      let room = this.limits.maxReadings - this.rows;
+      const excess = readings.length - room;
+      if (excess > 0 && this.limits.whenFull === 'drop-oldest') {
+        // The oldest rows go first; when the batch alone exceeds the cap, its own oldest go too.
+        const removed = this.dropOldest.run(Math.min(excess, this.rows)).changes;
         this.rows -= removed;
-        this.dropped += removed;
+        this.droppedBy.full += removed;
+        room += removed;
       }
-      const row = this.insert.get({ ...reading, boot, replay: reading.replay ? 1 : 0 }) as { seq: number };
-      this.rows++;
-      return row.seq;
+      const skip = Math.max(0, readings.length - room);
+      const seqs: Array<number | undefined> = [];
+      readings.forEach((reading, i) => {
+        // drop-newest refuses what does not fit; drop-oldest drops the batch's own head.
+        const dropped = this.limits.whenFull === 'drop-newest' ? i >= readings.length - skip : i < skip;
+        if (dropped) {
+          this.droppedBy.full++;
+          seqs.push(undefined);
+          return;
+        }
+        const row = this.insert.get({ ...reading, boot, replay: reading.replay ? 1 : 0 }) as { seq: number };
+        this.rows++;
+        seqs.push(row.seq);
+      });
+      return seqs;
     });
   }
 
   /** Commits one reading and returns its seq; `undefined` if the outbox is full and keeps its oldest. */
   append(boot: string, reading: NewReading, now = Date.now()): number | undefined {
+    return this.appendMany(boot, [reading], now)[0];
+  }
+
+  /**
+   * Commits readings in one transaction (one disk sync for a burst of lines, not one each) and
+   * returns their seqs, in order; `undefined` for a reading the full outbox refused.
+   */
+  appendMany(boot: string, readings: readonly NewReading[], now = Date.now()): Array<number | undefined> {
     if (now - this.lastPrune >= PRUNE_EVERY_MS) this.pruneExpired(now);
-    return this.appendTx(boot, reading);
+    return readings.length === 0 ? [] : this.appendTx(boot, readings);
   }
 
   /** Drops readings past the age cap; returns how many. */
@@ -131,8 +159,18 @@ export class DurableOutbox {
     this.lastPrune = now;
     const removed = this.dropExpired.run(now - this.limits.maxAgeMs).changes;
     this.rows -= removed;
-    this.dropped += removed;
+    this.droppedBy.expired += removed;
     return removed;
+  }
+
+  /** Readings dropped by the caps since this outbox was opened. */
+  get dropped(): number {
+    return this.droppedBy.full + this.droppedBy.expired;
+  }
+
+  /** The highest seq ever taken (0 for a new outbox); the next reading gets a higher one. */
+  lastSeq(): number {
+    return (this.sequence.get() as { seq: number } | undefined)?.seq ?? 0;
   }
 
   /** Source-time age of the oldest reading waiting, in ms; 0 when empty. */
@@ -143,15 +181,22 @@ export class DurableOutbox {
 
   /** The oldest readings, up to `limit`, all of the same boot (one batch carries one boot). */
   peek(limit: number): OutboxEntry[] {
-    const rows = this.oldest.all(limit) as Row[];
-    // Stop at the first change of boot: acknowledging the last seq of the batch must never cover a row not in it.
-    const end = rows.findIndex((row) => row.boot !== rows[0]?.boot);
-    return rows.slice(0, end < 0 ? rows.length : end).map((row) => ({ ...row, replay: row.replay === 1 }));
+    return sameBoot(this.oldest.all(limit) as Row[]);
+  }
+
+  /** The oldest readings with `from <= seq < below`, up to `limit`, all of the same boot. */
+  peekRange(from: number, below: number, limit: number): OutboxEntry[] {
+    return sameBoot(this.fromSeq.all(from, below, limit) as Row[]);
   }
 
   /** Forgets every reading up to and including `seq`: the broker has them. */
   acknowledge(seq: number): void {
     this.rows -= this.removeThrough.run(seq).changes;
+  }
+
+  /** Forgets the readings from `first` to `last` (one acknowledged batch), and only those. */
+  acknowledgeRange(first: number, last: number): void {
+    this.rows -= this.removeRange.run(first, last).changes;
   }
 
   get depth(): number {
@@ -161,4 +206,10 @@ export class DurableOutbox {
   close(): void {
     this.db.close();
   }
+}
+
+/** Cuts at the first change of boot: acknowledging a batch must never cover a row not in it. */
+function sameBoot(rows: Row[]): OutboxEntry[] {
+  const end = rows.findIndex((row) => row.boot !== rows[0]?.boot);
+  return rows.slice(0, end < 0 ? rows.length : end).map((row) => ({ ...row, replay: row.replay === 1 }));
 }

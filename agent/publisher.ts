@@ -1,6 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { CONTRACT_VERSION, type ReadingBatch, encodePayload, topics } from '../contract/index.js';
+import { BatchLane, type LaneName } from './batch-lane.js';
 import type { DurableOutbox, OutboxEntry } from './outbox.js';
 
 export interface PublisherOptions {
@@ -12,103 +12,180 @@ export interface PublisherOptions {
   log: Logger;
   /** How long a batch may wait for its PUBACK before it is offered again. */
   ackTimeoutMs?: number;
+  replay?: {
+    /** Backlog readings per second at most (0: as fast as the broker acknowledges). */
+    maxReadingsPerSecond: number;
+    batchMaxReadings: number;
+  };
 }
 
 export interface PublisherStats {
   batchesSent: number;
   readingsSent: number;
-  publishErrors: number;
+  /** Of readingsSent, those sent as the backlog of an outage (`replay: true`). */
+  readingsReplayed: number;
 }
 
+const UNBOUNDED = Number.MAX_SAFE_INTEGER;
+
 /**
- * Moves readings from the outbox to the broker, oldest first, one QoS 1 batch in flight
- * at a time, so order is kept and a reading leaves the outbox only after its PUBACK.
- * A partial batch waits at most `batchIntervalMs`; a full one goes at once.
+ * Moves readings from the outbox to the broker in two lanes, each with one QoS 1 batch in
+ * flight and each in seq order:
+ * - the **live** lane: readings taken since the current connection came up, batched by count
+ *   and by time (a partial batch waits at most `batchIntervalMs`);
+ * - the **replay** lane: the backlog, everything older (taken during the outage, or left by a
+ *   previous run), oldest first, in larger batches, at a bounded rate, marked `replay: true`.
+ * So new readings keep flowing while a long backlog drains, and the backlog cannot flood the
+ * broker and the backend after an outage. A reading keeps its seq and boot whichever lane takes
+ * it, so a reading offered twice (a lost PUBACK) is a duplicate the backend drops.
  */
 export class Publisher {
-  readonly stats: PublisherStats = { batchesSent: 0, readingsSent: 0, publishErrors: 0 };
-  private inFlight: { token: number; timer: NodeJS.Timeout } | undefined;
-  private nextToken = 1;
+  readonly stats: PublisherStats = { batchesSent: 0, readingsSent: 0, readingsReplayed: 0 };
+  private readonly live: BatchLane;
+  private readonly replay: BatchLane;
+  /** The first seq of the live lane; lower seqs are the backlog. Set at each connection. */
+  private liveFrom = UNBOUNDED;
+  /** The first live seq not yet acknowledged. */
+  private liveCursor = UNBOUNDED;
+  /** The highest seq committed so far. */
+  private lastCommitted = 0;
   private flushTimer: NodeJS.Timeout | undefined;
+  private replayTimer: NodeJS.Timeout | undefined;
+  private replayNextAt = 0;
+  private backlogAnnounced = false;
+  private draining = false;
   private stopped = false;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: PublisherOptions) {
-    options.client.on('connect', () => this.flush());
+    const lane = (name: LaneName) =>
+      new BatchLane({
+        name,
+        client: options.client,
+        outbox: options.outbox,
+        device: options.device,
+        ackTimeoutMs: options.ackTimeoutMs ?? 30_000,
+        log: options.log,
+        settled: (settledLane, acknowledged) => this.settled(settledLane, acknowledged),
+      });
+    this.live = lane('live');
+    this.replay = lane('replay');
+    options.client.on('connect', () => this.connected());
   }
 
-  /** A reading was committed: send now if a batch is full, else within the batch interval. */
-  readingAdded(): void {
-    if (this.options.outbox.depth >= this.options.batchMaxReadings) this.flush();
-    else this.scheduleFlush();
+  /** Readings up to `lastSeq` were committed: send now if a batch is full, else within the batch interval. */
+  readingsAdded(lastSeq: number): void {
+    this.lastCommitted = Math.max(this.lastCommitted, lastSeq);
+    this.scheduleLive();
   }
 
-  private scheduleFlush(): void {
-    this.flushTimer ??= setTimeout(() => this.flush(), this.options.batchIntervalMs);
+  private scheduleLive(): void {
+    const waiting = this.lastCommitted - this.liveCursor + 1;
+    if (waiting >= this.options.batchMaxReadings) this.flushLive();
+    else if (waiting > 0) this.flushTimer ??= setTimeout(() => this.flushLive(), this.options.batchIntervalMs);
+  }
+
+  /** Whether backlog readings from an outage are still waiting. */
+  get replaying(): boolean {
+    return this.liveFrom !== UNBOUNDED && this.options.outbox.peekRange(0, this.liveFrom, 1).length > 0;
+  }
+
+  /**
+   * Sends what waits as fast as the broker takes it (no replay pacing) and resolves once the
+   * outbox is empty, or at once if the broker is not connected. The caller bounds the wait.
+   */
+  drain(): Promise<void> {
+    this.draining = true;
+    this.flushLive();
+    this.flushReplay();
+    return new Promise((resolve) => {
+      if (this.idle()) resolve();
+      else this.idleWaiters.push(resolve);
+    });
   }
 
   stop(): void {
     this.stopped = true;
     clearTimeout(this.flushTimer);
-    clearTimeout(this.inFlight?.timer);
+    clearTimeout(this.replayTimer);
+    this.live.abandon();
+    this.replay.abandon();
+    this.idleWaiters.splice(0).forEach((resolve) => resolve());
   }
 
-  private flush(): void {
+  private connected(): void {
+    // Everything taken before this connection is backlog: it goes out through the replay lane.
+    this.lastCommitted = this.options.outbox.lastSeq();
+    this.liveFrom = this.liveCursor = this.lastCommitted + 1;
+    this.backlogAnnounced = false;
+    this.flushLive();
+    this.flushReplay();
+  }
+
+  private flushLive(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    const { client, outbox, device, log } = this.options;
-    if (this.stopped || this.inFlight || !client.connected) return;
-    const entries = outbox.peek(this.options.batchMaxReadings);
-    const first = entries[0];
-    const last = entries[entries.length - 1];
-    if (!first || !last) return;
-    const token = this.nextToken++;
-    const timer = setTimeout(() => {
-      log.warn({ firstSeq: first.seq, lastSeq: last.seq }, 'no PUBACK in time; the batch will be offered again');
-      this.settle(token);
-      this.scheduleFlush();
-    }, this.options.ackTimeoutMs ?? 30_000);
-    this.inFlight = { token, timer };
-    const payload = encodePayload(toBatch(device, first.boot, entries));
-    client.publish(topics.readings(device), payload, { qos: 1 }, (error) => {
-      if (this.inFlight?.token !== token) return; // timed out already; a late PUBACK changes nothing
-      if (error) {
-        this.stats.publishErrors++;
-        log.warn({ err: error, firstSeq: first.seq }, 'publish failed; the batch stays in the outbox');
-        this.settle(token);
-        this.scheduleFlush();
-        return;
-      }
-      outbox.acknowledge(last.seq);
+    if (this.stopped || this.live.busy || !this.options.client.connected) return this.checkIdle();
+    const entries = this.options.outbox.peekRange(this.liveCursor, UNBOUNDED, this.options.batchMaxReadings);
+    if (entries.length > 0) this.live.send(entries);
+    else this.checkIdle();
+  }
+
+  private flushReplay(): void {
+    clearTimeout(this.replayTimer);
+    this.replayTimer = undefined;
+    const { outbox, client, log, replay } = this.options;
+    if (this.stopped || this.replay.busy || !client.connected || this.liveFrom === UNBOUNDED) return this.checkIdle();
+    const wait = this.draining ? 0 : this.replayNextAt - Date.now();
+    if (wait > 0) {
+      this.replayTimer = setTimeout(() => this.flushReplay(), wait);
+      return;
+    }
+    const entries = outbox.peekRange(0, this.liveFrom, replay?.batchMaxReadings ?? this.options.batchMaxReadings);
+    if (entries.length === 0) {
+      if (this.backlogAnnounced) log.info('backlog sent');
+      this.backlogAnnounced = false;
+      return this.checkIdle();
+    }
+    if (!this.backlogAnnounced) {
+      log.info({ firstSeq: entries[0]?.seq, belowSeq: this.liveFrom, ratePerSecond: replay?.maxReadingsPerSecond ?? 0 }, 'sending the backlog');
+      this.backlogAnnounced = true;
+    }
+    // Pacing by readings, not batches: the rate holds whatever the batch size.
+    const rate = replay?.maxReadingsPerSecond ?? 0;
+    this.replayNextAt = Date.now() + (rate > 0 ? (entries.length * 1000) / rate : 0);
+    this.replay.send(entries);
+  }
+
+  private settled(lane: LaneName, acknowledged: OutboxEntry[] | undefined): void {
+    const last = acknowledged?.[acknowledged.length - 1];
+    if (lane === 'live' && last) this.liveCursor = Math.max(this.liveCursor, last.seq + 1);
+    if (acknowledged) {
       this.stats.batchesSent++;
-      this.stats.readingsSent += entries.length;
-      log.debug({ firstSeq: first.seq, lastSeq: last.seq, readings: entries.length }, 'batch acknowledged');
-      this.settle(token);
-      // More waiting (a backlog after an outage): keep going without waiting for the timer.
-      if (outbox.depth > 0) setImmediate(() => this.flush());
-    });
+      this.stats.readingsSent += acknowledged.length;
+      if (lane === 'replay') this.stats.readingsReplayed += acknowledged.length;
+    }
+    if (this.stopped) return;
+    // More may be waiting (readings came in while this batch flew): go on without waiting for the timer.
+    if (lane === 'live') {
+      // A failed batch is offered again within the batch interval; a full one is followed at once.
+      if (acknowledged) this.scheduleLive();
+      else this.flushTimer ??= setTimeout(() => this.flushLive(), this.options.batchIntervalMs);
+    } else {
+      // A refused or unacknowledged backlog batch is not retried in a tight loop.
+      if (!acknowledged) this.replayNextAt = Math.max(this.replayNextAt, Date.now() + Math.max(1000, this.options.batchIntervalMs));
+      setImmediate(() => this.flushReplay());
+    }
+    this.checkIdle();
   }
 
-  private settle(token: number): void {
-    if (this.inFlight?.token !== token) return;
-    clearTimeout(this.inFlight.timer);
-    this.inFlight = undefined;
+  private idle(): boolean {
+    return this.options.outbox.depth === 0 || !this.options.client.connected;
   }
-}
 
-function toBatch(device: string, boot: string, entries: OutboxEntry[]): ReadingBatch {
-  return {
-    v: CONTRACT_VERSION,
-    device,
-    boot,
-    readings: entries.map(({ seq, ts, sensor, value, unit, quality, clock, replay }) => ({
-      seq,
-      ts,
-      sensor,
-      value,
-      unit,
-      quality,
-      clock,
-      replay,
-    })),
-  };
+  private checkIdle(): void {
+    if (this.idleWaiters.length > 0 && this.idle() && !this.live.busy && !this.replay.busy) {
+      this.idleWaiters.splice(0).forEach((resolve) => resolve());
+    }
+  }
 }

@@ -18,6 +18,7 @@ export function startInProcessPair(options: {
   /** Agent settings from the environment's names (FURNACE_AGENT_MQTT_USERNAME, ...). */
   env: NodeJS.ProcessEnv;
   dataDir: string;
+  healthPort: number;
   intervalMs: number;
   speed: number;
   print: (line: string) => void;
@@ -35,6 +36,7 @@ export function startInProcessPair(options: {
     'serial.path': transport.devicePath,
     'mqtt.url': options.mqttUrl,
     dataDir: options.dataDir,
+    'health.port': String(options.healthPort),
   });
   const agent = startAgent(config, { log, binding: transport.binding });
   const emulator = new LineEmulator({ seed: 1, intervalMs: options.intervalMs, speed: options.speed, write: (line) => transport.write(line) });

@@ -15,6 +15,7 @@ const HELP = `npm start [-- options]: run broker, backend, an emulated furnace a
 
   --mqtt-port N       MQTT port, default 1883            (env FURNACE_MQTT_PORT)
   --http-port N       HTTP API port, default 8080        (env FURNACE_HTTP_PORT)
+  --agent-health-port N  the agent's /healthz and /metrics, default 9100 (env FURNACE_AGENT_HEALTH_PORT)
   --data-dir DIR      where state lives, default ./data  (env FURNACE_DATA_DIR)
   --serial MODE       auto (default), pty (socat) or in-process (serialport's mock binding)
   --interval-ms N     milliseconds between readings, default 1000
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
     options: {
       'mqtt-port': { type: 'string', default: process.env.FURNACE_MQTT_PORT ?? '1883' },
       'http-port': { type: 'string', default: process.env.FURNACE_HTTP_PORT ?? '8080' },
+      'agent-health-port': { type: 'string', default: process.env.FURNACE_AGENT_HEALTH_PORT ?? '9100' },
       'data-dir': { type: 'string', default: process.env.FURNACE_DATA_DIR ?? './data' },
       serial: { type: 'string', default: 'auto' },
       'interval-ms': { type: 'string', default: '1000' },
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
   }
   const mqttPort = integer('--mqtt-port', values['mqtt-port'], 1, 65_535);
   const httpPort = integer('--http-port', values['http-port'], 1, 65_535);
+  const healthPort = integer('--agent-health-port', values['agent-health-port'], 1, 65_535);
   const intervalMs = integer('--interval-ms', values['interval-ms'], 10, 3_600_000);
   const speed = integer('--speed', values.speed, 1, 100_000);
   const dataDir = resolve(values['data-dir']);
@@ -82,6 +85,7 @@ async function main(): Promise<void> {
   const usePty = values.serial === 'pty' || (values.serial === 'auto' && hasSocat());
   await assertPortFree(mqttPort, '0.0.0.0', 'MQTT');
   await assertPortFree(httpPort, '0.0.0.0', 'HTTP API');
+  await assertPortFree(healthPort, '0.0.0.0', 'agent health');
 
   const print = (part: string) => (line: string) => {
     process.stdout.write(`${values.json ? line : formatLogLine(line, part)}\n`);
@@ -107,7 +111,7 @@ async function main(): Promise<void> {
   const backendArgs = ['--port', String(httpPort), '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'backend'), '--open-access'];
   const backendEnv = { FURNACE_BACKEND_MQTT_USERNAME: credentials.backend.username, FURNACE_BACKEND_MQTT_PASSWORD: credentials.backend.password };
   await run('backend', 'backend/cli.js', backendArgs, backendEnv).waitForLine(/HTTP API ready/, 15_000);
-  const agentArgs = ['--device', DEVICE, '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'agent')];
+  const agentArgs = ['--device', DEVICE, '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'agent'), '--health-port', String(healthPort)];
   if (usePty) {
     const link = join(dataDir, 'serial', DEVICE);
     await run('emulator', 'hardware/cli.js', ['--link', link, '--interval-ms', String(intervalMs), '--speed', String(speed)])
@@ -117,7 +121,7 @@ async function main(): Promise<void> {
     print('stack')(
       JSON.stringify({ level: 40, time: Date.now(), part: 'stack', msg: 'socat not found (Debian package socat): emulator and agent are joined in-process through serialport\'s mock binding' }),
     );
-    pair = startInProcessPair({ device: DEVICE, mqttUrl, env: agentEnv, dataDir: join(dataDir, 'agent'), intervalMs, speed, print: print('agent') });
+    pair = startInProcessPair({ device: DEVICE, mqttUrl, env: agentEnv, healthPort, dataDir: join(dataDir, 'agent'), intervalMs, speed, print: print('agent') });
   }
   process.stdout.write(
     [
@@ -126,6 +130,7 @@ async function main(): Promise<void> {
       `  devices:   http://localhost:${httpPort}/api/v1/devices`,
       `  latest:    http://localhost:${httpPort}/api/v1/devices/${DEVICE}/latest`,
       `  metrics:   http://localhost:${httpPort}/metrics`,
+      `  agent:     http://localhost:${healthPort}/healthz  (and /metrics)`,
       `  MQTT:      mqtt://localhost:${mqttPort}  (telemetry/v1/${DEVICE}/readings; users and passwords in ${join(dataDir, 'broker', 'demo-passwords.json')})`,
       `  data:      ${dataDir}`,
       `  serial:    ${usePty ? `socat pseudo-terminal ${join(dataDir, 'serial', DEVICE)}` : 'in-process mock binding'}`,

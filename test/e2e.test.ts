@@ -59,7 +59,7 @@ describeWithProgram('socat', 'socat', 'end to end through every part', () => {
     const link = join(dir, 'serial', DEVICE);
     await startCli('emulator', ['--link', link, '--interval-ms', '20', '--speed', '60']);
     const agentArgs = ['--device', DEVICE, '--serial-path', link, '--mqtt-url', mqttUrl, '--data-dir', join(dir, 'agent')];
-    const fastBatches = { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '50' };
+    const fastBatches = { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '50', FURNACE_AGENT_HEALTH_PORT: '0' };
     let agent: RunningProcess = await startCli('agent', agentArgs, fastBatches);
 
     const dbFile = join(dir, 'backend', 'readings.sqlite');

@@ -37,7 +37,7 @@ describeWithProgram('mosquitto', 'mosquitto', 'through Mosquitto', () => {
     await waitFor(() => backend.ingest.connected, { timeoutMs: 10_000, what: 'the backend to connect to Mosquitto' });
 
     const transport = openInProcessTransport('/dev/ttyINTEROP0');
-    const config = loadAgentConfig(undefined, { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '50' }, {
+    const config = loadAgentConfig(undefined, { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '50', FURNACE_AGENT_HEALTH_PORT: '0' }, {
       device: 'furnace-mq',
       'serial.path': transport.devicePath,
       'mqtt.url': mosquitto.url,

@@ -34,14 +34,17 @@ describe('npm start', () => {
 
   const modes = requireProgram('socat', 'socat').skip ? ['in-process'] : ['pty', 'in-process'];
   it.each(modes)('runs the stack with the %s serial link and stops every part on Ctrl-C', async (mode) => {
-    const [mqttPort, httpPort] = (await freePorts(2)) as [number, number];
+    const [mqttPort, httpPort, healthPort] = (await freePorts(3)) as [number, number, number];
     const stack = await startStack([
-      '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--data-dir', dir, '--serial', mode, '--interval-ms', '200',
+      '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--agent-health-port', String(healthPort),
+      '--data-dir', dir, '--serial', mode, '--interval-ms', '200',
     ]);
     await stack.waitForLine(/Furnace telemetry is running/, 20_000);
     expect(stack.lines.join('\n')).toContain(`http://localhost:${httpPort}/api/v1/devices`);
     const age = await waitFor(() => latestAge(httpPort), { timeoutMs: 15_000, what: 'a reading of furnace-1 from the API' });
     expect(age).toBeLessThan(5000);
+    const health = await fetch(`http://127.0.0.1:${healthPort}/healthz`);
+    expect(health.status).toBe(200);
 
     const ours = pidsMentioning([dir, `--port ${mqttPort}`]);
     expect(ours.length).toBeGreaterThanOrEqual(mode === 'pty' ? 4 : 2); // broker, backend (+ emulator, socat, agent)

@@ -1,0 +1,83 @@
+import type { MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { CONTRACT_VERSION, type ReadingBatch, encodePayload, topics } from '../contract/index.js';
+import type { DurableOutbox, OutboxEntry } from './outbox.js';
+
+export type LaneName = 'live' | 'replay';
+
+export interface LaneOptions {
+  name: LaneName;
+  client: MqttClient;
+  outbox: DurableOutbox;
+  device: string;
+  /** How long a batch may wait for its PUBACK before it is offered again. */
+  ackTimeoutMs: number;
+  log: Logger;
+  /** A batch was acknowledged (its readings are gone from the outbox), or given up on. */
+  settled: (lane: LaneName, acknowledged: OutboxEntry[] | undefined) => void;
+}
+
+/**
+ * One stream of batches to the broker: one QoS 1 batch in flight at a time, so the lane keeps
+ * its order, and a batch leaves the outbox only after its PUBACK, and only its own rows.
+ */
+export class BatchLane {
+  private inFlight: { token: number; timer: NodeJS.Timeout } | undefined;
+  private nextToken = 1;
+
+  constructor(private readonly options: LaneOptions) {}
+
+  get busy(): boolean {
+    return this.inFlight !== undefined;
+  }
+
+  /** Publishes `entries` (one boot, ascending seq). */
+  send(entries: OutboxEntry[]): void {
+    const first = entries[0];
+    const last = entries[entries.length - 1];
+    if (!first || !last || this.inFlight) return;
+    const { client, outbox, device, log, name } = this.options;
+    const token = this.nextToken++;
+    const timer = setTimeout(() => {
+      log.warn({ lane: name, firstSeq: first.seq, lastSeq: last.seq }, 'no PUBACK in time; the batch will be offered again');
+      this.settle(token, undefined);
+    }, this.options.ackTimeoutMs);
+    this.inFlight = { token, timer };
+    const payload = encodePayload(toBatch(device, first.boot, entries, name === 'replay'));
+    client.publish(topics.readings(device), payload, { qos: 1 }, (error) => {
+      if (this.inFlight?.token !== token) return; // timed out already; a late PUBACK changes nothing
+      if (error) {
+        log.warn({ err: error, lane: name, firstSeq: first.seq }, 'publish failed; the batch stays in the outbox');
+        this.settle(token, undefined);
+        return;
+      }
+      // Only this batch's rows: the other lane may hold readings between or around them.
+      outbox.acknowledgeRange(first.seq, last.seq);
+      log.debug({ lane: name, firstSeq: first.seq, lastSeq: last.seq, readings: entries.length }, 'batch acknowledged');
+      this.settle(token, entries);
+    });
+  }
+
+  /** Forgets the batch in flight (the agent is stopping); its readings stay in the outbox. */
+  abandon(): void {
+    clearTimeout(this.inFlight?.timer);
+    this.inFlight = undefined;
+  }
+
+  private settle(token: number, acknowledged: OutboxEntry[] | undefined): void {
+    if (this.inFlight?.token !== token) return;
+    clearTimeout(this.inFlight.timer);
+    this.inFlight = undefined;
+    this.options.settled(this.options.name, acknowledged);
+  }
+}
+
+/** The contract's readings batch; `replay` marks readings sent from the outbox after an outage. */
+export function toBatch(device: string, boot: string, entries: readonly OutboxEntry[], replay: boolean): ReadingBatch {
+  return {
+    v: CONTRACT_VERSION,
+    device,
+    boot,
+    readings: entries.map(({ seq, ts, sensor, value, unit, quality, clock }) => ({ seq, ts, sensor, value, unit, quality, clock, replay })),
+  };
+}
