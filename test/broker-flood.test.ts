@@ -107,26 +107,32 @@ describe('our broker, same floods', () => {
     await stillDelivers(server.url, healthy, 'other/probe');
   });
 
-  it('QoS 0: a healthy subscriber is not stalled by a frozen one on the same topic, which stays connected until killed', async () => {
+  /** A broker with a frozen and a healthy subscriber on flood/#, and a publisher, all at `qos`. */
+  async function floodScene(qos: 0 | 1, drainTimeoutMs: number) {
     const server = await startTestBroker({
       settings: {
         'limits.publishRatePerSecond': '0',
-        'limits.drainTimeoutMs': '60000',
+        'limits.drainTimeoutMs': String(drainTimeoutMs),
         'limits.subscriberStallMs': '100',
         'limits.maxQueuedMessages': '1000000',
         'limits.maxQueuedBytes': String(1024 * 1024 * 1024),
       },
     });
     brokers.push(server);
-    const frozen = await rawSubscriber(server.port, 'frozen', 'flood/#', 0, admin);
+    const frozen = await rawSubscriber(server.port, 'frozen', 'flood/#', qos, admin);
     raws.push(frozen);
     const healthy = await connectAs(server.url, USERS.admin, { clientId: 'healthy' });
     clients.push(healthy);
-    await healthy.subscribeAsync('flood/#', { qos: 0 });
+    await healthy.subscribeAsync('flood/#', { qos });
     const times = arrivals(healthy);
     freeze(frozen);
     const publisher = await connectAs(server.url, USERS.admin, { clientId: 'publisher' });
     clients.push(publisher);
+    return { server, frozen, healthy, times, publisher };
+  }
+
+  it('QoS 0: a healthy subscriber is not stalled by a frozen one on the same topic, which stays connected until killed', async () => {
+    const { server, frozen, healthy, times, publisher } = await floodScene(0, 60_000);
     const payload = Buffer.alloc(4096, 0x42);
     const count = 3000; // 12 MB: far more than the frozen subscriber's socket buffers hold
     for (let i = 0; i < count; i += 1) publisher.publish('flood/x', payload, { qos: 0 });
@@ -140,25 +146,7 @@ describe('our broker, same floods', () => {
   });
 
   it('QoS 1: the healthy subscriber gets everything while drainTimeout drops the frozen one', async () => {
-    const server = await startTestBroker({
-      settings: {
-        'limits.publishRatePerSecond': '0',
-        'limits.drainTimeoutMs': '3000',
-        'limits.subscriberStallMs': '100',
-        'limits.maxQueuedMessages': '1000000',
-        'limits.maxQueuedBytes': String(1024 * 1024 * 1024),
-      },
-    });
-    brokers.push(server);
-    const frozen = await rawSubscriber(server.port, 'frozen', 'flood/#', 1, admin);
-    raws.push(frozen);
-    const healthy = await connectAs(server.url, USERS.admin, { clientId: 'healthy' });
-    clients.push(healthy);
-    await healthy.subscribeAsync('flood/#', { qos: 1 });
-    const times = arrivals(healthy);
-    freeze(frozen);
-    const publisher = await connectAs(server.url, USERS.admin, { clientId: 'publisher' });
-    clients.push(publisher);
+    const { server, healthy, times, publisher } = await floodScene(1, 3000);
     const payload = Buffer.alloc(4096, 0x43);
     const count = 3000;
     await Promise.all(Array.from({ length: count }, () => publisher.publishAsync('flood/x', payload, { qos: 1 })));
