@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { SEGMENT_PATTERN, SettingsError, loadSettings } from '../contract/index.js';
+import { parseRules } from './alerts/rule-schema.js';
 
 // One schema for every backend setting: defaults, descriptions (shown in errors and in
 // backend.example.yaml), and the environment names (FURNACE_BACKEND_<PATH>) all come from it.
@@ -99,6 +100,37 @@ const RateLimit = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const Webhook = Type.Object(
+  {
+    name: Type.String({ pattern: SEGMENT_PATTERN, description: 'names the webhook in logs, metrics and its outbox' }),
+    url: Type.String({ pattern: '^https?://', description: 'where alert events are POSTed as JSON' }),
+    secret: Type.Optional(Type.String({ minLength: 16, description: 'HMAC-SHA256 key: the body is signed in X-Furnace-Signature' })),
+    transitions: Type.Array(Type.Union([Type.Literal('pending'), Type.Literal('firing'), Type.Literal('resolved'), Type.Literal('inactive')]), {
+      default: ['firing', 'resolved'],
+      uniqueItems: true,
+      description: 'which transitions (by the state entered) are sent; reminders are firing',
+    }),
+    timeoutMs: Int(100, 120_000, 10_000, 'one POST waits this long for an answer'),
+    retryForMs: Int(1000, 30 * DAY_MS, 24 * 3600 * 1000, 'an event is retried with backoff this long, then recorded as failed'),
+  },
+  { additionalProperties: false },
+);
+
+const Alerts = Type.Object(
+  {
+    rules: Type.Array(Type.Unknown(), { default: [], description: 'alert rules (backend/alerts/README.md); ignored when rulesFile is set' }),
+    rulesFile: Type.Optional(
+      Type.String({ minLength: 1, description: 'YAML file with the rules (a list); SIGHUP re-reads it, PUT /api/v1/rules rewrites it' }),
+    ),
+    checkIntervalMs: Int(100, 60_000, 1000, 'how often time-based conditions (stale, for, reminders) are checked'),
+    mqtt: Type.Boolean({ default: true, description: 'publish alert states and events on the broker (alerts/v1/...)' }),
+    webhooks: Type.Array(Webhook, { default: [], maxItems: 100, description: 'HTTP endpoints that receive alert events' }),
+    retryMinMs: Int(10, 600_000, 1000, 'first pause before a failed delivery is retried; it doubles up to retryMaxMs'),
+    retryMaxMs: Int(100, 3_600_000, 60_000, 'longest pause between two delivery attempts'),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const BackendConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, default: './data/backend', description: 'folder of the SQLite files' }),
@@ -109,6 +141,7 @@ export const BackendConfigSchema = Type.Object(
     query: Query,
     auth: Auth,
     rateLimit: RateLimit,
+    alerts: Alerts,
   },
   { additionalProperties: false },
 );
@@ -141,5 +174,17 @@ function crossChecks(config: BackendConfig): string[] {
     names.add(token.name);
     hashes.add(token.sha256);
   });
+  const webhooks = new Set<string>();
+  config.alerts.webhooks.forEach((hook, i) => {
+    if (webhooks.has(hook.name)) problems.push(`alerts.webhooks.${i}.name = ${JSON.stringify(hook.name)}: used by another webhook`);
+    webhooks.add(hook.name);
+  });
+  if (config.alerts.retryMinMs > config.alerts.retryMaxMs) {
+    problems.push(`alerts.retryMinMs = ${config.alerts.retryMinMs}: must not exceed alerts.retryMaxMs (${config.alerts.retryMaxMs})`);
+  }
+  if (config.alerts.rulesFile === undefined) {
+    const parsed = parseRules(config.alerts.rules);
+    if (!parsed.ok) problems.push(...parsed.problems.map((problem) => `alerts.${problem}`));
+  }
   return problems;
 }

@@ -109,6 +109,51 @@ export class BackendMetrics {
     registers: this.registers,
   });
 
+  // Alerts
+  readonly alertTransitions = new Counter({
+    name: 'furnace_backend_alert_transitions_total',
+    help: 'Alert transitions, by rule and the state entered (reminders count as firing)',
+    labelNames: ['rule', 'to'],
+    registers: this.registers,
+  });
+  readonly alertsActive = new Gauge({
+    name: 'furnace_backend_alerts_active',
+    help: 'Alert instances now pending or firing, by phase',
+    labelNames: ['phase'],
+    registers: this.registers,
+  });
+  readonly alertEvaluationSeconds = new Histogram({
+    name: 'furnace_backend_alert_evaluation_seconds',
+    help: 'One evaluation of the rules against an input (a readings batch, a status, a tick), persisting included',
+    labelNames: ['input'],
+    buckets: LATENCY_BUCKETS,
+    registers: this.registers,
+  });
+  readonly alertDeliveries = new Counter({
+    name: 'furnace_backend_alert_deliveries_total',
+    help: 'Alert delivery attempts by channel and outcome (delivered, retry, failed)',
+    labelNames: ['channel', 'outcome'],
+    registers: this.registers,
+  });
+  readonly alertOutboxPending = new Gauge({
+    name: 'furnace_backend_alert_outbox_pending',
+    help: 'Alert items waiting in a channel outbox',
+    labelNames: ['channel'],
+    registers: this.registers,
+  });
+  readonly alertRuleReloads = new Counter({
+    name: 'furnace_backend_alert_rule_reloads_total',
+    help: 'Rule set reloads (SIGHUP or PUT /api/v1/rules), by outcome (applied, refused)',
+    labelNames: ['outcome'],
+    registers: this.registers,
+  });
+  readonly sseClients = new Gauge({
+    name: 'furnace_backend_sse_clients',
+    help: 'Server-sent event streams open, by stream (alerts, readings)',
+    labelNames: ['stream'],
+    registers: this.registers,
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'furnace_backend_' });
     // Every cause shows from the start at 0, so a dashboard can rate() it before the first rejection.
