@@ -5,7 +5,8 @@ import type { BackendConfig } from '../config.js';
 import { ApiError } from '../errors.js';
 import type { BackendMetrics } from '../metrics.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
-import type { ReadingStore } from '../store/reading-store.js';
+import type { ReadingStore, StoredReading } from '../store/reading-store.js';
+import type { AlertsService } from '../alerts/types.js';
 import { type AdminActions, registerAdminRoutes } from './admin-routes.js';
 import { installAuth } from './auth.js';
 import { registerDeviceRoutes } from './device-routes.js';
@@ -22,6 +23,10 @@ export interface AppDependencies {
   config: Pick<BackendConfig, 'http' | 'query' | 'auth' | 'rateLimit'>;
   readiness: Readiness;
   admin: AdminActions;
+  /** The alert engine; without it (tests of other routes) the alert routes are absent. */
+  alerts?: AlertsService;
+  /** Live readings after each commit, for GET /api/v1/stream. Returns the unsubscribe. */
+  readings?: (listener: (device: string, readings: readonly StoredReading[]) => void) => () => void;
 }
 
 /**

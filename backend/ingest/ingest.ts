@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
+import type { DeviceStatus, Reading, SensorsHealth } from '../../contract/index.js';
 import { type Decoded, decodeDeviceStatus, decodeReadingBatch, decodeSensorsHealth, filters, formatIssues, parseTopic } from '../../contract/index.js';
 import type { BackendConfig } from '../config.js';
 import type { BackendMetrics } from '../metrics.js';
@@ -12,6 +13,19 @@ import { RejectLog } from './reject-log.js';
 import { retryUntilDone } from './retry.js';
 import { type CommitInfo, WriteBatcher } from './write-batcher.js';
 
+/**
+ * What else must see each message before it is acknowledged (the alert engine). Each call is
+ * retried until it succeeds, like a registry write, so a reading the broker has been told is
+ * safe has also been evaluated.
+ */
+export interface IngestObserver {
+  readings(device: string, readings: readonly Reading[], receivedAt: number): void;
+  status(status: DeviceStatus, receivedAt: number): void;
+  /** An empty retained status: the device's status is gone. */
+  statusCleared(device: string, receivedAt: number): void;
+  sensors(health: SensorsHealth, receivedAt: number): void;
+}
+
 export interface IngestOptions {
   mqtt: BackendConfig['mqtt'];
   batching: BackendConfig['ingest'];
@@ -19,6 +33,7 @@ export interface IngestOptions {
   registry: DeviceRegistry;
   metrics: BackendMetrics;
   log: Logger;
+  observer?: IngestObserver;
 }
 
 const SUMMARY_INTERVAL_MS = 10_000;
@@ -35,7 +50,7 @@ const STOP_COMMIT_MS = 2000;
 export class Ingest {
   readonly client: MqttClient;
   /** `committed`: after each write transaction (tests and benchmarks measure ingest with it). */
-  readonly events = new EventEmitter<{ committed: [CommitInfo] }>();
+  readonly events = new EventEmitter<{ committed: [CommitInfo]; stored: [device: string, boot: string, readings: readonly Reading[], receivedAt: number] }>();
   private readonly batcher: WriteBatcher;
   private readonly acks: AckQueue;
   private readonly rejects: RejectLog;
@@ -135,36 +150,55 @@ export class Ingest {
       metrics.batchesReceived.inc();
       const decoded = this.decoded(packet, decodeReadingBatch(topic.device, packet.payload, this.options.mqtt.maxPayloadBytes));
       if (!decoded) return Promise.resolve();
-      return this.batcher.add(decoded, Date.now()).then(() => {
-        const last = decoded.readings[decoded.readings.length - 1];
-        if (last) this.lastStored = { device: decoded.device, sensor: last.sensor, value: last.value, unit: last.unit };
-      });
+      const receivedAt = Date.now();
+      return this.batcher
+        .add(decoded, receivedAt)
+        .then(() => {
+          const last = decoded.readings[decoded.readings.length - 1];
+          if (last) this.lastStored = { device: decoded.device, sensor: last.sensor, value: last.value, unit: last.unit };
+          this.events.emit('stored', decoded.device, decoded.boot, decoded.readings, receivedAt);
+          const { observer } = this.options;
+          if (observer) return this.untilDone(packet.topic, () => observer.readings(decoded.device, decoded.readings, receivedAt));
+        });
     }
     if (topic?.kind === 'status' || topic?.kind === 'sensors') {
       const { kind, device } = topic;
       const receivedAt = Date.now();
+      const { observer } = this.options;
       let write: () => void;
+      let observe: (() => void) | undefined;
       if (packet.payload.length === 0) {
         // An empty retained message clears the topic on the broker: forget what it said.
         write = () => (kind === 'status' ? registry.forgetStatus(device) : registry.forgetSensorsHealth(device));
+        if (kind === 'status') observe = observer && (() => observer.statusCleared(device, receivedAt));
       } else if (kind === 'status') {
         const status = this.decoded(packet, decodeDeviceStatus(device, packet.payload, this.options.mqtt.maxPayloadBytes));
         if (!status) return Promise.resolve();
         write = () => registry.putStatus(status, receivedAt);
+        observe = observer && (() => observer.status(status, receivedAt));
       } else {
         const health = this.decoded(packet, decodeSensorsHealth(device, packet.payload, this.options.mqtt.maxPayloadBytes));
         if (!health) return Promise.resolve();
         write = () => registry.putSensorsHealth(health);
+        observe = observer && (() => observer.sensors(health, receivedAt));
       }
-      return retryUntilDone(() => Promise.resolve().then(write), {
-        maxDelayMs: this.options.batching.retryMaxDelayMs,
-        onFailure: (error, attempt) => log.error({ err: error, topic: packet.topic, attempt }, 'registry write failed; retrying'),
-        giveUp: () => this.stopping,
-        cancelled: this.retriesCancelled,
-      }).then(() => void metrics.registryUpdates.inc({ kind }));
+      return this.untilDone(packet.topic, write)
+        .then(() => void metrics.registryUpdates.inc({ kind }))
+        .then(() => (observe ? this.untilDone(packet.topic, observe) : undefined));
     }
     this.rejects.reject('unknown_topic', packet.topic, `not a topic the backend reads: ${packet.topic}`);
     return Promise.resolve();
+  }
+
+  /** Retries a synchronous write (registry, alert evaluation) until it succeeds or ingest stops. */
+  private untilDone(topic: string, work: () => void): Promise<void> {
+    const { log } = this.options;
+    return retryUntilDone(() => Promise.resolve().then(work), {
+      maxDelayMs: this.options.batching.retryMaxDelayMs,
+      onFailure: (error, attempt) => log.error({ err: error, topic, attempt }, 'write failed; retrying, the broker is not acknowledged meanwhile'),
+      giveUp: () => this.stopping,
+      cancelled: this.retriesCancelled,
+    });
   }
 
   private decoded<T>(packet: IPublishPacket, decoded: Decoded<T>): T | undefined {
