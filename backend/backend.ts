@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Reading } from '../contract/index.js';
+import { Alerting } from './alerts/alerting.js';
 import type { BackendConfig } from './config.js';
 import { BackendError } from './errors.js';
 import { buildApp } from './http/app.js';
@@ -18,14 +20,22 @@ export interface RunningBackend {
   readonly registry: DeviceRegistry;
   readonly metrics: BackendMetrics;
   readonly ingest: Ingest;
+  readonly alerting: Alerting;
   close(): Promise<void>;
+}
+
+export interface BackendStartOptions {
+  /** The --config file, named in messages. */
+  configFile?: string | undefined;
+  /** Re-reads the settings on SIGHUP (alert rules); throws SettingsError on a bad file. */
+  reloadConfig?: (() => BackendConfig) | undefined;
 }
 
 /**
  * Starts the backend: the store, the registry, MQTT ingest, retention and the HTTP API. The API
  * does not wait for the broker: it answers (from the store) while ingest is still connecting.
  */
-export async function startBackend(config: BackendConfig, log: Logger): Promise<RunningBackend> {
+export async function startBackend(config: BackendConfig, log: Logger, options: BackendStartOptions = {}): Promise<RunningBackend> {
   const metrics = new BackendMetrics();
   const store = new SqliteReadingStore(config.dataDir, {
     retention: config.store,
@@ -40,6 +50,9 @@ export async function startBackend(config: BackendConfig, log: Logger): Promise<
     await store.close();
     throw error;
   }
+  // Alerts publish on ingest's MQTT session, so ingest comes first and alerting right after it. No
+  // message can reach the observer in between: they arrive from the network, after this synchronous set-up.
+  let alerting: Alerting | undefined;
   const ingest = new Ingest({
     mqtt: config.mqtt,
     batching: config.ingest,
@@ -47,11 +60,28 @@ export async function startBackend(config: BackendConfig, log: Logger): Promise<
     registry,
     metrics,
     log: log.child({ component: 'backend:ingest' }),
+    observer: {
+      readings: (...args) => alerting?.readings(...args),
+      status: (...args) => alerting?.status(...args),
+      statusCleared: (...args) => alerting?.statusCleared(...args),
+      sensors: (...args) => alerting?.sensors(...args),
+    },
   });
+  try {
+    alerting = new Alerting({ ...options, config, mqttClient: ingest.client, metrics, log: log.child({ component: 'backend:alerts' }) });
+  } catch (error) {
+    await ingest.stop();
+    await store.close();
+    registry.close();
+    throw error;
+  }
+  const alerts = alerting;
+  alerts.start();
   const retention = new RetentionTimer(store, config.store.retentionIntervalMs, metrics, log.child({ component: 'backend:retention' }));
   const stopAll = async () => {
     retention.stop();
     await ingest.stop();
+    await alerts.close();
     await retention.idle();
     await store.close();
     registry.close();
@@ -65,6 +95,13 @@ export async function startBackend(config: BackendConfig, log: Logger): Promise<
       metrics,
       log: log.child({ component: 'backend:http' }),
       config,
+      alerts,
+      readings: (listener) => {
+        const forward = (device: string, boot: string, readings: readonly Reading[], receivedAt: number) =>
+          listener(device, readings.map((reading) => ({ ...reading, device, boot, receivedAt })));
+        ingest.events.on('stored', forward);
+        return () => ingest.events.off('stored', forward);
+      },
       readiness: { mqttConnected: () => ingest.connected, storeFailure: () => ingest.storeFailure },
       admin: {
         runRetention: () => retention.runNow(),
@@ -95,6 +132,7 @@ export async function startBackend(config: BackendConfig, log: Logger): Promise<
     registry,
     metrics,
     ingest,
+    alerting: alerts,
     async close() {
       await app.close();
       await stopAll();

@@ -19,6 +19,9 @@ const HELP = `furnace-backend: stores furnace readings from MQTT and answers the
   --scope SCOPE       with --new-token: read (default) or admin
   --print-config      print the settings in force (token hashes shown, passwords masked) and exit
   --help              this text
+
+Signals: SIGTERM/SIGINT stop after committing what is pending; SIGHUP reloads the alert rules
+(alerts.rules in --config, or alerts.rulesFile), keeping the old ones if the new set has an error.
 `;
 
 function printNewToken(name: string, scope: string): void {
@@ -48,19 +51,23 @@ async function main(): Promise<void> {
   });
   if (values.help) return void process.stdout.write(HELP);
   if (values['new-token'] !== undefined) return printNewToken(values['new-token'], values.scope);
-  const config = loadBackendConfig(values.config, process.env, {
+  const overrides = {
     'http.port': values.port,
     'http.host': values.host,
     'mqtt.url': values['mqtt-url'],
     dataDir: values['data-dir'],
     'auth.openAccess': values['open-access'] ? 'true' : undefined,
-  });
+  };
+  const configFile = values.config;
+  const config = loadBackendConfig(configFile, process.env, overrides);
   if (values['print-config']) {
     const masked = { ...config, mqtt: { ...config.mqtt, password: config.mqtt.password === undefined ? undefined : '***' } };
     return void process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
   }
   const log = pino({ base: { part: 'backend' } });
-  const backend = await startBackend(config, log);
+  // SIGHUP re-reads the settings for the alert rules (the rest needs a restart).
+  const backend = await startBackend(config, log, { configFile, reloadConfig: () => loadBackendConfig(configFile, process.env, overrides) });
+  process.on('SIGHUP', () => void backend.alerting.reload('SIGHUP'));
   let stopping = false;
   const stop = (signal: string) => {
     // Ctrl-C under npm start reaches us twice (the terminal's SIGINT, then the launcher's SIGTERM).

@@ -42,6 +42,13 @@ export const API_ERRORS = {
   API_QUERY_BUSY: 503,
   /** The request as a whole (not only its query) ran past `http.handlerTimeoutMs`. */
   API_TIMEOUT: 503,
+  /** No pending or firing alert has that id (POST /api/v1/alerts/{id}/ack). */
+  API_ALERT_NOT_FOUND: 404,
+  API_SILENCE_NOT_FOUND: 404,
+  /** A rule set with problems; the body lists them all in `problems`. */
+  API_RULES_INVALID: 400,
+  /** The rules live inline in the backend config, which the API never rewrites. */
+  API_RULES_READ_ONLY: 409,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;
 

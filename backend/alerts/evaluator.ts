@@ -63,7 +63,8 @@ function step(rule: Rule, previous: AlertInstance, observation: Observation, new
   const transitions: AlertTransition[] = [];
   const move = (to: AlertPhase) => {
     transitions.push(transition(rule, next, to, at, observation.message, newId()));
-    next = { ...next, phase: to, since: at };
+    // A reminder (firing → firing) is not a new state: `since` keeps saying when it began firing.
+    next = { ...next, phase: to, since: to === next.phase ? next.since : at };
   };
   const remindIfDue = () => {
     // A state saved without a notification time counts from now rather than never reminding.

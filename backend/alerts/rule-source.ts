@@ -33,7 +33,7 @@ export function parseRulesDocument(document: unknown): ParsedRules {
   if (typeof document === 'object' && !Array.isArray(document) && 'rules' in document) {
     const extra = Object.keys(document).filter((key) => key !== 'rules');
     if (extra.length > 0) return { ok: false, problems: extra.map((key) => `${key}: unknown key (expected only rules)`) };
-    return parseRules((document as { rules: unknown }).rules);
+    return parseRules(document.rules);
   }
   return parseRules(document);
 }

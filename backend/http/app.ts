@@ -1,19 +1,21 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import type { AlertsService } from '../alerts/types.js';
 import type { BackendConfig } from '../config.js';
 import { ApiError } from '../errors.js';
 import type { BackendMetrics } from '../metrics.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
 import type { ReadingStore, StoredReading } from '../store/reading-store.js';
-import type { AlertsService } from '../alerts/types.js';
 import { type AdminActions, registerAdminRoutes } from './admin-routes.js';
+import { registerAlertRoutes } from './alert-routes.js';
 import { installAuth } from './auth.js';
 import { registerDeviceRoutes } from './device-routes.js';
 import { errorBody, installErrorHandlers } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
 import { type Readiness, registerOpsRoutes } from './ops-routes.js';
 import { registerReadingsRoutes } from './readings-routes.js';
+import { registerStreamRoutes } from './stream-routes.js';
 
 export interface AppDependencies {
   store: ReadingStore;
@@ -81,5 +83,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerDeviceRoutes(app, { store: deps.store, registry: deps.registry, staleAfterMs: config.query.staleAfterMs });
   registerReadingsRoutes(app, { store: deps.store, registry: deps.registry, query: config.query });
   registerAdminRoutes(app, deps.admin);
+  if (deps.alerts) registerAlertRoutes(app, { alerts: deps.alerts, query: config.query });
+  registerStreamRoutes(app, { alerts: deps.alerts, readings: deps.readings, metrics });
   return app;
 }

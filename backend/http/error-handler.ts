@@ -14,6 +14,7 @@ const reasons: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  409: 'Conflict',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -60,6 +61,7 @@ function fromBackendError(error: BackendError): ApiError | undefined {
     case 'BACKEND_LISTEN_FAILED':
     case 'BACKEND_STORE_OPEN_FAILED':
     case 'BACKEND_REGISTRY_OPEN_FAILED':
+    case 'BACKEND_ALERTS_OPEN_FAILED':
       return undefined;
   }
 }

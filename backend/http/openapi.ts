@@ -27,6 +27,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'devices', description: 'devices, their status and latest readings' },
         { name: 'readings', description: 'readings over time and gaps' },
+        { name: 'alerts', description: 'alert history, active alerts, acknowledgements, silences, rules and the live streams' },
         { name: 'admin', description: 'needs the admin scope' },
         { name: 'ops', description: 'probes and metrics, no token needed' },
       ],

@@ -145,7 +145,7 @@ export class Ingest {
   /** Resolves once the message is committed, or at once if it is refused. */
   private route(packet: IPublishPacket): Promise<void> {
     const topic = parseTopic(packet.topic);
-    const { log, registry, metrics } = this.options;
+    const { registry, metrics } = this.options;
     if (topic?.kind === 'readings') {
       metrics.batchesReceived.inc();
       const decoded = this.decoded(packet, decodeReadingBatch(topic.device, packet.payload, this.options.mqtt.maxPayloadBytes));

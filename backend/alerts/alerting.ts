@@ -1,0 +1,192 @@
+import type { MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { DeviceStatus, Reading, SensorsHealth } from '../../contract/index.js';
+import { SettingsError } from '../../contract/index.js';
+import type { BackendConfig } from '../config.js';
+import type { IngestObserver } from '../ingest/ingest.js';
+import type { BackendMetrics } from '../metrics.js';
+import { openAlertDb } from './alert-db.js';
+import { AlertStore } from './alert-store.js';
+import { AlertDelivery } from './delivery/index.js';
+import { AlertEngine } from './engine.js';
+import { type RuleSet, parseRulesDocument, rulesOf, writeRulesFile } from './rule-source.js';
+import { checkSilence } from './silences.js';
+import type { ActiveAlert, AlertEventRecord, AlertsService, HistoryQuery, NewSilence, RulesUpdate, Silence } from './types.js';
+
+export interface AlertingOptions {
+  config: BackendConfig;
+  /** The --config file, for messages. */
+  configFile?: string | undefined;
+  /** Re-reads the settings (SIGHUP); throws SettingsError naming every bad key. */
+  reloadConfig?: (() => BackendConfig) | undefined;
+  /** The backend's MQTT connection (ingest's): alerts go out on the same session. */
+  mqttClient: MqttClient;
+  metrics: BackendMetrics;
+  log: Logger;
+}
+
+/**
+ * The alert side of the backend, assembled: rules and where they come from, the engine and its
+ * store, one dispatcher per delivery channel. It is what ingest feeds (IngestObserver) and what
+ * the HTTP API asks (AlertsService).
+ */
+export class Alerting implements AlertsService, IngestObserver {
+  readonly engine: AlertEngine;
+  private readonly store: AlertStore;
+  private readonly delivery: AlertDelivery;
+  private ruleSet: RuleSet & { loadedAt: number };
+  private alertsSettings: BackendConfig['alerts'];
+
+  constructor(private readonly options: AlertingOptions) {
+    const { config, log, metrics } = options;
+    const loaded = rulesOf(config.alerts, options.configFile);
+    // At start-up a bad rule set stops the backend, like any bad setting: better than running without alerts.
+    if (!loaded.ok) throw new SettingsError(loaded.problems);
+    this.ruleSet = { ...loaded.set, loadedAt: Date.now() };
+    this.alertsSettings = config.alerts;
+    const db = openAlertDb(config.dataDir);
+    this.store = new AlertStore(db);
+    this.delivery = AlertDelivery.create({ db, alerts: config.alerts, mqttClient: options.mqttClient, metrics, log });
+    const channels = this.delivery.channels;
+    this.engine = new AlertEngine({
+      store: this.store,
+      rules: this.ruleSet.rules,
+      channels,
+      checkIntervalMs: config.alerts.checkIntervalMs,
+      metrics,
+      log,
+    });
+    this.engine.events.on('enqueued', (names) => this.delivery.wake(names));
+    this.engine.events.on('appended', (records) => {
+      for (const { event, silenced } of records) {
+        if (event.to === 'firing' || event.to === 'resolved') {
+          log.info({ alert: event, silenced }, `alert ${event.rule} ${event.to} on ${event.device}${event.sensor ? `/${event.sensor}` : ''}: ${event.message}`);
+        }
+      }
+    });
+    log.info({ rules: this.ruleSet.rules.length, source: this.ruleSet.source, channels: channels.map((c) => c.name) }, 'alert rules loaded');
+  }
+
+  start(): void {
+    this.engine.start();
+    this.delivery.start();
+  }
+
+  async close(): Promise<void> {
+    this.engine.stop();
+    await this.delivery.stop();
+    this.store.close();
+  }
+
+  // Rules
+
+  /** SIGHUP: re-reads the settings and applies their rules, or keeps the old ones and says why. */
+  reload(trigger: string): boolean {
+    const { log, metrics } = this.options;
+    let alerts = this.alertsSettings;
+    let problems: string[] | undefined;
+    try {
+      if (this.options.reloadConfig) alerts = this.options.reloadConfig().alerts;
+    } catch (error) {
+      problems = error instanceof SettingsError ? error.problems : [(error as Error).message];
+    }
+    const loaded = problems === undefined ? rulesOf(alerts, this.options.configFile) : { ok: false as const, problems };
+    if (!loaded.ok) {
+      metrics.alertRuleReloads.inc({ outcome: 'refused' });
+      log.error({ problems: loaded.problems }, `rules refused (${trigger}), the old ones stay: ${loaded.problems.join('; ')}`);
+      return false;
+    }
+    this.alertsSettings = alerts;
+    this.apply(loaded.set, trigger);
+    return true;
+  }
+
+  rules(): { rules: RuleSet['rules']; source: string; loadedAt: number } {
+    return this.ruleSet;
+  }
+
+  replaceRules(raw: unknown, by: string): Promise<RulesUpdate> {
+    const path = this.alertsSettings.rulesFile;
+    if (path === undefined) {
+      const where = this.options.configFile ?? 'the settings';
+      return Promise.resolve({
+        ok: false,
+        code: 'API_RULES_READ_ONLY',
+        message: `the rules are alerts.rules in ${where}: edit them there and send SIGHUP, or set alerts.rulesFile to manage them over the API`,
+      });
+    }
+    const parsed = parseRulesDocument(raw);
+    if (!parsed.ok) {
+      this.options.metrics.alertRuleReloads.inc({ outcome: 'refused' });
+      return Promise.resolve({ ok: false, code: 'API_RULES_INVALID', problems: parsed.problems });
+    }
+    // The file first: if it cannot be written, nothing changes (a restart would bring the old rules back).
+    writeRulesFile(path, parsed.rules, by);
+    this.apply({ rules: parsed.rules, source: path }, `PUT /api/v1/rules by ${by}`);
+    return Promise.resolve({ ok: true, rules: parsed.rules });
+  }
+
+  private apply(set: RuleSet, trigger: string): void {
+    this.engine.setRules(set.rules);
+    this.ruleSet = { ...set, loadedAt: Date.now() };
+    this.options.metrics.alertRuleReloads.inc({ outcome: 'applied' });
+    this.options.log.info({ rules: set.rules.map((rule) => rule.id), source: set.source }, `rules applied from ${set.source} (${trigger})`);
+  }
+
+  // IngestObserver
+
+  readings(device: string, readings: readonly Reading[], receivedAt: number): void {
+    this.engine.readings(device, readings, receivedAt);
+  }
+
+  status(status: DeviceStatus, receivedAt: number): void {
+    this.engine.status(status.device, status.state, receivedAt);
+  }
+
+  statusCleared(device: string, receivedAt: number): void {
+    this.engine.statusCleared(device, receivedAt);
+  }
+
+  sensors(health: SensorsHealth, receivedAt: number): void {
+    this.engine.sensors(health.device, health, receivedAt);
+  }
+
+  // AlertsService
+
+  history(query: HistoryQuery): AlertEventRecord[] {
+    return this.store.history(query);
+  }
+
+  active(): ActiveAlert[] {
+    return this.engine.active();
+  }
+
+  acknowledge(id: string, by: string): ActiveAlert | undefined {
+    return this.engine.acknowledge(id, by);
+  }
+
+  silences(includeExpired: boolean): Silence[] {
+    return this.store.listSilences(Date.now(), includeExpired);
+  }
+
+  addSilence(silence: NewSilence, by: string): Silence {
+    return checkSilence(silence, by, Date.now(), (s) => this.store.addSilence(s));
+  }
+
+  removeSilence(id: string): boolean {
+    return this.store.removeSilence(id);
+  }
+
+  eventsAfter(after: number, limit: number): AlertEventRecord[] {
+    return this.store.eventsAfter(after, limit);
+  }
+
+  lastSeq(): number {
+    return this.store.lastSeq();
+  }
+
+  onEvents(listener: (records: readonly AlertEventRecord[]) => void): () => void {
+    this.engine.events.on('appended', listener);
+    return () => this.engine.events.off('appended', listener);
+  }
+}

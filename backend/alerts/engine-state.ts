@@ -1,0 +1,196 @@
+import type { AlertState, AlertTransition } from '../../contract/index.js';
+import type { AlertInstance, AlertPhase } from './alert-state.js';
+import type { StoredInstance } from './alert-store.js';
+import type { Rule } from './rule-schema.js';
+import type { ActiveAlert, ChannelItem } from './types.js';
+
+// What the alert engine keeps in memory about each instance, and how an instance is shown:
+// as the retained state of its (device, rule) and as an active alert.
+
+export interface Entry extends StoredInstance {
+  /** What the latest transition said; looked up in the log after a restart. */
+  last?: LastWords | undefined;
+  /** Backend time of the last write of this instance. */
+  savedAt: number;
+  /** Changed since that write in ways not worth a write of their own (a value, a rate sample). */
+  dirty: boolean;
+}
+
+/** The message and value of an instance's latest transition: the retained state shows them together. */
+export interface LastWords {
+  message: string;
+  value?: number | null | undefined;
+}
+
+/** One call's work: new entries by key, the transitions in order, removals. Memory takes them only after the commit. */
+export interface Change {
+  entries: Map<string, Entry>;
+  steps: Array<{ key: string; rule: Rule; event: AlertTransition }>;
+  /** Keys of the entries to write (all the others only change memory). */
+  write: Set<string>;
+  remove: string[];
+  events: Array<{ event: AlertTransition; silenced: boolean }>;
+  outbox: Array<{ channel: string; item: ChannelItem }>;
+}
+
+export const emptyChange = (): Change => ({ entries: new Map(), steps: [], write: new Set(), remove: [], events: [], outbox: [] });
+
+/** Readings change values and rate samples all the time; these reach the disk at most this often. */
+export const CHECKPOINT_MS = 30_000;
+
+/** What a restart must not lose. The clock, values and samples may lag by up to CHECKPOINT_MS. */
+export function differsInSubstance(a: AlertInstance, b: AlertInstance): boolean {
+  return (
+    a.phase !== b.phase ||
+    a.holds !== b.holds ||
+    a.holdingSince !== b.holdingSince ||
+    a.clearSince !== b.clearSince ||
+    a.notifiedAt !== b.notifiedAt ||
+    a.memory.breached !== b.memory.breached ||
+    a.memory.healthBad !== b.memory.healthBad ||
+    a.memory.readingBad !== b.memory.readingBad ||
+    (a.memory.lastArrival === undefined) !== (b.memory.lastArrival === undefined)
+  );
+}
+
+/** `rule/device`: the unit of the retained state (alerts/v1/{device}/{rule} has no sensor). */
+export const pairOf = (rule: string, device: string) => `${rule}/${device}`;
+
+/** The instances by key, indexed by (rule, device), with a count per phase for the gauge. */
+export class InstanceTable {
+  private readonly entries = new Map<string, Entry>();
+  private readonly pairs = new Map<string, Set<string>>();
+  private readonly phases = new Map<AlertPhase, number>();
+
+  get(key: string): Entry | undefined {
+    return this.entries.get(key);
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, Entry]> {
+    return this.entries.entries();
+  }
+
+  /** Keys of (rule, device), including ones indexed ahead of their first commit (they may be absent). */
+  keysOf(pair: string): Iterable<string> {
+    return this.pairs.get(pair) ?? [];
+  }
+
+  countOf(phase: AlertPhase): number {
+    return this.phases.get(phase) ?? 0;
+  }
+
+  put(key: string, entry: Entry): void {
+    const before = this.entries.get(key);
+    if (before !== undefined) this.count(before.instance.phase, -1);
+    this.count(entry.instance.phase, 1);
+    this.entries.set(key, entry);
+    this.index(key, entry.instance.rule, entry.instance.device);
+  }
+
+  /** Replaces an entry without changing its phase (a cached message, an ack). */
+  update(key: string, entry: Entry): void {
+    if (this.entries.has(key)) this.entries.set(key, entry);
+  }
+
+  drop(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return;
+    this.count(entry.instance.phase, -1);
+    this.entries.delete(key);
+    const pair = pairOf(entry.instance.rule, entry.instance.device);
+    const keys = this.pairs.get(pair);
+    keys?.delete(key);
+    if (keys?.size === 0) this.pairs.delete(pair);
+  }
+
+  index(key: string, rule: string, device: string): void {
+    const pair = pairOf(rule, device);
+    let keys = this.pairs.get(pair);
+    if (keys === undefined) this.pairs.set(pair, (keys = new Set()));
+    keys.add(key);
+  }
+
+  private count(phase: AlertPhase, delta: number): void {
+    this.phases.set(phase, (this.phases.get(phase) ?? 0) + delta);
+  }
+}
+
+/**
+ * The retained state of each (device, rule) a transition fired or resolved: the contract topic
+ * has no sensor, so it is firing while any of the rule's instances on the device fires (the most
+ * recent one shown), else resolved if this call resolved one.
+ */
+export function retainedStates(
+  steps: Change['steps'],
+  keysOf: (pair: string) => Iterable<string>,
+  entryOf: (key: string) => Entry | undefined,
+  lastWords: (key: string) => LastWords,
+): Map<string, AlertState> {
+  const states = new Map<string, AlertState>();
+  for (const { rule, event } of steps) {
+    if (event.to !== 'firing' && event.to !== 'resolved') continue;
+    const pair = pairOf(rule.id, event.device);
+    let firing: [string, Entry] | undefined;
+    for (const key of keysOf(pair)) {
+      const entry = entryOf(key);
+      if (entry?.instance.phase === 'firing' && (firing === undefined || entry.instance.since >= firing[1].instance.since)) firing = [key, entry];
+    }
+    // Steps come in order, so the last resolve of the call is the one that stays.
+    if (firing !== undefined) states.set(pair, firingState(rule, firing[1], event.id, lastWords(firing[0])));
+    else if (event.to === 'resolved') states.set(pair, resolvedState(rule, event));
+  }
+  return states;
+}
+
+/** The retained state after a firing instance: `eventId` is its episode, the id that acknowledges it. */
+function firingState(rule: Rule, entry: Entry, fallbackId: string, last: LastWords): AlertState {
+  const { instance } = entry;
+  return {
+    v: 1,
+    device: instance.device,
+    rule: rule.id,
+    ...(instance.sensor === undefined ? {} : { sensor: instance.sensor }),
+    state: 'firing',
+    severity: rule.severity,
+    since: instance.since,
+    eventId: entry.episodeId ?? fallbackId,
+    ...(last.value === undefined ? {} : { value: last.value }),
+    message: last.message,
+  };
+}
+
+function resolvedState(rule: Rule, event: AlertTransition): AlertState {
+  return {
+    v: 1,
+    device: event.device,
+    rule: rule.id,
+    ...(event.sensor === undefined ? {} : { sensor: event.sensor }),
+    state: 'resolved',
+    severity: rule.severity,
+    since: event.ts,
+    eventId: event.id,
+    ...(event.value === undefined ? {} : { value: event.value }),
+    message: event.message,
+  };
+}
+
+/** An entry as the API lists it: the message of its latest transition, the value of its latest input. */
+export function toActiveAlert(key: string, entry: Entry, rule: Rule, message: string, silenced: boolean): ActiveAlert | undefined {
+  const { instance } = entry;
+  if (instance.phase !== 'pending' && instance.phase !== 'firing') return undefined;
+  return {
+    // Every episode begins with a transition, so the key is only a last resort for a hand-edited state.
+    id: entry.episodeId ?? key,
+    rule: rule.id,
+    device: instance.device,
+    ...(instance.sensor === undefined ? {} : { sensor: instance.sensor }),
+    phase: instance.phase,
+    severity: rule.severity,
+    labels: { ...rule.labels },
+    since: instance.since,
+    ...(instance.value === undefined ? {} : { value: instance.value }),
+    message,
+    ...(entry.ack === undefined ? {} : { acknowledged: { ...entry.ack } }),
+    silenced,
+  };
+}
