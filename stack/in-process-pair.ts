@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { type RunningAgent, loadAgentConfig, startAgent } from '../agent/index.js';
-import { LineEmulator, openInProcessTransport } from '../hardware/index.js';
+import { LineEmulator, openInProcessTransport, parseScenario } from '../hardware/index.js';
 
 export interface InProcessPair {
   agent: RunningAgent;
@@ -21,6 +21,9 @@ export function startInProcessPair(options: {
   healthPort: number;
   intervalMs: number;
   speed: number;
+  /** The furnace's setpoint, °C, and its fault scenario (the emulator's --setpoint and --scenario). */
+  setpoint: number;
+  scenario: string;
   print: (line: string) => void;
 }): InProcessPair {
   const transport = openInProcessTransport('/dev/ttyFURNACE0');
@@ -39,7 +42,15 @@ export function startInProcessPair(options: {
     'health.port': String(options.healthPort),
   });
   const agent = startAgent(config, { log, binding: transport.binding });
-  const emulator = new LineEmulator({ seed: 1, intervalMs: options.intervalMs, speed: options.speed, write: (line) => transport.write(line) });
+  // Seed 1 is the emulator CLI's default: both paths of npm start give the same readings.
+  const emulator = new LineEmulator({
+    seed: 1,
+    intervalMs: options.intervalMs,
+    speed: options.speed,
+    setpoint: options.setpoint,
+    scenario: parseScenario(options.scenario),
+    write: (line) => transport.write(line),
+  });
   emulator.start();
   return {
     agent,

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type StackChild, startChild } from './child-process.js';
 import { ensureDemoCredentials } from './demo-credentials.js';
+import { DEMO_SETPOINT_C, demoEmulatorArgs, demoScenario, describeDemoCycle, ensureDemoRules } from './demo-rules.js';
 import { type InProcessPair, startInProcessPair } from './in-process-pair.js';
 import { formatLogLine } from './log-format.js';
 import { PortUnavailableError, assertPortFree } from './ports.js';
@@ -19,7 +20,8 @@ const HELP = `npm start [-- options]: run broker, backend, an emulated furnace a
   --data-dir DIR      where state lives, default ./data  (env FURNACE_DATA_DIR)
   --serial MODE       auto (default), pty (socat) or in-process (serialport's mock binding)
   --interval-ms N     milliseconds between readings, default 1000
-  --speed N           simulated seconds per real second, default 60 (a firing in minutes)
+  --speed N           simulated seconds per real second, default 60 (a firing in minutes;
+                      the demo's overheat, which trips an alert, comes every 3 minutes at 60)
   --json              print the parts' JSON logs as they are
   --help              this text
 `;
@@ -109,19 +111,40 @@ async function main(): Promise<void> {
     .waitForLine(/MQTT listener ready/, 15_000);
   // The demo's API answers without a token (the backend logs a warning saying so); a plant sets auth.tokens.
   const backendArgs = ['--port', String(httpPort), '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'backend'), '--open-access'];
-  const backendEnv = { FURNACE_BACKEND_MQTT_USERNAME: credentials.backend.username, FURNACE_BACKEND_MQTT_PASSWORD: credentials.backend.password };
+  // The demo rules are copied once; after that the copy is the operator's (and PUT /api/v1/rules rewrites it).
+  const rules = ensureDemoRules(dataDir);
+  print('stack')(
+    JSON.stringify({ level: 30, time: Date.now(), part: 'stack', msg: rules.created ? 'demo alert rules copied' : 'alert rules kept from an earlier start', rulesFile: rules.path }),
+  );
+  const backendEnv = {
+    FURNACE_BACKEND_MQTT_USERNAME: credentials.backend.username,
+    FURNACE_BACKEND_MQTT_PASSWORD: credentials.backend.password,
+    FURNACE_BACKEND_ALERTS_RULES_FILE: rules.path,
+  };
   await run('backend', 'backend/cli.js', backendArgs, backendEnv).waitForLine(/HTTP API ready/, 15_000);
   const agentArgs = ['--device', DEVICE, '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'agent'), '--health-port', String(healthPort)];
   if (usePty) {
     const link = join(dataDir, 'serial', DEVICE);
-    await run('emulator', 'hardware/cli.js', ['--link', link, '--interval-ms', String(intervalMs), '--speed', String(speed)])
+    await run('emulator', 'hardware/cli.js', ['--link', link, '--interval-ms', String(intervalMs), '--speed', String(speed), ...demoEmulatorArgs()])
       .waitForLine(/emulator ready/, 15_000);
     await run('agent', 'agent/cli.js', [...agentArgs, '--serial-path', link], agentEnv).waitForLine(/agent started/, 15_000);
   } else {
+    const why = values.serial === 'in-process' ? '--serial in-process' : 'socat not found (Debian package socat)';
     print('stack')(
-      JSON.stringify({ level: 40, time: Date.now(), part: 'stack', msg: 'socat not found (Debian package socat): emulator and agent are joined in-process through serialport\'s mock binding' }),
+      JSON.stringify({ level: 40, time: Date.now(), part: 'stack', msg: `${why}: emulator and agent are joined in-process through serialport's mock binding` }),
     );
-    pair = startInProcessPair({ device: DEVICE, mqttUrl, env: agentEnv, healthPort, dataDir: join(dataDir, 'agent'), intervalMs, speed, print: print('agent') });
+    pair = startInProcessPair({
+      device: DEVICE,
+      mqttUrl,
+      env: agentEnv,
+      healthPort,
+      dataDir: join(dataDir, 'agent'),
+      intervalMs,
+      speed,
+      setpoint: DEMO_SETPOINT_C,
+      scenario: demoScenario(),
+      print: print('agent'),
+    });
   }
   process.stdout.write(
     [
@@ -130,6 +153,9 @@ async function main(): Promise<void> {
       `  devices:   http://localhost:${httpPort}/api/v1/devices`,
       `  latest:    http://localhost:${httpPort}/api/v1/devices/${DEVICE}/latest`,
       `  metrics:   http://localhost:${httpPort}/metrics`,
+      `  alerts:    http://localhost:${httpPort}/api/v1/alerts/active  (history: /api/v1/alerts)`,
+      `  stream:    http://localhost:${httpPort}/api/v1/alerts/stream  (server-sent events; on MQTT: alerts/v1/#)`,
+      `  rules:     ${rules.path}  (${describeDemoCycle(speed)})`,
       `  agent:     http://localhost:${healthPort}/healthz  (and /metrics)`,
       `  MQTT:      mqtt://localhost:${mqttPort}  (telemetry/v1/${DEVICE}/readings; users and passwords in ${join(dataDir, 'broker', 'demo-passwords.json')})`,
       `  data:      ${dataDir}`,
