@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { SettingsError } from '../contract/index.js';
 import { startBackend } from './backend.js';
-import { loadBackendConfig } from './config.js';
+import { type BackendConfig, loadBackendConfig } from './config.js';
 import { BackendError } from './errors.js';
 import { hashToken, newToken } from './http/auth.js';
 
@@ -17,7 +17,8 @@ const HELP = `furnace-backend: stores furnace readings from MQTT and answers the
   --open-access       no API token needed: development only  (env FURNACE_BACKEND_AUTH_OPEN_ACCESS=true)
   --new-token NAME    print a new API token and the config entry that accepts it, then exit
   --scope SCOPE       with --new-token: read (default) or admin
-  --print-config      print the settings in force (token hashes shown, passwords masked) and exit
+  --print-config      print the settings in force (token hashes shown; passwords, webhook secrets and
+                      credentials in webhook URLs masked) and exit
   --help              this text
 
 Signals: SIGTERM/SIGINT stop after committing what is pending; SIGHUP reloads the alert rules
@@ -32,6 +33,13 @@ function printNewToken(name: string, scope: string): void {
     `token (give it to the client; it is not stored anywhere):\n  ${token}\n\n` +
       `config entry (add it under auth.tokens):\n  - name: ${name}\n    sha256: ${hashToken(token)}\n    scopes: [${scope === 'admin' ? 'read, admin' : 'read'}]\n`,
   );
+}
+
+/** A webhook as --print-config shows it: no secret, and no user info or query (often a token) in the URL. */
+function maskWebhook(hook: BackendConfig['alerts']['webhooks'][number]): typeof hook {
+  const url = new URL(hook.url);
+  const masked = `${url.protocol}//${url.username || url.password ? '***@' : ''}${url.host}${url.pathname}${url.search ? '?***' : ''}`;
+  return { ...hook, url: masked, ...(hook.secret === undefined ? {} : { secret: '***' }) };
 }
 
 async function main(): Promise<void> {
@@ -61,7 +69,11 @@ async function main(): Promise<void> {
   const configFile = values.config;
   const config = loadBackendConfig(configFile, process.env, overrides);
   if (values['print-config']) {
-    const masked = { ...config, mqtt: { ...config.mqtt, password: config.mqtt.password === undefined ? undefined : '***' } };
+    const masked = {
+      ...config,
+      mqtt: { ...config.mqtt, password: config.mqtt.password === undefined ? undefined : '***' },
+      alerts: { ...config.alerts, webhooks: config.alerts.webhooks.map(maskWebhook) },
+    };
     return void process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
   }
   const log = pino({ base: { part: 'backend' } });

@@ -129,6 +129,12 @@ export class BackendMetrics {
     buckets: LATENCY_BUCKETS,
     registers: this.registers,
   });
+  readonly alertEvaluationFailures = new Counter({
+    name: 'furnace_backend_alert_evaluation_failures_total',
+    help: 'Inputs the alert engine could not judge and skipped (a failure retrying would not cure), by input',
+    labelNames: ['input'],
+    registers: this.registers,
+  });
   readonly alertDeliveries = new Counter({
     name: 'furnace_backend_alert_deliveries_total',
     help: 'Alert delivery attempts by channel and outcome (delivered, retry, failed)',

@@ -106,8 +106,8 @@ export async function run(): Promise<void> {
     `alert latency: ${DEVICES} devices x ${(BATCH_READINGS * 1000) / BATCH_INTERVAL_MS} readings/s in batches of ${BATCH_READINGS} (QoS 1) = ` +
       `${(DEVICES * BATCH_READINGS * 1000) / BATCH_INTERVAL_MS} readings/s -> furnace-broker -> backend (SQLite, one threshold rule, for: 0)\n` +
       `  every device crosses the limit and back once a second; warm-up ${warmupS} s, measured ${measureS} s\n` +
-      // The backend evaluates a batch once its write transaction commits, and a transaction waits
-      // up to this long for other batches to share it: most of the latency below.
+      // The backend judges a batch on arrival, beside its write, so the write-grouping delay should not show
+      // in the alert latency; it is printed so a run with another value can be compared.
       `  backend ingest.batchMaxDelayMs ${process.env.FURNACE_BACKEND_INGEST_BATCH_MAX_DELAY_MS ?? '50 (default)'} ms (env FURNACE_BACKEND_INGEST_BATCH_MAX_DELAY_MS)\n`,
   );
   const dir = await mkdtemp(join(tmpdir(), 'bench-alerts-'));

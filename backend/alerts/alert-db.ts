@@ -11,6 +11,7 @@ import { BackendError } from '../errors.js';
 //                    `episode_id` the event that began the current pending/firing episode; the ack of it
 //   alert_events     the alert log, in order: seq is the SSE event id and the history cursor
 //   silences         matchers (globs) with a time window
+//   alert_seen       the readings already judged (seen-readings.ts), so a redelivered batch fires nothing twice
 //   alert_outbox     one queue per channel (`mqtt`, `webhook:<name>`): what is still to deliver, and
 //                    what failed for good (state = 'failed')
 
@@ -38,7 +39,14 @@ CREATE TABLE alert_outbox (
 );
 CREATE INDEX alert_outbox_by_channel ON alert_outbox (channel, state, id);`;
 
-const MIGRATIONS: readonly string[] = [VERSION_1];
+// Version 2: the readings alerting has judged, as runs of seq per (device, boot) (seen-readings.ts).
+const VERSION_2 = `
+CREATE TABLE alert_seen (
+  device TEXT NOT NULL, boot TEXT NOT NULL, runs TEXT NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (device, boot)
+) WITHOUT ROWID;`;
+
+const MIGRATIONS: readonly string[] = [VERSION_1, VERSION_2];
 
 export const ALERTS_FILE = 'alerts.sqlite';
 

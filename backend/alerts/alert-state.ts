@@ -13,6 +13,12 @@ export interface ConditionMemory {
   samples?: Array<{ ts: number; value: number }>;
   /** Stale: when the last live (non-replay) reading arrived, on the backend's clock. */
   lastArrival?: number;
+  /**
+   * Threshold and rate: the newest reading's source time and when it arrived (backend clock), so
+   * a tick can tell the source time now and `for`, `keepFiringFor` and reminders run on time
+   * between the readings of a slow sensor.
+   */
+  heard?: { ts: number; at: number };
   /** Sensor: the last health report said not `ok`. */
   healthBad?: boolean;
   /** Sensor: the last reading had `bad` quality. */

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AlertTransition } from '../../contract/index.js';
 import { openAlertDb } from './alert-db.js';
@@ -10,10 +11,13 @@ import type { Silence } from './types.js';
 
 let dir: string;
 let store: AlertStore;
+/** What the store logged (error and above). */
+let logged: Array<{ level: number; msg: string; table: string; key: string }>;
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'alert-store-'));
-  store = new AlertStore(openAlertDb(dir));
+  logged = [];
+  store = new AlertStore(openAlertDb(dir), pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) }));
 });
 afterEach(() => {
   store.close();
@@ -129,8 +133,23 @@ describe('AlertStore silences', () => {
     expect(store.activeSilences(2000).map((s) => s.id)).toEqual(['now']);
     expect(store.activeSilences(5000).map((s) => s.id)).toEqual(['later']);
     expect(store.listSilences(2000, false)[0]).toEqual(silence('now', 1000, 5000));
-    expect(store.removeSilence('now')).toBe(true);
-    expect(store.removeSilence('now')).toBe(false);
+  });
+
+  it('ends a silence early instead of deleting it; an unknown or ended one answers false', () => {
+    store.addSilence(silence('now', 1000, 5000));
+    store.addSilence(silence('later', 4000, 9000));
+    store.addSilence(silence('past', 0, 1000));
+    expect(store.removeSilence('now', 2000)).toBe(true);
+    expect(store.activeSilences(2000)).toEqual([]);
+    expect(store.listSilences(2000, false).map((s) => s.id)).toEqual(['later']);
+    expect(store.listSilences(2000, true)).toContainEqual({ ...silence('now', 1000, 5000), endsAt: 2000 });
+    // One not begun yet ends before it begins: it never silences.
+    expect(store.removeSilence('later', 3000)).toBe(true);
+    expect(store.listSilences(3000, true)).toContainEqual({ ...silence('later', 4000, 9000), startsAt: 3000, endsAt: 3000 });
+    expect(store.activeSilences(4000)).toEqual([]);
+    expect(store.removeSilence('now', 3000)).toBe(false);
+    expect(store.removeSilence('past', 3000)).toBe(false);
+    expect(store.removeSilence('none', 3000)).toBe(false);
   });
 
   it('prunes silences that ended more than a week before a new one is added', () => {
@@ -138,5 +157,65 @@ describe('AlertStore silences', () => {
     store.addSilence(silence('recent', 0, 2000));
     store.addSilence(silence('new', 1000 + SILENCE_KEEP_MS + 1, 1000 + SILENCE_KEEP_MS + 5000));
     expect(store.listSilences(0, true).map((s) => s.id)).toEqual(['recent', 'new']);
+  });
+});
+
+describe('AlertStore with corrupt rows', () => {
+  /** A second connection, as a hand edit or an older bug would write. */
+  const corrupt = (sql: string) => {
+    const db = openAlertDb(dir);
+    db.exec(sql);
+    db.close();
+  };
+
+  it('skips instances whose state does not parse or lacks phase or memory, and logs each', () => {
+    const good = newInstance('overheat', 'furnace-1', 'tc1', 0);
+    store.commit({
+      upsert: ['tc1', 'tc2', 'tc3', 'tc4'].map((sensor) => ({ instance: newInstance('overheat', 'furnace-1', sensor, 0) })),
+      remove: [],
+      events: [],
+      outbox: [],
+      now: 0,
+    });
+    corrupt(`UPDATE alert_instances SET state = '{"rule":' WHERE sensor = 'tc2';
+             UPDATE alert_instances SET state = json_remove(state, '$.memory') WHERE sensor = 'tc3';
+             UPDATE alert_instances SET state = json_set(state, '$.phase', 'melting') WHERE sensor = 'tc4'`);
+    expect(store.loadInstances()).toEqual([{ instance: good }]);
+    expect(logged.map((entry) => [entry.table, entry.key])).toEqual([
+      ['alert_instances', 'overheat/furnace-1/tc2'],
+      ['alert_instances', 'overheat/furnace-1/tc3'],
+      ['alert_instances', 'overheat/furnace-1/tc4'],
+    ]);
+    expect(logged[0]?.msg).toMatch(/^unreadable alert_instances row overheat\/furnace-1\/tc2 skipped: not JSON/);
+    // Logged once at error; a second read of the same rows is counted but quiet.
+    store.loadInstances();
+    expect(logged).toHaveLength(3);
+    expect(store.corruptRows).toBe(6);
+  });
+
+  it('skips silences whose matchers do not parse, when listing and when matching', () => {
+    store.addSilence(silence('bad', 0, 5000));
+    store.addSilence(silence('good', 0, 5000));
+    corrupt(`UPDATE silences SET matchers = 'not json' WHERE id = 'bad'`);
+    expect(store.listSilences(1000, true).map((s) => s.id)).toEqual(['good']);
+    expect(store.listSilences(1000, false).map((s) => s.id)).toEqual(['good']);
+    expect(store.activeSilences(1000).map((s) => s.id)).toEqual(['good']);
+    expect(logged).toMatchObject([{ table: 'silences', key: 'bad' }]);
+  });
+
+  it('skips events whose payload does not parse, and still fills every page', () => {
+    store.commit({ upsert: [], remove: [], events: ['a', 'b', 'c', 'd', 'e'].map((id, i) => event(id, { ts: 1000 * (i + 1) })), outbox: [], now: 0 });
+    corrupt(`UPDATE alert_events SET payload = '{' WHERE id = 'b'; UPDATE alert_events SET payload = '[]' WHERE id = 'c'`);
+    const ids = (records: ReturnType<AlertStore['history']>) => records.map((r) => r.event.id);
+    expect(ids(store.eventsAfter(0, 2))).toEqual(['a', 'd']);
+    expect(ids(store.eventsAfter(1, 10))).toEqual(['d', 'e']);
+    expect(ids(store.history({ limit: 2 }))).toEqual(['e', 'd']);
+    expect(ids(store.history({ limit: 2, before: 4 }))).toEqual(['a']);
+    expect(ids(store.history({ limit: 3, from: 2000 }))).toEqual(['e', 'd']);
+    expect(store.lastEvent('overheat', 'furnace-1', 'tc1')?.event.id).toBe('e');
+    expect(logged.map((entry) => [entry.table, entry.key])).toEqual([
+      ['alert_events', '2'],
+      ['alert_events', '3'],
+    ]);
   });
 });

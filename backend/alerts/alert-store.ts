@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { type Logger, pino } from 'pino';
 import type { AlertTransition } from '../../contract/index.js';
 import { type AlertInstance, instanceKey } from './alert-state.js';
 import type { AlertEventRecord, ChannelItem, HistoryQuery, Silence, SilenceMatchers } from './types.js';
@@ -29,6 +30,7 @@ export interface AlertCommit {
 export const SILENCE_KEEP_MS = 7 * 24 * 3600_000;
 
 interface InstanceRow {
+  key: string;
   state: string;
   episode_id: string | null;
   acked_by: string | null;
@@ -51,31 +53,45 @@ interface SilenceRow {
 
 const EVENT_COLUMNS = 'seq, payload, silenced';
 
-const toRecord = (row: EventRow): AlertEventRecord => ({
-  seq: row.seq,
-  event: JSON.parse(row.payload) as AlertTransition,
-  silenced: row.silenced === 1,
-});
+const PHASES: ReadonlySet<unknown> = new Set(['inactive', 'pending', 'firing', 'resolved']);
 
-const toSilence = (row: SilenceRow): Silence => ({
-  id: row.id,
-  matchers: JSON.parse(row.matchers) as SilenceMatchers,
-  startsAt: row.starts_at,
-  endsAt: row.ends_at,
-  createdBy: row.created_by,
-  comment: row.comment,
-  createdAt: row.created_at,
-});
+/** Parsed JSON, or the reason it is not. */
+function parseJson(text: string): { value: unknown } | { error: string } {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const strings = (value: Record<string, unknown>, keys: readonly string[]) => keys.every((key) => typeof value[key] === 'string');
+
+// Each check says what is missing, or undefined when the value has the shape the code relies on.
+const instanceProblem = (v: unknown) =>
+  !isObject(v) || !strings(v, ['rule', 'device']) ? 'not an instance' : !PHASES.has(v.phase) ? 'no phase' : !isObject(v.memory) ? 'no memory' : undefined;
+const transitionProblem = (v: unknown) =>
+  isObject(v) && strings(v, ['id', 'device', 'rule', 'from', 'to']) && typeof v.ts === 'number' ? undefined : 'not a transition';
+const matchersProblem = (v: unknown) => (isObject(v) && strings(v, ['device', 'sensor', 'rule']) ? undefined : 'not silence matchers');
 
 export class AlertStore {
   private readonly sql;
   /** History queries come in a handful of shapes (which filters are set): one statement per shape. */
   private readonly historySql = new Map<string, Database.Statement>();
   private readonly commitTx: (change: AlertCommit) => AlertEventRecord[];
+  private readonly log: Logger;
+  /** Rows already reported as corrupt: each is logged at error once, then at debug (they come back on every read). */
+  private readonly reported = new Set<string>();
+  private corrupt = 0;
 
-  constructor(private readonly db: Database.Database) {
+  /** `log`: where rows that cannot be read are reported; without it, warnings go to stderr. */
+  constructor(
+    private readonly db: Database.Database,
+    log?: Logger,
+  ) {
+    this.log = (log ?? pino({ level: 'warn' }, process.stderr)).child({ component: 'alerts:store' });
     this.sql = {
-      instances: db.prepare<[], InstanceRow>('SELECT state, episode_id, acked_by, acked_at FROM alert_instances'),
+      instances: db.prepare<[], InstanceRow>('SELECT key, state, episode_id, acked_by, acked_at FROM alert_instances'),
       upsert: db.prepare(
         `INSERT INTO alert_instances (key, rule, device, sensor, state, episode_id, acked_by, acked_at)
          VALUES (@key, @rule, @device, @sensor, @state, @episodeId, @ackedBy, @ackedAt)
@@ -107,17 +123,30 @@ export class AlertStore {
       silences: db.prepare<[], SilenceRow>('SELECT * FROM silences ORDER BY starts_at, id'),
       liveSilences: db.prepare<[number], SilenceRow>('SELECT * FROM silences WHERE ends_at > ? ORDER BY starts_at, id'),
       activeSilences: db.prepare<[number, number], SilenceRow>('SELECT * FROM silences WHERE starts_at <= ? AND ends_at > ?'),
-      removeSilence: db.prepare('DELETE FROM silences WHERE id = ?'),
+      // A silence ended early keeps its row, so `?expired=true` shows it; the 7-day prune removes it.
+      endSilence: db.prepare('UPDATE silences SET starts_at = min(starts_at, @now), ends_at = @now WHERE id = @id AND ends_at > @now'),
     };
     this.commitTx = db.transaction((change: AlertCommit) => this.write(change));
   }
 
+  /** Rows that could not be read since this store opened (each read of one counts). */
+  get corruptRows(): number {
+    return this.corrupt;
+  }
+
+  /** The stored instances; a row whose state does not parse or lacks phase or memory is skipped (logged): that instance starts afresh. */
   loadInstances(): StoredInstance[] {
-    return this.sql.instances.all().map((row) => ({
-      instance: JSON.parse(row.state) as AlertInstance,
-      ...(row.episode_id === null ? {} : { episodeId: row.episode_id }),
-      ...(row.acked_by === null || row.acked_at === null ? {} : { ack: { by: row.acked_by, at: row.acked_at } }),
-    }));
+    const loaded: StoredInstance[] = [];
+    for (const row of this.sql.instances.all()) {
+      const instance = this.decode('alert_instances', row.key, row.state, instanceProblem);
+      if (instance === undefined) continue;
+      loaded.push({
+        instance: instance as AlertInstance,
+        ...(row.episode_id === null ? {} : { episodeId: row.episode_id }),
+        ...(row.acked_by === null || row.acked_at === null ? {} : { ack: { by: row.acked_by, at: row.acked_at } }),
+      });
+    }
+    return loaded;
   }
 
   /** Writes one evaluation in one transaction; returns the events with their place in the log. */
@@ -168,7 +197,7 @@ export class AlertStore {
 
   /** Events with seq > `after`, oldest first (SSE resume). */
   eventsAfter(after: number, limit: number): AlertEventRecord[] {
-    return this.sql.after.all(after, limit).map(toRecord);
+    return this.readEvents(limit, (cursor, n) => this.sql.after.all(cursor ?? after, n));
   }
 
   lastSeq(): number {
@@ -178,7 +207,7 @@ export class AlertStore {
   /** The newest event of one instance: its message survives a restart this way, not in the state. */
   lastEvent(rule: string, device: string, sensor: string | undefined): AlertEventRecord | undefined {
     const row = this.sql.lastEvent.get(device, rule, sensor ?? null);
-    return row === undefined ? undefined : toRecord(row);
+    return row === undefined ? undefined : this.toRecord(row);
   }
 
   /** Whether (device, rule) ever fired or resolved, i.e. has a retained state on the broker to forget. */
@@ -187,6 +216,11 @@ export class AlertStore {
   }
 
   history(query: HistoryQuery): AlertEventRecord[] {
+    // Newest first: each further read continues below the oldest row of the one before.
+    return this.readEvents(query.limit, (cursor, n) => this.historyRows({ ...query, limit: n, ...(cursor === undefined ? {} : { before: cursor }) }));
+  }
+
+  private historyRows(query: HistoryQuery): EventRow[] {
     const where: string[] = [];
     const params: Record<string, string | number> = { limit: query.limit };
     const filter = (name: keyof HistoryQuery, clause: string) => {
@@ -206,7 +240,7 @@ export class AlertStore {
       statement = this.db.prepare(sql);
       this.historySql.set(sql, statement);
     }
-    return (statement.all(params) as EventRow[]).map(toRecord);
+    return statement.all(params) as EventRow[];
   }
 
   /** False when no instance is in that episode (it resolved meanwhile, or never was). */
@@ -223,18 +257,74 @@ export class AlertStore {
 
   /** Newest-starting last; without `includeExpired`, only those not yet ended (active or future). */
   listSilences(now: number, includeExpired: boolean): Silence[] {
-    return (includeExpired ? this.sql.silences.all() : this.sql.liveSilences.all(now)).map(toSilence);
+    return this.toSilences(includeExpired ? this.sql.silences.all() : this.sql.liveSilences.all(now));
   }
 
-  removeSilence(id: string): boolean {
-    return this.sql.removeSilence.run(id).changes > 0;
+  /**
+   * Ends the silence now (DELETE /silences/{id}): it stops silencing but stays listed with
+   * `?expired=true` until the prune. False when there is no such silence or it had ended already.
+   */
+  removeSilence(id: string, now: number = Date.now()): boolean {
+    return this.sql.endSilence.run({ id, now }).changes > 0;
   }
 
   activeSilences(now: number): Silence[] {
-    return this.sql.activeSilences.all(now, now).map(toSilence);
+    return this.toSilences(this.sql.activeSilences.all(now, now));
   }
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  // Reading rows: one bad row (a hand edit, a bug of an older version) must not stop the others.
+
+  /**
+   * Up to `limit` readable events through `read(cursor, n)`, where the cursor is the seq of the
+   * last row read: rows that do not parse are stepped over, so a short answer still means the end.
+   */
+  private readEvents(limit: number, read: (cursor: number | undefined, n: number) => EventRow[]): AlertEventRecord[] {
+    const records: AlertEventRecord[] = [];
+    let cursor: number | undefined;
+    for (;;) {
+      const want = limit - records.length;
+      const rows = read(cursor, want);
+      for (const row of rows) {
+        const record = this.toRecord(row);
+        if (record !== undefined) records.push(record);
+      }
+      const last = rows.at(-1);
+      if (rows.length < want || records.length >= limit || last === undefined) return records;
+      cursor = last.seq;
+    }
+  }
+
+  private toRecord(row: EventRow): AlertEventRecord | undefined {
+    const event = this.decode('alert_events', String(row.seq), row.payload, transitionProblem);
+    return event === undefined ? undefined : { seq: row.seq, event: event as AlertTransition, silenced: row.silenced === 1 };
+  }
+
+  private toSilences(rows: readonly SilenceRow[]): Silence[] {
+    const silences: Silence[] = [];
+    for (const row of rows) {
+      const matchers = this.decode('silences', row.id, row.matchers, matchersProblem);
+      if (matchers === undefined) continue;
+      const { id, starts_at, ends_at, created_by, comment, created_at } = row;
+      silences.push({ id, matchers: matchers as SilenceMatchers, startsAt: starts_at, endsAt: ends_at, createdBy: created_by, comment, createdAt: created_at });
+    }
+    return silences;
+  }
+
+  /** The parsed JSON of a column, or undefined (counted and logged) when it does not parse or has the wrong shape. */
+  private decode(table: string, key: string, text: string, problemOf: (value: unknown) => string | undefined): unknown {
+    const parsed = parseJson(text);
+    const problem = 'error' in parsed ? `not JSON: ${parsed.error}` : problemOf(parsed.value);
+    if (problem === undefined && 'value' in parsed) return parsed.value;
+    this.corrupt++;
+    const id = `${table}/${key}`;
+    const first = !this.reported.has(id);
+    // Bounded: a table full of bad rows must not grow this set without end.
+    if (first && this.reported.size < 10_000) this.reported.add(id);
+    this.log[first ? 'error' : 'debug']({ table, key, problem }, `unreadable ${table} row ${key} skipped: ${problem}`);
+    return undefined;
   }
 }

@@ -1,6 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import type { DeviceStatus, Reading, SensorsHealth } from '../../contract/index.js';
+import type Database from 'better-sqlite3';
+import type { DeviceStatus, ReadingBatch, SensorsHealth } from '../../contract/index.js';
 import { SettingsError } from '../../contract/index.js';
 import type { BackendConfig } from '../config.js';
 import type { IngestObserver } from '../ingest/ingest.js';
@@ -9,9 +10,13 @@ import { openAlertDb } from './alert-db.js';
 import { AlertStore } from './alert-store.js';
 import { AlertDelivery } from './delivery/index.js';
 import { AlertEngine } from './engine.js';
-import { type RuleSet, parseRulesDocument, rulesOf, writeRulesFile } from './rule-source.js';
+import { SeenReadings } from './seen-readings.js';
+import { type RuleSet, parseRulesDocument, prepareRulesFile, rulesOf } from './rule-source.js';
 import { checkSilence } from './silences.js';
 import type { ActiveAlert, AlertEventRecord, AlertsService, HistoryQuery, NewSilence, RulesUpdate, Silence } from './types.js';
+
+/** SQLite result codes of failures that retrying can get past. */
+const TRANSIENT = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL|NOMEM)/;
 
 export interface AlertingOptions {
   config: BackendConfig;
@@ -20,7 +25,7 @@ export interface AlertingOptions {
   /** Re-reads the settings (SIGHUP); throws SettingsError naming every bad key. */
   reloadConfig?: (() => BackendConfig) | undefined;
   /** The backend's MQTT connection (ingest's): alerts go out on the same session. */
-  mqttClient: MqttClient;
+  mqttClient?: MqttClient;
   metrics: BackendMetrics;
   log: Logger;
 }
@@ -34,6 +39,8 @@ export class Alerting implements AlertsService, IngestObserver {
   readonly engine: AlertEngine;
   private readonly store: AlertStore;
   private readonly delivery: AlertDelivery;
+  private readonly db: Database.Database;
+  private readonly seen: SeenReadings;
   private ruleSet: RuleSet & { loadedAt: number };
   private alertsSettings: BackendConfig['alerts'];
 
@@ -45,7 +52,9 @@ export class Alerting implements AlertsService, IngestObserver {
     this.ruleSet = { ...loaded.set, loadedAt: Date.now() };
     this.alertsSettings = config.alerts;
     const db = openAlertDb(config.dataDir);
-    this.store = new AlertStore(db);
+    this.db = db;
+    this.store = new AlertStore(db, log);
+    this.seen = new SeenReadings(db);
     this.delivery = AlertDelivery.create({ db, alerts: config.alerts, mqttClient: options.mqttClient, metrics, log });
     const channels = this.delivery.channels;
     this.engine = new AlertEngine({
@@ -96,8 +105,14 @@ export class Alerting implements AlertsService, IngestObserver {
       log.error({ problems: loaded.problems }, `rules refused (${trigger}), the old ones stay: ${loaded.problems.join('; ')}`);
       return false;
     }
+    try {
+      this.apply(loaded.set, trigger);
+    } catch (error) {
+      metrics.alertRuleReloads.inc({ outcome: 'refused' });
+      log.error({ err: error }, `rules could not be applied (${trigger}), the old ones stay: ${(error as Error).message}`);
+      return false;
+    }
     this.alertsSettings = alerts;
-    this.apply(loaded.set, trigger);
     return true;
   }
 
@@ -120,9 +135,16 @@ export class Alerting implements AlertsService, IngestObserver {
       this.options.metrics.alertRuleReloads.inc({ outcome: 'refused' });
       return Promise.resolve({ ok: false, code: 'API_RULES_INVALID', problems: parsed.problems });
     }
-    // The file first: if it cannot be written, nothing changes (a restart would bring the old rules back).
-    writeRulesFile(path, parsed.rules, by);
-    this.apply({ rules: parsed.rules, source: path }, `PUT /api/v1/rules by ${by}`);
+    // The new file is written beside the old one first and takes its place only once the rules are
+    // applied: if either step fails, the running rules and the file still agree.
+    const file = prepareRulesFile(path, parsed.rules, by);
+    try {
+      this.apply({ rules: parsed.rules, source: path }, `PUT /api/v1/rules by ${by}`);
+    } catch (error) {
+      file.discard();
+      throw error;
+    }
+    file.commit();
     return Promise.resolve({ ok: true, rules: parsed.rules });
   }
 
@@ -135,20 +157,48 @@ export class Alerting implements AlertsService, IngestObserver {
 
   // IngestObserver
 
-  readings(device: string, readings: readonly Reading[], receivedAt: number): void {
-    this.engine.readings(device, readings, receivedAt);
+  readings(batch: ReadingBatch, receivedAt: number): void {
+    const { device, boot } = batch;
+    this.judge('readings', device, () => {
+      const fresh = this.seen.fresh(device, boot, batch.readings);
+      if (fresh.length === 0) return;
+      const update = this.seen.update(device, boot, fresh);
+      // One transaction: the readings count as judged exactly when their transitions are committed.
+      this.db.transaction(() => {
+        this.seen.persist(update, receivedAt);
+        this.engine.readings(device, fresh, receivedAt);
+      })();
+      this.seen.apply(update);
+    });
   }
 
   status(status: DeviceStatus, receivedAt: number): void {
-    this.engine.status(status.device, status.state, receivedAt);
+    this.judge('status', status.device, () => this.engine.status(status.device, status.state, receivedAt));
   }
 
   statusCleared(device: string, receivedAt: number): void {
-    this.engine.statusCleared(device, receivedAt);
+    this.judge('status', device, () => this.engine.statusCleared(device, receivedAt));
   }
 
   sensors(health: SensorsHealth, receivedAt: number): void {
-    this.engine.sensors(health.device, health, receivedAt);
+    this.judge('sensors', health.device, () => this.engine.sensors(health.device, health, receivedAt));
+  }
+
+  /**
+   * Runs one evaluation. A failure that can pass (the file busy, locked, full, an I/O error) is
+   * thrown, so ingest retries and does not acknowledge meanwhile; any other failure would fail
+   * the same way on every retry and hold up every device's acknowledgements behind it, so it is
+   * logged, counted and the input skipped.
+   */
+  private judge(input: string, device: string, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && TRANSIENT.test(code)) throw error;
+      this.options.metrics.alertEvaluationFailures.inc({ input });
+      this.options.log.error({ err: error, device, input }, `alert evaluation failed; this ${input} input is skipped`);
+    }
   }
 
   // AlertsService
@@ -174,7 +224,7 @@ export class Alerting implements AlertsService, IngestObserver {
   }
 
   removeSilence(id: string): boolean {
-    return this.store.removeSilence(id);
+    return this.store.removeSilence(id, Date.now());
   }
 
   eventsAfter(after: number, limit: number): AlertEventRecord[] {

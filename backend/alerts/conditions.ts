@@ -17,10 +17,35 @@ export interface Observation {
 /** The most samples a rate window keeps, so a fast sensor and a long window cannot grow memory without bound. */
 const MAX_RATE_SAMPLES = 10_000;
 
-function threshold(rule: ThresholdRule, state: AlertInstance, input: AlertInput): Observation | undefined {
+/**
+ * A tick for a rule judged on source time: the source time now is the newest reading's plus the
+ * time since it arrived. The condition stays as the last reading left it; only time moves.
+ */
+function sourceTick(state: AlertInstance, now: number, message: string): Observation | undefined {
+  const heard = state.memory.heard;
+  if (heard === undefined) return undefined;
+  return { holds: undefined, at: heard.ts + Math.max(0, now - heard.at), memory: state.memory, message };
+}
+
+/** What a reading leaves in memory for sourceTick; a replayed (older) reading does not move it back. */
+function heardNow(state: AlertInstance, ts: number, now: number): ConditionMemory['heard'] {
+  const heard = state.memory.heard;
+  return heard !== undefined && heard.ts > ts ? heard : { ts, at: now };
+}
+
+function threshold(rule: ThresholdRule, state: AlertInstance, input: AlertInput, now: number): Observation | undefined {
+  if (input.type === 'tick') {
+    const { breached } = state.memory;
+    const limit = breached === 'above' ? rule.above : rule.below;
+    const last = state.value === undefined || state.value === null ? '' : ` (last value ${state.value})`;
+    return sourceTick(state, now, breached === undefined ? `${state.sensor ?? 'sensor'} within limits${last}` : `${state.sensor ?? 'sensor'} ${breached} ${limit}${last}`);
+  }
   // A bad reading carries no usable value: it neither triggers nor clears (the `sensor` kind reports it).
   if (input.type !== 'reading' || input.reading.quality === 'bad' || input.reading.value === null) return undefined;
   const { value, ts } = input.reading;
+  // A reading older than one already judged (a replayed backlog beside live readings) is history:
+  // an hour-old value below the limit must not resolve an overheat the newest readings show.
+  if (ts < (state.memory.heard?.ts ?? -Infinity)) return undefined;
   let breached = state.memory.breached;
   // Hysteresis: a breach starts past the limit and only ends past the clear level, so a value
   // hovering between the two keeps the state it had.
@@ -28,7 +53,7 @@ function threshold(rule: ThresholdRule, state: AlertInstance, input: AlertInput)
   if (breached === 'below' && value > (rule.clearBelow ?? rule.below ?? -Infinity)) breached = undefined;
   if (breached === undefined && rule.above !== undefined && value > rule.above) breached = 'above';
   if (breached === undefined && rule.below !== undefined && value < rule.below) breached = 'below';
-  const memory = { ...state.memory, breached };
+  const memory = { ...state.memory, breached, heard: heardNow(state, ts, now) };
   const message =
     breached === undefined
       ? `${input.reading.sensor} is ${value}, within limits`
@@ -36,14 +61,15 @@ function threshold(rule: ThresholdRule, state: AlertInstance, input: AlertInput)
   return { holds: breached !== undefined, at: ts, value, memory, message };
 }
 
-function rate(rule: RateRule, state: AlertInstance, input: AlertInput): Observation | undefined {
+function rate(rule: RateRule, state: AlertInstance, input: AlertInput, now: number): Observation | undefined {
+  if (input.type === 'tick') return sourceTick(state, now, `${state.sensor ?? 'sensor'}: rate as last measured`);
   if (input.type !== 'reading' || input.reading.quality === 'bad' || input.reading.value === null) return undefined;
   const { value, ts } = input.reading;
   const previous = state.memory.samples ?? [];
   // Readings are judged in arrival order on source time; one older than the newest sample would bend the slope.
   if (previous.length > 0 && ts <= (previous[previous.length - 1]?.ts ?? -Infinity)) return undefined;
   const samples = [...previous, { ts, value }].filter((sample) => sample.ts >= ts - rule.window).slice(-MAX_RATE_SAMPLES);
-  const memory = { ...state.memory, samples };
+  const memory = { ...state.memory, samples, heard: heardNow(state, ts, now) };
   const first = samples[0];
   const span = first === undefined ? 0 : ts - first.ts;
   // Two samples a second apart say little about a window of minutes: wait for half the window.
@@ -98,9 +124,9 @@ function sensor(_rule: SensorRule, state: AlertInstance, input: AlertInput, now:
 export function observe(rule: Rule, state: AlertInstance, input: AlertInput, now: number): Observation | undefined {
   switch (rule.kind) {
     case 'threshold':
-      return threshold(rule, state, input);
+      return threshold(rule, state, input, now);
     case 'rate':
-      return rate(rule, state, input);
+      return rate(rule, state, input, now);
     case 'stale':
       return stale(rule, state, input, now);
     case 'offline':

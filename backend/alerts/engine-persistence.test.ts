@@ -99,19 +99,50 @@ describe('AlertEngine.setRules', () => {
     { id: 'gone', kind: 'offline', match: { device: 'furnace-*' } },
   );
 
-  it('drops the instances of a removed rule, forgets its retained state, and keeps the other rules firing', () => {
+  it('drops the instances of a removed rule, resolves and forgets its alert, and keeps the other rules firing', () => {
     h = new EngineHarness(both);
     h.feed(reading(0, 1300));
     expect(h.path()).toEqual(['overheat/tc1:inactive→firing', 'meltdown/tc1:inactive→firing']);
+    h.clock = 500;
     h.engine.setRules(both.filter((rule) => rule.id !== 'overheat'));
-    expect(h.outbox('mqtt').map((row) => row.item).filter((item) => item.kind === 'forget')).toEqual([{ kind: 'forget', device: DEVICE, rule: 'overheat' }]);
-    expect(h.outbox('webhook:ops').some((row) => row.item.kind === 'forget')).toBe(false);
-    expect(h.enqueued.at(-1)).toEqual(['mqtt']);
+    expect(h.path().at(-1)).toBe('overheat/tc1:firing→resolved');
+    expect(h.events().at(-1)?.event).toMatchObject({ ts: 500, severity: 'critical', value: 1300, message: 'rule overheat removed' });
+    // The end, with its retained state, before the forget; the webhook hears the end only.
+    expect(h.outbox('mqtt').slice(-2).map((row) => row.item)).toMatchObject([
+      { kind: 'transition', event: { rule: 'overheat', to: 'resolved' }, state: { state: 'resolved', rule: 'overheat' } },
+      { kind: 'forget', device: DEVICE, rule: 'overheat' },
+    ]);
+    expect(h.outbox('webhook:ops').map((row) => row.item.kind === 'transition' && `${row.item.event.rule}:${row.item.event.to}`)).toEqual([
+      'overheat:firing',
+      'meltdown:firing',
+      'overheat:resolved',
+    ]);
+    expect(h.enqueued.at(-1)).toEqual(['mqtt', 'webhook:ops']);
+    expect(h.appended.at(-1)?.map((record) => record.event.message)).toEqual(['rule overheat removed']);
     expect(h.instanceRows().map((row) => row.key)).toEqual([`gone/${DEVICE}/`, `meltdown/${DEVICE}/tc1`]);
     expect(h.engine.active().map((alert) => alert.rule)).toEqual(['meltdown']);
     h.feed(reading(1000, 1300));
-    expect(h.events()).toHaveLength(2);
+    expect(h.events()).toHaveLength(3);
     expect(h.engine.rules.map((rule) => rule.id)).toEqual(['meltdown', 'gone']);
+  });
+
+  it('ends a pending alert of a changed rule as inactive, and a firing one with the old severity', async () => {
+    const slow = rules({ id: 'overheat', kind: 'threshold', above: 900, for: 10_000 }, { id: 'meltdown', kind: 'threshold', above: 1200, severity: 'warning' });
+    h = new EngineHarness(slow);
+    h.feed(reading(0, 1300));
+    expect(h.path()).toEqual(['overheat/tc1:inactive→pending', 'meltdown/tc1:inactive→firing']);
+    h.engine.setRules(rules({ id: 'overheat', kind: 'stale', after: 1000 }, { id: 'meltdown', kind: 'rate', above: 10, window: 60_000, severity: 'info' }));
+    expect(h.path().slice(2)).toEqual(['overheat/tc1:pending→inactive', 'meltdown/tc1:firing→resolved']);
+    expect(h.events().slice(2).map((r) => [r.event.message, r.event.severity])).toEqual([
+      ['rule overheat changed', 'critical'],
+      ['rule meltdown changed', 'warning'],
+    ]);
+    // overheat never notified (pending only): nothing to forget; meltdown's retained state is.
+    expect(h.outbox('mqtt').filter((row) => row.item.kind === 'forget').map((row) => row.item)).toEqual([{ kind: 'forget', device: DEVICE, rule: 'meltdown' }]);
+    expect(h.outbox('webhook:ops').map((row) => row.item.kind === 'transition' && row.item.event.to)).toEqual(['firing', 'resolved']);
+    expect(h.engine.active()).toEqual([]);
+    expect(await h.metric('alertsActive', { phase: 'firing' })).toBe(0);
+    expect(await h.metric('alertTransitions', { rule: 'meltdown', to: 'resolved' })).toBe(1);
   });
 
   it('starts a rule whose kind changed afresh, and forgets nothing for a rule that never fired', () => {
@@ -125,11 +156,15 @@ describe('AlertEngine.setRules', () => {
     expect(h.engine.active()).toMatchObject([{ rule: 'overheat', phase: 'firing' }]);
   });
 
-  it('forgets the alerts of rules removed while the backend was down', () => {
-    h = new EngineHarness(both);
+  it('resolves and forgets the alerts of rules removed while the backend was down, with the severity they fired with', () => {
+    h = new EngineHarness(rules({ id: 'overheat', kind: 'threshold', above: 900, severity: 'warning' }));
     h.feed(reading(0, 1000));
+    h.clock = 60_000;
     h.restart(both.filter((rule) => rule.id !== 'overheat'));
-    expect(h.outbox('mqtt').filter((row) => row.item.kind === 'forget').map((row) => row.item)).toEqual([{ kind: 'forget', device: DEVICE, rule: 'overheat' }]);
+    expect(h.path()).toEqual(['overheat/tc1:inactive→firing', 'overheat/tc1:firing→resolved']);
+    expect(h.events()[1]?.event).toMatchObject({ ts: 60_000, severity: 'warning', message: 'rule overheat removed' });
+    expect(h.outbox('mqtt').slice(1).map((row) => row.item.kind)).toEqual(['transition', 'forget']);
+    expect(h.outbox('webhook:ops').map((row) => row.item.kind === 'transition' && row.item.event.to)).toEqual(['firing', 'resolved']);
     expect(h.engine.active()).toEqual([]);
   });
 });

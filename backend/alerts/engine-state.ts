@@ -22,10 +22,13 @@ export interface LastWords {
   value?: number | null | undefined;
 }
 
+/** What a transition needs of its rule: the id, and the severity its retained state shows. */
+export type RuleRef = Pick<Rule, 'id' | 'severity'>;
+
 /** One call's work: new entries by key, the transitions in order, removals. Memory takes them only after the commit. */
 export interface Change {
   entries: Map<string, Entry>;
-  steps: Array<{ key: string; rule: Rule; event: AlertTransition }>;
+  steps: Array<{ key: string; rule: RuleRef; event: AlertTransition }>;
   /** Keys of the entries to write (all the others only change memory). */
   write: Set<string>;
   remove: string[];
@@ -51,6 +54,50 @@ export function differsInSubstance(a: AlertInstance, b: AlertInstance): boolean 
     a.memory.readingBad !== b.memory.readingBad ||
     (a.memory.lastArrival === undefined) !== (b.memory.lastArrival === undefined)
   );
+}
+
+/**
+ * A stored instance as memory takes it at start-up. The backend's own downtime is no sensor's
+ * silence: a quiet instance counts its last arrival from now at the earliest, or the first tick
+ * after a restart would find every sensor stale. A pending or firing one keeps the silence it
+ * saw (it was not quiet), so a restart neither resolves it nor sends it back to inactive.
+ */
+export function resumed(stored: StoredInstance, now: number): Entry {
+  let { instance } = stored;
+  let dirty = false;
+  // Threshold and rate rules tell the source time between readings from when the newest one arrived;
+  // the backend's downtime is not time the condition was seen to hold, so their clock resumes where it stopped.
+  const heard = instance.memory.heard;
+  if (heard !== undefined && heard.at < now) {
+    // The clock ticks reached before the stop is where the source time stood (at least the newest reading's).
+    const ts = Math.max(heard.ts, instance.clock ?? heard.ts);
+    instance = { ...instance, memory: { ...instance.memory, heard: { ts, at: now } } };
+    dirty = true;
+  }
+  const arrival = instance.memory.lastArrival;
+  if (arrival === undefined || arrival >= now || instance.phase === 'pending' || instance.phase === 'firing') return { ...stored, instance, savedAt: now, dirty };
+  return { ...stored, instance: { ...instance, memory: { ...instance.memory, lastArrival: now } }, savedAt: now, dirty: true };
+}
+
+/**
+ * The transition that ends a pending or firing instance whose rule was removed or changed, so
+ * webhooks and SSE hear the end rather than only MQTT a forgotten retained state.
+ */
+export function endTransition(rule: RuleRef, instance: AlertInstance, why: 'removed' | 'changed', ts: number, id: string): AlertTransition | undefined {
+  if (instance.phase !== 'pending' && instance.phase !== 'firing') return undefined;
+  return {
+    v: 1,
+    id,
+    device: instance.device,
+    rule: rule.id,
+    ...(instance.sensor === undefined ? {} : { sensor: instance.sensor }),
+    from: instance.phase,
+    to: instance.phase === 'firing' ? 'resolved' : 'inactive',
+    ts,
+    severity: rule.severity,
+    ...(instance.value === undefined ? {} : { value: instance.value }),
+    message: `rule ${rule.id} ${why}`,
+  };
 }
 
 /** `rule/device`: the unit of the retained state (alerts/v1/{device}/{rule} has no sensor). */
@@ -143,7 +190,7 @@ export function retainedStates(
 }
 
 /** The retained state after a firing instance: `eventId` is its episode, the id that acknowledges it. */
-function firingState(rule: Rule, entry: Entry, fallbackId: string, last: LastWords): AlertState {
+function firingState(rule: RuleRef, entry: Entry, fallbackId: string, last: LastWords): AlertState {
   const { instance } = entry;
   return {
     v: 1,
@@ -159,7 +206,7 @@ function firingState(rule: Rule, entry: Entry, fallbackId: string, last: LastWor
   };
 }
 
-function resolvedState(rule: Rule, event: AlertTransition): AlertState {
+function resolvedState(rule: RuleRef, event: AlertTransition): AlertState {
   return {
     v: 1,
     device: event.device,

@@ -6,7 +6,7 @@ import type { Reading, SensorsHealth } from '../../contract/index.js';
 import type { BackendMetrics } from '../metrics.js';
 import { type AlertInput, type AlertPhase, instanceKey, newInstance } from './alert-state.js';
 import type { AlertStore } from './alert-store.js';
-import { CHECKPOINT_MS, type Change, type Entry, InstanceTable, type LastWords, differsInSubstance, emptyChange, pairOf, retainedStates, toActiveAlert } from './engine-state.js';
+import { CHECKPOINT_MS, type Change, type Entry, InstanceTable, type LastWords, differsInSubstance, emptyChange, endTransition, pairOf, resumed, retainedStates, toActiveAlert } from './engine-state.js';
 import { evaluate, ruleApplies } from './evaluator.js';
 import type { Rule } from './rule-schema.js';
 import { silenceMatches } from './silences.js';
@@ -51,10 +51,13 @@ export class AlertEngine {
     this.log = options.log.child({ component: 'alerts:engine' });
     this.now = options.now ?? Date.now;
     this.newId = options.newId ?? randomUUID;
+    // One `appended` listener per SSE client (AlertsService.onEvents): any number is expected, so
+    // Node's leak warning past 10 would only cry wolf.
+    this.events.setMaxListeners(0);
     const now = this.now();
     for (const stored of options.store.loadInstances()) {
       const { rule, device, sensor } = stored.instance;
-      this.instances.put(instanceKey(rule, device, sensor), { ...stored, savedAt: now, dirty: false });
+      this.instances.put(instanceKey(rule, device, sensor), resumed(stored, now));
     }
     // Rules may have changed while the backend was down: the same reconciliation as a reload.
     this.setRules(options.rules);
@@ -108,7 +111,7 @@ export class AlertEngine {
   }
 
   start(): void {
-    this.stop();
+    if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = setInterval(() => {
       try {
         this.tick();
@@ -120,20 +123,40 @@ export class AlertEngine {
     this.timer.unref();
   }
 
+  /** Stops the timer and flushes (call it before closing the store). Never throws: a failed flush is logged. */
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    try {
+      this.flush();
+    } catch (error) {
+      this.log.error({ err: error }, 'alert states not flushed on stop; the last arrival times of up to 30 s are lost');
+    }
+  }
+
+  /** Writes every entry changed since its last write (values, clocks, arrival times), so a restart resumes from there. Throws when the store fails. */
+  flush(): void {
+    const change = emptyChange();
+    for (const [key, entry] of this.instances) {
+      if (!entry.dirty) continue;
+      change.entries.set(key, entry);
+      change.write.add(key);
+    }
+    if (change.write.size > 0) this.commit(change, this.now());
   }
 
   /**
    * Swaps the rule set. Instances of rules that are gone, changed kind or no longer match their
-   * device and sensor are dropped, and their retained state forgotten; the others keep their state.
+   * device and sensor are dropped: a pending or firing one ends first (a transition like any
+   * other, so every channel hears it), then the retained state is forgotten. The others keep their state.
    */
   setRules(rules: readonly Rule[]): void {
     const byId = new Map(rules.map((rule) => [rule.id, rule]));
+    const now = this.now();
     const change = emptyChange();
     const touched = new Map<string, { device: string; rule: string }>();
-    for (const [key, { instance }] of this.instances) {
+    for (const [key, entry] of this.instances) {
+      const { instance } = entry;
       const rule = byId.get(instance.rule);
       const old = this.ruleById.get(instance.rule);
       // At start-up the old kind is unknown, but a device-wide instance still only suits an offline rule.
@@ -142,17 +165,35 @@ export class AlertEngine {
       if (keep) continue;
       change.remove.push(key);
       touched.set(pairOf(instance.rule, instance.device), { device: instance.device, rule: instance.rule });
+      this.end(change, key, entry, old ?? rule, rule === undefined ? 'removed' : 'changed', now);
     }
+    // The end transitions go to the outbox ahead of the forgets: a channel hears the end, then the state goes.
+    this.prepare(change, now);
     const removed = new Set(change.remove);
     for (const [pair, { device, rule }] of touched) {
       const remaining = [...this.instances.keysOf(pair)].some((key) => this.instances.get(key) !== undefined && !removed.has(key));
       if (!remaining && this.store.everNotified(device, rule)) this.enqueue(change, { kind: 'forget', device, rule });
     }
-    this.commit(change, this.now());
+    this.commit(change, now);
     this.currentRules = rules;
     this.ruleById = byId;
     this.applicable = new Map();
     if (change.remove.length > 0) this.log.info({ removed: change.remove }, 'alert instances of changed rules dropped');
+  }
+
+  /** Ends a dropped instance that is pending or firing, with the severity of the rule it fired under (`old`, else the new one). */
+  private end(change: Change, key: string, entry: Entry, old: Rule | undefined, why: 'removed' | 'changed', now: number): void {
+    const { instance } = entry;
+    if (!ACTIVE.includes(instance.phase)) return;
+    // At start-up the old rule is gone from memory; the instance's latest transition carries its severity.
+    const logged = this.ruleById.has(instance.rule) ? undefined : this.store.lastEvent(instance.rule, instance.device, instance.sensor)?.event.severity;
+    const severity = logged ?? old?.severity ?? 'critical';
+    const rule = { id: instance.rule, severity };
+    const event = endTransition(rule, instance, why, now, this.newId());
+    if (event === undefined) return;
+    change.steps.push({ key, rule, event });
+    const ended = { ...instance, phase: event.to, since: now };
+    change.entries.set(key, { ...entry, instance: ended, last: { message: event.message, value: event.value }, episodeId: undefined, ack: undefined });
   }
 
   /** Pending and firing alerts, with their ack and whether a silence covers them now. */
@@ -231,8 +272,11 @@ export class AlertEngine {
     if (entry === undefined) return;
     const { instance, transitions } = evaluate(rule, entry.instance, input, now, this.newId);
     if (instance === entry.instance && transitions.length === 0) return;
-    // A tick only moves the clock: not worth a write unless it also changes the substance.
-    let next: Entry = { ...entry, instance, dirty: entry.dirty || input.type !== 'tick' };
+    // A tick only moves the clock: not worth a write at once unless it also changes the substance. The
+    // clock of a rule judged on source time (threshold, rate) is how long its condition has held, so
+    // it is saved at the next checkpoint or stop like any other change.
+    const clockMatters = instance.memory.heard !== undefined && instance.clock !== entry.instance.clock;
+    let next: Entry = { ...entry, instance, dirty: entry.dirty || input.type !== 'tick' || clockMatters };
     for (const event of transitions) {
       next = { ...next, last: { message: event.message, value: event.value } };
       // Reminders of an acknowledged alert are dropped; the evaluator already moved notifiedAt.
@@ -246,7 +290,14 @@ export class AlertEngine {
 
   /** Decides what to write, builds events and outbox rows, commits, and only then updates memory. */
   private finish(change: Change, now: number): void {
+    this.prepare(change, now);
+    this.commit(change, now);
+  }
+
+  /** Picks the entries to write (removed ones never are) and adds the steps' events and outbox rows. */
+  private prepare(change: Change, now: number): void {
     const stepped = new Set(change.steps.map((step) => step.key));
+    const removed = new Set(change.remove);
     for (const [key, entry] of change.entries) {
       const before = this.instances.get(key);
       const write =
@@ -254,7 +305,7 @@ export class AlertEngine {
         stepped.has(key) ||
         differsInSubstance(before.instance, entry.instance) ||
         (entry.dirty && now - entry.savedAt >= CHECKPOINT_MS);
-      if (write) change.write.add(key);
+      if (write && !removed.has(key)) change.write.add(key);
     }
     const silences = change.steps.length > 0 ? this.store.activeSilences(now) : [];
     const entryOf = (key: string) => change.entries.get(key) ?? this.instances.get(key);
@@ -265,7 +316,6 @@ export class AlertEngine {
       change.events.push({ event, silenced });
       this.enqueue(change, { kind: 'transition', seq: 0, event, silenced, ...(state === undefined ? {} : { state }) });
     }
-    this.commit(change, now);
   }
 
   private commit(change: Change, now: number): void {

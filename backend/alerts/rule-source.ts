@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import type { BackendConfig } from '../config.js';
 import { type ParsedRules, type Rule, parseRules } from './rule-schema.js';
@@ -60,17 +60,28 @@ export function rulesOf(alerts: BackendConfig['alerts'], configFile: string | un
 
 /**
  * Replaces a rules file so that a crash leaves the old file or the new one, never half of one:
- * written beside it, flushed, then renamed over it.
+ * the new text is written beside it and flushed; `commit` renames it over the old file,
+ * `discard` removes it.
  */
-export function writeRulesFile(path: string, rules: readonly Rule[], by: string): void {
+export function prepareRulesFile(path: string, rules: readonly Rule[], by: string): { commit(): void; discard(): void } {
   const header = `# Alert rules, written by PUT /api/v1/rules (${by}) at ${new Date().toISOString()}.\n`;
   const temporary = `${path}.${process.pid}.tmp`;
-  const fd = openSync(temporary, 'w');
+  const discard = () => rmSync(temporary, { force: true });
   try {
-    writeSync(fd, header + toYaml(rules.map((rule) => ({ ...rule }))));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(temporary, 'w');
+    try {
+      writeSync(fd, header + toYaml(rules.map((rule) => ({ ...rule }))));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    discard();
+    throw error;
   }
-  renameSync(temporary, path);
+  return { commit: () => renameSync(temporary, path), discard };
+}
+
+export function writeRulesFile(path: string, rules: readonly Rule[], by: string): void {
+  prepareRulesFile(path, rules, by).commit();
 }

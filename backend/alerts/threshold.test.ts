@@ -118,4 +118,35 @@ describe('threshold rule', () => {
     run.feed({ type: 'reading', device: 'furnace-2', reading: { seq: 1, ts: 0, sensor: 'tc1', value: 950, unit: 'C', quality: 'good', clock: 'synced', replay: false } }, 0);
     expect(run.transitions).toEqual([]);
   });
+
+  it('runs `for`, keepFiringFor and reminders on the timer between the readings of a slow sensor', () => {
+    // The agent's clock is 5 s ahead of the backend's: ticks count from the newest reading's source time.
+    const skew = 5000;
+    const run = new Run(rule({ kind: 'threshold', above: 900, for: 30_000, keepFiringFor: 20_000, repeatEvery: 60_000 }));
+    run.feed(reading(skew, 950), 0);
+    run.feed({ type: 'tick' }, 29_000);
+    expect(run.path).toEqual(['inactive→pending']);
+    run.feed({ type: 'tick' }, 30_000);
+    expect(run.path).toEqual(['inactive→pending', 'pending→firing']);
+    expect(run.transitions[1]?.ts).toBe(30_000 + skew);
+    run.feed({ type: 'tick' }, 90_000);
+    expect(run.count('firing')).toBe(2);
+    run.feed(reading(100_000 + skew, 800), 100_000);
+    run.feed({ type: 'tick' }, 119_000);
+    expect(run.count('resolved')).toBe(0);
+    run.feed({ type: 'tick' }, 120_000);
+    expect(run.path.slice(-1)).toEqual(['firing→resolved']);
+  });
+
+  it('does not move its clock back for a replayed reading, nor tick before any reading', () => {
+    const run = new Run(rule({ kind: 'threshold', above: 900, for: 10_000 }));
+    run.feed({ type: 'tick' }, 50_000);
+    expect(run.instance.clock).toBeUndefined();
+    run.feed(reading(100_000, 950), 100_000);
+    run.feed(reading(40_000, 950, { replay: true }), 101_000);
+    run.feed({ type: 'tick' }, 109_000);
+    expect(run.path).toEqual(['inactive→pending']);
+    run.feed({ type: 'tick' }, 110_000);
+    expect(run.path).toEqual(['inactive→pending', 'pending→firing']);
+  });
 });

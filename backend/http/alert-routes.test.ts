@@ -112,11 +112,21 @@ describe('alert routes: /api/v1/alerts, /silences, /rules', () => {
     expect(await ids('?expired=true')).toEqual([created.body.id, later.body.id, 'old']);
     expect(await ids('?expired=false')).toEqual([created.body.id, later.body.id]);
 
+    expect(t.alerts.silencing({ device: 'furnace-1', sensor: 'tc1', rule: 'overheat' }).map((s) => s.id)).toEqual([created.body.id]);
+    const before = Date.now();
     expect((await call('DELETE', `/api/v1/silences/${String(created.body.id)}`)).status).toBe(204);
-    expect(await call('DELETE', `/api/v1/silences/${String(created.body.id)}`)).toMatchObject({
-      status: 404,
-      body: { code: 'API_SILENCE_NOT_FOUND', message: `id: no silence has the id "${String(created.body.id)}"` },
-    });
+    // Ended, not deleted: listed with the expired ones, ending about now, and silencing nothing.
+    expect(await ids('')).toEqual([later.body.id]);
+    const listed = ((await call('GET', '/api/v1/silences?expired=true')).body.items as Array<{ id: string; endsAt: number }>).find((s) => s.id === created.body.id);
+    expect(listed?.endsAt).toBeGreaterThanOrEqual(before);
+    expect(listed?.endsAt).toBeLessThanOrEqual(Date.now());
+    expect(t.alerts.silencing({ device: 'furnace-1', sensor: 'tc1', rule: 'overheat' })).toEqual([]);
+    for (const id of [String(created.body.id), 'old', 'sil-99']) {
+      expect(await call('DELETE', `/api/v1/silences/${id}`)).toMatchObject({
+        status: 404,
+        body: { code: 'API_SILENCE_NOT_FOUND', message: `id: no active or future silence has the id "${id}"` },
+      });
+    }
   });
 
   it.each([

@@ -196,11 +196,18 @@ function addRoutes(app: FastifyInstance, { alerts, query: limits }: AlertRouteDe
     '/api/v1/silences/:id',
     {
       config: adminRoute,
-      schema: { tags, summary: 'end a silence now', security, params: IdParams, response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404, 429) } },
+      schema: {
+        tags,
+        summary: 'end a silence now',
+        description: 'The silence ends now (endsAt: now) and stays listed with expired=true until it is pruned. 404 when there is no such silence or it has ended already.',
+        security,
+        params: IdParams,
+        response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404, 429) },
+      },
     },
     async (request, reply) => {
       const { id } = request.params;
-      if (!alerts.removeSilence(id)) throw new ApiError('API_SILENCE_NOT_FOUND', `id: no silence has the id ${JSON.stringify(id)}`);
+      if (!alerts.removeSilence(id)) throw new ApiError('API_SILENCE_NOT_FOUND', `id: no active or future silence has the id ${JSON.stringify(id)}`);
       return reply.status(204).send();
     },
   );

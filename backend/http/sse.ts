@@ -72,6 +72,14 @@ export class SseWriter {
     return this.write(formatSse(message));
   }
 
+  /**
+   * Sets the client's last event id without an event: a block with an `id:` field and no data
+   * updates the id (§9.2.6 "dispatch the event", step 1) and dispatches nothing (step 2, empty data).
+   */
+  sendId(id: string): boolean {
+    return this.write(`id: ${id}\n\n`);
+  }
+
   /** Whether the client is behind: writing more now only queues it in memory. */
   get backedUp(): boolean {
     return !this.closed && this.res.writableNeedDrain;

@@ -104,6 +104,26 @@ describe('server-sent event streams: /api/v1/alerts/stream and /api/v1/stream', 
     await waitFor(async () => t.alerts.listenerCount === 0 && (await clients('alerts')) === 0, { ...soon, what: 'the listener removed' });
   });
 
+  it('starts a live stream with a bare id of the newest seq, so a reconnect before the first event misses nothing', async () => {
+    await start();
+    const empty = await open('/alerts/stream');
+    t.alerts.append(transition(1), transition(2));
+    const first = await open('/alerts/stream');
+    await waitFor(() => empty.seqs.length === 2 && first.body.length > 0, { ...soon, what: 'the first bytes' });
+    // An id with no data sets the client's last event id and dispatches no event (WHATWG HTML §9.2.6).
+    expect(empty.body.startsWith('id: 0\n\nid: 1\nevent: alert\n')).toBe(true);
+    expect(first.body).toBe('id: 2\n\n');
+    expect(first.messages).toEqual([]);
+    first.close();
+    t.alerts.append(transition(3));
+    const lastId = /^id: (\d+)\n\n/.exec(first.body)?.[1] ?? '';
+    const second = await open('/alerts/stream', { 'last-event-id': lastId });
+    await waitFor(() => second.seqs.length === 1, { ...soon, what: 'the event missed while away' });
+    expect(second.seqs).toEqual([3]);
+    // A resumed stream has ids of its own: no bare id first.
+    expect(second.body.startsWith('id: 3\nevent: alert\n')).toBe(true);
+  });
+
   it('resumes with Last-Event-ID: exactly the missed events, then live ones, even as events arrive during the backlog', async () => {
     await start({ stream: { backlogPage: 2 } });
     const first = await open('/alerts/stream');

@@ -93,7 +93,8 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
           summary: 'alert transitions as server-sent events (event: alert, id: seq), resumable',
           description:
             'Each event is `{seq, silenced, ...transition}`. With a Last-Event-ID header (or lastEventId=, or since=), the ' +
-            'events after it come first, then the live ones, with no gap and no repeat. Without, live events only. A `: ping` ' +
+            'events after it come first, then the live ones, with no gap and no repeat. Without, live events only, after a bare ' +
+            '`id: <newest seq>` that sets the client\'s Last-Event-ID so a reconnect before the first event resumes. A `: ping` ' +
             'comment every 15 s. A client too slow to keep up is disconnected; it reconnects with its Last-Event-ID.',
           security,
           querystring: AlertStreamQuery,
@@ -177,8 +178,12 @@ async function streamAlerts(writer: SseWriter, alerts: AlertsService, after: num
   writer.open();
 
   const newest = alerts.lastSeq();
-  if (after === undefined) lastSent = newest;
-  else {
+  if (after === undefined) {
+    lastSent = newest;
+    // Live only: the client has no id yet. Give it the log's end now, so an EventSource that
+    // reconnects before its first event resumes from here rather than live again, with a gap.
+    writer.sendId(String(newest));
+  } else {
     // An id past the end of the log means the log is not the one the client read (it was
     // reset): everything in it is news to the client.
     lastSent = after > newest ? 0 : after;

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import type { DeviceStatus, Reading, SensorsHealth } from '../../contract/index.js';
+import type { DeviceStatus, Reading, ReadingBatch, SensorsHealth } from '../../contract/index.js';
 import { type Decoded, decodeDeviceStatus, decodeReadingBatch, decodeSensorsHealth, filters, formatIssues, parseTopic } from '../../contract/index.js';
 import type { BackendConfig } from '../config.js';
 import type { BackendMetrics } from '../metrics.js';
@@ -16,10 +16,12 @@ import { type CommitInfo, WriteBatcher } from './write-batcher.js';
 /**
  * What else must see each message before it is acknowledged (the alert engine). Each call is
  * retried until it succeeds, like a registry write, so a reading the broker has been told is
- * safe has also been evaluated.
+ * safe has also been evaluated. Readings are handed over on arrival, beside their write rather
+ * than after it: a slow or failing store does not hold up alerting (until the readings waiting
+ * for it reach ingest.maxPendingReadings and no more are taken from the broker).
  */
 export interface IngestObserver {
-  readings(device: string, readings: readonly Reading[], receivedAt: number): void;
+  readings(batch: ReadingBatch, receivedAt: number): void;
   status(status: DeviceStatus, receivedAt: number): void;
   /** An empty retained status: the device's status is gone. */
   statusCleared(device: string, receivedAt: number): void;
@@ -151,15 +153,15 @@ export class Ingest {
       const decoded = this.decoded(packet, decodeReadingBatch(topic.device, packet.payload, this.options.mqtt.maxPayloadBytes));
       if (!decoded) return Promise.resolve();
       const receivedAt = Date.now();
-      return this.batcher
-        .add(decoded, receivedAt)
-        .then(() => {
-          const last = decoded.readings[decoded.readings.length - 1];
-          if (last) this.lastStored = { device: decoded.device, sensor: last.sensor, value: last.value, unit: last.unit };
-          this.events.emit('stored', decoded.device, decoded.boot, decoded.readings, receivedAt);
-          const { observer } = this.options;
-          if (observer) return this.untilDone(packet.topic, () => observer.readings(decoded.device, decoded.readings, receivedAt));
-        });
+      const { observer } = this.options;
+      const stored = this.batcher.add(decoded, receivedAt).then(() => {
+        const last = decoded.readings[decoded.readings.length - 1];
+        if (last) this.lastStored = { device: decoded.device, sensor: last.sensor, value: last.value, unit: last.unit };
+        this.events.emit('stored', decoded.device, decoded.boot, decoded.readings, receivedAt);
+      });
+      if (!observer) return stored;
+      const judged = this.untilDone(packet.topic, () => observer.readings(decoded, receivedAt));
+      return Promise.all([stored, judged]).then(() => undefined);
     }
     if (topic?.kind === 'status' || topic?.kind === 'sensors') {
       const { kind, device } = topic;

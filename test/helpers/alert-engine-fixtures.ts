@@ -5,6 +5,7 @@ import type Database from 'better-sqlite3';
 import { pino } from 'pino';
 import type { Reading } from '../../contract/index.js';
 import { openAlertDb } from '../../backend/alerts/alert-db.js';
+import type { AlertInstance } from '../../backend/alerts/alert-state.js';
 import { AlertStore } from '../../backend/alerts/alert-store.js';
 import { AlertEngine } from '../../backend/alerts/engine.js';
 import { parseRules, type Rule } from '../../backend/alerts/rule-schema.js';
@@ -71,8 +72,12 @@ export class EngineHarness {
     this.open();
   }
 
-  /** A new store and engine on the same folder: what a backend restart does. */
-  restart(ruleSet: readonly Rule[] = this.ruleSet): void {
+  /**
+   * A new store and engine on the same folder at `clock`: what a backend restart does. The old
+   * engine is stopped first (it flushes), unless `crash` (the process died: what is only in memory is lost).
+   */
+  restart(ruleSet: readonly Rule[] = this.ruleSet, { crash = false }: { crash?: boolean } = {}): void {
+    if (!crash) this.engine.stop();
     this.store.close();
     this.ruleSet = ruleSet;
     this.open();
@@ -80,7 +85,7 @@ export class EngineHarness {
 
   private open(): void {
     this.db = openAlertDb(this.dir);
-    this.store = new AlertStore(this.db);
+    this.store = new AlertStore(this.db, pino({ level: 'silent' }));
     this.engine = new AlertEngine({
       store: this.store,
       rules: this.ruleSet,
@@ -118,6 +123,12 @@ export class EngineHarness {
 
   instanceRows(): InstanceRow[] {
     return this.db.prepare('SELECT key, state, episode_id, acked_by FROM alert_instances ORDER BY key').all() as InstanceRow[];
+  }
+
+  /** The stored state of one instance, as a restart would load it. */
+  storedInstance(key: string): AlertInstance | undefined {
+    const row = this.instanceRows().find((candidate) => candidate.key === key);
+    return row === undefined ? undefined : (JSON.parse(row.state) as AlertInstance);
   }
 
   async metric(name: 'alertTransitions' | 'alertsActive', labels: Record<string, string>): Promise<number> {

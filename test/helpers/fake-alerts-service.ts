@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import type { AlertTransition } from '../../contract/index.js';
 import { parseRulesDocument } from '../../backend/alerts/rule-source.js';
 import type { Rule } from '../../backend/alerts/rule-schema.js';
+import { silenceMatches } from '../../backend/alerts/silences.js';
 import type { ActiveAlert, AlertEventRecord, AlertsService, HistoryQuery, NewSilence, RulesUpdate, Silence } from '../../backend/alerts/types.js';
 import { loadBackendConfig } from '../../backend/config.js';
 import { BackendMetrics } from '../../backend/metrics.js';
@@ -105,10 +106,20 @@ export class FakeAlertsService implements AlertsService {
     return created;
   }
 
+  /** Ends the silence now, as the store does: it stays listed with expired=true. */
   removeSilence(id: string): boolean {
-    const index = this.silenceList.findIndex((silence) => silence.id === id);
-    if (index >= 0) this.silenceList.splice(index, 1);
-    return index >= 0;
+    const now = Date.now();
+    const silence = this.silenceList.find((candidate) => candidate.id === id && candidate.endsAt > now);
+    if (silence === undefined) return false;
+    silence.startsAt = Math.min(silence.startsAt, now);
+    silence.endsAt = now;
+    return true;
+  }
+
+  /** The silences matching an alert now (what the engine would mark it with). */
+  silencing(alert: { device: string; sensor?: string; rule: string }): Silence[] {
+    const now = Date.now();
+    return this.silenceList.filter((silence) => silenceMatches(silence, alert, now));
   }
 
   rules() {

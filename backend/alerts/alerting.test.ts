@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ReadingBatch } from '../../contract/index.js';
+import { loadBackendConfig } from '../config.js';
+import { BackendMetrics } from '../metrics.js';
+import { Alerting } from './alerting.js';
+
+const HOT = { id: 'hot', kind: 'threshold', match: { device: 'f-1', sensor: 'tc1' }, severity: 'warning', above: 100, clearAbove: 90 };
+
+function batch(boot: string, ...readings: Array<[seq: number, value: number, replay?: boolean]>): ReadingBatch {
+  const base = boot === 'b1' ? 1_000 : 2_000;
+  return {
+    v: 1,
+    device: 'f-1',
+    boot,
+    readings: readings.map(([seq, value, replay = false]) => ({ seq, ts: base + seq, sensor: 'tc1', value, unit: 'C', quality: 'good', clock: 'synced', replay })),
+  };
+}
+
+describe('alerting: what ingest hands over', () => {
+  let dir: string;
+  let alerting: Alerting | undefined;
+  const open = () => {
+    const config = { ...loadBackendConfig(undefined, {}), dataDir: dir };
+    const alerts = { ...config.alerts, rules: [HOT], mqtt: false };
+    alerting = new Alerting({ config: { ...config, alerts }, metrics: new BackendMetrics(), log: pino({ level: 'silent' }) });
+    return alerting;
+  };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'alerting-'));
+  });
+  afterEach(async () => {
+    await alerting?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const path = (a: Alerting) => a.eventsAfter(0, 100).map(({ event }) => `${event.from}→${event.to}`);
+
+  it('judges a redelivered batch once, also after a restart; a replayed older reading does not undo newer ones', async () => {
+    let a = open();
+    a.readings(batch('b1', [1, 120]), 1);
+    a.readings(batch('b1', [2, 50]), 2);
+    expect(path(a)).toEqual(['inactive→firing', 'firing→resolved']);
+    // The broker resends both (no PUBACK reached it): nothing is judged twice.
+    a.readings(batch('b1', [1, 120], [2, 50]), 3);
+    expect(path(a)).toEqual(['inactive→firing', 'firing→resolved']);
+
+    await a.close();
+    a = open();
+    a.readings(batch('b1', [2, 50], [1, 120]), 4);
+    expect(path(a)).toEqual(['inactive→firing', 'firing→resolved']);
+    // Seq 4 live, then the agent replays the older seq 3 it held in its outbox: new to alerting, but
+    // older than seq 4, so it cannot resolve what seq 4 says.
+    a.readings(batch('b1', [4, 130]), 5);
+    a.readings(batch('b1', [3, 40, true]), 6);
+    expect(path(a)).toEqual(['inactive→firing', 'firing→resolved', 'resolved→firing']);
+    expect(a.active()).toEqual([expect.objectContaining({ rule: 'hot', phase: 'firing', value: 130 })]);
+    // A new boot starts its own seq series.
+    a.readings(batch('b2', [1, 40]), 7);
+    expect(path(a)).toEqual(['inactive→firing', 'firing→resolved', 'resolved→firing', 'firing→resolved']);
+  });
+});
