@@ -78,6 +78,14 @@ describe('AlertStore.commit', () => {
     expect(store.acknowledge('e1', 'ops', 10)).toBe(true);
     expect(store.loadInstances()[0]).toMatchObject({ episodeId: 'e1', ack: { by: 'ops', at: 10 } });
   });
+
+  it('keeps the notice a silence held back in the state JSON, and hands it back beside the instance', () => {
+    const instance = { ...newInstance('overheat', 'furnace-1', 'tc1', 0), phase: 'firing' as const };
+    store.commit({ upsert: [{ instance, owedNotice: true }], remove: [], events: [], outbox: [], now: 0 });
+    expect(store.loadInstances()).toEqual([{ instance, owedNotice: true }]);
+    store.commit({ upsert: [{ instance }], remove: [], events: [], outbox: [], now: 1 });
+    expect(store.loadInstances()).toEqual([{ instance }]);
+  });
 });
 
 describe('AlertStore log', () => {
@@ -150,6 +158,19 @@ describe('AlertStore silences', () => {
     expect(store.removeSilence('now', 3000)).toBe(false);
     expect(store.removeSilence('past', 3000)).toBe(false);
     expect(store.removeSilence('none', 3000)).toBe(false);
+  });
+
+  it('tells its listeners when a silence is ended early, even when one of them throws', () => {
+    const heard: number[] = [];
+    store.onSilenceEnded(() => {
+      throw new Error('broken listener');
+    });
+    store.onSilenceEnded((now) => heard.push(now));
+    store.addSilence(silence('now', 1000, 5000));
+    expect(store.removeSilence('now', 2000)).toBe(true);
+    expect(store.removeSilence('now', 3000)).toBe(false);
+    expect(heard).toEqual([2000]);
+    expect(logged.map((line) => line.msg)).toEqual(['silence-ended listener failed']);
   });
 
   it('prunes silences that ended more than a week before a new one is added', () => {

@@ -14,6 +14,12 @@ export interface StoredInstance {
   /** The transition that began the current pending/firing episode. */
   episodeId?: string | undefined;
   ack?: { by: string; at: number } | undefined;
+  /**
+   * Firing, and its latest firing notice (the firing or a reminder) was silenced: it owes one
+   * notification once no silence covers it (silence-catch-up.ts). Stored in the `state` JSON as
+   * `owedNotice: true`, beside the evaluator's fields, and taken out again on load.
+   */
+  owedNotice?: true | undefined;
 }
 
 /** One evaluation's worth of changes, committed all or nothing. */
@@ -83,6 +89,7 @@ export class AlertStore {
   /** Rows already reported as corrupt: each is logged at error once, then at debug (they come back on every read). */
   private readonly reported = new Set<string>();
   private corrupt = 0;
+  private readonly silenceEndedListeners: Array<(now: number) => void> = [];
 
   /** `log`: where rows that cannot be read are reported; without it, warnings go to stderr. */
   constructor(
@@ -138,10 +145,12 @@ export class AlertStore {
   loadInstances(): StoredInstance[] {
     const loaded: StoredInstance[] = [];
     for (const row of this.sql.instances.all()) {
-      const instance = this.decode('alert_instances', row.key, row.state, instanceProblem);
-      if (instance === undefined) continue;
+      const state = this.decode('alert_instances', row.key, row.state, instanceProblem);
+      if (state === undefined) continue;
+      const { owedNotice, ...instance } = state as AlertInstance & { owedNotice?: unknown };
       loaded.push({
-        instance: instance as AlertInstance,
+        instance,
+        ...(owedNotice === true ? { owedNotice } : {}),
         ...(row.episode_id === null ? {} : { episodeId: row.episode_id }),
         ...(row.acked_by === null || row.acked_at === null ? {} : { ack: { by: row.acked_by, at: row.acked_at } }),
       });
@@ -155,13 +164,13 @@ export class AlertStore {
   }
 
   private write(change: AlertCommit): AlertEventRecord[] {
-    for (const { instance, episodeId, ack } of change.upsert) {
+    for (const { instance, episodeId, ack, owedNotice } of change.upsert) {
       this.sql.upsert.run({
         key: instanceKey(instance.rule, instance.device, instance.sensor),
         rule: instance.rule,
         device: instance.device,
         sensor: instance.sensor ?? null,
-        state: JSON.stringify(instance),
+        state: JSON.stringify(owedNotice === true ? { ...instance, owedNotice } : instance),
         episodeId: episodeId ?? null,
         ackedBy: ack?.by ?? null,
         ackedAt: ack?.at ?? null,
@@ -265,7 +274,22 @@ export class AlertStore {
    * `?expired=true` until the prune. False when there is no such silence or it had ended already.
    */
   removeSilence(id: string, now: number = Date.now()): boolean {
-    return this.sql.endSilence.run({ id, now }).changes > 0;
+    const ended = this.sql.endSilence.run({ id, now }).changes > 0;
+    if (!ended) return false;
+    for (const listener of this.silenceEndedListeners) {
+      try {
+        listener(now);
+      } catch (error) {
+        // The silence has ended all the same; what the listener missed, the next alert tick does.
+        this.log.error({ err: error, silence: id }, 'silence-ended listener failed');
+      }
+    }
+    return true;
+  }
+
+  /** Calls `listener` with the time each time removeSilence ends a silence (the engine notifies what it held back). */
+  onSilenceEnded(listener: (now: number) => void): void {
+    this.silenceEndedListeners.push(listener);
   }
 
   activeSilences(now: number): Silence[] {

@@ -69,7 +69,7 @@ export class Alerting implements AlertsService, IngestObserver {
     this.engine.events.on('appended', (records) => {
       for (const { event, silenced } of records) {
         if (event.to === 'firing' || event.to === 'resolved') {
-          log.info({ alert: event, silenced }, `alert ${event.rule} ${event.to} on ${event.device}${event.sensor ? `/${event.sensor}` : ''}: ${event.message}`);
+          log.info({ eventId: event.id, severity: event.severity, silenced }, `alert ${event.rule} ${event.to} on ${event.device}${event.sensor ? `/${event.sensor}` : ''}: ${event.message}`);
         }
       }
     });

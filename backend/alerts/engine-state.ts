@@ -1,8 +1,9 @@
+import type { Logger } from 'pino';
 import type { AlertState, AlertTransition } from '../../contract/index.js';
 import type { AlertInstance, AlertPhase } from './alert-state.js';
 import type { StoredInstance } from './alert-store.js';
 import type { Rule } from './rule-schema.js';
-import type { ActiveAlert, ChannelItem } from './types.js';
+import type { ActiveAlert, ChannelItem, ChannelSpec } from './types.js';
 
 // What the alert engine keeps in memory about each instance, and how an instance is shown:
 // as the retained state of its (device, rule) and as an active alert.
@@ -37,6 +38,22 @@ export interface Change {
 }
 
 export const emptyChange = (): Change => ({ entries: new Map(), steps: [], write: new Set(), remove: [], events: [], outbox: [] });
+
+/** The outbox rows of one item: one per channel that wants it. */
+export function outboxRows(channels: readonly ChannelSpec[], item: ChannelItem, log: Logger): Change['outbox'] {
+  const rows: Change['outbox'] = [];
+  for (const channel of channels) {
+    let wanted = false;
+    try {
+      wanted = channel.wants(item);
+    } catch (error) {
+      // One broken channel must not stop the evaluation or the other channels.
+      log.error({ err: error, channel: channel.name }, 'alert channel filter failed; item not queued for it');
+    }
+    if (wanted) rows.push({ channel: channel.name, item });
+  }
+  return rows;
+}
 
 /** Readings change values and rate samples all the time; these reach the disk at most this often. */
 export const CHECKPOINT_MS = 30_000;

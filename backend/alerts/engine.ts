@@ -6,10 +6,11 @@ import type { Reading, SensorsHealth } from '../../contract/index.js';
 import type { BackendMetrics } from '../metrics.js';
 import { type AlertInput, type AlertPhase, instanceKey, newInstance } from './alert-state.js';
 import type { AlertStore } from './alert-store.js';
-import { CHECKPOINT_MS, type Change, type Entry, InstanceTable, type LastWords, differsInSubstance, emptyChange, endTransition, pairOf, resumed, retainedStates, toActiveAlert } from './engine-state.js';
+import { CHECKPOINT_MS, type Change, type Entry, InstanceTable, type LastWords, differsInSubstance, emptyChange, endTransition, outboxRows, pairOf, resumed, retainedStates, toActiveAlert } from './engine-state.js';
 import { evaluate, ruleApplies } from './evaluator.js';
 import type { Rule } from './rule-schema.js';
-import { silenceMatches } from './silences.js';
+import { catchUpSilenced, markOwedNotice } from './silence-catch-up.js';
+import { anySilenceMatches } from './silences.js';
 import type { ActiveAlert, AlertEventRecord, ChannelItem, ChannelSpec, Silence } from './types.js';
 
 // The stateful core around the pure evaluator: it keeps every instance in memory, feeds it the
@@ -61,6 +62,8 @@ export class AlertEngine {
     }
     // Rules may have changed while the backend was down: the same reconciliation as a reload.
     this.setRules(options.rules);
+    // A silence ended early (DELETE /silences/{id}) is caught up on at once, not at the next tick.
+    options.store.onSilenceEnded((at) => this.run('silence-ended', at, (change) => this.catchUp(change, at)));
   }
 
   get rules(): readonly Rule[] {
@@ -103,6 +106,7 @@ export class AlertEngine {
         const rule = this.ruleById.get(entry.instance.rule);
         if (rule !== undefined) this.feed(change, rule, key, { type: 'tick' }, now);
       }
+      this.catchUp(change, now);
       // Changes too small to write on their own still reach the disk now and then.
       for (const [key, entry] of this.instances) {
         if (entry.dirty && !change.entries.has(key) && now - entry.savedAt >= CHECKPOINT_MS) change.entries.set(key, entry);
@@ -288,6 +292,12 @@ export class AlertEngine {
     change.entries.set(key, next);
   }
 
+  /** Notifies, once, each firing alert whose notice a silence held back and that no silence covers now. */
+  private catchUp(change: Change, now: number): void {
+    const source = { entries: this.instances, ruleOf: (id: string) => this.ruleById.get(id), newId: this.newId };
+    catchUpSilenced(change, now, { ...source, silences: () => this.store.activeSilences(now), lastWords: (key) => this.lastWords(key, change) });
+  }
+
   /** Decides what to write, builds events and outbox rows, commits, and only then updates memory. */
   private finish(change: Change, now: number): void {
     this.prepare(change, now);
@@ -310,8 +320,9 @@ export class AlertEngine {
     const silences = change.steps.length > 0 ? this.store.activeSilences(now) : [];
     const entryOf = (key: string) => change.entries.get(key) ?? this.instances.get(key);
     const states = retainedStates(change.steps, (pair) => this.instances.keysOf(pair), entryOf, (key) => this.lastWords(key, change));
-    for (const { rule, event } of change.steps) {
-      const silenced = silences.some((silence) => silenceMatches(silence, { device: event.device, sensor: event.sensor, rule: rule.id }, now));
+    for (const { key, rule, event } of change.steps) {
+      const silenced = anySilenceMatches(silences, event, now);
+      markOwedNotice(change, key, event, silenced);
       const state = event.to === 'firing' || event.to === 'resolved' ? states.get(pairOf(rule.id, event.device)) : undefined;
       change.events.push({ event, silenced });
       this.enqueue(change, { kind: 'transition', seq: 0, event, silenced, ...(state === undefined ? {} : { state }) });
@@ -342,16 +353,7 @@ export class AlertEngine {
   }
 
   private enqueue(change: Change, item: ChannelItem): void {
-    for (const channel of this.options.channels) {
-      let wanted = false;
-      try {
-        wanted = channel.wants(item);
-      } catch (error) {
-        // One broken channel must not stop the evaluation or the other channels.
-        this.log.error({ err: error, channel: channel.name }, 'alert channel filter failed; item not queued for it');
-      }
-      if (wanted) change.outbox.push({ channel: channel.name, item });
-    }
+    change.outbox.push(...outboxRows(this.options.channels, item, this.log));
   }
 
   private report(records: readonly AlertEventRecord[], change: Change): void {
@@ -393,8 +395,6 @@ export class AlertEngine {
     const entry = this.instances.get(key);
     const rule = entry === undefined ? undefined : this.ruleById.get(entry.instance.rule);
     if (entry === undefined || rule === undefined || !ACTIVE.includes(entry.instance.phase)) return undefined;
-    const { device, sensor } = entry.instance;
-    const silenced = silences.some((silence) => silenceMatches(silence, { device, sensor, rule: rule.id }, now));
-    return toActiveAlert(key, entry, rule, this.lastWords(key).message, silenced);
+    return toActiveAlert(key, entry, rule, this.lastWords(key).message, anySilenceMatches(silences, entry.instance, now));
   }
 }

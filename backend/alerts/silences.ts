@@ -25,6 +25,11 @@ export function silenceMatches(silence: Silence, target: SilenceTarget, now: num
   return target.sensor === undefined ? matchers.sensor === '*' : compileGlob(matchers.sensor)(target.sensor);
 }
 
+/** Whether any of `silences` covers the alert at `now`. */
+export function anySilenceMatches(silences: readonly Silence[], target: SilenceTarget, now: number): boolean {
+  return silences.some((silence) => silenceMatches(silence, target, now));
+}
+
 /** Every problem of a silence request, each naming its field (`matchers.device: ...`); empty when it is fine. */
 export function silenceProblems(input: NewSilence, now: number): string[] {
   const problems: string[] = [];

@@ -1,8 +1,9 @@
 import { type ClientRequest, type IncomingHttpHeaders, request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/helpers/wait-for.js';
+import type { Socket } from 'node:net';
 import type { StoredReading } from '../store/reading-store.js';
-import { type AlertsTestApp, READ_TOKEN, buildAlertsTestApp, transition } from '../../test/helpers/fake-alerts-service.js';
+import { type AlertsTestApp, READ_TOKEN, buildAlertsTestApp, storedReading, transition } from '../../test/helpers/fake-alerts-service.js';
 import type { StreamRouteDeps } from './stream-routes.js';
 
 interface Message {
@@ -47,6 +48,11 @@ class StreamReader {
     return this.messages.filter((m) => m.event === 'alert').map((m) => (JSON.parse(m.data) as { seq: number }).seq);
   }
 
+  /** The readings received, as `device/seq`. */
+  get readings(): string[] {
+    return this.messages.filter((m) => m.event === 'reading').map((m) => JSON.parse(m.data) as StoredReading).map((r) => `${r.device}/${r.seq}`);
+  }
+
   close(): void {
     this.req.destroy();
   }
@@ -65,6 +71,8 @@ class StreamReader {
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const soon = { timeoutMs: 5000 };
+/** The run token in the bare id a fresh readings stream starts with. */
+const epochOf = (reader: StreamReader) => /^id: (.+)-\d+\n\n/.exec(reader.body)?.[1] ?? 'no bare id';
 
 describe('server-sent event streams: /api/v1/alerts/stream and /api/v1/stream', () => {
   let t: AlertsTestApp;
@@ -79,6 +87,15 @@ describe('server-sent event streams: /api/v1/alerts/stream and /api/v1/stream', 
     readers.push(reader);
     await waitFor(() => reader.status, { ...soon, what: `the answer to ${path}` });
     return reader;
+  };
+  /** The server's side of the next connection, corked: what the server writes stays in its buffer until uncork(). */
+  const corkNextConnection = () => {
+    const socket: { value?: Socket } = {};
+    t.app.server.once('connection', (accepted: Socket) => {
+      accepted.cork();
+      socket.value = accepted;
+    });
+    return socket;
   };
   const clients = async (stream: string) => (await t.metrics.sseClients.get()).values.find((v) => v.labels.stream === stream)?.value ?? 0;
 
@@ -240,35 +257,131 @@ describe('server-sent event streams: /api/v1/alerts/stream and /api/v1/stream', 
     await waitFor(() => reader.ended, { ...soon, what: 'the stream to end' });
   });
 
-  it('streams the live readings of one device (and one sensor), unknown devices included', async () => {
+  it('streams the live readings of one device (and one sensor), unknown devices included, after a bare id', async () => {
     await start();
-    const stored = (device: string, seq: number, sensor = 'tc1'): StoredReading => ({
-      device,
-      boot: '01JBOOTA',
-      seq,
-      sensor,
-      ts: 1_764_340_000_000 + seq,
-      value: 800 + seq,
-      unit: 'C',
-      quality: 'good',
-      clock: 'synced',
-      replay: false,
-      receivedAt: 1_764_340_000_500 + seq,
-    });
     const device = await open('/stream?device=furnace-1');
     const sensor = await open('/stream?device=furnace-1&sensor=tc2');
     const unknown = await open('/stream?device=not-yet-online');
     expect([device.status, sensor.status, unknown.status]).toEqual([200, 200, 200]);
     expect(await clients('readings')).toBe(3);
-    t.feed.publish('annealer', [stored('annealer', 1)]);
-    t.feed.publish('furnace-1', [stored('furnace-1', 1), stored('furnace-1', 2, 'tc2')]);
-    t.feed.publish('furnace-1', [stored('furnace-1', 3)]);
+    await waitFor(() => unknown.body.length > 0, { ...soon, what: 'the bare id' });
+    const epoch = epochOf(unknown);
+    // An id with no data sets the client's last event id and dispatches no event (WHATWG HTML §9.2.6).
+    expect(unknown.body).toBe(`id: ${epoch}-0\n\n`);
+    t.feed.publish('annealer', [storedReading('annealer', 1)]);
+    t.feed.publish('furnace-1', [storedReading('furnace-1', 1), storedReading('furnace-1', 2, 'tc2')]);
+    t.feed.publish('furnace-1', [storedReading('furnace-1', 3)]);
     await waitFor(() => device.messages.length === 3 && sensor.messages.length === 1, { ...soon, what: 'the readings' });
-    expect(device.messages.map((m) => m.id)).toEqual(['furnace-1/01JBOOTA/1', 'furnace-1/01JBOOTA/2', 'furnace-1/01JBOOTA/3']);
-    expect(device.messages[1]).toEqual({ id: 'furnace-1/01JBOOTA/2', event: 'reading', data: JSON.stringify(stored('furnace-1', 2, 'tc2')) });
-    expect(sensor.messages.map((m) => m.id)).toEqual(['furnace-1/01JBOOTA/2']);
+    expect(device.body.startsWith(`id: ${epoch}-0\n\nid: ${epoch}-2\nevent: reading\n`)).toBe(true);
+    expect(device.messages.map((m) => m.id)).toEqual([`${epoch}-2`, `${epoch}-3`, `${epoch}-4`]);
+    expect(device.messages[1]).toEqual({ id: `${epoch}-3`, event: 'reading', data: JSON.stringify(storedReading('furnace-1', 2, 'tc2')) });
+    expect(sensor.messages.map((m) => m.id)).toEqual([`${epoch}-3`]);
     expect(unknown.messages).toEqual([]);
     for (const reader of [device, sensor, unknown]) reader.close();
-    await waitFor(async () => t.feed.listenerCount === 0 && (await clients('readings')) === 0, { ...soon, what: 'the listeners removed' });
+    await waitFor(async () => t.feed.listenerCount === 1 && (await clients('readings')) === 0, { ...soon, what: 'the streams gone' });
+    // The feed's own subscription lasts until the app closes.
+    await t.app.close();
+    expect(t.feed.listenerCount).toBe(0);
+  });
+
+  it('resumes readings from the bare id of a client that left before its first reading', async () => {
+    await start();
+    const first = await open('/stream?device=furnace-1');
+    await waitFor(() => first.body.length > 0, { ...soon, what: 'the bare id' });
+    first.close();
+    t.feed.publish('furnace-1', [storedReading('furnace-1', 1)]);
+    const second = await open('/stream?device=furnace-1', { 'last-event-id': `${epochOf(first)}-0` });
+    await waitFor(() => second.readings.length === 1, { ...soon, what: 'the reading missed while away' });
+    // A resumed stream has ids of its own: no bare id, no reset.
+    expect(second.body.startsWith(`id: ${epochOf(first)}-1\nevent: reading\n`)).toBe(true);
+  });
+
+  it('resumes readings with Last-Event-ID: exactly the device\'s missed ones, then live, even as readings arrive during the backlog', async () => {
+    await start({ stream: { backlogPage: 20 } });
+    const first = await open('/stream?device=furnace-1');
+    t.feed.publish('furnace-1', [storedReading('furnace-1', 1)]);
+    await waitFor(() => first.readings.length === 1, { ...soon, what: 'the first reading' });
+    first.close();
+    // Enough to fill the server's socket buffer (16 KiB) a few times over, other devices' readings between.
+    for (const seq of range(2, 301)) t.feed.publish('furnace-1', [storedReading('annealer', seq), storedReading('furnace-1', seq)]);
+
+    // The server's side of the next connection is corked: the backlog piles up there until the
+    // server waits for it to drain, half-way through the backlog; readings stored then must follow it.
+    const socket = corkNextConnection();
+    const second = new StreamReader(`${base}/stream?device=furnace-1`, { 'last-event-id': first.messages[0]?.id ?? '' });
+    readers.push(second);
+    await waitFor(() => (socket.value?.writableLength ?? 0) > 16 * 1024, { ...soon, what: 'the server to wait for the client' });
+    t.feed.publish('furnace-1', [storedReading('furnace-1', 302), storedReading('annealer', 302), storedReading('furnace-1', 303)]);
+    socket.value?.uncork();
+    await waitFor(() => second.readings.length === 302, { ...soon, what: 'the missed readings' });
+    t.feed.publish('furnace-1', [storedReading('furnace-1', 304)]);
+    await waitFor(() => second.readings.length === 303, { ...soon, what: 'a live reading after the backlog' });
+    expect(second.readings).toEqual(range(2, 304).map((seq) => `furnace-1/${seq}`));
+    expect(second.messages.map((m) => m.id)).toEqual([...range(2, 301).map((seq) => `${epochOf(first)}-${2 * seq - 1}`), ...[602, 604, 605].map((n) => `${epochOf(first)}-${n}`)]);
+  });
+
+  it('takes lastEventId= in the query for readings; the header wins', async () => {
+    await start();
+    const fresh = await open('/stream?device=furnace-1');
+    await waitFor(() => fresh.body.length > 0, { ...soon, what: 'the bare id' });
+    t.feed.publish('furnace-1', range(1, 3).map((seq) => storedReading('furnace-1', seq)));
+    const epoch = epochOf(fresh);
+    const byQuery = await open(`/stream?device=furnace-1&lastEventId=${epoch}-1`);
+    const header = await open(`/stream?device=furnace-1&lastEventId=${epoch}-1`, { 'last-event-id': `${epoch}-2` });
+    await waitFor(() => byQuery.readings.length === 2 && header.readings.length === 1, { ...soon, what: 'the backlogs' });
+    expect([byQuery.readings, header.readings]).toEqual([['furnace-1/2', 'furnace-1/3'], ['furnace-1/3']]);
+  });
+
+  it.each([
+    ['of another run of the backend', (_epoch: string) => 'lw0q1x2a9f3e-2', 'restarted'],
+    ['in the old device/boot/seq form', (_epoch: string) => 'furnace-1/01JBOOTA/3', 'restarted'],
+    ['past the newest position', (epoch: string) => `${epoch}-99`, 'restarted'],
+    ['evicted from the window (by count)', (epoch: string) => `${epoch}-1`, 'expired'],
+  ])('answers an id %s with event: reset, then what is held, then live', async (_what, id, reason) => {
+    await start({ stream: { readingsWindow: { maxReadings: 4 } } });
+    const fresh = await open('/stream?device=furnace-1');
+    await waitFor(() => fresh.body.length > 0, { ...soon, what: 'the bare id' });
+    const epoch = epochOf(fresh);
+    t.feed.publish('furnace-1', range(1, 6).map((seq) => storedReading(seq % 2 === 0 ? 'annealer' : 'furnace-1', seq)));
+    const reader = await open('/stream?device=furnace-1', { 'last-event-id': id(epoch) });
+    await waitFor(() => reader.messages.length === 3, { ...soon, what: 'the reset and the readings held' });
+    t.feed.publish('furnace-1', [storedReading('furnace-1', 7)]);
+    await waitFor(() => reader.messages.length === 4, { ...soon, what: 'a live reading' });
+    // Positions 3-6 are held: readings received up to the receivedAt of the oldest of them may be missed.
+    expect(reader.messages[0]).toEqual({ id: `${epoch}-2`, event: 'reset', data: JSON.stringify({ reason, since: storedReading('', 3).receivedAt }) });
+    expect(reader.readings).toEqual(['furnace-1/3', 'furnace-1/5', 'furnace-1/7']);
+  });
+
+  it('resets with since=now when nothing is held any more (by age); the newest position still resumes', async () => {
+    let now = 1_000_000;
+    await start({ stream: { readingsWindow: { maxAgeMs: 60_000, now: () => now } } });
+    const fresh = await open('/stream?device=furnace-1');
+    await waitFor(() => fresh.body.length > 0, { ...soon, what: 'the bare id' });
+    const epoch = epochOf(fresh);
+    t.feed.publish('furnace-1', [storedReading('furnace-1', 1), storedReading('furnace-1', 2)]);
+    now += 60_001;
+    const old = await open('/stream?device=furnace-1', { 'last-event-id': `${epoch}-1` });
+    const newest = await open('/stream?device=furnace-1', { 'last-event-id': `${epoch}-2` });
+    await waitFor(() => old.messages.length === 1, { ...soon, what: 'the reset' });
+    t.feed.publish('furnace-1', [storedReading('furnace-1', 3)]);
+    await waitFor(() => old.readings.length === 1 && newest.readings.length === 1, { ...soon, what: 'a live reading' });
+    expect(old.messages[0]).toEqual({ id: `${epoch}-2`, event: 'reset', data: JSON.stringify({ reason: 'expired', since: now }) });
+    expect([old.readings, newest.readings]).toEqual([['furnace-1/3'], ['furnace-1/3']]);
+  });
+
+  it('cuts off a client whose backlog leaves the window before it has read it', async () => {
+    await start({ stream: { backlogPage: 20, readingsWindow: { maxReadings: 400 } } });
+    const fresh = await open('/stream?device=furnace-1');
+    await waitFor(() => fresh.body.length > 0, { ...soon, what: 'the bare id' });
+    for (const seq of range(1, 300)) t.feed.publish('furnace-1', [storedReading('furnace-1', seq)]);
+    const socket = corkNextConnection();
+    const reader = new StreamReader(`${base}/stream?device=furnace-1`, { 'last-event-id': `${epochOf(fresh)}-0` });
+    readers.push(reader);
+    await waitFor(() => (socket.value?.writableLength ?? 0) > 16 * 1024, { ...soon, what: 'the server to wait for the client' });
+    for (const seq of range(301, 600)) t.feed.publish('furnace-1', [storedReading('furnace-1', seq)]);
+    socket.value?.uncork();
+    await waitFor(() => reader.ended, { ...soon, what: 'the client cut off' });
+    expect(reader.readings.length).toBeLessThan(600);
+    expect(t.logs).toEqual([expect.objectContaining({ level: 40, stream: 'readings', msg: expect.stringMatching(/^SSE client cut off/) as string })]);
   });
 });

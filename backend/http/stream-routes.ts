@@ -3,19 +3,18 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import { SEGMENT_PATTERN } from '../../contract/index.js';
 import type { AlertEventRecord, AlertsService } from '../alerts/types.js';
 import type { BackendMetrics } from '../metrics.js';
-import type { StoredReading } from '../store/reading-store.js';
 import { recordBody } from './alert-routes.js';
+import { type FeedEntry, ReadingsFeed, type ReadingsFeedLimits, type ReadingsSource } from './readings-feed.js';
 import { errorResponses } from './schemas.js';
 import { type SseOptions, SseWriter } from './sse.js';
-
-/** Live readings after each commit. Returns the unsubscribe. */
-export type ReadingsFeed = (listener: (device: string, readings: readonly StoredReading[]) => void) => () => void;
 
 export interface StreamRouteDeps {
   /** Without it there is no /alerts/stream. */
   alerts?: AlertsService;
   /** Without it there is no /stream. */
-  readings?: ReadingsFeed;
+  readings?: ReadingsSource;
+  /** How many readings, and for how long, /stream keeps for clients that resume; default 50 000 and 10 minutes. */
+  readingsWindow?: ReadingsFeedLimits;
   metrics: Pick<BackendMetrics, 'sseClients'>;
   /** Default 15 s. */
   heartbeatMs?: number;
@@ -23,7 +22,7 @@ export interface StreamRouteDeps {
   maxBufferedBytes?: number;
   /** Live alert events held for one client while its backlog is sent, before it is cut off; default 10 000. */
   maxHeldEvents?: number;
-  /** Backlog events read from the log at a time; default 500. */
+  /** Backlog events (or readings) read at a time; default 500. */
   backlogPage?: number;
 }
 
@@ -48,16 +47,24 @@ const ReadingStreamQuery = Type.Object(
   {
     device: Type.String({ pattern: SEGMENT_PATTERN, description: 'the device to follow' }),
     sensor: Type.Optional(Type.String({ pattern: SEGMENT_PATTERN, description: 'one sensor; default every sensor' })),
+    lastEventId: Type.Optional(Type.String({ maxLength: 100, description: 'as the Last-Event-ID header, for clients that cannot set headers' })),
   },
   { additionalProperties: false },
 );
 type ReadingStreamQuery = Static<typeof ReadingStreamQuery>;
+// Any id is taken: one this run did not issue (an earlier run's, or the old device/boot/seq form) gets a reset, not a
+// 400 that would make an EventSource give up for good.
+const ReadingStreamHeaders = Type.Object({
+  'last-event-id': Type.Optional(Type.String({ maxLength: 100, description: 'the id of the last event received, `<epoch>-<n>`' })),
+});
+type ReadingStreamHeaders = Static<typeof ReadingStreamHeaders>;
 
 const streamResponse = { 200: Type.String({ description: 'text/event-stream' }), ...errorResponses(400, 401, 403, 429) };
 
 /**
- * The server-sent event streams: alert transitions (resumable by Last-Event-ID) and live
- * readings. The replies are hijacked, which also lifts fastify's handlerTimeout from them.
+ * The server-sent event streams: alert transitions (resumable from the alert log by Last-Event-ID)
+ * and readings (resumable within the window the ReadingsFeed holds). The replies are hijacked,
+ * which also lifts fastify's handlerTimeout from them.
  */
 export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps): void {
   const options: SseOptions = { heartbeatMs: deps.heartbeatMs ?? 15_000, maxBufferedBytes: deps.maxBufferedBytes ?? 1024 * 1024 };
@@ -117,37 +124,107 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
   }
 
   if (readings) {
-    app.get<{ Querystring: ReadingStreamQuery }>(
+    const feed = new ReadingsFeed(readings, { ...deps.readingsWindow, log: app.log });
+    app.addHook('onClose', (_instance, done) => {
+      feed.close();
+      done();
+    });
+    const page = deps.backlogPage ?? 500;
+    app.get<{ Querystring: ReadingStreamQuery; Headers: ReadingStreamHeaders }>(
       '/api/v1/stream',
       {
         config: readRoute,
         schema: {
           tags: ['readings'],
-          summary: 'live readings of one device as server-sent events (event: reading, id: device/boot/seq)',
+          summary: 'readings of one device as server-sent events (event: reading, id: <epoch>-<n>), resumable for 10 minutes',
           description:
-            'Each event is a stored reading, sent as it is committed. Live only: there is no resume (use ' +
-            '/devices/{device}/readings for what was missed). A device not seen yet is allowed: it may come online later.',
+            'Each event is a stored reading, sent as it is committed; its id is `<epoch>-<n>`: n numbers the readings of every ' +
+            'device as this backend run stores them, the epoch names the run. With a Last-Event-ID header (or lastEventId=), ' +
+            'the readings after it come first, then the live ones, with no gap and no repeat, as long as the backend still holds ' +
+            'them (the last 50 000 readings of all devices, at most 10 minutes old). When it does not (the id is older, or from ' +
+            'before a restart) the stream starts with `event: reset`, data `{"reason": "expired" | "restarted", "since": <Unix ms>}` ' +
+            'and an id: readings received up to `since` may be missed, to fetch from /api/v1/devices/{device}/readings; every ' +
+            'reading held after it follows, then live ones. Without an id, live readings only, after a bare `id: <epoch>-<n>` ' +
+            'that sets the client\'s Last-Event-ID so a reconnect before the first reading resumes. A `: ping` comment every ' +
+            '15 s. A client too slow to keep up is disconnected; it reconnects with its Last-Event-ID. A device not seen yet is ' +
+            'allowed: it may come online later.',
           security,
           querystring: ReadingStreamQuery,
+          headers: ReadingStreamHeaders,
           produces: ['text/event-stream'],
           response: streamResponse,
         },
       },
       (request, reply) => {
-        const { device, sensor } = request.query;
+        const { device, sensor, lastEventId } = request.query;
+        // The header wins, as for the alerts: an EventSource reconnects to the same URL with the header set.
+        const after = request.headers['last-event-id'] ?? lastEventId;
         const writer = start(reply, 'readings', request.log);
-        const unsubscribe = readings((from, batch) => {
-          if (from !== device) return;
-          for (const reading of batch) {
-            if (sensor !== undefined && reading.sensor !== sensor) continue;
-            if (!writer.send({ id: `${reading.device}/${reading.boot}/${reading.seq}`, event: 'reading', data: JSON.stringify(reading) })) return;
-          }
+        streamReadings(writer, feed, { device, sensor }, after, page).catch((error: unknown) => {
+          request.log.error({ err: error }, 'readings stream failed');
+          writer.cutOff();
         });
-        writer.onClose(unsubscribe);
-        writer.open();
       },
     );
   }
+}
+
+/**
+ * Sends the held readings after `lastEventId` (a reset first when they are not all held), then
+ * live ones, with no gap and no repeat. No queue of live readings is kept meanwhile: until the
+ * backlog is done they are read from the feed's buffer, which holds them in order.
+ */
+async function streamReadings(
+  writer: SseWriter,
+  feed: ReadingsFeed,
+  filter: { device: string; sensor: string | undefined },
+  lastEventId: string | undefined,
+  page: number,
+): Promise<void> {
+  // The position of the last reading looked at, sent or filtered out.
+  let done = 0;
+  let live = false;
+  const send = (entry: FeedEntry): boolean => {
+    if (entry.n <= done) return !writer.closed;
+    done = entry.n;
+    const { reading } = entry;
+    if (reading.device !== filter.device || (filter.sensor !== undefined && reading.sensor !== filter.sensor)) return !writer.closed;
+    return writer.send({ id: feed.idOf(entry.n), event: 'reading', data: JSON.stringify(reading) });
+  };
+  const unsubscribe = feed.subscribe((entries) => {
+    if (!live) return;
+    for (const entry of entries) if (!send(entry)) return;
+  });
+  writer.onClose(unsubscribe);
+  writer.open();
+  if (writer.closed) return;
+
+  if (lastEventId === undefined) {
+    // Live only. Give the client the current position now, so an EventSource that reconnects
+    // before its first reading resumes from here rather than live again, with a gap.
+    done = feed.position;
+    writer.sendId(feed.idOf(done));
+    live = true;
+    return;
+  }
+  const point = feed.resumeFrom(lastEventId);
+  done = point.after;
+  if (point.kind === 'reset') {
+    // With an id, so a client that reconnects during what follows resumes rather than reset again.
+    writer.send({ id: feed.idOf(point.after), event: 'reset', data: JSON.stringify({ reason: point.reason, since: point.since }) });
+  }
+  for (;;) {
+    const entries = feed.after(done, page);
+    // The client read its backlog slower than the window moved: it reconnects and gets a reset.
+    if (entries === undefined) return writer.cutOff();
+    for (const entry of entries) if (!send(entry)) return;
+    if (entries.length < page) break;
+    // Read on only once the client has taken this page: a slow client's backlog never piles up in memory.
+    await writer.drained();
+    if (writer.closed) return;
+  }
+  // Nothing awaited since the last read of the buffer: every reading after it comes live.
+  live = true;
 }
 
 /**

@@ -154,6 +154,23 @@ export class FakeAlertsService implements AlertsService {
 export const READ_TOKEN = 'ftk_read-token-of-the-alert-tests';
 export const ADMIN_TOKEN = 'ftk_admin-token-of-the-alert-tests';
 
+/** A stored tc1 reading (unless `sensor` says otherwise) of boot 01JBOOTA numbered `seq`. */
+export function storedReading(device: string, seq: number, sensor = 'tc1'): StoredReading {
+  return {
+    device,
+    boot: '01JBOOTA',
+    seq,
+    sensor,
+    ts: T0 + seq,
+    value: 800 + seq,
+    unit: 'C',
+    quality: 'good',
+    clock: 'synced',
+    replay: false,
+    receivedAt: T0 + 500 + seq,
+  };
+}
+
 /** Live readings the way ingest hands them over, with a way to publish. */
 export class FakeReadingsFeed {
   private readonly listeners = new Set<(device: string, readings: readonly StoredReading[]) => void>();
