@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AlertState, AlertTransition } from '../../contract/index.js';
 import type { AlertInstance, AlertPhase } from './alert-state.js';
 import type { StoredInstance } from './alert-store.js';
+import { transitionOf } from './evaluator.js';
 import type { Rule } from './rule-schema.js';
 import type { ActiveAlert, ChannelItem, ChannelSpec } from './types.js';
 
@@ -102,19 +103,7 @@ export function resumed(stored: StoredInstance, now: number): Entry {
  */
 export function endTransition(rule: RuleRef, instance: AlertInstance, why: 'removed' | 'changed', ts: number, id: string): AlertTransition | undefined {
   if (instance.phase !== 'pending' && instance.phase !== 'firing') return undefined;
-  return {
-    v: 1,
-    id,
-    device: instance.device,
-    rule: rule.id,
-    ...(instance.sensor === undefined ? {} : { sensor: instance.sensor }),
-    from: instance.phase,
-    to: instance.phase === 'firing' ? 'resolved' : 'inactive',
-    ts,
-    severity: rule.severity,
-    ...(instance.value === undefined ? {} : { value: instance.value }),
-    message: `rule ${rule.id} ${why}`,
-  };
+  return transitionOf(rule, instance, instance.phase === 'firing' ? 'resolved' : 'inactive', ts, `rule ${rule.id} ${why}`, id);
 }
 
 /** `rule/device`: the unit of the retained state (alerts/v1/{device}/{rule} has no sensor). */

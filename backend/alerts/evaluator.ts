@@ -33,7 +33,8 @@ function concerns(instance: AlertInstance, input: AlertInput): boolean {
   }
 }
 
-function transition(rule: Rule, state: AlertInstance, to: AlertPhase, ts: number, message: string, id: string): AlertTransition {
+/** The contract's transition of an instance from its current phase to `to`. */
+export function transitionOf(rule: Pick<Rule, 'id' | 'severity'>, state: AlertInstance, to: AlertPhase, ts: number, message: string, id: string): AlertTransition {
   return {
     v: 1,
     id,
@@ -62,7 +63,7 @@ function step(rule: Rule, previous: AlertInstance, observation: Observation, new
   };
   const transitions: AlertTransition[] = [];
   const move = (to: AlertPhase) => {
-    transitions.push(transition(rule, next, to, at, observation.message, newId()));
+    transitions.push(transitionOf(rule, next, to, at, observation.message, newId()));
     // A reminder (firing → firing) is not a new state: `since` keeps saying when it began firing.
     next = { ...next, phase: to, since: to === next.phase ? next.since : at };
   };

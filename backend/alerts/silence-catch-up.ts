@@ -1,5 +1,6 @@
 import type { AlertTransition } from '../../contract/index.js';
 import type { Change, Entry, LastWords, RuleRef } from './engine-state.js';
+import { transitionOf } from './evaluator.js';
 import { anySilenceMatches } from './silences.js';
 import type { Silence } from './types.js';
 
@@ -62,17 +63,5 @@ function caughtUp(rule: RuleRef, entry: Entry, message: string, ts: number, id: 
   const { instance } = entry;
   // A second catch-up in one episode (silenced again, reminded, released) says it once.
   const said = message.endsWith(SILENCE_ENDED) ? message.slice(0, -SILENCE_ENDED.length) : message;
-  return {
-    v: 1,
-    id,
-    device: instance.device,
-    rule: rule.id,
-    ...(instance.sensor === undefined ? {} : { sensor: instance.sensor }),
-    from: 'firing',
-    to: 'firing',
-    ts,
-    severity: rule.severity,
-    ...(instance.value === undefined ? {} : { value: instance.value }),
-    message: `${said.slice(0, 1000 - SILENCE_ENDED.length)}${SILENCE_ENDED}`,
-  };
+  return transitionOf(rule, instance, 'firing', ts, `${said.slice(0, 1000 - SILENCE_ENDED.length)}${SILENCE_ENDED}`, id);
 }
