@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ReadingBatch } from '../../contract/index.js';
@@ -61,5 +62,24 @@ describe('alerting: what ingest hands over', () => {
     // A new boot starts its own seq series.
     a.readings(batch('b2', [1, 40]), 7);
     expect(path(a)).toEqual(['inactive→firing', 'firing→resolved', 'resolved→firing', 'firing→resolved']);
+  });
+
+  it('records the waiting items of a channel no longer configured as failed, and keeps the others', async () => {
+    const a = open();
+    await a.close();
+    alerting = undefined;
+    const db = new Database(join(dir, 'alerts.sqlite'));
+    const insert = db.prepare(`INSERT INTO alert_outbox (channel, item, enqueued_at, next_attempt_at) VALUES (?, '{}', 0, 0)`);
+    insert.run('webhook:gone');
+    insert.run('webhook:gone');
+    db.close();
+    open();
+    const check = new Database(join(dir, 'alerts.sqlite'), { readonly: true });
+    const rows = check.prepare('SELECT channel, state, last_error AS error FROM alert_outbox').all();
+    check.close();
+    expect(rows).toEqual([
+      { channel: 'webhook:gone', state: 'failed', error: 'the channel is no longer configured' },
+      { channel: 'webhook:gone', state: 'failed', error: 'the channel is no longer configured' },
+    ]);
   });
 });

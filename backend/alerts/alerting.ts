@@ -57,6 +57,7 @@ export class Alerting implements AlertsService, IngestObserver {
     this.seen = new SeenReadings(db);
     this.delivery = AlertDelivery.create({ db, alerts: config.alerts, mqttClient: options.mqttClient, metrics, log });
     const channels = this.delivery.channels;
+    this.retireOrphanedOutboxes(new Set(channels.map((channel) => channel.name)));
     this.engine = new AlertEngine({
       store: this.store,
       rules: this.ruleSet.rules,
@@ -74,6 +75,23 @@ export class Alerting implements AlertsService, IngestObserver {
       }
     });
     log.info({ rules: this.ruleSet.rules.length, source: this.ruleSet.source, channels: channels.map((c) => c.name) }, 'alert rules loaded');
+  }
+
+  /**
+   * Items waiting for a channel that is no longer configured (a webhook removed from the settings)
+   * would wait for ever: they are recorded as failed, with the reason, and the operator is told.
+   */
+  private retireOrphanedOutboxes(configured: ReadonlySet<string>): void {
+    const rows = this.db.prepare(`SELECT channel, count(*) AS n FROM alert_outbox WHERE state = 'pending' GROUP BY channel`).all() as Array<{
+      channel: string;
+      n: number;
+    }>;
+    const retire = this.db.prepare(`UPDATE alert_outbox SET state = 'failed', last_error = ? WHERE channel = ? AND state = 'pending'`);
+    for (const { channel, n } of rows) {
+      if (configured.has(channel)) continue;
+      retire.run('the channel is no longer configured', channel);
+      this.options.log.warn({ channel, items: n }, `${n} alert items for ${channel}, which is no longer configured, recorded as failed`);
+    }
   }
 
   start(): void {
