@@ -95,7 +95,7 @@ export const AlertState = Type.Object({
   state: Type.Union([Type.Literal('firing'), Type.Literal('resolved')]),
   severity: Severity,
   since: UnixMillis('when the alert entered this state'),
-  eventId: Type.String({ minLength: 1, maxLength: 64, description: 'the transition that led here' }),
+  eventId: Type.String({ minLength: 1, maxLength: 64, description: 'firing: the event that began this episode (the id POST /api/v1/alerts/{id}/ack takes); resolved: the resolving event' }),
   value: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   message: Type.String({ maxLength: 1000 }),
 });
