@@ -15,7 +15,7 @@ import { Publisher } from './publisher.js';
 import { ReadingPipeline } from './reading-pipeline.js';
 import { SensorHealthBoard } from './sensor-health.js';
 import { planAgent } from './sensor-plan.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../contract/package-version.js';
 
 // The wiring: ports and their drivers → reading pipeline (sampling, clock) → durable outbox →
 // publisher (live and replay lanes) → MQTT; presence (birth, will, sensor states) and the

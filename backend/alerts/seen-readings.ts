@@ -88,7 +88,8 @@ export class SeenReadings {
   /** Inside the caller's transaction. */
   persist(update: SeenUpdate, now: number): void {
     this.write.run(update.device, update.boot, JSON.stringify(update.runs), now);
-    this.prune.run(update.device, update.device);
+    // Only a new boot can push a device past MAX_BOOTS: the prune stays off the per-batch path.
+    if (!this.runs.has(update.key)) this.prune.run(update.device, update.device);
   }
 
   /** After the transaction committed. */

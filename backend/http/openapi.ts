@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { packageVersion } from '../version.js';
+import { packageVersion } from '../../contract/package-version.js';
 
 /**
  * The OpenAPI document, built by @fastify/swagger from the routes' own TypeBox schemas, so it

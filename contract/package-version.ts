@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * The package version, read from the package.json above this file: one level up from the
- * sources, two from `dist/agent/`.
+ * The package version (agents announce it, the API documents it), read from the package.json
+ * above this file: one level up from the sources, two from `dist/contract/`.
  */
 export function packageVersion(): string {
   for (const relative of ['../package.json', '../../package.json']) {
