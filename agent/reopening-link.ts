@@ -38,9 +38,12 @@ export interface LinkEvents {
  * A byte link that keeps itself open: when it fails to open or is lost (a USB adapter
  * unplugged, a gateway rebooted), it reopens with growing, jittered delays until `stop()`;
  * when it is open but silent for too long (sensor hung, cable cut behind a converter), it is
- * closed and reopened, the one cure there is. The first failure is logged loudly and the
- * repeats quietly, as signalk-server's serial reader does. Serial ports and TCP sockets are
- * only different openers.
+ * closed and reopened, the one cure there is. A stall is a failure like the others: a port
+ * that opens but stays silent is reopened with the same growing delays, not at once for ever.
+ * Opening is no proof of health (a pseudo-terminal or a USB adapter opens fine with a dead
+ * sensor behind it), so the delays start over only once the port has delivered data. The
+ * first failure is logged loudly, the repeats quietly and the recovery once, as
+ * signalk-server's serial reader does. Serial ports and TCP sockets are only different openers.
  */
 export class ReopeningLink extends EventEmitter<LinkEvents> {
   private connection: Connection | undefined;
@@ -48,8 +51,10 @@ export class ReopeningLink extends EventEmitter<LinkEvents> {
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
+  /** Failures in a row (failed opens, losses, stalls) since the port last delivered data. */
   private failures = 0;
-  private stalls = 0;
+  /** When the first of those failures happened (ms), for the recovery's log line. */
+  private failingSince = 0;
   private stopped = true;
 
   constructor(protected readonly options: ReopeningLinkOptions) {
@@ -62,6 +67,7 @@ export class ReopeningLink extends EventEmitter<LinkEvents> {
 
   start(): void {
     this.stopped = false;
+    this.failures = 0;
     this.open();
   }
 
@@ -94,6 +100,7 @@ export class ReopeningLink extends EventEmitter<LinkEvents> {
       .open({
         onData: (chunk) => {
           if (!current()) return;
+          if (this.failures > 0) this.recovered();
           this.armStallTimer(attempt);
           this.emit('data', chunk);
         },
@@ -120,9 +127,9 @@ export class ReopeningLink extends EventEmitter<LinkEvents> {
             return;
           }
           this.connection = connection;
-          if (this.failures > 0 || this.stalls > 0) log.info({ path: describe, failures: this.failures }, 'port reopened');
+          // Not yet a recovery: the count of failures stands until the port delivers data.
+          if (this.failures > 0) log.debug({ path: describe, failures: this.failures }, 'port reopened; waiting for data');
           else log.info({ path: describe }, 'port open');
-          this.failures = 0;
           this.emit('state', 'open');
           this.armStallTimer(attempt);
         },
@@ -139,30 +146,56 @@ export class ReopeningLink extends EventEmitter<LinkEvents> {
     this.stallTimer = setTimeout(() => {
       const connection = this.connection;
       if (this.stopped || attempt !== this.attempt || !connection) return;
-      this.stalls++;
-      const reason = `no data for ${stallAfterMs} ms`;
-      const level = this.stalls === 1 ? 'warn' : 'debug';
-      this.options.log[level]({ path: this.options.describe, reason, stalls: this.stalls }, 'port stalled; reopening');
-      this.emit('state', 'stalled', reason);
       // Detach first, so the close is a reopen on our terms and not reported as the port vanishing.
       this.connection = undefined;
       this.attempt++;
-      void connection.close().finally(() => {
-        if (!this.stopped) this.retryTimer = setTimeout(() => this.open(), this.options.reopenMinMs ?? 250);
+      const reason = `no data for ${stallAfterMs} ms`;
+      this.emit('state', 'stalled', reason);
+      const delay = this.countFailure(reason, 'stalled');
+      const closed = connection.close().catch((error: unknown) => {
+        this.options.log.warn({ path: this.options.describe, err: error }, 'closing the stalled port failed');
       });
+      // The wait counts from the stall; the port is opened again only once it is closed.
+      const stalledAttempt = this.attempt;
+      this.retryTimer = setTimeout(() => {
+        void closed.then(() => {
+          if (!this.stopped && this.attempt === stalledAttempt) this.open();
+        });
+      }, delay);
     }, stallAfterMs);
   }
 
   private failed(reason: string): void {
     if (this.stopped) return;
-    const { describe, log } = this.options;
-    this.failures++;
-    const delay = backoffDelay(this.failures, this.options.reopenMinMs ?? 250, this.options.reopenMaxMs);
     this.emit('state', 'closed', reason);
-    const fields = { path: describe, reason, retryInMs: delay, failures: this.failures };
-    if (this.failures === 1) log.warn(fields, 'port unavailable; retrying');
-    else log.debug(fields, 'port still unavailable');
+    const delay = this.countFailure(reason, 'unavailable');
     this.retryTimer = setTimeout(() => this.open(), delay);
+  }
+
+  /** Counts one failure in a row and logs it; returns the wait before the next attempt. */
+  private countFailure(reason: string, kind: 'stalled' | 'unavailable'): number {
+    const { describe, log, reopenMinMs = 250, reopenMaxMs } = this.options;
+    if (this.failures === 0) this.failingSince = Date.now();
+    this.failures++;
+    const delay = backoffDelay(this.failures, reopenMinMs, reopenMaxMs);
+    const fields = { path: describe, reason, failures: this.failures, retryInMs: delay };
+    // One warning per outage; the attempts after it only at debug, or a dead port floods the log.
+    const level = this.failures === 1 ? 'warn' : 'debug';
+    switch (kind) {
+      case 'stalled':
+        log[level](fields, 'port stalled; reopening');
+        return delay;
+      case 'unavailable':
+        log[level](fields, this.failures === 1 ? 'port unavailable; retrying' : 'port still unavailable');
+        return delay;
+    }
+  }
+
+  /** The port delivered data after failing: it works again, and the next failure starts the delays over. */
+  private recovered(): void {
+    const { describe, log } = this.options;
+    log.info({ path: describe, failures: this.failures, outageMs: Date.now() - this.failingSince }, 'port recovered');
+    this.failures = 0;
   }
 }
 

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { SerialPort } from 'serialport';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openInProcessTransport } from '../hardware/transports/in-process-transport.js';
+import { capturedLog } from '../test/helpers/agent-observer.js';
 import { describeWithProgram } from '../test/helpers/require-program.js';
 import { startPtyPair } from '../test/helpers/socat.js';
 import { waitFor } from '../test/helpers/wait-for.js';
@@ -67,6 +68,31 @@ function nextState(source: SerialSource, state: SourceState, timeoutMs = 5000): 
   });
 }
 
+/** Resolves with the next line the source emits; rejects after `timeoutMs` of real time. */
+function nextLine(source: SerialSource, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = realSetTimeout(() => {
+      source.off('line', onLine);
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for a line`));
+    }, timeoutMs);
+    const onLine = (line: string) => {
+      realClearTimeout(timer);
+      source.off('line', onLine);
+      resolve(line);
+    };
+    source.on('line', onLine);
+  });
+}
+
+/** Polls (real time) until a fake timer is pending: a link may set its reopen timer only once the port is closed. */
+async function untilTimerPending(timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (vi.getTimerCount() === 0) {
+    if (Date.now() > deadline) throw new Error(`no timer pending after ${timeoutMs} ms`);
+    await new Promise((resolve) => realSetTimeout(resolve, 5));
+  }
+}
+
 /** Opens the far end of a pty pair as the sensor would write into it; afterEach closes it. */
 async function openSensorSide(path: string): Promise<SerialPort> {
   const port = new SerialPort({ path, baudRate: 9600, autoOpen: false });
@@ -122,6 +148,61 @@ describeWithProgram('socat', 'socat', 'SerialSource on a socat pty pair', () => 
     await writeAll(sensor, 'T=20.5\r\n');
     await waitFor(() => lines.length >= 1, { timeoutMs: 5000, what: 'a line after reopening' });
     expect(lines).toEqual(['T=20.5\r']);
+  });
+});
+
+describeWithProgram('socat', 'socat', 'SerialSource reopening a silent socat pty (fake timers)', () => {
+  it('reopens a port that keeps stalling with growing, capped delays, and starts over once data comes', async () => {
+    const pair = await startPtyPair();
+    teardown.push(pair.stop);
+    const sensor = await openSensorSide(pair.b); // open, but silent: the line of a hung sensor
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    vi.spyOn(Math, 'random').mockReturnValue(0.5); // jitter factor exactly 1
+    const captured = capturedLog('debug');
+    const { source, states, reasons } = watch({ path: pair.a, stallAfterMs: 100, reopenMinMs: 20, reopenMaxMs: 100, log: captured.logger });
+
+    /** Waits (real time) for the port to open, lets it stay silent for the stall time, then measures the wait before the reopen. */
+    const stallAndReopen = async (expectedDelay: number) => {
+      await nextState(source, 'open');
+      vi.advanceTimersByTime(99);
+      expect(states.at(-1)).toBe('open'); // not stalled yet
+      vi.advanceTimersByTime(1);
+      expect(states.at(-1)).toBe('stalled');
+      expect(reasons.at(-1)).toBe('no data for 100 ms');
+      const stalled = states.length;
+      await untilTimerPending();
+      vi.advanceTimersByTime(expectedDelay - 1);
+      expect(states, `reopened sooner than ${expectedDelay} ms after the stall`).toHaveLength(stalled);
+      const opening = nextState(source, 'opening');
+      vi.advanceTimersByTime(1);
+      await opening;
+    };
+
+    source.start();
+    for (const delay of [20, 40, 80, 100, 100]) await stallAndReopen(delay);
+    const stallLines = () => captured.find('port stalled; reopening');
+    // The first stall is a warning; the repeats are quiet, with the count and the wait.
+    expect(stallLines().map(({ level, failures, retryInMs }) => [level, failures, retryInMs])).toEqual([
+      [40, 1, 20],
+      [20, 2, 40],
+      [20, 3, 80],
+      [20, 4, 100],
+      [20, 5, 100],
+    ]);
+    expect(captured.find('port recovered')).toEqual([]); // reopening alone proves nothing
+
+    // The sensor speaks again: the port works, and the next stall starts the delays over.
+    await nextState(source, 'open');
+    const line = nextLine(source);
+    await writeAll(sensor, 'T=812.5\r\n');
+    expect(await line).toBe('T=812.5\r');
+    expect(captured.find('port recovered')).toEqual([expect.objectContaining({ level: 30, failures: 5 })]);
+    vi.advanceTimersByTime(99);
+    expect(states.at(-1)).toBe('open');
+    vi.advanceTimersByTime(1);
+    expect(states.at(-1)).toBe('stalled');
+    expect(stallLines().at(-1)).toMatchObject({ level: 40, failures: 1, retryInMs: 20 });
+    expect(states.filter((state) => state === 'closed')).toEqual([]); // stalls, never a lost port
   });
 });
 

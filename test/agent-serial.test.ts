@@ -115,7 +115,53 @@ describeWithProgram('socat', 'socat', 'the agent on a real serial line', () => {
     const stalled = observer.sensors.flatMap((report) => report.sensors).find((entry) => entry.state === 'stalled');
     expect(stalled?.reason).toBe('no data for 200 ms');
     expect(log.find('port stalled; reopening').length).toBeGreaterThanOrEqual(1);
-    expect(log.find('port reopened').length).toBeGreaterThanOrEqual(1);
+    expect(log.find('port recovered')).toHaveLength(1);
+  });
+
+  it('reopens a port that stays silent with growing gaps, not at once for ever, and reads again when the sensor speaks', async () => {
+    const pair = await startPtyPair();
+    cleanups.push(pair.stop);
+    const sensor = await sensorEnd(pair);
+    const emulator = emulate((data) => sensor.port.write(data));
+    const log = capturedLog('debug');
+    // Stalled after 100 ms of silence; reopened 20 ms later, the wait doubling up to 1 s.
+    const stallAfterMs = 100;
+    const reopenMinMs = 20;
+    await agentOn(
+      `serial: { path: ${pair.a}, stallAfterIntervals: 5, reopenMinMs: ${reopenMinMs}, reopenMaxMs: 1000 }\n` +
+        'sensors: [{ id: tc1, line: { intervalMs: 20 } }]\n',
+      log,
+    );
+    await waitFor(() => observer.sensorState('tc1')?.state === 'ok' && observer.readings.length >= 10, { timeoutMs: 15_000, what: 'tc1 ok and reading' });
+
+    emulator.stop(); // the sensor hangs: its end of the line stays open, and silent
+    const windowMs = 4000;
+    const stalls = () => log.find('port stalled; reopening');
+    const stallTimes = () => stalls().map((line) => line.time as number);
+    await waitFor(() => stallTimes().some((at, _, [first = at]) => at >= first + windowMs), {
+      timeoutMs: 20_000,
+      what: `the port to stay stalled for ${windowMs} ms`,
+    });
+    const first = stallTimes()[0] ?? 0;
+    const reopens = stallTimes().filter((at) => at < first + windowMs);
+    // With no backoff the port is reopened every stallAfterMs + reopenMinMs: about 33 times in the window.
+    const withoutBackoff = windowMs / (stallAfterMs + reopenMinMs);
+    expect(reopens.length).toBeLessThan(withoutBackoff / 3);
+    expect(reopens.length).toBeGreaterThanOrEqual(4); // it does keep trying
+    const gaps = reopens.slice(1).map((at, i) => at - (reopens[i] ?? at));
+    expect(gaps.at(-1)).toBeGreaterThan(2 * (gaps[0] ?? 0)); // the gaps grow
+    // One warning for the outage, the repeats at debug; the sensor stays stalled, not disconnected.
+    expect(stalls().map((line) => line.level)).toEqual(stalls().map((_, i) => (i === 0 ? 40 : 20)));
+    expect(observer.sensorState('tc1')?.state).toBe('stalled');
+    expect(log.find('port recovered')).toEqual([]);
+
+    const back = Date.now();
+    emulate((data) => sensor.port.write(data)); // the sensor speaks again
+    await waitFor(() => observer.sensorState('tc1')?.state === 'ok' && observer.readings.filter((reading) => reading.ts > back).length >= 10, {
+      timeoutMs: 15_000,
+      what: 'tc1 ok again and reading',
+    });
+    expect(log.find('port recovered')).toEqual([expect.objectContaining({ level: 30, failures: stalls().length })]);
   });
 
   it('survives a megabyte of random bytes: counts the parse errors and reads the good lines around it', async () => {
