@@ -102,7 +102,7 @@ export async function startBackend(config: BackendConfig, log: Logger, options: 
         ingest.events.on('stored', forward);
         return () => ingest.events.off('stored', forward);
       },
-      readiness: { mqttConnected: () => ingest.connected, storeFailure: () => ingest.storeFailure },
+      readiness: { mqttConnected: () => ingest.connected, mqttProblem: () => ingest.mqttProblem, storeFailure: () => ingest.storeFailure },
       admin: {
         runRetention: () => retention.runNow(),
         ingestState: () => ({

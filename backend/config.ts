@@ -42,6 +42,12 @@ const Ingest = Type.Object(
     batchMaxDelayMs: Int(0, 10_000, 50, 'ms a received batch may wait for others to share its write transaction'),
     maxPendingReadings: Int(1000, 1_000_000, 20_000, 'readings received but not committed; past it no more are taken from the broker until the store catches up'),
     retryMaxDelayMs: Int(100, 60_000, 5000, 'longest pause between retries of a failed write'),
+    confirmIntervalMs: Int(
+      50,
+      60_000,
+      500,
+      'at most this often per device, ms, the backend tells the agent what it has stored (telemetry/v1/{device}/stored); the agent forgets a reading only then',
+    ),
   },
   { additionalProperties: false, default: {} },
 );

@@ -53,6 +53,22 @@ export class BackendMetrics {
     buckets: LATENCY_BUCKETS,
     registers: this.registers,
   });
+  readonly confirmationsPublished = new Counter({
+    name: 'furnace_backend_confirmations_published_total',
+    help: 'Confirmations published to agents on telemetry/v1/{device}/stored (what the store holds)',
+    registers: this.registers,
+  });
+  readonly confirmationFailures = new Counter({
+    name: 'furnace_backend_confirmation_failures_total',
+    help: 'Confirmations that could not be made (store unreadable); the agents send those readings again',
+    registers: this.registers,
+  });
+  readonly listenerErrors = new Counter({
+    name: 'furnace_backend_ingest_listener_errors_total',
+    help: 'Listeners of ingest events (stored, committed) that threw; acknowledgements go on regardless',
+    labelNames: ['event'],
+    registers: this.registers,
+  });
   readonly uncommittedReadings = new Gauge({
     name: 'furnace_backend_ingest_uncommitted_readings',
     help: 'Readings received but not yet committed (bounded by ingest.maxPendingReadings)',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Json, DEVICE, batch, expectAccepted, expectRejected, json, reading } from '../test/helpers/codec-fixtures.js';
-import { decodeCommand, decodeDeviceStatus, decodeReadingBatch, decodeSensorsHealth, formatIssues } from './index.js';
+import { decodeCommand, decodeDeviceStatus, decodeReadingBatch, decodeSensorsHealth, decodeStoredConfirmation, formatIssues } from './index.js';
 
 describe('decodeDeviceStatus', () => {
   const status = (overrides: Json = {}): Json => ({
@@ -92,6 +92,36 @@ describe('decodeCommand', () => {
   it('refuses non-JSON and non-objects', () => {
     expectRejected(decodeCommand('read-now'), 'not_json', '/');
     expectRejected(decodeCommand('null'), 'schema', '/');
+  });
+});
+
+describe('decodeStoredConfirmation', () => {
+  const stored = (over: Record<string, unknown> = {}): Json => ({
+    v: 1,
+    device: 'furnace-1',
+    ts: 1764340000123,
+    boots: [{ boot: 'b1', runs: [[1, 100], [102, 140]] }],
+    ...over,
+  });
+
+  it('accepts runs of stored seq for several boots', () => {
+    const value = stored({ boots: [{ boot: 'b1', runs: [[1, 1]] }, { boot: 'b2', runs: [[5, 9]] }] });
+    expect(expectAccepted(decodeStoredConfirmation('furnace-1', json(value)))).toEqual(value);
+  });
+
+  it.each<[string, Json, string]>([
+    ['no boots', stored({ boots: [] }), '/boots'],
+    ['a boot without runs', stored({ boots: [{ boot: 'b1', runs: [] }] }), '/boots/0/runs'],
+    ['a run of one number', stored({ boots: [{ boot: 'b1', runs: [[1]] }] }), '/boots/0/runs/0'],
+    ['seq 0', stored({ boots: [{ boot: 'b1', runs: [[0, 4]] }] }), '/boots/0/runs/0/0'],
+    ['a reversed run', stored({ boots: [{ boot: 'b1', runs: [[1, 4], [9, 7]] }] }), '/boots/0/runs/1'],
+    ['a bad boot id', stored({ boots: [{ boot: 'a/b', runs: [[1, 4]] }] }), '/boots/0/boot'],
+  ])('refuses %s', (_name, value, path) => {
+    expectRejected(decodeStoredConfirmation('furnace-1', json(value)), 'schema', path);
+  });
+
+  it('refuses a confirmation naming another device than its topic', () => {
+    expectRejected(decodeStoredConfirmation('furnace-2', json(stored())), 'device_mismatch', '/device');
   });
 });
 

@@ -8,6 +8,8 @@ import {
   ReadingBatch as ReadingBatchSchema,
   type SensorsHealth,
   SensorsHealth as SensorsHealthSchema,
+  type StoredConfirmation,
+  StoredConfirmation as StoredConfirmationSchema,
 } from './payloads.js';
 import { compileValidator, type ValidationIssue } from './validation.js';
 
@@ -39,6 +41,7 @@ const checkBatch = compileValidator(ReadingBatchSchema);
 const checkStatus = compileValidator(DeviceStatusSchema);
 const checkSensors = compileValidator(SensorsHealthSchema);
 const checkCommand = compileValidator(CommandSchema);
+const checkStored = compileValidator(StoredConfirmationSchema);
 
 // fatal: invalid UTF-8 is refused as not_json instead of becoming U+FFFD in a stored unit or id.
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -107,6 +110,17 @@ export const decodeDeviceStatus = (topicDevice: string, payload: Uint8Array | st
   decodeWith<DeviceStatus>(checkStatus, topicDevice, payload, maxBytes);
 export const decodeSensorsHealth = (topicDevice: string, payload: Uint8Array | string, maxBytes = MAX_PAYLOAD_BYTES) =>
   decodeWith<SensorsHealth>(checkSensors, topicDevice, payload, maxBytes);
+export function decodeStoredConfirmation(topicDevice: string, payload: Uint8Array | string, maxBytes = MAX_PAYLOAD_BYTES): Decoded<StoredConfirmation> {
+  const decoded = decodeWith<StoredConfirmation>(checkStored, topicDevice, payload, maxBytes);
+  if (!decoded.ok) return decoded;
+  // A run must not be reversed: an agent deleting [first, last] must never be told to delete more than was stored.
+  for (const [i, { runs }] of decoded.value.boots.entries()) {
+    for (const [j, [first, last]] of runs.entries()) {
+      if (first > last) return { ok: false, cause: 'schema', issues: [{ path: `/boots/${i}/runs/${j}`, message: `run [${first}, ${last}] ends before it starts` }] };
+    }
+  }
+  return decoded;
+}
 export const decodeCommand = (payload: Uint8Array | string, maxBytes = MAX_PAYLOAD_BYTES) =>
   decodeWith<Command>(checkCommand, undefined, payload, maxBytes);
 

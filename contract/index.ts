@@ -16,6 +16,9 @@ export {
   Severity,
   AlertState,
   AlertTransition,
+  StoredConfirmation,
+  MAX_CONFIRMED_BOOTS,
+  MAX_CONFIRMED_RUNS,
   Command,
   CommandReply,
 } from './payloads.js';
@@ -29,6 +32,7 @@ export {
   decodeDeviceStatus,
   decodeSensorsHealth,
   decodeCommand,
+  decodeStoredConfirmation,
   encodePayload,
 } from './codec.js';
 export { type SettingsSources, SettingsError, envName, loadSettings } from './settings.js';

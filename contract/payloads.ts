@@ -116,6 +116,37 @@ export const AlertTransition = Type.Object({
 });
 export type AlertTransition = Static<typeof AlertTransition>;
 
+/** The most boots, and seq runs per boot, one confirmation lists. */
+export const MAX_CONFIRMED_BOOTS = 16;
+export const MAX_CONFIRMED_RUNS = 256;
+
+/**
+ * What the backend has committed for one device (retained, on `telemetry/v1/{device}/stored`):
+ * per boot, the runs of consecutive seq it holds that overlap what it committed since its last
+ * confirmation. The agent forgets exactly the readings these runs cover, and sends again what
+ * stays uncovered; a run is complete (every seq from `first` to `last` is stored), so a hole
+ * between two runs, or below the lowest one, is a reading the backend does not have.
+ */
+export const StoredConfirmation = Type.Object({
+  v: Type.Literal(1),
+  device: Segment('device id; must equal the one in the topic'),
+  ts: UnixMillis('when the backend made this confirmation (its clock)'),
+  boots: Type.Array(
+    Type.Object({
+      boot: Segment('the agent boot the seq belong to'),
+      runs: Type.Array(
+        Type.Tuple([
+          Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'first seq of the run' }),
+          Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'last seq of the run' }),
+        ]),
+        { minItems: 1, maxItems: MAX_CONFIRMED_RUNS, description: '[first, last] runs of stored seq, ascending, not overlapping' },
+      ),
+    }),
+    { minItems: 1, maxItems: MAX_CONFIRMED_BOOTS },
+  ),
+});
+export type StoredConfirmation = Static<typeof StoredConfirmation>;
+
 export const Command = Type.Object({
   v: Type.Literal(1),
   requestId: Type.String({ minLength: 1, maxLength: 64 }),

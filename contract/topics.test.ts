@@ -58,6 +58,7 @@ describe('topic builders', () => {
     expect(topics.readings('furnace-1')).toBe('telemetry/v1/furnace-1/readings');
     expect(topics.status('furnace-1')).toBe('telemetry/v1/furnace-1/status');
     expect(topics.sensors('furnace-1')).toBe('telemetry/v1/furnace-1/sensors');
+    expect(topics.stored('furnace-1')).toBe('telemetry/v1/furnace-1/stored');
     expect(topics.alertState('furnace-1', 'overtemp')).toBe('alerts/v1/furnace-1/overtemp');
     expect(topics.alertEvents()).toBe('alerts/v1/events');
     expect(topics.command('furnace-1', 'read-now')).toBe('cmd/v1/furnace-1/read-now');
@@ -111,6 +112,7 @@ describe('parseTopic', () => {
     expect(parseTopic('telemetry/v1/furnace-1/readings')).toEqual({ kind: 'readings', device: 'furnace-1' });
     expect(parseTopic('telemetry/v1/furnace-1/status')).toEqual({ kind: 'status', device: 'furnace-1' });
     expect(parseTopic('telemetry/v1/furnace-1/sensors')).toEqual({ kind: 'sensors', device: 'furnace-1' });
+    expect(parseTopic('telemetry/v1/furnace-1/stored')).toEqual({ kind: 'stored', device: 'furnace-1' });
     expect(parseTopic('alerts/v1/furnace-1/overtemp')).toEqual({
       kind: 'alert-state',
       device: 'furnace-1',

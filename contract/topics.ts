@@ -6,6 +6,7 @@ export type ContractTopic =
   | { kind: 'readings'; device: string }
   | { kind: 'status'; device: string }
   | { kind: 'sensors'; device: string }
+  | { kind: 'stored'; device: string }
   | { kind: 'alert-state'; device: string; rule: string }
   | { kind: 'alert-events' }
   | { kind: 'command'; device: string; command: string }
@@ -16,6 +17,8 @@ export const topics = {
   readings: (device: string) => deviceTopic('telemetry', device, 'readings'),
   status: (device: string) => deviceTopic('telemetry', device, 'status'),
   sensors: (device: string) => deviceTopic('telemetry', device, 'sensors'),
+  /** backend → agent: what the backend has committed (retained); only the backend may publish it. */
+  stored: (device: string) => deviceTopic('telemetry', device, 'stored'),
   alertState(device: string, rule: string): string {
     assertSegment('device id', device);
     if (device === 'events') {
@@ -56,7 +59,7 @@ export function parseTopic(topic: string): ContractTopic | undefined {
   const [root, version, a, b, c, ...rest] = topic.split('/');
   if (version !== 'v1' || rest.length > 0) return undefined;
   if (root === 'telemetry' && isDeviceId(a) && c === undefined) {
-    if (b === 'readings' || b === 'status' || b === 'sensors') return { kind: b, device: a };
+    if (b === 'readings' || b === 'status' || b === 'sensors' || b === 'stored') return { kind: b, device: a };
     return undefined;
   }
   if (root === 'alerts') {

@@ -7,6 +7,8 @@ import { errorResponses } from './schemas.js';
 
 export interface Readiness {
   mqttConnected: () => boolean;
+  /** Why readings cannot arrive (not connected, subscriptions not acknowledged); `undefined` when they can. */
+  mqttProblem?: () => string | undefined;
   /** Why ingest cannot commit, while it cannot. */
   storeFailure: () => Error | undefined;
 }
@@ -32,14 +34,15 @@ export function registerOpsRoutes(app: FastifyInstance, store: ReadingStore, met
       },
     },
     async () => {
-      const mqtt = readiness.mqttConnected();
+      const mqttProblem = readiness.mqttProblem ? readiness.mqttProblem() : readiness.mqttConnected() ? undefined : 'not connected to the MQTT broker';
+      const mqtt = mqttProblem === undefined;
       const health = await store.health();
       const failure = readiness.storeFailure();
       const writable = health.writable && !failure;
       metrics.storeWritable.set(writable ? 1 : 0);
       if (mqtt && writable) return { status: 'ready' as const };
       const detail = health.detail ?? failure?.message;
-      const why = [mqtt ? '' : 'not connected to the MQTT broker', writable ? '' : `store not writable${detail ? `: ${detail}` : ''}`];
+      const why = [mqttProblem ?? '', writable ? '' : `store not writable${detail ? `: ${detail}` : ''}`];
       throw new ApiError('API_NOT_READY', why.filter(Boolean).join('; '));
     },
   );

@@ -8,6 +8,7 @@ import type { BackendMetrics } from '../metrics.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
 import type { ReadingStore } from '../store/reading-store.js';
 import { AckQueue } from './ack-queue.js';
+import { Confirmations } from './confirmations.js';
 import { handleMessagesWithDeferredPuback, sendPuback } from './deferred-puback.js';
 import { RejectLog } from './reject-log.js';
 import { retryUntilDone } from './retry.js';
@@ -31,7 +32,7 @@ export interface IngestObserver {
 export interface IngestOptions {
   mqtt: BackendConfig['mqtt'];
   batching: BackendConfig['ingest'];
-  store: Pick<ReadingStore, 'insertBatches'>;
+  store: Pick<ReadingStore, 'insertBatches' | 'storedRuns'>;
   registry: DeviceRegistry;
   metrics: BackendMetrics;
   log: Logger;
@@ -41,6 +42,12 @@ export interface IngestOptions {
 const SUMMARY_INTERVAL_MS = 10_000;
 /** How long stop() keeps committing what is pending before it lets the broker resend the rest. */
 const STOP_COMMIT_MS = 2000;
+/** How long stop() waits for the broker to take a clean DISCONNECT; then the socket is dropped. */
+const STOP_DISCONNECT_MS = 1000;
+/** A broker that has not acknowledged the subscriptions by then is not going to: reconnect. */
+const SUBACK_TIMEOUT_MS = 10_000;
+
+type IngestEvents = { committed: [CommitInfo]; stored: [device: string, boot: string, readings: readonly Reading[], receivedAt: number] };
 
 /**
  * The asynchronous side of the backend: a persistent MQTT session (fixed client id, clean
@@ -52,8 +59,13 @@ const STOP_COMMIT_MS = 2000;
 export class Ingest {
   readonly client: MqttClient;
   /** `committed`: after each write transaction (tests and benchmarks measure ingest with it). */
-  readonly events = new EventEmitter<{ committed: [CommitInfo]; stored: [device: string, boot: string, readings: readonly Reading[], receivedAt: number] }>();
+  readonly events = new EventEmitter<IngestEvents>();
   private readonly batcher: WriteBatcher;
+  private readonly confirmations: Confirmations;
+  /** The broker acknowledged this connection's subscriptions: messages can arrive. */
+  private subscriptionsAcknowledged = false;
+  private subackTimer: NodeJS.Timeout | undefined;
+  private readonly failedListeners = new Set<string>();
   private readonly acks: AckQueue;
   private readonly rejects: RejectLog;
   private readonly summaryTimer: NodeJS.Timeout;
@@ -82,26 +94,34 @@ export class Ingest {
       maxDelayMs: options.batching.batchMaxDelayMs,
       store: options.store,
       onCommit: (commit) => this.committed(commit),
+      onCommitError: (error) => {
+        metrics.listenerErrors.inc({ event: 'committed' });
+        log.error({ err: error }, 'reporting a commit failed; the commit stands and its messages are acknowledged');
+      },
       onFailure: (error, attempt, retryInMs) => {
         metrics.storeErrors.inc();
         log.error({ err: error, attempt, retryInMs }, 'store write failed; retrying, the broker is not acknowledged meanwhile');
       },
+    });
+    this.confirmations = new Confirmations({
+      client: this.client,
+      store: options.store,
+      intervalMs: options.batching.confirmIntervalMs,
+      metrics,
+      log: log.child({ component: 'backend:confirmations' }),
     });
     handleMessagesWithDeferredPuback(this.client, (packet) => this.take(packet));
     this.client.on('connect', (connack) => {
       this.acks.reset();
       metrics.mqttConnected.set(1);
       log.info({ url: settings.url, sessionPresent: connack.sessionPresent }, 'connected to broker');
-      // Every time, not only for a new session: subscribing again makes the broker resend the retained
-      // status and sensors messages [MQTT-3.8.4-3], so the registry catches up after an outage.
-      const all = [filters.allReadings, filters.allStatus, filters.allSensors];
-      this.client.subscribe(all, { qos: 1 }, (error) => {
-        if (error) log.error({ err: error }, 'subscription failed');
-      });
+      this.subscribe();
     });
     this.client.on('close', () => {
       // PUBACKs owed on this connection are void: the broker resends those messages on the next one.
       this.acks.reset();
+      this.subscriptionsAcknowledged = false;
+      clearTimeout(this.subackTimer);
       metrics.mqttConnected.set(0);
     });
     this.client.on('offline', () => log.warn({ url: settings.url }, 'broker unreachable; the broker keeps this session while away'));
@@ -113,6 +133,13 @@ export class Ingest {
 
   get connected(): boolean {
     return this.client.connected;
+  }
+
+  /** Why readings cannot arrive now, or `undefined` when connected and subscribed. */
+  get mqttProblem(): string | undefined {
+    if (!this.client.connected) return 'not connected to the MQTT broker';
+    if (!this.subscriptionsAcknowledged) return 'connected to the MQTT broker, but it has not acknowledged the subscriptions';
+    return undefined;
   }
 
   /** Readings received but not committed yet. */
@@ -129,8 +156,42 @@ export class Ingest {
     this.stopping = true;
     this.cancelRetries();
     clearInterval(this.summaryTimer);
+    clearTimeout(this.subackTimer);
     await this.batcher.close(STOP_COMMIT_MS);
-    await this.client.endAsync();
+    await this.confirmations.close();
+    // A clean DISCONNECT waits for every packet in flight, a SUBSCRIBE the broker never answers
+    // included: bounded, then the socket is dropped (the broker keeps the session either way).
+    let timer: NodeJS.Timeout | undefined;
+    const clean = this.client.endAsync(false);
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), STOP_DISCONNECT_MS)));
+    if (await Promise.race([clean.then(() => false), timedOut])) await this.client.endAsync(true);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Every time, not only for a new session: subscribing again makes the broker resend the retained
+   * status and sensors messages [MQTT-3.8.4-3], so the registry catches up after an outage. Until
+   * the SUBACK comes the backend is not ready; a broker that never sends it is reconnected to.
+   */
+  private subscribe(): void {
+    const { log } = this.options;
+    const all = [filters.allReadings, filters.allStatus, filters.allSensors];
+    clearTimeout(this.subackTimer);
+    this.subackTimer = setTimeout(() => {
+      log.error({ filters: all, timeoutMs: SUBACK_TIMEOUT_MS }, 'the broker did not acknowledge the subscriptions; reconnecting');
+      this.client.stream.destroy();
+    }, SUBACK_TIMEOUT_MS);
+    this.client.subscribe(all, { qos: 1 }, (error, granted) => {
+      clearTimeout(this.subackTimer);
+      const refused = (granted ?? []).filter((grant) => grant.qos === 128).map((grant) => grant.topic);
+      if (error || refused.length > 0) {
+        // Not retried in a loop: a refusal is the broker's ACL, which an operator must fix.
+        log.error({ err: error, refused }, 'subscription failed: the backend receives nothing on these filters');
+        return;
+      }
+      this.subscriptionsAcknowledged = true;
+      log.debug({ filters: all }, 'subscribed');
+    });
   }
 
   /** Takes one message at once; MQTT.js hands over the next one when `ready` resolves. */
@@ -155,9 +216,14 @@ export class Ingest {
       const receivedAt = Date.now();
       const { observer } = this.options;
       const stored = this.batcher.add(decoded, receivedAt).then(() => {
+        const first = decoded.readings[0];
         const last = decoded.readings[decoded.readings.length - 1];
-        if (last) this.lastStored = { device: decoded.device, sensor: last.sensor, value: last.value, unit: last.unit };
-        this.events.emit('stored', decoded.device, decoded.boot, decoded.readings, receivedAt);
+        if (first && last) {
+          this.lastStored = { device: decoded.device, sensor: last.sensor, value: last.value, unit: last.unit };
+          // Seq strictly increase within a batch (checked by the contract's decoder).
+          this.confirmations.stored(decoded.device, decoded.boot, first.seq, last.seq);
+        }
+        this.emit('stored', decoded.device, decoded.boot, decoded.readings, receivedAt);
       });
       if (!observer) return stored;
       const judged = this.untilDone(packet.topic, () => observer.readings(decoded, receivedAt));
@@ -223,7 +289,23 @@ export class Ingest {
     this.storedSinceSummary += inserted;
     if (gapsOpened > 0) log.info({ gapsOpened }, 'readings missing: a seq gap opened (see /api/v1/devices/{device}/gaps)');
     log.debug({ ...commit.result, batches: commit.batches }, 'batches committed');
-    this.events.emit('committed', commit);
+    this.emit('committed', commit);
+  }
+
+  /**
+   * A listener that throws must not leave its message unacknowledged: the PUBACKs go out in order,
+   * so one held PUBACK would hold every later one of the connection. It is counted and logged
+   * (loudly the first time for each event), and ingest goes on.
+   */
+  private emit<E extends keyof IngestEvents>(event: E, ...args: IngestEvents[E]): void {
+    try {
+      (this.events.emit as (event: E, ...args: IngestEvents[E]) => boolean)(event, ...args);
+    } catch (error) {
+      this.options.metrics.listenerErrors.inc({ event });
+      const first = !this.failedListeners.has(event);
+      this.failedListeners.add(event);
+      this.options.log[first ? 'error' : 'debug']({ err: error, event }, 'an ingest listener threw; ingest and acknowledgements go on');
+    }
   }
 
   private logSummary(): void {

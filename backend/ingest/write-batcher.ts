@@ -13,6 +13,8 @@ export interface WriteBatcherOptions {
   retryMaxDelayMs: number;
   onCommit?: (commit: CommitInfo) => void;
   onFailure?: (error: Error, attempt: number, retryInMs: number) => void;
+  /** `onCommit` threw: the commit stands and its batches are released all the same. */
+  onCommitError?: (error: Error) => void;
 }
 
 export interface CommitInfo {
@@ -121,10 +123,11 @@ export class WriteBatcher {
 
   private async commitHead(): Promise<void> {
     clearTimeout(this.timer);
+    const take = this.takeHead();
+    const started = performance.now();
+    let result: InsertResult;
     try {
-      const take = this.takeHead();
-      const started = performance.now();
-      const result = await retryUntilDone(() => this.options.store.insertBatches(take), {
+      result = await retryUntilDone(() => this.options.store.insertBatches(take), {
         maxDelayMs: this.options.retryMaxDelayMs,
         onFailure: (error, attempt, retryInMs) => {
           this.failure = error;
@@ -133,20 +136,26 @@ export class WriteBatcher {
         giveUp: () => this.closed,
         cancelled: this.cancelled,
       });
-      const done = this.pending.splice(0, take.length);
-      this.failure = undefined;
-      this.pendingReadings -= done.reduce((sum, item) => sum + item.batch.readings.length, 0);
-      const now = performance.now();
+    } catch {
+      // Only when closed: stop() has rejected what was pending.
+      return;
+    }
+    const done = this.pending.splice(0, take.length);
+    this.failure = undefined;
+    this.pendingReadings -= done.reduce((sum, item) => sum + item.batch.readings.length, 0);
+    const now = performance.now();
+    // Committed is committed: the batches are released first, so a failing onCommit can never hold them.
+    for (const item of done) item.resolve();
+    if (this.hasRoom) this.wakeRoomWaiters();
+    try {
       this.options.onCommit?.({
         batches: done.length,
         result,
         commitSeconds: (now - started) / 1000,
         waitSeconds: done.map((item) => (now - item.arrived) / 1000),
       });
-      for (const item of done) item.resolve();
-      if (this.hasRoom) this.wakeRoomWaiters();
-    } catch {
-      // Only when closed: stop() has rejected what was pending.
+    } catch (error) {
+      this.options.onCommitError?.(error as Error);
     }
   }
 

@@ -168,6 +168,11 @@ export interface ReadingStore {
   aggregate(query: AggregateQuery, options?: QueryOptions): Promise<AggregatePage>;
   /** Missing seq ranges of a device, by (boot, fromSeq). */
   gaps(query: GapQuery): Promise<Page<SeqGap, { boot: string; fromSeq: number }>>;
+  /**
+   * The runs of consecutive seq stored for one (device, boot) that overlap [from, to], ascending,
+   * at most `limit`: what the backend confirms to the agent. Answers fast (an index lookup).
+   */
+  storedRuns(device: string, boot: string, from: number, to: number, limit: number): Promise<Array<[number, number]>>;
   /** Deletes what is past its retention as of `now`; stops between chunks once `signal` aborts. */
   applyRetention(now: number, options?: { signal?: AbortSignal }): Promise<RetentionResult>;
   /** Whether a write would succeed now (for readiness); must answer fast, never wait for a lock. */

@@ -41,6 +41,7 @@ export class SeqRanges {
   private readonly anyAfter: Database.Statement;
   private readonly remove: Database.Statement;
   private readonly insert: Database.Statement;
+  private readonly overlapping: Database.Statement;
   private readonly listAll: Database.Statement;
   private readonly listBoot: Database.Statement;
 
@@ -54,6 +55,13 @@ export class SeqRanges {
     this.remove = db.prepare('DELETE FROM seq_ranges WHERE device = ? AND boot = ? AND first_seq = ?');
     this.insert = db.prepare(
       'INSERT INTO seq_ranges (device, boot, first_seq, last_seq, first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    // The lowest run overlapping [from, to] may start below `from`: it is found through the run before `from`.
+    this.overlapping = db.prepare(
+      `SELECT first_seq, last_seq FROM seq_ranges WHERE device = @device AND boot = @boot AND first_seq <= @to
+         AND first_seq >= coalesce((SELECT max(first_seq) FROM seq_ranges WHERE device = @device AND boot = @boot AND first_seq <= @from), @from)
+         AND last_seq >= @from
+       ORDER BY first_seq LIMIT @limit`,
     );
     // A gap is a pair of neighbouring ranges: the window function pairs each range with the next one.
     const gapsSql = (bootFilter: string) => `
@@ -92,6 +100,12 @@ export class SeqRanges {
     const hadNeighbours = left !== undefined || merged > 0 || this.anyAfter.get(device, boot, last) !== undefined;
     this.insert.run(device, boot, first, last, firstTs, lastTs);
     return hadNeighbours ? 1 - merged : 0;
+  }
+
+  /** The stored runs of a (device, boot) that overlap [from, to], ascending, at most `limit`. */
+  runsOverlapping(device: string, boot: string, from: number, to: number, limit: number): Array<[number, number]> {
+    const rows = this.overlapping.all({ device, boot, from, to, limit }) as Array<{ first_seq: number; last_seq: number }>;
+    return rows.map((row) => [row.first_seq, row.last_seq]);
   }
 
   list(query: GapQuery): Page<SeqGap, { boot: string; fromSeq: number }> {

@@ -137,6 +137,10 @@ export class SqliteReadingStore implements ReadingStore {
     return this.read(() => this.ranges.list(query));
   }
 
+  storedRuns(device: string, boot: string, from: number, to: number, limit: number): Promise<Array<[number, number]>> {
+    return this.read(() => this.ranges.runsOverlapping(device, boot, from, to, limit));
+  }
+
   applyRetention(now: number, options: { signal?: AbortSignal } = {}): Promise<RetentionResult> {
     return this.retention.apply(now, options.signal);
   }

@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReadingStore, RetentionPolicy } from '../../backend/store/reading-store.js';
 import { describeAggregateContract } from './reading-store-aggregates.js';
+import { describeStoredRunsContract } from './reading-store-runs.js';
 import { BOOT, DEVICE, T0, allBuckets, allRaw, batch, reading } from './reading-store-fixtures.js';
 
 export interface StoreFixture {
@@ -132,6 +133,7 @@ export function describeReadingStoreContract(name: string, open: OpenStore): voi
     });
 
     describeAggregateContract(fresh);
+    describeStoredRunsContract(fresh);
 
     it('reports a missing seq range per device and boot, and closes it when the late readings come', async () => {
       const store = await fresh();
