@@ -3,6 +3,7 @@ import type { BindingInterface } from '@serialport/bindings-interface';
 import type { Logger } from 'pino';
 import { SettingsError, topics } from '../contract/index.js';
 import { ClockMonitor } from './clock.js';
+import { ConfirmationTracker } from './confirmation-tracker.js';
 import type { AgentConfig } from './config-schema.js';
 import { settlesWithin } from './deadline.js';
 import { checkPortListing, createDrivers } from './drivers.js';
@@ -72,7 +73,25 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
   // Attached first, so that at each connection the birth goes out before any reading.
   presence.attach(client);
   const { batchMaxReadings, batchIntervalMs, ackTimeoutMs } = config.mqtt;
-  const publisher = new Publisher({ client, outbox, device, log: mqttLog, batchMaxReadings, batchIntervalMs, ackTimeoutMs, replay: config.replay });
+  const confirmBy = config.confirm.by;
+  const publisher = new Publisher({ client, outbox, device, log: mqttLog, batchMaxReadings, batchIntervalMs, ackTimeoutMs, confirmBy, replay: config.replay });
+  const confirmations =
+    confirmBy === 'backend'
+      ? new ConfirmationTracker({
+          client,
+          outbox,
+          device,
+          timeoutMs: config.confirm.timeoutMs,
+          maxTimeoutMs: config.confirm.maxTimeoutMs,
+          resend: () => publisher.resend(),
+          log: log.child({ component: 'agent:confirm' }),
+        })
+      : undefined;
+  // Read at most once per scrape or probe: it counts rows.
+  const unconfirmed = () => {
+    const { count, oldestTs } = outbox.unconfirmed();
+    return { count, oldestAgeMs: oldestTs === undefined ? 0 : Math.max(0, Date.now() - oldestTs) };
+  };
   const metrics = new AgentMetrics({
     outboxDepth: () => outbox.depth,
     outboxOldestAgeMs: () => outbox.oldestAgeMs(),
@@ -80,6 +99,8 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
     sensorStates: () => plan.sensors.map(({ id }) => [id, board.get(id)?.state ?? 'disconnected'] as const),
     readingsSent: () => ({ sent: publisher.stats.readingsSent, replayed: publisher.stats.readingsReplayed }),
     reconnects: () => connection.reconnects,
+    unconfirmed,
+    resent: () => confirmations?.stats.resent ?? { timeout: 0, hole: 0, reconnect: 0 },
   });
   const pipeline = new ReadingPipeline({
     boot,
@@ -100,16 +121,35 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
         port: config.health.port,
         registry: metrics.registry,
         log: log.child({ component: 'agent:health' }),
-        health: () => ({
+        health: () => {
+          const waiting = confirmations && unconfirmed();
+          return {
           // Unhealthy only when the agent cannot do its job: keep readings. A dead broker or a
           // broken thermocouple is reported here, but is not the agent's failure.
           ok: pipeline.writable,
           device,
           boot,
           mqtt: { connected: client.connected, reconnects: connection.reconnects, replaying: publisher.replaying },
-          outbox: { depth: outbox.depth, oldestAgeMs: outbox.oldestAgeMs(), dropped: outbox.dropped, writeErrors: pipeline.stats.outboxWriteErrors },
+          outbox: {
+            depth: outbox.depth,
+            oldestAgeMs: outbox.oldestAgeMs(),
+            dropped: outbox.dropped,
+            writeErrors: pipeline.stats.outboxWriteErrors,
+            writable: pipeline.writable,
+          },
+          confirm: {
+            by: confirmBy,
+            ...(confirmations && {
+              unconfirmed: waiting?.count,
+              oldestUnconfirmedAgeMs: waiting?.oldestAgeMs,
+              confirmed: confirmations.stats.confirmed,
+              resent: confirmations.stats.resent,
+              nextResendAfterMs: confirmations.currentTimeoutMs,
+            }),
+          },
           sensors: board.payload().sensors,
-        }),
+          };
+        },
       })
     : undefined;
 
@@ -130,6 +170,7 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
     // because the broker may be the thing that is gone.
     const drained = await settlesWithin(publisher.drain(), config.shutdown.flushMs);
     publisher.stop();
+    confirmations?.stop();
     let saidGoodbye = false;
     await settlesWithin(presence.goodbye().then(() => (saidGoodbye = true)), GOODBYE_MS);
     // A clean DISCONNECT when the broker answers and nothing waits for a PUBACK (MQTT.js would

@@ -12,6 +12,8 @@ export interface LaneOptions {
   device: string;
   /** How long a batch may wait for its PUBACK before it is offered again. */
   ackTimeoutMs: number;
+  /** backend: a PUBACK makes the batch sent, and the backend's confirmation removes it; broker: the PUBACK removes it. */
+  confirmBy: 'backend' | 'broker';
   log: Logger;
   /** A batch was acknowledged (its readings are gone from the outbox), or given up on. */
   settled: (lane: LaneName, acknowledged: OutboxEntry[] | undefined) => void;
@@ -19,11 +21,13 @@ export interface LaneOptions {
 
 /**
  * One stream of batches to the broker: one QoS 1 batch in flight at a time, so the lane keeps
- * its order, and a batch leaves the outbox only after its PUBACK, and only its own rows.
+ * its order, and a batch changes state in the outbox only after its PUBACK, and only its own rows.
  */
 export class BatchLane {
   private inFlight: { token: number; timer: NodeJS.Timeout } | undefined;
   private nextToken = 1;
+  /** The outbox refused the last update (a full disk): said loudly once, then quietly until it works again. */
+  private failing = false;
 
   constructor(private readonly options: LaneOptions) {}
 
@@ -36,7 +40,7 @@ export class BatchLane {
     const first = entries[0];
     const last = entries[entries.length - 1];
     if (!first || !last || this.inFlight) return;
-    const { client, outbox, device, log, name } = this.options;
+    const { client, device, log, name } = this.options;
     const token = this.nextToken++;
     const timer = setTimeout(() => {
       log.warn({ lane: name, firstSeq: first.seq, lastSeq: last.seq }, 'no PUBACK in time; the batch will be offered again');
@@ -51,11 +55,28 @@ export class BatchLane {
         this.settle(token, undefined);
         return;
       }
-      // Only this batch's rows: the other lane may hold readings between or around them.
-      outbox.acknowledgeRange(first.seq, last.seq);
+      this.acknowledged(entries);
       log.debug({ lane: name, firstSeq: first.seq, lastSeq: last.seq, readings: entries.length }, 'batch acknowledged');
       this.settle(token, entries);
     });
+  }
+
+  /**
+   * Only this batch's rows: the other lane may hold readings between or around them. Runs inside
+   * MQTT.js's acknowledgement handler, so it must not throw: a disk that cannot be written leaves
+   * the rows waiting, and they are sent again (the backend drops what it has).
+   */
+  private acknowledged(entries: OutboxEntry[]): void {
+    const { outbox, log, name, confirmBy } = this.options;
+    try {
+      if (confirmBy === 'backend') outbox.markSent(entries);
+      else outbox.acknowledgeRuns(entries);
+      if (this.failing) log.info({ lane: name }, 'the outbox takes acknowledgements again');
+      this.failing = false;
+    } catch (error) {
+      log[this.failing ? 'debug' : 'error']({ err: error, lane: name }, 'the outbox cannot record an acknowledged batch; it will be sent again');
+      this.failing = true;
+    }
   }
 
   /** Forgets the batch in flight (the agent is stopping); its readings stay in the outbox. */

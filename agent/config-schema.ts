@@ -28,12 +28,12 @@ export const PortSchema = Type.Object(
       }),
     ),
     stopBits: Type.Union([Type.Literal(1), Type.Literal(2)], { default: 1, description: 'stop bits: 1 or 2' }),
-    reopenMinMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 250, description: 'first wait before reopening a failed port, in ms' }),
+    reopenMinMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 250, description: 'first wait before reopening a failed or stalled port, in ms' }),
     reopenMaxMs: Type.Integer({
       minimum: 100,
       maximum: 600_000,
       default: 30_000,
-      description: 'longest wait between two attempts to reopen a failed port, in ms',
+      description: 'longest wait between two attempts to reopen a failed or stalled port, in ms',
     }),
     stallAfterIntervals: Type.Number({
       minimum: 0,
@@ -178,6 +178,28 @@ export const AgentConfigSchema = Type.Object(
         batchMaxReadings: Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'readings per batch at most' }),
         batchIntervalMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 1000, description: 'longest wait before a partial batch is sent, in ms' }),
         ackTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000, description: 'how long a batch waits for its PUBACK before it is offered again, in ms' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    confirm: Type.Object(
+      {
+        by: Type.Union([Type.Literal('backend'), Type.Literal('broker')], {
+          default: 'backend',
+          description:
+            'backend: a reading is forgotten once the backend confirms it stored it (telemetry/v1/DEVICE/stored), end to end with any broker; broker: at the broker acknowledgement (a plant without this backend)',
+        }),
+        timeoutMs: Type.Integer({
+          minimum: 1000,
+          maximum: 86_400_000,
+          default: 15_000,
+          description: 'confirm.by backend: readings still unconfirmed this long after the broker took them are sent again, in ms',
+        }),
+        maxTimeoutMs: Type.Integer({
+          minimum: 1000,
+          maximum: 86_400_000,
+          default: 600_000,
+          description: 'while the backend confirms nothing, the wait before sending again doubles up to this, in ms',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -10,6 +10,10 @@ export interface AgentGaugeSources {
   sensorStates?: () => Iterable<[sensor: string, state: SensorState]>;
   /** Readings sent by the broker's acknowledgement, total and as backlog (replay). */
   readingsSent?: () => { sent: number; replayed: number };
+  /** Sent readings the backend has not confirmed yet (confirm.by backend). */
+  unconfirmed?: () => { count: number; oldestAgeMs: number };
+  /** Readings sent again because the backend did not confirm them, by reason. */
+  resent?: () => Record<'timeout' | 'hole' | 'reconnect', number>;
   reconnects?: () => number;
 }
 
@@ -74,6 +78,26 @@ export class AgentMetrics {
     // would break rate(); these only ever grow, so they are exposed as counters by name and type.
     counterFrom(this.registry, 'furnace_agent_readings_sent_total', 'Readings acknowledged by the broker', () => sources.readingsSent?.().sent ?? 0);
     counterFrom(this.registry, 'furnace_agent_readings_replayed_total', 'Of the readings sent, those sent as backlog after an outage', () => sources.readingsSent?.().replayed ?? 0);
+    gauge('furnace_agent_outbox_unconfirmed', 'Readings the broker took that the backend has not confirmed yet', (set) =>
+      set(sources.unconfirmed?.().count ?? 0),
+    );
+    gauge('furnace_agent_outbox_unconfirmed_oldest_age_seconds', 'Source age of the oldest reading waiting for the backend confirmation', (set) =>
+      set((sources.unconfirmed?.().oldestAgeMs ?? 0) / 1000),
+    );
+    const resentBy = { timeout: 0, hole: 0, reconnect: 0 };
+    new Counter({
+      name: 'furnace_agent_readings_resent_total',
+      help: 'Readings sent again because the backend had not confirmed them, by reason: timeout, hole (the backend lacks them), reconnect (the broker may have lost them)',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        const now = sources.resent?.() ?? resentBy;
+        for (const reason of ['timeout', 'hole', 'reconnect'] as const) {
+          if (now[reason] > resentBy[reason]) this.inc({ reason }, now[reason] - resentBy[reason]);
+          resentBy[reason] = Math.max(resentBy[reason], now[reason]);
+        }
+      },
+    });
     counterFrom(this.registry, 'furnace_agent_mqtt_reconnects_total', 'Reconnections to the broker', () => sources.reconnects?.() ?? 0);
     gauge(
       'furnace_agent_sensor_state',

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentError } from './errors.js';
 import { DurableOutbox, type NewReading } from './outbox.js';
@@ -121,6 +122,80 @@ describe('DurableOutbox', () => {
     const [entry] = outbox.peek(1);
     expect(entry?.value).toBeNull();
     expect(entry?.replay).toBe(true);
+  });
+
+  describe('sent, confirmed, sent again', () => {
+    const seqsOf = (entries: ReadonlyArray<{ seq: number }>) => entries.map((entry) => entry.seq);
+    const fill = (outbox: DurableOutbox, boot: string, n: number) => outbox.appendMany(boot, Array.from({ length: n }, () => reading()));
+
+    it('keeps a sent reading until the backend confirms it, and no longer offers it to send', () => {
+      const outbox = open();
+      fill(outbox, BOOT_A, 6);
+      outbox.markSent(outbox.peek(4), 1000);
+      expect(outbox.depth).toBe(6);
+      expect(seqsOf(outbox.peek(10))).toEqual([5, 6]);
+      expect(seqsOf(outbox.peekRange(0, 100, 10))).toEqual([5, 6]);
+      expect(outbox.unconfirmed()).toEqual({ count: 4, oldestSentAt: 1000, oldestTs: 1764340000000 });
+      expect(outbox.hasWaiting).toBe(true);
+      // The confirmation names runs of one boot: only those go, sent or not.
+      expect(outbox.confirm(BOOT_B, [[1, 6]])).toBe(0);
+      expect(outbox.confirm(BOOT_A, [[1, 2], [5, 5]])).toBe(3);
+      expect(outbox.depth).toBe(3);
+      expect(outbox.unconfirmed().count).toBe(2);
+      expect(seqsOf(outbox.peek(10))).toEqual([6]);
+    });
+
+    it('marks only the rows of the batch: a row between two runs of it is left as it is', () => {
+      const outbox = open();
+      fill(outbox, BOOT_A, 5);
+      outbox.markSent([{ seq: 1 }, { seq: 2 }, { seq: 4 }, { seq: 5 }], 1000);
+      expect(seqsOf(outbox.peek(10))).toEqual([3]);
+      outbox.acknowledgeRuns([{ seq: 3 }]);
+      expect(outbox.depth).toBe(4);
+      expect(outbox.hasWaiting).toBe(false);
+    });
+
+    it('makes holes below a confirmed seq waiting again, once their grace has passed, and the rest on a timeout', () => {
+      const outbox = open();
+      fill(outbox, BOOT_A, 10);
+      outbox.markSent(outbox.peek(5), 1000); // 1-5 sent at 1000
+      outbox.markSent(outbox.peek(5), 5000); // 6-10 sent at 5000
+      outbox.confirm(BOOT_A, [[3, 3], [7, 8]]);
+      // Below 8: 1, 2, 4, 5 (sent at 1000) and 6 (sent at 5000, still within its grace at 4000).
+      expect(outbox.resendHoles(BOOT_A, 8, 4000)).toBe(4);
+      expect(seqsOf(outbox.peek(10))).toEqual([1, 2, 4, 5]);
+      expect(outbox.resendHoles(BOOT_B, 8, 9999)).toBe(0);
+      expect(outbox.resendSent(4999)).toBe(0);
+      expect(outbox.resendSent(5000)).toBe(3); // 6, 9, 10
+      expect(outbox.unconfirmed().count).toBe(0);
+      expect(seqsOf(outbox.peek(10))).toEqual([1, 2, 4, 5, 6, 9, 10]);
+    });
+
+    it('keeps the sent state across a restart, and upgrades an outbox written before it existed', () => {
+      const first = open();
+      fill(first, BOOT_A, 3);
+      first.markSent(first.peek(2), 1000);
+      close(first);
+      const second = open();
+      expect(second.unconfirmed().count).toBe(2);
+      expect(seqsOf(second.peek(10))).toEqual([3]);
+      close(second);
+      // An outbox of an older agent: no sent_at column; every row is waiting.
+      const old = mkdtempSync(join(tmpdir(), 'outbox-old-'));
+      try {
+        const db = new Database(join(old, 'outbox.sqlite'));
+        db.exec(`CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, boot TEXT NOT NULL, ts INTEGER NOT NULL, sensor TEXT NOT NULL,
+          value REAL, unit TEXT NOT NULL, quality TEXT NOT NULL, clock TEXT NOT NULL, replay INTEGER NOT NULL)`);
+        db.prepare("INSERT INTO outbox (boot, ts, sensor, value, unit, quality, clock, replay) VALUES ('b', 1, 'tc1', 1, 'C', 'good', 'synced', 0)").run();
+        db.close();
+        const upgraded = open(old);
+        expect(seqsOf(upgraded.peek(10))).toEqual([1]);
+        expect(upgraded.append(BOOT_A, reading())).toBe(2);
+        close(upgraded);
+      } finally {
+        rmSync(old, { recursive: true, force: true });
+      }
+    });
   });
 
   it('creates a missing data folder', () => {

@@ -12,6 +12,8 @@ export interface PublisherOptions {
   log: Logger;
   /** How long a batch may wait for its PUBACK before it is offered again. */
   ackTimeoutMs?: number;
+  /** Who confirms a reading so it can be forgotten (default broker: the Publisher alone is hop by hop). */
+  confirmBy?: 'backend' | 'broker';
   replay?: {
     /** Backlog readings per second at most (0: as fast as the broker acknowledges). */
     maxReadingsPerSecond: number;
@@ -34,7 +36,8 @@ const UNBOUNDED = Number.MAX_SAFE_INTEGER;
  * - the **live** lane: readings taken since the current connection came up, batched by count
  *   and by time (a partial batch waits at most `batchIntervalMs`);
  * - the **replay** lane: the backlog, everything older (taken during the outage, or left by a
- *   previous run), oldest first, in larger batches, at a bounded rate, marked `replay: true`.
+ *   previous run) and whatever was made waiting again because the backend did not confirm it,
+ *   oldest first, in larger batches, at a bounded rate, marked `replay: true`.
  * So new readings keep flowing while a long backlog drains, and the backlog cannot flood the
  * broker and the backend after an outage. A reading keeps its seq and boot whichever lane takes
  * it, so a reading offered twice (a lost PUBACK) is a duplicate the backend drops.
@@ -65,6 +68,7 @@ export class Publisher {
         outbox: options.outbox,
         device: options.device,
         ackTimeoutMs: options.ackTimeoutMs ?? 30_000,
+        confirmBy: options.confirmBy ?? 'broker',
         log: options.log,
         settled: (settledLane, acknowledged) => this.settled(settledLane, acknowledged),
       });
@@ -85,9 +89,14 @@ export class Publisher {
     else if (waiting > 0) this.flushTimer ??= setTimeout(() => this.flushLive(), this.options.batchIntervalMs);
   }
 
-  /** Whether backlog readings from an outage are still waiting. */
+  /** Whether backlog readings (an outage's, or unconfirmed ones sent again) are still waiting. */
   get replaying(): boolean {
-    return this.liveFrom !== UNBOUNDED && this.options.outbox.peekRange(0, this.liveFrom, 1).length > 0;
+    return this.liveFrom !== UNBOUNDED && this.options.outbox.peekRange(0, this.liveCursor, 1).length > 0;
+  }
+
+  /** Readings below the live lane were made waiting again: send them through the replay lane. */
+  resend(): void {
+    if (!this.stopped) setImmediate(() => this.flushReplay());
   }
 
   /**
@@ -141,7 +150,8 @@ export class Publisher {
       this.replayTimer = setTimeout(() => this.flushReplay(), wait);
       return;
     }
-    const entries = outbox.peekRange(0, this.liveFrom, replay?.batchMaxReadings ?? this.options.batchMaxReadings);
+    // Below the live cursor: the backlog, and any live reading made waiting again after it was sent.
+    const entries = outbox.peekRange(0, this.liveCursor, replay?.batchMaxReadings ?? this.options.batchMaxReadings);
     if (entries.length === 0) {
       if (this.backlogAnnounced) log.info('backlog sent');
       this.backlogAnnounced = false;
@@ -179,8 +189,9 @@ export class Publisher {
     this.checkIdle();
   }
 
+  /** Nothing left to send: readings that wait only for the backend's confirmation are kept, not sent again. */
   private idle(): boolean {
-    return this.options.outbox.depth === 0 || !this.options.client.connected;
+    return !this.options.outbox.hasWaiting || !this.options.client.connected;
   }
 
   private checkIdle(): void {

@@ -109,13 +109,16 @@ export class ReadingPipeline implements SensorSink {
     try {
       seqs = outbox.appendMany(boot, readings);
     } catch (error) {
-      // A full or failing disk: these readings cannot be kept, but the agent goes on for the next ones.
+      // A full or failing disk: these readings cannot be kept, but the agent goes on for the next ones,
+      // unhealthy (/healthz 503) until a write succeeds again. Loud once per outage, then quiet.
+      const fields = { err: error, code: errorCode(error) ?? 'AGENT_OUTBOX_WRITE_FAILED', lost: readings.length };
+      log[this.writable ? 'error' : 'debug'](fields, 'readings lost: the outbox cannot be written');
       this.writable = false;
       this.stats.outboxWriteErrors += readings.length;
       metrics.readingsDropped.inc({ cause: 'write_failed' }, readings.length);
-      log.error({ err: error, code: errorCode(error) ?? 'AGENT_OUTBOX_WRITE_FAILED', lost: readings.length }, 'readings lost: the outbox cannot be written');
       return;
     }
+    if (!this.writable) log.info({ lostMeanwhile: this.stats.outboxWriteErrors }, 'the outbox can be written again');
     this.writable = true;
     const stored = seqs.filter((seq): seq is number => seq !== undefined);
     this.stats.readingsStored += stored.length;
