@@ -4,13 +4,14 @@
 export const DEFAULT_ACL = {
   device: {
     // Its own readings, status (birth and will) and sensor health, and replies to its own commands.
-    publish: ['telemetry/v1/{username}/#', 'cmd/v1/{username}/+/reply'],
-    // Only the commands addressed to it.
-    subscribe: ['cmd/v1/{username}/#'],
+    // Not its own `stored`: only the backend may tell an agent that readings are safe to forget.
+    publish: ['telemetry/v1/{username}/readings', 'telemetry/v1/{username}/status', 'telemetry/v1/{username}/sensors', 'cmd/v1/{username}/+/reply'],
+    // The commands addressed to it, and the backend's confirmation of what it has stored.
+    subscribe: ['cmd/v1/{username}/#', 'telemetry/v1/{username}/stored'],
   },
   backend: {
-    // Alert states and events, and commands to any device.
-    publish: ['alerts/v1/#', 'cmd/v1/+/+'],
+    // Alert states and events, commands to any device, and each device's stored confirmation.
+    publish: ['alerts/v1/#', 'cmd/v1/+/+', 'telemetry/v1/+/stored'],
     // All telemetry, its own retained alert states (read back at start), command replies.
     subscribe: ['telemetry/v1/#', 'alerts/v1/#', 'cmd/v1/+/+/reply'],
   },

@@ -5,28 +5,38 @@ import { loadBrokerConfig } from './config.js';
 const { acl } = loadBrokerConfig(undefined, {}, { 'auth.allowAnonymous': 'true' });
 
 describe('default ACL, following the MQTT contract', () => {
-  it('a device publishes only under its own telemetry and command replies', () => {
+  it('a device publishes only its own readings, status, sensors and command replies', () => {
     const device = rightsFor(acl, 'device', 'dev-a');
     for (const topic of ['telemetry/v1/dev-a/readings', 'telemetry/v1/dev-a/status', 'telemetry/v1/dev-a/sensors', 'cmd/v1/dev-a/read-now/reply']) {
       expect(device.canPublish(topic), topic).toBe(true);
     }
-    for (const topic of ['telemetry/v1/dev-b/readings', 'alerts/v1/dev-a/high', 'cmd/v1/dev-b/x/reply', 'cmd/v1/dev-a/read-now', '$SYS/x', 'other']) {
-      expect(device.canPublish(topic), topic).toBe(false);
-    }
+    const refused = [
+      'telemetry/v1/dev-a/stored',
+      'telemetry/v1/dev-a/other',
+      'telemetry/v1/dev-a/readings/x',
+      'telemetry/v1/dev-b/readings',
+      'telemetry/v1/dev-b/stored',
+      'alerts/v1/dev-a/high',
+      'cmd/v1/dev-b/x/reply',
+      'cmd/v1/dev-a/read-now',
+      '$SYS/x',
+      'other',
+    ];
+    for (const topic of refused) expect(device.canPublish(topic), topic).toBe(false);
   });
 
-  it('a device subscribes only to its own commands and receives nothing else', () => {
+  it('a device subscribes only to its own commands and its own stored confirmation', () => {
     const device = rightsFor(acl, 'device', 'dev-a');
-    expect(device.canSubscribe('cmd/v1/dev-a/+')).toBe(true);
-    expect(device.canSubscribe('cmd/v1/dev-a/#')).toBe(true);
-    for (const filter of ['cmd/v1/+/+', 'cmd/v1/dev-b/+', 'telemetry/v1/dev-b/readings', 'telemetry/v1/dev-a/readings', '#']) {
-      expect(device.canSubscribe(filter), filter).toBe(false);
-    }
+    for (const filter of ['cmd/v1/dev-a/+', 'cmd/v1/dev-a/#', 'telemetry/v1/dev-a/stored']) expect(device.canSubscribe(filter), filter).toBe(true);
+    const refused = ['cmd/v1/+/+', 'cmd/v1/dev-b/+', 'telemetry/v1/dev-b/readings', 'telemetry/v1/dev-a/readings', 'telemetry/v1/dev-b/stored', 'telemetry/v1/+/stored', 'telemetry/v1/dev-a/#', '#'];
+    for (const filter of refused) expect(device.canSubscribe(filter), filter).toBe(false);
     expect(device.canReceive('cmd/v1/dev-a/read-now')).toBe(true);
+    expect(device.canReceive('telemetry/v1/dev-a/stored')).toBe(true);
     expect(device.canReceive('telemetry/v1/dev-b/readings')).toBe(false);
+    expect(device.canReceive('telemetry/v1/dev-b/stored')).toBe(false);
   });
 
-  it('the backend reads all telemetry and publishes alerts and commands', () => {
+  it('the backend reads all telemetry and publishes alerts, commands and stored confirmations', () => {
     const backend = rightsFor(acl, 'backend', 'backend');
     expect(backend.canSubscribe('telemetry/v1/+/readings')).toBe(true);
     expect(backend.canSubscribe('telemetry/v1/#')).toBe(true);
@@ -34,7 +44,9 @@ describe('default ACL, following the MQTT contract', () => {
     expect(backend.canPublish('alerts/v1/dev-a/high')).toBe(true);
     expect(backend.canPublish('alerts/v1/events')).toBe(true);
     expect(backend.canPublish('cmd/v1/dev-a/read-now')).toBe(true);
+    expect(backend.canPublish('telemetry/v1/dev-a/stored')).toBe(true);
     expect(backend.canPublish('telemetry/v1/dev-a/readings')).toBe(false);
+    expect(backend.canPublish('telemetry/v1/dev-a/status')).toBe(false);
   });
 
   it('a viewer reads alerts and status only, and publishes nothing', () => {

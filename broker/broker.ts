@@ -21,6 +21,7 @@ import { OncePerKey } from './once-per-key.js';
 import { createPersistence } from './persistence.js';
 import { installPublishDrop } from './publish-drop.js';
 import { Sessions } from './sessions.js';
+import { type SubscriptionWrites, guardSubscriptionWrites } from './subscription-writes.js';
 import { startTcpListener } from './tcp-listener.js';
 import { startTlsListener } from './tls-listener.js';
 import { startWsListener } from './ws-listener.js';
@@ -116,6 +117,11 @@ export async function startBroker(config: BrokerConfig, log: Logger): Promise<Ru
 
   try {
     await broker.listen();
+    // aedes sets `persistence` in listen() and leaves it untyped. Without the guard a persistent
+    // session's subscriptions hang on Redis (issue 13).
+    guardSubscriptionWrites((broker as unknown as { persistence: SubscriptionWrites }).persistence, (client, filter) =>
+      Boolean(sessions.get(client)?.rights.canSubscribe(filter)),
+    );
     const deps: ListenerDeps = {
       connections,
       limits,

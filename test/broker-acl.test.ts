@@ -1,6 +1,6 @@
 // Authentication and topic rights against our broker with real MQTT.js clients: one device can
-// neither forge nor read another's data, a viewer publishes nothing, wills obey the same rules,
-// and the credentials file is reloaded without a restart.
+// neither forge nor read another's data, nor confirm its own readings as stored, a viewer
+// publishes nothing, wills obey the same rules, and the credentials file is reloaded without a restart.
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type TestBroker, USERS, connectAs, metricValue, startTestBroker, writeUsers } from './helpers/test-broker.js';
@@ -102,6 +102,57 @@ describe('topic rights', () => {
     await waitFor(() => received.length > 0, { timeoutMs: 5000, what: 'the real alert' });
     expect(received).toEqual(['alerts/v1/events real alert']);
     expect(await metricValue(server.broker, 'furnace_broker_denied_total', { kind: 'publish', role: 'viewer' })).toBe(3);
+  });
+});
+
+describe('stored confirmations (telemetry/v1/{device}/stored)', () => {
+  it('drops what a device publishes on its own stored topic: acknowledged, never delivered, never retained', async () => {
+    const backend = await track(connectAs(server.url, USERS.backend));
+    const received = inbox(backend);
+    expect(await grants(backend, ['telemetry/v1/+/stored', 'telemetry/v1/+/readings'])).toEqual([1, 1]);
+    const devA = await track(connectAs(server.url, USERS.devA));
+    const ownInbox = inbox(devA);
+    expect(await grants(devA, ['telemetry/v1/dev-a/stored'])).toEqual([1]);
+    const before = await metricValue(server.broker, 'furnace_broker_denied_total', { kind: 'publish', role: 'device' });
+    await devA.publishAsync('telemetry/v1/dev-a/stored', 'forged', { qos: 1, retain: true }); // PUBACKed all the same
+    await devA.publishAsync('telemetry/v1/dev-a/readings', 'marker', { qos: 1 });
+    // The forgery was handled before "marker" was even sent: had it passed, it would be in already.
+    await waitFor(() => received.length > 0, { timeoutMs: 5000, what: "dev-a's marker reading" });
+    expect(received).toEqual(['telemetry/v1/dev-a/readings marker']);
+    expect(await metricValue(server.broker, 'furnace_broker_denied_total', { kind: 'publish', role: 'device' })).toBe(before + 1);
+    expect(ownInbox).toEqual([]);
+    // Not retained either: subscribing again, dev-a's first message is the backend's.
+    await devA.unsubscribeAsync('telemetry/v1/dev-a/stored');
+    expect(await grants(devA, ['telemetry/v1/dev-a/stored'])).toEqual([1]);
+    await backend.publishAsync('telemetry/v1/dev-a/stored', 'real', { qos: 1 });
+    await waitFor(() => ownInbox.length > 0, { timeoutMs: 5000, what: "the backend's stored confirmation" });
+    expect(ownInbox).toEqual(['telemetry/v1/dev-a/stored real']);
+  });
+
+  it("does not let a device subscribe to another device's stored topic (SUBACK 0x80)", async () => {
+    const devA = await track(connectAs(server.url, USERS.devA));
+    const received = inbox(devA);
+    expect(await grants(devA, ['telemetry/v1/dev-b/stored', 'telemetry/v1/+/stored', 'telemetry/v1/dev-a/#', 'telemetry/v1/dev-a/stored'])).toEqual([
+      128, 128, 128, 1,
+    ]);
+    const backend = await track(connectAs(server.url, USERS.backend));
+    await backend.publishAsync('telemetry/v1/dev-b/stored', 'for-b', { qos: 1 });
+    await backend.publishAsync('telemetry/v1/dev-a/stored', 'for-a', { qos: 1 });
+    await waitFor(() => received.length > 0, { timeoutMs: 5000, what: "dev-a's stored confirmation" });
+    expect(received).toEqual(['telemetry/v1/dev-a/stored for-a']);
+  });
+
+  it('lets the backend publish a retained stored confirmation that the device receives, also when it subscribes later', async () => {
+    const backend = await track(connectAs(server.url, USERS.backend));
+    const confirmation = JSON.stringify({ v: 1, device: 'dev-a', boot: 'boot-1', below: 1043 });
+    await backend.publishAsync('telemetry/v1/dev-a/stored', confirmation, { qos: 1, retain: true });
+    const devA = await track(connectAs(server.url, USERS.devA));
+    const retained = new Promise<[string, string, boolean, number]>((resolve) =>
+      devA.once('message', (topic, payload, packet) => resolve([topic, payload.toString(), packet.retain, packet.qos])),
+    );
+    expect(await grants(devA, ['telemetry/v1/dev-a/stored'])).toEqual([1]);
+    expect(await retained).toEqual(['telemetry/v1/dev-a/stored', confirmation, true, 1]);
+    await backend.publishAsync('telemetry/v1/dev-a/stored', '', { qos: 1, retain: true }); // leaves the shared broker clean
   });
 });
 

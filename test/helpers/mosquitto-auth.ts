@@ -1,7 +1,7 @@
 // Mosquitto on a free port with a password file and an ACL, as a production Mosquitto runs: the
 // reference our broker is measured against with authentication and authorisation on in both.
 import { execFile } from 'node:child_process';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findProgram } from './find-program.js';
@@ -15,8 +15,13 @@ const run = promisify(execFile);
 export interface MosquittoUser {
   username: string;
   password: string;
-  /** Mosquitto ACL lines for this user, e.g. 'topic write telemetry/v1/dev-1/#'. */
-  acl: string[];
+  /** Mosquitto ACL lines for this user, e.g. 'topic write telemetry/v1/dev-1/#' (unless an aclFile is given). */
+  acl?: string[];
+}
+
+export interface MosquittoAuthOptions {
+  /** An ACL file to use as it is (e.g. broker/mosquitto.acl), instead of the users' acl lines. */
+  aclFile?: string;
 }
 
 export interface SecureMosquitto {
@@ -27,7 +32,7 @@ export interface SecureMosquitto {
   stop: () => Promise<void>;
 }
 
-export async function startMosquittoWithAuth(users: MosquittoUser[]): Promise<SecureMosquitto> {
+export async function startMosquittoWithAuth(users: MosquittoUser[], options: MosquittoAuthOptions = {}): Promise<SecureMosquitto> {
   const port = await freePort();
   const daemon = await startTempDaemon({
     prefix: 'mosquitto-auth-',
@@ -38,7 +43,10 @@ export async function startMosquittoWithAuth(users: MosquittoUser[]): Promise<Se
       for (const [index, user] of users.entries()) {
         await run(mosquittoPasswd, [...(index === 0 ? ['-c'] : []), '-b', passwords, user.username, user.password]);
       }
-      await writeFile(acl, users.map((user) => [`user ${user.username}`, ...user.acl, ''].join('\n')).join('\n'));
+      const text = options.aclFile
+        ? await readFile(options.aclFile, 'utf8')
+        : users.map((user) => [`user ${user.username}`, ...(user.acl ?? []), ''].join('\n')).join('\n');
+      await writeFile(acl, text);
       const conf = join(dir, 'mosquitto.conf');
       const config = [
         `listener ${port} 127.0.0.1`,
