@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRulesText } from '../backend/alerts/rule-source.js';
-import type { ThresholdRule } from '../backend/alerts/rule-schema.js';
+import type { OfflineRule, ThresholdRule } from '../backend/alerts/rule-schema.js';
 import { LineEmulator, parseScenario } from '../hardware/index.js';
+import { EngineHarness } from '../test/helpers/alert-engine-fixtures.js';
 import { DEMO_CYCLES, DEMO_CYCLE_MINUTES, DEMO_RULES_SOURCE, DEMO_SETPOINT_C, demoScenario, ensureDemoRules } from './demo-rules.js';
 
 /** Readings of the demo furnace as npm start runs it: one line a second at speed 60, seed 1. */
@@ -63,6 +64,38 @@ describe('the demo alert rules and furnace', () => {
       expect(end - start).toBeGreaterThan(holdMs / 1000 + 5); // long enough for `for`, with margin
       expect(Math.floor(start / cycleSeconds)).toBe(k);
     });
+  });
+
+  it('pages for an agent that is gone, not for a broker restart', () => {
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    const offline = parsed.rules.find((rule): rule is OfflineRule => rule.kind === 'offline');
+    if (offline === undefined) throw new Error('no offline rule');
+    const h = new EngineHarness([offline]);
+    try {
+      const status = (state: 'online' | 'offline', at: number, ts: number) => h.engine.status('furnace-1', state, at, { ts, boot: 'b1' });
+      const tickUntil = (from: number, to: number) => {
+        for (let t = from; t <= to; t += 1000) h.engine.tick(t);
+      };
+      status('online', 1050, 1050); // connected at 1000
+      // The broker restarts: it sends the will (the time the agent connected) as it goes down, then
+      // drops the backend; both are back within seconds, the agent on its first retry.
+      status('offline', 60_000, 1000);
+      h.engine.brokerDisconnected(60_010);
+      tickUntil(60_000, 63_000);
+      h.engine.brokerConnected(63_000);
+      tickUntil(63_000, 64_000);
+      status('online', 64_100, 64_050);
+      tickUntil(64_000, 200_000);
+      expect(h.path().filter((step) => step.endsWith('→firing'))).toEqual([]);
+      // kill -9 of the agent: the broker sends the will of its current connection, and nothing follows.
+      status('offline', 300_000, 64_000);
+      tickUntil(300_000, 300_000 + offline.for - 1000);
+      expect(h.path().filter((step) => step.endsWith('→firing'))).toEqual([]);
+      h.engine.tick(300_000 + offline.for);
+      expect(h.path().filter((step) => step.endsWith('→firing'))).toEqual([`${offline.id}:pending→firing`]);
+    } finally {
+      h.close();
+    }
   });
 
   it('repeats for DEMO_CYCLES cycles', () => {

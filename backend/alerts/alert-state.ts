@@ -1,4 +1,5 @@
 import type { AlertTransition, Reading, SensorState } from '../../contract/index.js';
+import type { StatusMark } from '../registry/status-order.js';
 
 // The state of one alert instance: one rule applied to one (device, sensor). It is plain
 // data so the store can persist it and a restart picks up where it left off.
@@ -23,6 +24,8 @@ export interface ConditionMemory {
   healthBad?: boolean;
   /** Sensor: the last reading had `bad` quality. */
   readingBad?: boolean;
+  /** Offline: the newest status taken, so a stale one arriving late is ignored (registry/status-order.ts). */
+  status?: StatusMark;
 }
 
 export interface AlertInstance {
@@ -50,7 +53,8 @@ export interface AlertInstance {
 /** An input to the evaluator. `now` (the backend's clock) is passed beside it. */
 export type AlertInput =
   | { type: 'reading'; device: string; reading: Reading }
-  | { type: 'status'; device: string; state: 'online' | 'offline' }
+  /** `ts` and `boot` as the status says them; absent for a cleared status (nothing to order by). */
+  | { type: 'status'; device: string; state: 'online' | 'offline'; ts?: number; boot?: string | undefined }
   | { type: 'sensor-state'; device: string; sensor: string; state: SensorState; reason?: string }
   | { type: 'tick' };
 

@@ -2,9 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ReadingBatch } from '../../contract/index.js';
+import type { DeviceStatus, ReadingBatch } from '../../contract/index.js';
+import { freePort } from '../../test/helpers/free-port.js';
+import { type TestBroker, USERS, startTestBroker } from '../../test/helpers/test-broker.js';
+import { waitFor } from '../../test/helpers/wait-for.js';
 import { loadBackendConfig } from '../config.js';
 import { BackendMetrics } from '../metrics.js';
 import { Alerting } from './alerting.js';
@@ -81,5 +85,55 @@ describe('alerting: what ingest hands over', () => {
       { channel: 'webhook:gone', state: 'failed', error: 'the channel is no longer configured' },
       { channel: 'webhook:gone', state: 'failed', error: 'the channel is no longer configured' },
     ]);
+  });
+});
+
+describe('alerting: the backend cut off from the broker', () => {
+  let dir: string;
+  let alerting: Alerting | undefined;
+  let broker: TestBroker | undefined;
+  let client: MqttClient | undefined;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'alerting-cut-'));
+  });
+  afterEach(async () => {
+    await alerting?.close();
+    await client?.endAsync(true);
+    await broker?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const status = (state: DeviceStatus['state'], ts: number): DeviceStatus => ({ v: 1, device: 'f-1', state, ts, boot: 'b1' });
+  const path = (a: Alerting) => a.eventsAfter(0, 100).map(({ event }) => `${event.from}→${event.to}`);
+
+  it('follows its own MQTT connection: no agent is offline while the backend is not on the broker, from start-up on', async () => {
+    const port = await freePort();
+    // The broker is not up yet as the backend starts, as after a power cut.
+    client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { ...USERS.backend, clientId: USERS.backend.username, clean: false, protocolVersion: 4, reconnectPeriod: 100 });
+    const config = { ...loadBackendConfig(undefined, {}), dataDir: dir };
+    const gone = { id: 'gone', kind: 'offline', match: { device: 'f-1' }, severity: 'critical', for: 30_000 };
+    const a = new Alerting({ config: { ...config, alerts: { ...config.alerts, rules: [gone], mqtt: false } }, mqttClient: client, metrics: new BackendMetrics(), log: pino({ level: 'silent' }) });
+    alerting = a;
+    const t0 = Date.now();
+    a.status(status('online', t0 - 50), t0);
+    a.status(status('offline', t0 - 100), t0);
+    a.engine.tick(Date.now() + 60_000);
+    expect(path(a)).toEqual(['inactive→pending']);
+
+    broker = await startTestBroker({ settings: { 'tcp.port': String(port) } });
+    await waitFor(() => client?.connected, { timeoutMs: 5000, what: 'the backend on the broker' });
+    await broker.stop();
+    broker = undefined;
+    await waitFor(() => !client?.connected, { timeoutMs: 5000, what: 'the backend to lose the broker' });
+    a.engine.tick(Date.now() + 60_000);
+    expect(path(a)).toEqual(['inactive→pending']);
+
+    broker = await startTestBroker({ settings: { 'tcp.port': String(port) } });
+    await waitFor(() => client?.connected, { timeoutMs: 5000, what: 'the backend back on the broker' });
+    // The will's 30 s count from when the backend could hear again, not before.
+    a.engine.tick(Date.now() + 20_000);
+    expect(path(a)).toEqual(['inactive→pending']);
+    a.engine.tick(Date.now() + 31_000);
+    expect(path(a)).toEqual(['inactive→pending', 'pending→firing']);
   });
 });

@@ -1,4 +1,4 @@
-import type { MqttClient } from 'mqtt';
+import type { MqttClient, Packet } from 'mqtt';
 import type { Logger } from 'pino';
 import type Database from 'better-sqlite3';
 import type { DeviceStatus, ReadingBatch, SensorsHealth } from '../../contract/index.js';
@@ -42,6 +42,7 @@ export class Alerting implements AlertsService, IngestObserver {
   private readonly db: Database.Database;
   private readonly seen: SeenReadings;
   private ruleSet: RuleSet & { loadedAt: number };
+  private unfollowBroker: () => void = () => undefined;
   private alertsSettings: BackendConfig['alerts'];
 
   constructor(private readonly options: AlertingOptions) {
@@ -66,6 +67,7 @@ export class Alerting implements AlertsService, IngestObserver {
       metrics,
       log,
     });
+    if (options.mqttClient) this.followBroker(options.mqttClient);
     this.engine.events.on('enqueued', (names) => this.delivery.wake(names));
     this.engine.events.on('appended', (records) => {
       for (const { event, silenced } of records) {
@@ -94,12 +96,32 @@ export class Alerting implements AlertsService, IngestObserver {
     }
   }
 
+  /**
+   * Tells the engine when the backend's own connection to the broker drops and when it is back
+   * (at the CONNACK, before MQTT.js resends what it holds and before any message of the session
+   * is handled), and that it is not made yet at start-up: the time cut off is no agent's silence.
+   */
+  private followBroker(client: MqttClient): void {
+    const connack = (packet: Packet) => {
+      if (packet.cmd === 'connack' && (packet.returnCode ?? packet.reasonCode ?? 0) === 0) this.engine.brokerConnected();
+    };
+    const closed = () => this.engine.brokerDisconnected();
+    if (!client.connected) closed();
+    client.on('packetreceive', connack);
+    client.on('close', closed);
+    this.unfollowBroker = () => {
+      client.off('packetreceive', connack);
+      client.off('close', closed);
+    };
+  }
+
   start(): void {
     this.engine.start();
     this.delivery.start();
   }
 
   async close(): Promise<void> {
+    this.unfollowBroker();
     this.engine.stop();
     await this.delivery.stop();
     this.store.close();
@@ -191,7 +213,7 @@ export class Alerting implements AlertsService, IngestObserver {
   }
 
   status(status: DeviceStatus, receivedAt: number): void {
-    this.judge('status', status.device, () => this.engine.status(status.device, status.state, receivedAt));
+    this.judge('status', status.device, () => this.engine.status(status.device, status.state, receivedAt, { ts: status.ts, boot: status.boot }));
   }
 
   statusCleared(device: string, receivedAt: number): void {

@@ -1,3 +1,4 @@
+import { judgeStatus, markAfter } from '../registry/status-order.js';
 import type { AlertInput, AlertInstance, ConditionMemory } from './alert-state.js';
 import type { OfflineRule, RateRule, Rule, SensorRule, StaleRule, ThresholdRule } from './rule-schema.js';
 
@@ -97,7 +98,16 @@ function stale(rule: StaleRule, state: AlertInstance, input: AlertInput, now: nu
 function offline(_rule: OfflineRule, state: AlertInstance, input: AlertInput, now: number): Observation | undefined {
   if (input.type === 'tick') return { holds: undefined, at: now, memory: state.memory, message: `${state.device} is offline` };
   if (input.type !== 'status') return undefined;
-  return { holds: input.state === 'offline', at: now, memory: state.memory, message: `${state.device} is ${input.state}` };
+  const { status: held, ...rest } = state.memory;
+  let memory: ConditionMemory = rest;
+  if (input.ts !== undefined) {
+    // The same order as the device registry: the will of the agent's current connection counts, a
+    // stale retained status (an earlier connection's will, an old boot's) is no news.
+    const said = { state: input.state, ts: input.ts, boot: input.boot };
+    if (judgeStatus(held, said) !== 'newer') return undefined;
+    memory = { ...rest, status: markAfter(held, said) };
+  }
+  return { holds: input.state === 'offline', at: now, memory, message: `${state.device} is ${input.state}` };
 }
 
 function sensor(_rule: SensorRule, state: AlertInstance, input: AlertInput, now: number): Observation | undefined {

@@ -70,7 +70,10 @@ export function differsInSubstance(a: AlertInstance, b: AlertInstance): boolean 
     a.memory.breached !== b.memory.breached ||
     a.memory.healthBad !== b.memory.healthBad ||
     a.memory.readingBad !== b.memory.readingBad ||
-    (a.memory.lastArrival === undefined) !== (b.memory.lastArrival === undefined)
+    (a.memory.lastArrival === undefined) !== (b.memory.lastArrival === undefined) ||
+    a.memory.status?.state !== b.memory.status?.state ||
+    a.memory.status?.ts !== b.memory.status?.ts ||
+    a.memory.status?.boot !== b.memory.status?.boot
   );
 }
 
@@ -81,29 +84,37 @@ export function differsInSubstance(a: AlertInstance, b: AlertInstance): boolean 
  * saw (it was not quiet), so a restart neither resolves it nor sends it back to inactive.
  */
 export function resumed(stored: StoredInstance, now: number): Entry {
-  let { instance } = stored;
-  let dirty = false;
   // Threshold and rate rules tell the source time between readings from when the newest one arrived;
   // the backend's downtime is not time the condition was seen to hold, so their clock resumes where it stopped.
-  const heard = instance.memory.heard;
-  if (heard !== undefined && heard.at < now) {
-    // The clock ticks reached before the stop is where the source time stood (at least the newest reading's).
-    const ts = Math.max(heard.ts, instance.clock ?? heard.ts);
-    instance = { ...instance, memory: { ...instance.memory, heard: { ts, at: now } } };
+  let instance = resumeSourceClock(stored.instance, now);
+  let dirty = instance !== stored.instance;
+  const arrival = instance.memory.lastArrival;
+  if (arrival !== undefined && arrival < now && instance.phase !== 'pending' && instance.phase !== 'firing') {
+    instance = { ...instance, memory: { ...instance.memory, lastArrival: now } };
     dirty = true;
   }
-  const arrival = instance.memory.lastArrival;
-  if (arrival === undefined || arrival >= now || instance.phase === 'pending' || instance.phase === 'firing') return { ...stored, instance, savedAt: now, dirty };
-  return { ...stored, instance: { ...instance, memory: { ...instance.memory, lastArrival: now } }, savedAt: now, dirty: true };
+  return { ...stored, instance, savedAt: now, dirty };
+}
+
+function resumeSourceClock(instance: AlertInstance, now: number): AlertInstance {
+  const heard = instance.memory.heard;
+  if (heard === undefined || heard.at >= now) return instance;
+  // The clock ticks reached before the stop is where the source time stood (at least the newest reading's).
+  const ts = Math.max(heard.ts, instance.clock ?? heard.ts);
+  return { ...instance, memory: { ...instance.memory, heard: { ts, at: now } } };
 }
 
 /**
- * The transition that ends a pending or firing instance whose rule was removed or changed, so
+ * Ends a pending or firing instance whose rule was removed or changed, with a transition, so
  * webhooks and SSE hear the end rather than only MQTT a forgotten retained state.
  */
-export function endTransition(rule: RuleRef, instance: AlertInstance, why: 'removed' | 'changed', ts: number, id: string): AlertTransition | undefined {
-  if (instance.phase !== 'pending' && instance.phase !== 'firing') return undefined;
-  return transitionOf(rule, instance, instance.phase === 'firing' ? 'resolved' : 'inactive', ts, `rule ${rule.id} ${why}`, id);
+export function endEntry(change: Change, key: string, entry: Entry, rule: RuleRef, why: 'removed' | 'changed', ts: number, id: string): void {
+  const { instance } = entry;
+  if (instance.phase !== 'pending' && instance.phase !== 'firing') return;
+  const event = transitionOf(rule, instance, instance.phase === 'firing' ? 'resolved' : 'inactive', ts, `rule ${rule.id} ${why}`, id);
+  change.steps.push({ key, rule, event });
+  const ended = { ...instance, phase: event.to, since: ts };
+  change.entries.set(key, { ...entry, instance: ended, last: { message: event.message, value: event.value }, episodeId: undefined, ack: undefined });
 }
 
 /** `rule/device`: the unit of the retained state (alerts/v1/{device}/{rule} has no sensor). */

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Reading, SensorsHealth } from '../../contract/index.js';
 import type { BackendMetrics } from '../metrics.js';
 import { type AlertInput, type AlertPhase, instanceKey, newInstance } from './alert-state.js';
 import type { AlertStore } from './alert-store.js';
-import { CHECKPOINT_MS, type Change, type Entry, InstanceTable, type LastWords, differsInSubstance, emptyChange, endTransition, outboxRows, pairOf, resumed, retainedStates, toActiveAlert } from './engine-state.js';
+import { BrokerCut } from './broker-cut.js';
+import { AlertEngineEmitter } from './engine-events.js';
+import { CHECKPOINT_MS, type Change, type Entry, InstanceTable, type LastWords, differsInSubstance, emptyChange, endEntry, outboxRows, pairOf, resumed, retainedStates, toActiveAlert } from './engine-state.js';
 import { evaluate, ruleApplies } from './evaluator.js';
 import type { Rule } from './rule-schema.js';
 import { catchUpSilenced, markOwedNotice } from './silence-catch-up.js';
@@ -29,13 +30,13 @@ export interface AlertEngineOptions {
   newId?: () => string;
 }
 
-export type AlertEngineEvents = { appended: [readonly AlertEventRecord[]]; enqueued: [readonly string[]] };
+export type { AlertEngineEvents } from './engine-events.js';
 
 const ACTIVE: readonly AlertPhase[] = ['pending', 'firing'];
 const isEnd = (phase: AlertPhase) => phase === 'inactive' || phase === 'resolved';
 
 export class AlertEngine {
-  readonly events = new EventEmitter<AlertEngineEvents>();
+  readonly events: AlertEngineEmitter;
   private readonly store: AlertStore;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -46,15 +47,14 @@ export class AlertEngine {
   /** Rules by `device/sensor` ('' for device-wide): globs are matched once per pair, not per reading. */
   private applicable = new Map<string, readonly Rule[]>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly cut = new BrokerCut();
 
   constructor(private readonly options: AlertEngineOptions) {
     this.store = options.store;
     this.log = options.log.child({ component: 'alerts:engine' });
+    this.events = new AlertEngineEmitter(this.log);
     this.now = options.now ?? Date.now;
     this.newId = options.newId ?? randomUUID;
-    // One `appended` listener per SSE client (AlertsService.onEvents): any number is expected, so
-    // Node's leak warning past 10 would only cry wolf.
-    this.events.setMaxListeners(0);
     const now = this.now();
     for (const stored of options.store.loadInstances()) {
       const { rule, device, sensor } = stored.instance;
@@ -80,8 +80,9 @@ export class AlertEngine {
     });
   }
 
-  status(device: string, state: 'online' | 'offline', receivedAt: number): void {
-    this.run('status', receivedAt, (change) => this.touchDevice(change, device, receivedAt, { type: 'status', device, state }));
+  /** `said`: the status's own time and boot, by which a stale one arriving late is told apart. */
+  status(device: string, state: 'online' | 'offline', receivedAt: number, said?: { ts: number; boot?: string | undefined }): void {
+    this.run('status', receivedAt, (change) => this.touchDevice(change, device, receivedAt, { type: 'status', device, state, ...said }));
   }
 
   /** The retained status was cleared (an empty message): no status is as good as offline. */
@@ -104,7 +105,7 @@ export class AlertEngine {
     this.run('tick', now, (change) => {
       for (const [key, entry] of this.instances) {
         const rule = this.ruleById.get(entry.instance.rule);
-        if (rule !== undefined) this.feed(change, rule, key, { type: 'tick' }, now);
+        if (rule !== undefined && this.cut.judges(rule.kind)) this.feed(change, rule, key, { type: 'tick' }, now);
       }
       this.catchUp(change, now);
       // Changes too small to write on their own still reach the disk now and then.
@@ -112,6 +113,17 @@ export class AlertEngine {
         if (entry.dirty && !change.entries.has(key) && now - entry.savedAt >= CHECKPOINT_MS) change.entries.set(key, entry);
       }
     });
+  }
+
+  /** The backend's connection to the broker is gone, or not made yet: stale and offline alerts wait (broker-cut.ts). */
+  brokerDisconnected(at: number = this.now()): void {
+    if (this.cut.begin(at)) this.log.info('cut off from the broker: stale and offline alerts wait');
+  }
+
+  /** Back on the broker: the time cut off counts as no agent's silence or time offline (broker-cut.ts). */
+  brokerConnected(at: number = this.now()): void {
+    const cutOffMs = this.cut.end(at, this.instances, (id) => this.ruleById.get(id));
+    if (cutOffMs !== undefined) this.log.info({ cutOffMs }, 'back on the broker: stale and offline alerts go on, the time cut off left out');
   }
 
   start(): void {
@@ -191,13 +203,7 @@ export class AlertEngine {
     if (!ACTIVE.includes(instance.phase)) return;
     // At start-up the old rule is gone from memory; the instance's latest transition carries its severity.
     const logged = this.ruleById.has(instance.rule) ? undefined : this.store.lastEvent(instance.rule, instance.device, instance.sensor)?.event.severity;
-    const severity = logged ?? old?.severity ?? 'critical';
-    const rule = { id: instance.rule, severity };
-    const event = endTransition(rule, instance, why, now, this.newId());
-    if (event === undefined) return;
-    change.steps.push({ key, rule, event });
-    const ended = { ...instance, phase: event.to, since: now };
-    change.entries.set(key, { ...entry, instance: ended, last: { message: event.message, value: event.value }, episodeId: undefined, ack: undefined });
+    endEntry(change, key, entry, { id: instance.rule, severity: logged ?? old?.severity ?? 'critical' }, why, now, this.newId());
   }
 
   /** Pending and firing alerts, with their ack and whether a silence covers them now. */
@@ -360,20 +366,9 @@ export class AlertEngine {
     const { metrics } = this.options;
     for (const { event } of records) metrics.alertTransitions.inc({ rule: event.rule, to: event.to });
     for (const phase of ACTIVE) metrics.alertsActive.set({ phase }, this.instances.countOf(phase));
-    if (records.length > 0) this.emit('appended', records);
+    if (records.length > 0) this.events.emitGuarded('appended', records);
     const channels = [...new Set(change.outbox.map((row) => row.channel))];
-    if (channels.length > 0) this.emit('enqueued', channels);
-  }
-
-  /** Listeners are called one by one so a failing one neither stops the others nor undoes the commit. */
-  private emit<K extends keyof AlertEngineEvents>(name: K, ...args: AlertEngineEvents[K]): void {
-    for (const listener of this.events.listeners(name)) {
-      try {
-        (listener as (...values: AlertEngineEvents[K]) => void)(...args);
-      } catch (error) {
-        this.log.error({ err: error, event: name }, 'alert event listener failed');
-      }
-    }
+    if (channels.length > 0) this.events.emitGuarded('enqueued', channels);
   }
 
   // Views

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { DeviceStatus, SensorInfo, SensorState, SensorsHealth } from '../../contract/index.js';
 import { BackendError } from '../errors.js';
+import { type StatusMark, judgeStatus, markAfter } from './status-order.js';
 
 // The device registry: what the agents say about themselves on the retained `status` and
 // `sensors` topics. It is small metadata, kept in its own SQLite file whatever engine stores the
@@ -44,6 +45,7 @@ interface StatusRow {
   boot: string | null;
   agent_version: string | null;
   sensors: string;
+  floor_ts: number | null;
 }
 
 interface HealthRow {
@@ -55,7 +57,7 @@ interface HealthRow {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS device_status (
   device TEXT PRIMARY KEY, state TEXT NOT NULL, ts INTEGER NOT NULL, received_at INTEGER NOT NULL,
-  boot TEXT, agent_version TEXT, sensors TEXT NOT NULL
+  boot TEXT, agent_version TEXT, sensors TEXT NOT NULL, floor_ts INTEGER
 );
 CREATE TABLE IF NOT EXISTS sensor_health (device TEXT PRIMARY KEY, ts INTEGER NOT NULL, sensors TEXT NOT NULL);`;
 
@@ -70,6 +72,7 @@ export class DeviceRegistry {
       this.db = new Database(join(dataDir, REGISTRY_FILE), { timeout: 0 });
       this.db.pragma('journal_mode = WAL');
       this.db.exec(SCHEMA);
+      addFloorColumn(this.db);
     } catch (error) {
       throw new BackendError('BACKEND_REGISTRY_OPEN_FAILED', `cannot open the device registry in ${dataDir}: ${(error as Error).message}`, {
         cause: error,
@@ -78,28 +81,39 @@ export class DeviceRegistry {
   }
 
   /**
-   * Records a status unless an older one arrives after a newer one (a retained message resent on
-   * re-subscription). Equal times apply: an agent's will carries the time it connected, the same
-   * as its birth, and comes after it.
+   * Records a status unless it is stale (status-order.ts): a retained message of an old boot
+   * resent after the new boot's birth, or the will of an earlier connection of this boot. The
+   * will of the current connection wins although its time (when the agent connected) is older
+   * than the birth's. A repeat of the status held changes nothing, not even `receivedAt`, which
+   * for a will is the best guess of when the agent went away. Returns whether it was recorded.
    */
-  putStatus(status: DeviceStatus, receivedAt: number): void {
-    this.db
-      .prepare(
-        `INSERT INTO device_status (device, state, ts, received_at, boot, agent_version, sensors)
-         VALUES (@device, @state, @ts, @receivedAt, @boot, @agentVersion, @sensors)
-         ON CONFLICT (device) DO UPDATE SET state = excluded.state, ts = excluded.ts, received_at = excluded.received_at,
-           boot = excluded.boot, agent_version = excluded.agent_version, sensors = excluded.sensors
-         WHERE excluded.ts >= device_status.ts`,
-      )
-      .run({
-        device: status.device,
-        state: status.state,
-        ts: status.ts,
-        receivedAt,
-        boot: status.boot ?? null,
-        agentVersion: status.agentVersion ?? null,
-        sensors: JSON.stringify(status.sensors ?? []),
-      });
+  putStatus(status: DeviceStatus, receivedAt: number): boolean {
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT state, ts, boot, floor_ts FROM device_status WHERE device = ?').get(status.device) as
+        | Pick<StatusRow, 'state' | 'ts' | 'boot' | 'floor_ts'>
+        | undefined;
+      const current: StatusMark | undefined = row && { state: row.state, ts: row.ts, boot: row.boot ?? undefined, floor: row.floor_ts ?? undefined };
+      if (judgeStatus(current, status) !== 'newer') return false;
+      const mark = markAfter(current, status);
+      this.db
+        .prepare(
+          `INSERT INTO device_status (device, state, ts, received_at, boot, agent_version, sensors, floor_ts)
+           VALUES (@device, @state, @ts, @receivedAt, @boot, @agentVersion, @sensors, @floor)
+           ON CONFLICT (device) DO UPDATE SET state = excluded.state, ts = excluded.ts, received_at = excluded.received_at,
+             boot = excluded.boot, agent_version = excluded.agent_version, sensors = excluded.sensors, floor_ts = excluded.floor_ts`,
+        )
+        .run({
+          device: status.device,
+          state: status.state,
+          ts: status.ts,
+          receivedAt,
+          boot: status.boot ?? null,
+          agentVersion: status.agentVersion ?? null,
+          sensors: JSON.stringify(status.sensors ?? []),
+          floor: mark.floor ?? null,
+        });
+      return true;
+    })();
   }
 
   /** An empty retained message: the status was cleared on the broker. */
@@ -137,6 +151,12 @@ export class DeviceRegistry {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/** Registries written before the status order knew about boots lack the column; NULL reads as "no floor". */
+function addFloorColumn(db: Database.Database): void {
+  const columns = db.prepare('PRAGMA table_info(device_status)').all() as Array<{ name: string }>;
+  if (!columns.some((column) => column.name === 'floor_ts')) db.exec('ALTER TABLE device_status ADD COLUMN floor_ts INTEGER');
 }
 
 function entry(device: string, status: StatusRow | undefined, health: HealthRow | undefined): RegistryEntry {

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Client } from 'aedes';
 import type Database from 'better-sqlite3';
 import type { MqttClient } from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -139,5 +140,41 @@ describe('MqttAlertChannel', () => {
     expect(live.events.map((event) => event.id)).toEqual(['ev-1', 'ev-2', 'ev-3']);
     expect([...live.states.keys()].sort()).toEqual([`${DEVICE}/r1`, `${DEVICE}/r2`, `${DEVICE}/r3`]);
     expect(log.find(/will retry/, { level: 40, eventId: 'ev-1' })[0]?.error).toMatch(/ALERT_DELIVERY_MQTT_OFFLINE/);
+  });
+
+  it('publishes an event once when the connection drops while it waits for its PUBACK', async () => {
+    // The backend's client as ingest makes it: MQTT.js reconnects by itself and keeps its store
+    // of unacknowledged messages across the reconnection (a manual reconnect() would empty it).
+    await publisher.endAsync(true);
+    publisher = await connectAs(broker.url, USERS.backend, { clean: false, reconnectPeriod: 100 });
+    const live = await recorder();
+    const channel = new MqttAlertChannel(publisher, log.logger, { ackTimeoutMs: 10_000 });
+    const outbox = new ChannelOutbox(db, channel.name);
+    const retries = { retryMinMs: 20, retryMaxMs: 200, retryForMs: Number.POSITIVE_INFINITY };
+    const dispatcher = new Dispatcher({ outbox, channel, ...retries, metrics: new BackendMetrics(), log: log.logger });
+    closers.push(() => dispatcher.stop());
+
+    // The broker takes the event but neither routes nor acknowledges it (aedes does both only once
+    // authorizePublish answers): it waits for its PUBACK.
+    const { aedes } = broker.broker;
+    const authorize = aedes.authorizePublish.bind(aedes);
+    const holding: Client[] = [];
+    aedes.authorizePublish = (client, packet, done) => {
+      if (holding.length > 0 || client === null || packet.topic !== 'alerts/v1/events') authorize(client, packet, done);
+      else holding.push(client);
+    };
+    const insert = db.prepare(`INSERT INTO alert_outbox (channel, item, state, enqueued_at, next_attempt_at) VALUES (?, ?, 'pending', ?, ?)`);
+    insert.run(channel.name, JSON.stringify(transition(1)), Date.now(), Date.now());
+    dispatcher.start();
+    await waitFor(() => holding.length === 1, { timeoutMs: 5000, what: 'the event at the broker, unacknowledged' });
+
+    // The connection is cut; the client comes back on its own.
+    holding[0]?.conn.destroy();
+    await waitFor(() => outbox.pendingCount() === 0, { timeoutMs: 10_000, what: 'the event delivered after the reconnection' });
+    // One more event after it on the same connection: once it is in, anything sent before it is too.
+    insert.run(channel.name, JSON.stringify(transition(2)), Date.now(), Date.now());
+    dispatcher.wake();
+    await waitFor(() => live.events.some((event) => event.id === 'ev-2'), { timeoutMs: 5000, what: 'the next event' });
+    expect(live.events.map((event) => event.id)).toEqual(['ev-1', 'ev-2']);
   });
 });

@@ -74,11 +74,16 @@ export class MqttAlertChannel implements DeliveryChannel {
 
   private publish({ topic, payload, retain }: Publication): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      // MQTT 3.1.1 §4.3.2 (QoS 1): called when the PUBACK arrives.
+      const onPuback = (error?: Error) =>
+        settle(error ? new DeliveryError('ALERT_DELIVERY_MQTT_FAILED', `publish on ${topic} failed: ${error.message}`, { cause: error }) : undefined);
       const settle = (error?: Error) => {
         if (!this.pending.delete(fail)) return; // settled already (timeout, close, or the callback)
         clearTimeout(timer);
-        if (error) reject(error);
-        else resolve();
+        if (error) {
+          this.withdraw(onPuback);
+          reject(error);
+        } else resolve();
       };
       const fail = (error: Error) => settle(error);
       const timer = setTimeout(
@@ -86,11 +91,20 @@ export class MqttAlertChannel implements DeliveryChannel {
         this.ackTimeoutMs,
       );
       this.pending.add(fail);
-      // MQTT 3.1.1 §4.3.2 (QoS 1): the callback runs when the PUBACK arrives.
-      this.client.publish(topic, payload, { qos: 1, retain }, (error) => {
-        settle(error ? new DeliveryError('ALERT_DELIVERY_MQTT_FAILED', `publish on ${topic} failed: ${error.message}`, { cause: error }) : undefined);
-      });
+      this.client.publish(topic, payload, { qos: 1, retain }, onPuback);
     });
+  }
+
+  /**
+   * A failed attempt is retried from the durable outbox, so MQTT.js must not keep a copy of it:
+   * it would send that copy again by itself once reconnected [MQTT-4.4.0-1], and the broker would
+   * get the event twice, once from each. The copy is found by its callback, which MQTT.js keeps
+   * beside the message id it gave it.
+   */
+  private withdraw(onPuback: (error?: Error) => void): void {
+    for (const [id, outgoing] of Object.entries(this.client.outgoing)) {
+      if (outgoing.cb === onPuback) this.client.removeOutgoingMessage(Number(id));
+    }
   }
 
   private failPending(error: Error): void {
