@@ -7,6 +7,19 @@ export interface StoredReading extends Reading {
   receivedAt: number;
 }
 
+/**
+ * How far a reading's source time may be ahead of when the backend received it and still be
+ * believed: clock skew between agent and backend, not more. A reading stamped further ahead (a Pi
+ * that booted with a wrong clock) cannot have been taken then: it is stored as sent, but for
+ * "which reading is newest" and "how old is it" it counts as taken when it arrived.
+ */
+export const FUTURE_STAMP_TOLERANCE_MS = 5 * 60_000;
+
+/** The time a reading stands for in `latest` and in ages: `ts`, or `receivedAt` when ts is too far ahead of it. */
+export function trustedTime(reading: { ts: number; receivedAt: number }): number {
+  return reading.ts > reading.receivedAt + FUTURE_STAMP_TOLERANCE_MS ? reading.receivedAt : reading.ts;
+}
+
 export interface DeviceSummary {
   device: string;
   /** First batch received, Unix ms. */
@@ -158,7 +171,10 @@ export interface ReadingStore {
   insertBatch(batch: ReadingBatch, receivedAt: number): Promise<InsertResult>;
   listDevices(): Promise<DeviceSummary[]>;
   device(device: string): Promise<DeviceSummary | undefined>;
-  /** The newest reading (by source time) of each sensor of a device, by sensor; empty for an unknown device. */
+  /**
+   * The newest reading of each sensor of a device, by sensor; empty for an unknown device. Newest by
+   * `trustedTime`: source time, unless it is more than FUTURE_STAMP_TOLERANCE_MS ahead of arrival.
+   */
   latest(device: string): Promise<StoredReading[]>;
   /** Readings of a device in seq order, oldest first (default limit 10 000). */
   readings(device: string, options?: { limit?: number }): Promise<StoredReading[]>;
