@@ -128,7 +128,7 @@ export const ReadingsPage = Type.Object({
         sensor: Type.String(),
         t: UnixMs('bucket start'),
         value: Type.Number(),
-        count: Type.Integer({ description: 'readings with a value in the bucket' }),
+        count: Type.Integer({ description: 'readings with a value in the bucket; values past ±1e12 (no real sensor reads them) are left out of every aggregate' }),
       }),
     ),
   ),

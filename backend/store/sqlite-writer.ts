@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { type BatchToInsert, FUTURE_STAMP_TOLERANCE_MS, type InsertResult } from './reading-store.js';
+import { type BatchToInsert, FUTURE_STAMP_TOLERANCE_MS, type InsertResult, aggregatable } from './reading-store.js';
 import { SeqRanges, runsOf } from './sqlite-seq-ranges.js';
 
 export const ROLLUPS = [
@@ -75,7 +75,8 @@ export class SqliteWriter {
           stored.push(reading);
           upsertLatest.run(row);
           const { value } = reading;
-          if (value !== null) ROLLUPS.forEach(({ width }, i) => addToBucket(sums[i], device, reading.sensor, width, reading.ts, value));
+          // Values past the limit would overflow the sums; they are stored above, but never summed.
+          if (aggregatable(value)) ROLLUPS.forEach(({ width }, i) => addToBucket(sums[i], device, reading.sensor, width, reading.ts, value));
         }
         touchDevice.run({ device, receivedAt, inserted: stored.length });
         for (const run of runsOf(stored)) {
