@@ -50,10 +50,33 @@ describe('buildApp (HTTP query API): devices, probes, errors', () => {
     expect(body).toEqual({
       device: DEVICE,
       readings: [
-        { ...reading(2, { ts: NOW - 5000 }), boot: '01JBOOTA', receivedAt: NOW - 100, ageMs: 5000 },
-        { ...reading(3, { sensor: 'tc2', ts: NOW - 250, value: null, quality: 'bad' }), boot: '01JBOOTA', receivedAt: NOW - 100, ageMs: 250 },
+        { ...reading(2, { ts: NOW - 5000 }), boot: '01JBOOTA', receivedAt: NOW - 100, ageMs: 5000, ageFrom: 'ts' },
+        { ...reading(3, { sensor: 'tc2', ts: NOW - 250, value: null, quality: 'bad' }), boot: '01JBOOTA', receivedAt: NOW - 100, ageMs: 250, ageFrom: 'ts' },
       ],
     });
+  });
+
+  it('never lets a reading stamped far in the future take over /latest or the device page: it counts as taken when it arrived', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const century = 100 * 365 * 86_400_000;
+    const latest = async () => ((await t.get(`/api/v1/devices/${DEVICE}/latest`)).body as { readings: Array<Record<string, unknown>> }).readings;
+    const sensor = async () =>
+      ((await t.get(`/api/v1/devices/${DEVICE}`)).body as { sensors: Array<{ latest: Record<string, unknown>; stale: boolean }> }).sensors[0];
+    await t.store.insertBatch(batch([reading(1, { ts: NOW - 5000, value: 800 })]), NOW - 4000);
+    // A Pi that booted with its clock a century ahead: the value is real, its stamp is not.
+    await t.store.insertBatch(batch([reading(2, { ts: NOW + century, value: 801, clock: 'unsynced' })]), NOW - 2000);
+    vi.setSystemTime(NOW);
+    expect(await latest()).toMatchObject([{ seq: 2, value: 801, ts: NOW + century, ageMs: 2000, ageFrom: 'receivedAt' }]);
+    expect(await sensor()).toMatchObject({ latest: { seq: 2, ageMs: 2000, ageFrom: 'receivedAt' }, stale: false });
+    // Later arrivals take over, whatever their stamp.
+    await t.store.insertBatch(batch([reading(3, { ts: NOW - 1000, value: 802 })]), NOW - 500);
+    expect(await latest()).toMatchObject([{ seq: 3, value: 802, ageMs: 1000, ageFrom: 'ts' }]);
+    // And if nothing comes any more, the future-stamped reading goes stale like any other (staleAfterMs is 60 s).
+    await t.store.insertBatch(batch([reading(4, { ts: NOW + century + 1000, value: 803, clock: 'unsynced' })]), NOW);
+    vi.setSystemTime(NOW + 61_000);
+    expect(await sensor()).toMatchObject({ latest: { seq: 4, ageMs: 61_000, ageFrom: 'receivedAt' }, stale: true });
+    // Nothing was lost: both future-stamped readings are stored with the stamp they came with.
+    expect((await t.store.readings(DEVICE)).map((r) => [r.seq, r.ts])).toEqual([[1, NOW - 5000], [2, NOW + century], [3, NOW - 1000], [4, NOW + century + 1000]]);
   });
 
   it('describes one device: status, announced sensors with health, last reading and staleness', async () => {

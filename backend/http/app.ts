@@ -12,6 +12,7 @@ import { registerAlertRoutes } from './alert-routes.js';
 import { installAuth } from './auth.js';
 import { registerDeviceRoutes } from './device-routes.js';
 import { errorBody, installErrorHandlers } from './error-handler.js';
+import { refuseNonFiniteNumbers } from './finite-numbers.js';
 import { registerOpenApi } from './openapi.js';
 import { type Readiness, registerOpsRoutes } from './ops-routes.js';
 import { registerReadingsRoutes } from './readings-routes.js';
@@ -49,8 +50,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     requestTimeout: 30_000,
     // Long enough for any valid id, so an overlong one reaches the schema and gets our 400, not fastify's 414.
     routerOptions: { maxParamLength: 256 },
-    // Unknown query parameters are refused with a 400 naming them, not silently dropped.
-    ajv: { customOptions: { removeAdditional: false } },
+    // Unknown query parameters are refused with a 400 naming them, not silently dropped; and so is
+    // a number that coercion made infinite (finite-numbers.ts).
+    ajv: { customOptions: { removeAdditional: false }, plugins: [refuseNonFiniteNumbers] },
     // Errors raised before routing (a malformed URL) answer in the API's shape too.
     frameworkErrors: (error, _request, reply) => {
       // The reply of this hook is typed for a route-less generic that knows no status codes; it is an ordinary reply.

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../errors.js';
 import type { DeviceRegistry, RegistryEntry } from '../registry/device-registry.js';
-import type { DeviceSummary, ReadingStore, StoredReading } from '../store/reading-store.js';
+import { type DeviceSummary, type ReadingStore, type StoredReading, trustedTime } from '../store/reading-store.js';
 import { DeviceDetail, DeviceListItem, DeviceParams, LatestReading, errorResponses } from './schemas.js';
 
 export interface DeviceRouteDeps {
@@ -19,7 +19,11 @@ export function deviceNotFound(device: string): ApiError {
   return new ApiError('API_DEVICE_NOT_FOUND', `device: no device ${JSON.stringify(device)} has sent readings or a status`);
 }
 
-const withAge = (reading: Omit<StoredReading, 'device'>, now: number) => ({ ...reading, ageMs: now - reading.ts });
+/** Age from the source time, or from arrival when the source's clock was too far ahead to believe (see trustedTime). */
+function withAge(reading: StoredReading, now: number) {
+  const time = trustedTime(reading);
+  return { ...reading, ageMs: now - time, ageFrom: time === reading.ts ? ('ts' as const) : ('receivedAt' as const) };
+}
 
 export function registerDeviceRoutes(app: FastifyInstance, { store, registry, staleAfterMs }: DeviceRouteDeps): void {
   app.get(
@@ -69,6 +73,10 @@ export function registerDeviceRoutes(app: FastifyInstance, { store, registry, st
       schema: {
         tags: ['devices'],
         summary: 'the newest reading of each sensor, with its age',
+        description:
+          'Newest by source time (ts). A reading stamped more than 5 minutes ahead of when the backend received it comes from a ' +
+          'device clock that is wrong: it is stored as sent, but counts as taken when it arrived, so it never hides the readings ' +
+          'that arrive after it, and its age runs from its arrival (ageFrom: receivedAt).',
         security,
         params: DeviceParams,
         response: { 200: Type.Object({ device: Type.String(), readings: Type.Array(LatestReading) }), ...errorResponses(400, 401, 403, 404, 429) },
@@ -111,7 +119,7 @@ function sensorsOf(entry: RegistryEntry | undefined, latest: StoredReading[], no
       max: info?.max,
       health: state ? { state: state.state, since: state.since, reason: state.reason } : null,
       latest: reading ? withAge(reading, now) : null,
-      stale: !reading || now - reading.ts > staleAfterMs,
+      stale: !reading || now - trustedTime(reading) > staleAfterMs,
     };
   });
 }

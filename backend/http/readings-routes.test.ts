@@ -72,6 +72,27 @@ describe('GET /api/v1/devices/{device}/readings and /gaps', () => {
     expect(raw.body.points?.map((p) => p.count)).toEqual([3, 3, 3, 3, 3, 3]);
   });
 
+  it('keeps absurd values (past ±1e12) out of aggregates, so a minute with three of ±1.7e308 still has a mean; raw, they are answered as stored', async () => {
+    const start = T0 + 20 * MINUTE;
+    const absurd = [1.7e308, 1.7e308, -1.7e308].map((value, i) => reading(300 + i, { ts: start + i * 1000, value }));
+    await t.store.insertBatch(batch([...absurd, reading(303, { ts: start + 5000, value: 700 }), reading(304, { ts: start + 6000, value: 710 })]), T0);
+    // The hour also holds the 60 tc1 readings of beforeEach: 800, 802, ... 918.
+    const hourMean = (60 * 859 + 700 + 710) / 62;
+    for (const [every, agg, t0, value, count] of [
+      ['1m', 'mean', start, 705, 2],
+      ['1m', 'min', start, 700, 2],
+      ['1m', 'max', start, 710, 2],
+      ['1m', 'count', start, 2, 2],
+      ['1h', 'mean', T0, hourMean, 62],
+      ['1h', 'max', T0, 918, 62],
+    ] as const) {
+      const { status, body } = await read(`sensor=tc1&from=${start}&to=${start + MINUTE}&every=${every}&agg=${agg}`);
+      expect({ every, agg, status, points: body.points }).toEqual({ every, agg, status: 200, points: [{ sensor: 'tc1', t: t0, value, count }] });
+    }
+    const raw = await t.get(url(`sensor=tc1&from=${start}&to=${start + MINUTE}`));
+    expect((raw.body as { readings: Array<{ value: number }> }).readings.map((r) => r.value)).toEqual([1.7e308, 1.7e308, -1.7e308, 700, 710]);
+  });
+
   it('pages aggregates over every sensor with a cursor, and refuses a cursor replayed on another query', async () => {
     const first = await read(`from=${T0}&to=${T0 + 10 * MINUTE}&every=1m&agg=mean&limit=7`);
     expect(first.body.points).toHaveLength(7);

@@ -45,7 +45,14 @@ export const StoredReadingSchema = Type.Object({
 
 export const LatestReading = Type.Composite([
   StoredReadingSchema,
-  Type.Object({ ageMs: Type.Integer({ description: 'now minus ts: how stale the value is' }) }),
+  Type.Object({
+    ageMs: Type.Integer({ description: 'now minus ts (or receivedAt, see ageFrom): how stale the value is' }),
+    ageFrom: Type.Union([Type.Literal('ts'), Type.Literal('receivedAt')], {
+      description:
+        'receivedAt when ts was more than 5 minutes ahead of receivedAt: the device clock was wrong, so the reading ' +
+        'counts as taken when it arrived, for its age and for which reading is the latest',
+    }),
+  }),
 ]);
 
 export const DeviceListItem = Type.Object({
@@ -121,7 +128,7 @@ export const ReadingsPage = Type.Object({
         sensor: Type.String(),
         t: UnixMs('bucket start'),
         value: Type.Number(),
-        count: Type.Integer({ description: 'readings with a value in the bucket' }),
+        count: Type.Integer({ description: 'readings with a value in the bucket; values past ±1e12 (no real sensor reads them) are left out of every aggregate' }),
       }),
     ),
   ),

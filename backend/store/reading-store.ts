@@ -7,6 +7,31 @@ export interface StoredReading extends Reading {
   receivedAt: number;
 }
 
+/**
+ * How far a reading's source time may be ahead of when the backend received it and still be
+ * believed: clock skew between agent and backend, not more. A reading stamped further ahead (a Pi
+ * that booted with a wrong clock) cannot have been taken then: it is stored as sent, but for
+ * "which reading is newest" and "how old is it" it counts as taken when it arrived.
+ */
+export const FUTURE_STAMP_TOLERANCE_MS = 5 * 60_000;
+
+/** The time a reading stands for in `latest` and in ages: `ts`, or `receivedAt` when ts is too far ahead of it. */
+export function trustedTime(reading: { ts: number; receivedAt: number }): number {
+  return reading.ts > reading.receivedAt + FUTURE_STAMP_TOLERANCE_MS ? reading.receivedAt : reading.ts;
+}
+
+/**
+ * The largest magnitude of a value that aggregates take in. No sensor of a plant reads beyond it
+ * (a temperature, a pressure in Pa, a count), while a value such as 1.7e308 would make a bucket's
+ * sum overflow. Such a value is stored and answered as a raw reading, but left out of every
+ * aggregate (mean, min, max, last and count), as a reading without a value is.
+ */
+export const AGGREGATE_MAGNITUDE_LIMIT = 1e12;
+
+export function aggregatable(value: number | null): value is number {
+  return value !== null && Math.abs(value) <= AGGREGATE_MAGNITUDE_LIMIT;
+}
+
 export interface DeviceSummary {
   device: string;
   /** First batch received, Unix ms. */
@@ -99,7 +124,7 @@ export interface AggregatePoint {
   bucket: number;
   /** The aggregate; a bucket without any reading that has a value is left out, so never null. */
   value: number;
-  /** Readings with a value in the bucket (bad readings carry none and are not counted). */
+  /** Readings with a value in the bucket (bad readings carry none, values past AGGREGATE_MAGNITUDE_LIMIT are left out). */
   count: number;
 }
 
@@ -158,13 +183,16 @@ export interface ReadingStore {
   insertBatch(batch: ReadingBatch, receivedAt: number): Promise<InsertResult>;
   listDevices(): Promise<DeviceSummary[]>;
   device(device: string): Promise<DeviceSummary | undefined>;
-  /** The newest reading (by source time) of each sensor of a device, by sensor; empty for an unknown device. */
+  /**
+   * The newest reading of each sensor of a device, by sensor; empty for an unknown device. Newest by
+   * `trustedTime`: source time, unless it is more than FUTURE_STAMP_TOLERANCE_MS ahead of arrival.
+   */
   latest(device: string): Promise<StoredReading[]>;
   /** Readings of a device in seq order, oldest first (default limit 10 000). */
   readings(device: string, options?: { limit?: number }): Promise<StoredReading[]>;
   /** Raw readings in [from, to), ordered by (ts, sensor, boot, seq). */
   rawRange(query: RawQuery, options?: QueryOptions): Promise<Page<StoredReading, RawPosition>>;
-  /** Aggregated buckets in [from, to), ordered by (bucket, sensor); empty buckets are left out. */
+  /** Aggregated buckets in [from, to), ordered by (bucket, sensor); empty buckets are left out. Values that are not `aggregatable` are left out. */
   aggregate(query: AggregateQuery, options?: QueryOptions): Promise<AggregatePage>;
   /** Missing seq ranges of a device, by (boot, fromSeq). */
   gaps(query: GapQuery): Promise<Page<SeqGap, { boot: string; fromSeq: number }>>;

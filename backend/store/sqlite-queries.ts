@@ -1,14 +1,15 @@
 import type Database from 'better-sqlite3';
-import type {
-  Aggregate,
-  AggregatePage,
-  AggregatePoint,
-  AggregateQuery,
-  AggregateSource,
-  Page,
-  RawPosition,
-  RawQuery,
-  StoredReading,
+import {
+  AGGREGATE_MAGNITUDE_LIMIT,
+  type Aggregate,
+  type AggregatePage,
+  type AggregatePoint,
+  type AggregateQuery,
+  type AggregateSource,
+  type Page,
+  type RawPosition,
+  type RawQuery,
+  type StoredReading,
 } from './reading-store.js';
 
 // The range queries, as plain functions of a connection: the query workers run them on their
@@ -35,6 +36,9 @@ export const toReading = ({ replay, received_at, ...rest }: ReadingRow): StoredR
   replay: replay === 1,
   receivedAt: received_at,
 });
+
+/** `aggregatable` (reading-store.ts) of the `value` column, in SQL; the rollup backfill (sqlite-schema.ts) uses it too. */
+export const AGGREGATABLE_SQL = `value IS NOT NULL AND abs(value) <= ${AGGREGATE_MAGNITUDE_LIMIT}`;
 
 const cache = new WeakMap<Database.Database, Map<string, Database.Statement>>();
 
@@ -109,7 +113,7 @@ function fromClause(source: AggregateSource, sensor: string | undefined): { from
   if (source === 'raw') {
     const index = sensor === undefined ? 'readings_by_time' : 'readings_by_sensor_time';
     const filter = sensor === undefined ? '' : 'AND sensor = @sensor';
-    return { from: `readings INDEXED BY ${index} WHERE device = @device ${filter} AND value IS NOT NULL`, time: 'ts', sensorColumn: 'sensor' };
+    return { from: `readings INDEXED BY ${index} WHERE device = @device ${filter} AND ${AGGREGATABLE_SQL}`, time: 'ts', sensorColumn: 'sensor' };
   }
   const from =
     sensor === undefined

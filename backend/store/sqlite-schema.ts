@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { AGGREGATABLE_SQL } from './sqlite-queries.js';
 
 // The SQLite schema, versioned with PRAGMA user_version so a store written by an older
 // backend is upgraded in place on open. Each index below exists for one query:
@@ -40,7 +41,7 @@ CREATE TABLE ${name} (
 const rollupBackfill = (name: string, width: number) => `
 INSERT INTO ${name} (device, sensor, bucket, min_value, max_value, sum_value, n, last_ts, last_value)
 SELECT device, sensor, ts - ts % ${width} AS b, min(value), max(value), sum(value), count(value), max(ts), value
-FROM readings WHERE value IS NOT NULL GROUP BY device, sensor, b;`;
+FROM readings WHERE ${AGGREGATABLE_SQL} GROUP BY device, sensor, b;`;
 
 // Version 2: rollups, seq ranges (gap detection) and the all-sensors time index. The backfill
 // uses SQLite's documented bare-column rule: with one max() in the select, `value` comes from

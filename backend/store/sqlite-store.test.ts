@@ -97,11 +97,14 @@ describe('SqliteReadingStore (SQLite particulars)', () => {
       received_at INTEGER NOT NULL, PRIMARY KEY (device, boot, seq)) WITHOUT ROWID;`);
     const insert = old.prepare(`INSERT INTO readings VALUES (?, ?, ?, 'tc1', ?, ?, 'C', 'good', 'synced', 0, ?)`);
     for (const seq of [1, 2, 3, 6, 7]) insert.run(DEVICE, BOOT, seq, T0 + seq * 1000, 800 + seq, T0);
+    // Values no sensor reads stay out of the backfilled rollups, as out of those written since.
+    for (const seq of [8, 9]) insert.run(DEVICE, BOOT, seq, T0 + seq * 1000, 1.7e308, T0);
     old.close();
     const store = open();
     expect((await store.gaps({ device: DEVICE, limit: 10 })).items.map((g) => [g.fromSeq, g.toSeq])).toEqual([[4, 5]]);
     const minute = await store.aggregate({ device: DEVICE, from: T0, to: T0 + 60_000, every: 60_000, agg: 'last', limit: 10 });
     expect(minute).toEqual({ items: [{ sensor: 'tc1', bucket: T0, value: 807, count: 5 }], truncated: false, source: 'rollup_1m' });
+    expect((await store.readings(DEVICE)).map((r) => r.value)).toEqual([801, 802, 803, 806, 807, 1.7e308, 1.7e308]);
     // and it goes on growing both
     await store.insertBatch(batch([reading(4), reading(5)]), T0);
     expect((await store.gaps({ device: DEVICE, limit: 10 })).items).toEqual([]);

@@ -1,11 +1,15 @@
 import type Database from 'better-sqlite3';
-import type { BatchToInsert, InsertResult } from './reading-store.js';
+import { type BatchToInsert, FUTURE_STAMP_TOLERANCE_MS, type InsertResult, aggregatable } from './reading-store.js';
 import { SeqRanges, runsOf } from './sqlite-seq-ranges.js';
 
 export const ROLLUPS = [
   { table: 'rollup_1m', width: 60_000 },
   { table: 'rollup_1h', width: 3_600_000 },
 ] as const;
+
+/** `trustedTime` (reading-store.ts) of a row of `table`, in SQL. */
+const trustedTimeSql = (table: string) =>
+  `CASE WHEN ${table}.ts > ${table}.received_at + ${FUTURE_STAMP_TOLERANCE_MS} THEN ${table}.received_at ELSE ${table}.ts END`;
 
 /** One bucket of a rollup, summed up in memory over the whole write before it touches the table. */
 interface BucketSums {
@@ -39,7 +43,7 @@ export class SqliteWriter {
        ON CONFLICT (device, sensor) DO UPDATE SET boot = excluded.boot, seq = excluded.seq, ts = excluded.ts,
          value = excluded.value, unit = excluded.unit, quality = excluded.quality, clock = excluded.clock,
          replay = excluded.replay, received_at = excluded.received_at
-       WHERE excluded.ts >= latest.ts`,
+       WHERE ${trustedTimeSql('excluded')} >= ${trustedTimeSql('latest')}`,
     );
     const touchDevice = db.prepare(
       `INSERT INTO devices (device, first_seen, last_seen, readings) VALUES (@device, @receivedAt, @receivedAt, @inserted)
@@ -71,7 +75,8 @@ export class SqliteWriter {
           stored.push(reading);
           upsertLatest.run(row);
           const { value } = reading;
-          if (value !== null) ROLLUPS.forEach(({ width }, i) => addToBucket(sums[i], device, reading.sensor, width, reading.ts, value));
+          // Values past the limit would overflow the sums; they are stored above, but never summed.
+          if (aggregatable(value)) ROLLUPS.forEach(({ width }, i) => addToBucket(sums[i], device, reading.sensor, width, reading.ts, value));
         }
         touchDevice.run({ device, receivedAt, inserted: stored.length });
         for (const run of runsOf(stored)) {

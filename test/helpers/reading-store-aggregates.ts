@@ -86,6 +86,34 @@ export function describeAggregateContract(fresh: (options?: StoreFixtureOptions)
     }
   });
 
+  it('keeps values past ±1e12 out of every aggregate, minute and hour, rollup and raw, yet stores them', async () => {
+    const store = await fresh();
+    const huge = [1.7e308, 1.7e308, -1.7e308];
+    // Absurd values among normal ones in the first minute; the second batch's -1.7e308 pair would make a rollup sum +Inf + -Inf.
+    await store.insertBatch(batch([...huge.map((value, i) => reading(i + 1, { value })), reading(4, { value: 800 }), reading(5, { value: 810 })]), T0);
+    await store.insertBatch(batch([reading(6, { value: -1.7e308 }), reading(7, { value: -1.7e308 }), reading(8, { ts: T0 + 61_000, value: 1e12 + 1 })]), T0);
+    await store.insertBatch(batch([reading(9, { ts: T0 + 62_000, value: 820 })]), T0);
+    const answers: Record<Aggregate, [number, number]> = { mean: [805, 820], min: [800, 820], max: [810, 820], last: [810, 820], count: [2, 1] };
+    for (const agg of AGGREGATES) {
+      for (const source of ['auto', 'raw'] as const) {
+        const minutes = await store.aggregate({ device: DEVICE, from: T0, to: T0 + HOUR, every: 60_000, agg, limit: 10, source });
+        expect({ agg, source, points: minutes.items }).toEqual({
+          agg,
+          source,
+          points: [
+            { sensor: 'tc1', bucket: T0, value: answers[agg][0], count: 2 },
+            { sensor: 'tc1', bucket: T0 + 60_000, value: answers[agg][1], count: 1 },
+          ],
+        });
+        const hour = await store.aggregate({ device: DEVICE, from: T0, to: T0 + HOUR, every: HOUR, agg, limit: 10, source });
+        const whole = { mean: (800 + 810 + 820) / 3, min: 800, max: 820, last: 820, count: 3 }[agg];
+        expect({ agg, source, points: hour.items }).toEqual({ agg, source, points: [{ sensor: 'tc1', bucket: T0, value: whole, count: 3 }] });
+      }
+    }
+    // Stored as sent, and answered as raw readings.
+    expect((await store.readings(DEVICE)).map((r) => r.value)).toEqual([...huge, 800, 810, -1.7e308, -1.7e308, 1e12 + 1, 820]);
+  });
+
   it('leaves empty buckets out and skips long empty stretches without empty pages', async () => {
     const store = await fresh();
     const day = 24 * HOUR;

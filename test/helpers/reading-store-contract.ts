@@ -82,6 +82,34 @@ export function describeReadingStoreContract(name: string, open: OpenStore): voi
       expect(latest[1]).toEqual({ ...reading(13, { sensor: 'tc2', value: null, quality: 'bad' }), device: DEVICE, boot: BOOT, receivedAt: T0 + 21_000 });
     });
 
+    it('stores a reading stamped more than 5 minutes ahead of its arrival, but in latest it counts as taken when it arrived', async () => {
+      const store = await fresh();
+      const century = 100 * 365 * 86_400_000;
+      const latestSeq = async () => seqs(await store.latest(DEVICE));
+      await store.insertBatch(batch([reading(1, { ts: T0 + 1000 })]), T0 + 1500);
+      // A Pi that booted with its clock a century ahead: its readings are the newest arrivals, so they are the latest...
+      await store.insertBatch(batch([reading(2, { ts: T0 + century, clock: 'unsynced' })]), T0 + 2000);
+      expect(await latestSeq()).toEqual([2]);
+      await store.insertBatch(batch([reading(3, { ts: T0 + century - 60_000, clock: 'unsynced' })]), T0 + 3000);
+      expect(await latestSeq()).toEqual([3]); // ordered by arrival, though stamped earlier than seq 2
+      // ...but no older reading takes over (a replay from the outbox, stamped before they arrived),
+      await store.insertBatch(batch([reading(4, { ts: T0 + 2500, replay: true })]), T0 + 4000);
+      expect(await latestSeq()).toEqual([3]);
+      // and the first reading taken after their arrival does: the dashboard never freezes on them.
+      await store.insertBatch(batch([reading(5, { ts: T0 + 3001 })]), T0 + 5000);
+      expect(await latestSeq()).toEqual([5]);
+      // Within the tolerance (clock skew), the source time is believed: 4 minutes ahead shadows what follows.
+      await store.insertBatch(batch([reading(6, { ts: T0 + 6000 + 240_000 })]), T0 + 6000);
+      await store.insertBatch(batch([reading(7, { ts: T0 + 7000 })]), T0 + 7000);
+      expect(await latestSeq()).toEqual([6]);
+      // Nothing was lost or restamped.
+      const stored = await store.readings(DEVICE);
+      expect(stored.map((r) => [r.seq, r.ts])).toEqual([
+        [1, T0 + 1000], [2, T0 + century], [3, T0 + century - 60_000], [4, T0 + 2500], [5, T0 + 3001], [6, T0 + 246_000], [7, T0 + 7000],
+      ]);
+      expect(stored[1]).toMatchObject({ ts: T0 + century, clock: 'unsynced', receivedAt: T0 + 2000 });
+    });
+
     it('lists devices with counts and first and last batch times; an unknown device is empty everywhere', async () => {
       const store = await fresh();
       expect(await store.listDevices()).toEqual([]);
