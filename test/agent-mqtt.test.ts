@@ -138,8 +138,9 @@ describeWithProgram('mosquitto', 'mosquitto', 'the agent and its broker', () => 
     const observer = await observe(broker.url);
     const link = await emulator();
     const outboxDir = join(dir, 'agent');
-    // Batches every 10 s: at SIGTERM the readings of the last seconds are still waiting.
-    const slow = { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '10000', FURNACE_AGENT_HEALTH_PORT: '0' };
+    // Batches every 10 s: at SIGTERM the readings of the last seconds are still waiting. No backend
+    // here to confirm them: the broker's acknowledgement is what this test is about.
+    const slow = { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '10000', FURNACE_AGENT_HEALTH_PORT: '0', FURNACE_AGENT_CONFIRM_BY: 'broker' };
     let agent = await startCli('agent', ['--device', DEVICE, '--serial-path', link, '--mqtt-url', broker.url, '--data-dir', outboxDir], slow);
     const health = await healthPortOf(agent);
     await waitFor(async () => (await agentMetric(health, 'furnace_agent_outbox_depth')) >= 5, { timeoutMs: 15_000, what: 'readings waiting' });

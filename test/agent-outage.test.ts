@@ -23,6 +23,9 @@ const FAST = {
   FURNACE_AGENT_REPLAY_MAX_READINGS_PER_SECOND: '2000',
   FURNACE_AGENT_REPLAY_BATCH_MAX_READINGS: '100',
   FURNACE_AGENT_HEALTH_PORT: '0',
+  // These tests watch the agent-broker hop alone (no backend to confirm): the broker's
+  // acknowledgement empties the outbox. End to end with the backend: test/faults/.
+  FURNACE_AGENT_CONFIRM_BY: 'broker',
 };
 
 /** Every seq from 1 to the highest, each with one content whatever the number of deliveries. */
