@@ -3,9 +3,9 @@
 // SQLite file, the agent's outbox file, /healthz, /readyz, /metrics). Each row prints a line of
 // the table (produced, stored, doubled, lost, time to recover) and asserts 0 lost and 0 doubled.
 //
-// Rows 1, 2, 3, 9 and 10 fail today, on purpose: they need the end-to-end confirmation (the agent
-// forgets a reading only when the backend's `stored` message covers it), an agent that survives a
-// full disk, and a Redis broker that answers SUBSCRIBE after losing a session.
+// Rows 1, 2, 3 and 10 lost readings before the end-to-end confirmation (the agent forgets a reading
+// only when the backend's `stored` message covers it); row 9 crashed the agent on a full disk; row
+// 10 also needed a Redis broker that answers a SUBSCRIBE of several filters.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -26,6 +26,8 @@ const AGENT_ENV = {
   FURNACE_AGENT_REPLAY_MAX_READINGS_PER_SECOND: '2000',
   FURNACE_AGENT_REPLAY_BATCH_MAX_READINGS: '200',
   FURNACE_AGENT_SERIAL_REOPEN_MAX_MS: '1000',
+  // What the broker lost is sent again once unconfirmed this long (default 15 s): within a row's deadline.
+  FURNACE_AGENT_CONFIRM_TIMEOUT_MS: '3000',
 };
 /** 10 readings a second; the agent is told so, and calls the line stalled after 5 missed lines. */
 const INTERVAL_MS = 100;
