@@ -62,7 +62,7 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
   const agentLog = log.child({ component: 'agent' });
   // What can refuse to start is done first, before anything runs that would need stopping.
   const tls = readTlsFiles(config.mqtt.tls);
-  const outbox = new DurableOutbox(config.dataDir, config.outbox);
+  const outbox = new DurableOutbox(config.dataDir, config.outbox, config.confirm);
   const clock = new ClockMonitor();
   void clock.start();
   const board = new SensorHealthBoard(device, plan.sensors.map((sensor) => sensor.id));
@@ -77,20 +77,19 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
   const publisher = new Publisher({ client, outbox, device, log: mqttLog, batchMaxReadings, batchIntervalMs, ackTimeoutMs, confirmBy, replay: config.replay });
   const confirmations =
     confirmBy === 'backend'
-      ? new ConfirmationTracker({
-          client,
-          outbox,
-          device,
-          timeoutMs: config.confirm.timeoutMs,
-          maxTimeoutMs: config.confirm.maxTimeoutMs,
-          resend: () => publisher.resend(),
-          log: log.child({ component: 'agent:confirm' }),
-        })
+      ? new ConfirmationTracker({ client, outbox, device, resend: () => publisher.resend(), log: log.child({ component: 'agent:confirm' }) })
       : undefined;
-  // Read at most once per scrape or probe: it counts rows.
+  // Readings sent under confirm.by backend that nothing will confirm now: send them again.
+  if (!confirmations) outbox.sent.resendAll();
+  // Counts rows: read at most once a second, however often /metrics and /healthz are asked.
+  let unconfirmedCache: { at: number; value: { count: number; oldestAgeMs: number } } | undefined;
   const unconfirmed = () => {
-    const { count, oldestTs } = outbox.unconfirmed();
-    return { count, oldestAgeMs: oldestTs === undefined ? 0 : Math.max(0, Date.now() - oldestTs) };
+    const now = Date.now();
+    if (!unconfirmedCache || now - unconfirmedCache.at > 1000) {
+      const { count, oldestTs } = outbox.sent.unconfirmed();
+      unconfirmedCache = { at: now, value: { count, oldestAgeMs: oldestTs === undefined ? 0 : Math.max(0, now - oldestTs) } };
+    }
+    return unconfirmedCache.value;
   };
   const metrics = new AgentMetrics({
     outboxDepth: () => outbox.depth,
@@ -100,7 +99,7 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
     readingsSent: () => ({ sent: publisher.stats.readingsSent, replayed: publisher.stats.readingsReplayed }),
     reconnects: () => connection.reconnects,
     unconfirmed,
-    resent: () => confirmations?.stats.resent ?? { timeout: 0, hole: 0, reconnect: 0 },
+    resent: () => confirmations?.stats.resent ?? { timeout: 0, hole: 0 },
   });
   const pipeline = new ReadingPipeline({
     boot,
@@ -142,9 +141,10 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
             ...(confirmations && {
               unconfirmed: waiting?.count,
               oldestUnconfirmedAgeMs: waiting?.oldestAgeMs,
+              subscribed: confirmations.stats.subscribed,
               confirmed: confirmations.stats.confirmed,
+              lastConfirmedAgoMs: confirmations.stats.lastConfirmedAt === undefined ? null : Date.now() - confirmations.stats.lastConfirmedAt,
               resent: confirmations.stats.resent,
-              nextResendAfterMs: confirmations.currentTimeoutMs,
             }),
           },
           sensors: board.payload().sensors,

@@ -55,7 +55,12 @@ export class BatchLane {
         this.settle(token, undefined);
         return;
       }
-      this.acknowledged(entries);
+      if (!this.acknowledged(entries)) {
+        // Not recorded: settled as unacknowledged, so the lane waits before offering it again
+        // instead of sending the same rows in a tight loop while the disk is full.
+        this.settle(token, undefined);
+        return;
+      }
       log.debug({ lane: name, firstSeq: first.seq, lastSeq: last.seq, readings: entries.length }, 'batch acknowledged');
       this.settle(token, entries);
     });
@@ -66,16 +71,18 @@ export class BatchLane {
    * MQTT.js's acknowledgement handler, so it must not throw: a disk that cannot be written leaves
    * the rows waiting, and they are sent again (the backend drops what it has).
    */
-  private acknowledged(entries: OutboxEntry[]): void {
+  private acknowledged(entries: OutboxEntry[]): boolean {
     const { outbox, log, name, confirmBy } = this.options;
     try {
       if (confirmBy === 'backend') outbox.markSent(entries);
       else outbox.acknowledgeRuns(entries);
       if (this.failing) log.info({ lane: name }, 'the outbox takes acknowledgements again');
       this.failing = false;
+      return true;
     } catch (error) {
       log[this.failing ? 'debug' : 'error']({ err: error, lane: name }, 'the outbox cannot record an acknowledged batch; it will be sent again');
       this.failing = true;
+      return false;
     }
   }
 

@@ -122,6 +122,21 @@ mqtt: { url: "mqtt://broker:1883", tls: { ca: /etc/ca.pem, cert: /etc/agent.pem 
     expect(config.mqtt.password).toBe('s3cret'); // the settings in force are untouched
   });
 
+  it('confirms end to end by default, and refuses a confirmation timeout past its maximum, naming both', () => {
+    const defaults = loadAgentConfig(undefined, { FURNACE_AGENT_DEVICE: 'f1', FURNACE_AGENT_SERIAL_PATH: '/dev/ttyUSB0' });
+    expect(defaults.confirm).toEqual({ by: 'backend', timeoutMs: 15_000, maxTimeoutMs: 600_000 });
+    const found = problems(() =>
+      loadAgentConfig(undefined, {
+        FURNACE_AGENT_DEVICE: 'f1',
+        FURNACE_AGENT_SERIAL_PATH: '/dev/ttyUSB0',
+        FURNACE_AGENT_CONFIRM_TIMEOUT_MS: '90000',
+        FURNACE_AGENT_CONFIRM_MAX_TIMEOUT_MS: '60000',
+      }),
+    );
+    expect(found.join('\n')).toMatch(/confirm\.timeoutMs = 90000: must not exceed confirm\.maxTimeoutMs \(60000\)/);
+    expect(problems(() => loadAgentConfig(undefined, { FURNACE_AGENT_DEVICE: 'f1', FURNACE_AGENT_CONFIRM_BY: 'nobody' })).join('\n')).toMatch(/confirm\.by/);
+  });
+
   it('has an example file that loads and documents every key', () => {
     const example = new URL('./agent.example.yaml', import.meta.url).pathname;
     const { plan } = planAgent(loadAgentConfig(example, {}));

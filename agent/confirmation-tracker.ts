@@ -1,23 +1,20 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { type StoredConfirmation, decodeStoredConfirmation, formatIssues, topics } from '../contract/index.js';
-import { backoffDelay } from './reopening-link.js';
 import type { DurableOutbox } from './outbox.js';
 
 export interface ConfirmationTrackerOptions {
   client: MqttClient;
   outbox: DurableOutbox;
   device: string;
-  /** Sent readings still unconfirmed this long after their PUBACK are sent again, ms. */
-  timeoutMs: number;
-  /** While nothing gets confirmed, the wait grows up to this, ms: a backend away for hours is not flooded. */
-  maxTimeoutMs: number;
   /** Readings were made waiting again: the publisher sends them. */
   resend: () => void;
   log: Logger;
+  /** For tests: how often due readings are looked for (default 1 s). */
+  checkEveryMs?: number;
 }
 
-export type ResendReason = 'timeout' | 'hole' | 'reconnect';
+export type ResendReason = 'timeout' | 'hole';
 
 export interface ConfirmationStats {
   /** Confirmations received and applied. */
@@ -28,63 +25,71 @@ export interface ConfirmationStats {
   confirmed: number;
   /** Readings made waiting again, by reason. */
   resent: Record<ResendReason, number>;
+  /** When the last confirmation that forgot a reading came, Unix ms. */
+  lastConfirmedAt: number | undefined;
+  /** The broker granted the subscription to the confirmations (false: nothing will ever be confirmed). */
+  subscribed: boolean;
 }
 
-/** How often the timeout is checked. */
-const CHECK_EVERY_MS = 1000;
 /**
- * A sent reading below a confirmed run is a hole only once it had time to be committed: the
- * other lane's batch may still be on its way to the backend.
+ * A sent reading the broker took before one the backend confirmed is a hole only after this
+ * (growing with each send of it): a margin for a backend that confirms runs out of order.
  */
 const HOLE_GRACE_MS = 3000;
+/** Readings made waiting again per check at most: the replay lane sends them at its own pace anyway. */
+const RESEND_CHUNK = 5000;
 const MAX_BOOTS_REMEMBERED = 16;
 
 /**
  * The agent's end of end-to-end delivery (`confirm.by: backend`). The backend publishes, retained
  * on `telemetry/v1/{device}/stored`, the runs of seq it has committed; this forgets exactly those
- * readings, and makes sent-but-unconfirmed ones waiting again (so the publisher sends them once
- * more, same boot and seq) when:
- * - a confirmation shows a hole: a sent reading below a confirmed run of its boot, not in it;
- * - the connection came back without a session: the broker may have lost what it held;
- * - nothing confirmed them within `timeoutMs` of their PUBACK (growing to `maxTimeoutMs` while
- *   nothing at all gets confirmed, e.g. the backend is down: the broker may hold them for it).
+ * readings, and makes a sent but unconfirmed reading waiting again (the publisher sends it once
+ * more, same boot and seq, marked replay) when
+ * - it is a **hole**: the broker took it before a reading of its boot that the backend confirmed.
+ *   The broker delivers in order and the backend commits in order, so it was lost on the way (a
+ *   broker that crashed with the backend's queue in memory, or lost its session). This is also
+ *   what covers a reconnect without a session: nothing is sent blindly again on a reconnect, so a
+ *   backend down for hours is not answered with copies at every broker blip;
+ * - its wait is over (`confirm.timeoutMs` after its PUBACK, doubling with each send of it up to
+ *   `confirm.maxTimeoutMs`): for what no later confirmation can reveal (the backend was down, or
+ *   nothing newer was read).
  * So no reading depends on the broker keeping a session, with any MQTT 3.1.1 broker.
  */
 export class ConfirmationTracker {
-  readonly stats: ConfirmationStats = { received: 0, refused: 0, confirmed: 0, resent: { timeout: 0, hole: 0, reconnect: 0 } };
+  readonly stats: ConfirmationStats = {
+    received: 0,
+    refused: 0,
+    confirmed: 0,
+    resent: { timeout: 0, hole: 0 },
+    lastConfirmedAt: undefined,
+    subscribed: false,
+  };
   private readonly timer: NodeJS.Timeout;
   private readonly topic: string;
-  /** Rounds of timeouts in a row without any confirmation between them. */
-  private fruitlessRounds = 0;
+  /** Per boot, when the broker took the latest reading the backend confirmed. */
+  private readonly confirmedSentAt = new Map<string, number>();
   private failing = false;
   private refusalLogged = false;
+  private timeoutsLogged = false;
   private stopped = false;
-  /** The highest seq confirmed per boot: sent readings below it that stay unconfirmed are holes. */
-  private readonly highestConfirmed = new Map<string, number>();
+  private lastCheck = Date.now();
 
   constructor(private readonly options: ConfirmationTrackerOptions) {
-    const { client, device } = options;
-    this.topic = topics.stored(device);
-    client.on('connect', (connack) => {
+    const { client, log } = options;
+    this.topic = topics.stored(options.device);
+    client.on('connect', () => {
       client.subscribe(this.topic, { qos: 1 }, (error, granted) => {
-        if (error || granted?.[0]?.qos === 128) {
-          // Without it nothing is ever confirmed: readings are kept and sent again after each timeout.
-          options.log.error({ err: error, topic: this.topic }, 'cannot subscribe to the backend confirmations (broker ACL?); readings are kept and sent again');
-        }
+        this.stats.subscribed = !error && granted?.[0]?.qos !== 128;
+        // Without it nothing is ever confirmed: readings are kept and sent again on each timeout.
+        if (!this.stats.subscribed) log.error({ err: error, topic: this.topic }, 'cannot subscribe to the backend confirmations (broker ACL?); readings are kept and sent again');
       });
-      if (!connack.sessionPresent && !this.stopped) this.resendAll('reconnect');
     });
+    client.on('close', () => (this.stats.subscribed = false));
     client.on('message', (topic, payload) => {
       if (topic === this.topic && !this.stopped) this.received(payload);
     });
-    this.timer = setInterval(() => this.checkTimeout(), CHECK_EVERY_MS);
+    this.timer = setInterval(() => this.check(), options.checkEveryMs ?? 1000);
     this.timer.unref();
-  }
-
-  /** The wait before unconfirmed readings are sent again, as it stands now. */
-  get currentTimeoutMs(): number {
-    const { timeoutMs, maxTimeoutMs } = this.options;
-    return this.fruitlessRounds === 0 ? timeoutMs : backoffDelay(this.fruitlessRounds + 1, timeoutMs, maxTimeoutMs, () => 0.5);
   }
 
   stop(): void {
@@ -107,57 +112,52 @@ export class ConfirmationTracker {
   private apply(confirmation: StoredConfirmation): void {
     let confirmed = 0;
     for (const { boot, runs } of confirmation.boots) {
-      confirmed += this.options.outbox.confirm(boot, runs);
-      const highest = Math.max(this.highestConfirmed.get(boot) ?? 0, ...runs.map(([, last]) => last));
-      // Most recent last; a few boots at most are remembered (an agent has one, plus the backlog of earlier ones).
-      this.highestConfirmed.delete(boot);
-      this.highestConfirmed.set(boot, highest);
-      if (this.highestConfirmed.size > MAX_BOOTS_REMEMBERED) this.highestConfirmed.delete(this.highestConfirmed.keys().next().value as string);
+      const { removed, latestSentAt } = this.options.outbox.confirm(boot, runs);
+      confirmed += removed;
+      if (latestSentAt === undefined) continue;
+      const latest = Math.max(this.confirmedSentAt.get(boot) ?? 0, latestSentAt);
+      // Most recent last; a few boots at most are remembered (this one, and a backlog of earlier ones).
+      this.confirmedSentAt.delete(boot);
+      this.confirmedSentAt.set(boot, latest);
+      if (this.confirmedSentAt.size > MAX_BOOTS_REMEMBERED) this.confirmedSentAt.delete(this.confirmedSentAt.keys().next().value as string);
     }
     if (confirmed > 0) {
       this.stats.confirmed += confirmed;
-      this.fruitlessRounds = 0;
+      this.stats.lastConfirmedAt = Date.now();
+      if (this.timeoutsLogged) this.options.log.info({ confirmed }, 'the backend confirms readings again');
+      this.timeoutsLogged = false;
     }
-    this.resendHoles();
+    this.resendHoles(Date.now());
   }
 
-  /** What is still sent below the highest confirmed seq of its boot, past its grace, is not in the store. */
-  private resendHoles(): void {
+  private resendHoles(now: number): void {
     const { outbox, log } = this.options;
-    const graceBefore = Date.now() - HOLE_GRACE_MS;
     let holes = 0;
-    for (const [boot, highest] of this.highestConfirmed) holes += outbox.resendHoles(boot, highest, graceBefore);
+    for (const [boot, before] of this.confirmedSentAt) holes += outbox.sent.resendHoles(boot, before, HOLE_GRACE_MS, now);
     if (holes === 0) return;
     this.stats.resent.hole += holes;
-    log.warn({ readings: holes }, 'the backend is missing readings it was sent; sending them again');
+    log.warn({ readings: holes }, 'the backend lacks readings the broker took before ones it stored; sending them again');
     this.options.resend();
   }
 
-  private resendAll(reason: ResendReason): void {
-    this.guarded(() => {
-      const count = this.options.outbox.resendSent();
-      if (count === 0) return;
-      this.stats.resent[reason] += count;
-      this.options.log.info({ readings: count, reason }, 'sending again the readings the backend has not confirmed');
-      this.options.resend();
-    });
-  }
-
-  private checkTimeout(): void {
+  private check(): void {
     this.guarded(() => {
       const { outbox, log } = this.options;
-      // A hole seen by the last confirmation whose grace has passed since.
-      this.resendHoles();
-      const timeoutMs = this.currentTimeoutMs;
-      const { oldestSentAt } = outbox.unconfirmed();
-      if (oldestSentAt === undefined || Date.now() - oldestSentAt < timeoutMs) return;
-      const count = outbox.resendSent(Date.now() - timeoutMs);
-      if (count === 0) return;
-      this.stats.resent.timeout += count;
-      const fields = { readings: count, timeoutMs, round: this.fruitlessRounds + 1 };
-      // Loud the first time; while the backend stays away, each round is quieter and further apart.
-      log[this.fruitlessRounds === 0 ? 'warn' : 'debug'](fields, 'no confirmation from the backend in time; sending those readings again');
-      this.fruitlessRounds++;
+      const now = Date.now();
+      if (now < this.lastCheck - 1000) {
+        // The clock stepped back (NTP, a Pi without a real-time clock): waits stamped in the future would never end.
+        const rebased = outbox.sent.clockSteppedBack(now);
+        log.warn({ steppedBackMs: this.lastCheck - now, rebased }, 'the clock stepped back; waits for confirmations restart from now');
+      }
+      this.lastCheck = now;
+      // A hole seen by an earlier confirmation whose grace has passed since.
+      this.resendHoles(now);
+      const due = outbox.sent.resendDue(now, RESEND_CHUNK);
+      if (due === 0) return;
+      this.stats.resent.timeout += due;
+      // Loud once per stretch without confirmations, quiet while it lasts.
+      log[this.timeoutsLogged ? 'debug' : 'warn']({ readings: due }, 'no confirmation from the backend in time; sending those readings again');
+      this.timeoutsLogged = true;
       this.options.resend();
     });
   }

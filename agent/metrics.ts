@@ -13,7 +13,7 @@ export interface AgentGaugeSources {
   /** Sent readings the backend has not confirmed yet (confirm.by backend). */
   unconfirmed?: () => { count: number; oldestAgeMs: number };
   /** Readings sent again because the backend did not confirm them, by reason. */
-  resent?: () => Record<'timeout' | 'hole' | 'reconnect', number>;
+  resent?: () => Record<'timeout' | 'hole', number>;
   reconnects?: () => number;
 }
 
@@ -84,15 +84,15 @@ export class AgentMetrics {
     gauge('furnace_agent_outbox_unconfirmed_oldest_age_seconds', 'Source age of the oldest reading waiting for the backend confirmation', (set) =>
       set((sources.unconfirmed?.().oldestAgeMs ?? 0) / 1000),
     );
-    const resentBy = { timeout: 0, hole: 0, reconnect: 0 };
+    const resentBy = { timeout: 0, hole: 0 };
     new Counter({
       name: 'furnace_agent_readings_resent_total',
-      help: 'Readings sent again because the backend had not confirmed them, by reason: timeout, hole (the backend lacks them), reconnect (the broker may have lost them)',
+      help: 'Readings sent again because the backend had not confirmed them, by reason: hole (the broker took them before readings the backend stored), timeout',
       labelNames: ['reason'],
       registers: [this.registry],
       collect() {
         const now = sources.resent?.() ?? resentBy;
-        for (const reason of ['timeout', 'hole', 'reconnect'] as const) {
+        for (const reason of ['timeout', 'hole'] as const) {
           if (now[reason] > resentBy[reason]) this.inc({ reason }, now[reason] - resentBy[reason]);
           resentBy[reason] = Math.max(resentBy[reason], now[reason]);
         }

@@ -127,26 +127,32 @@ describe('DurableOutbox', () => {
   describe('sent, confirmed, sent again', () => {
     const seqsOf = (entries: ReadonlyArray<{ seq: number }>) => entries.map((entry) => entry.seq);
     const fill = (outbox: DurableOutbox, boot: string, n: number) => outbox.appendMany(boot, Array.from({ length: n }, () => reading()));
+    const timing = { timeoutMs: 1000, maxTimeoutMs: 4000 };
+    const openTimed = (folder = dir) => {
+      const outbox = new DurableOutbox(folder, undefined, timing);
+      opened.push(outbox);
+      return outbox;
+    };
 
     it('keeps a sent reading until the backend confirms it, and no longer offers it to send', () => {
-      const outbox = open();
+      const outbox = openTimed();
       fill(outbox, BOOT_A, 6);
       outbox.markSent(outbox.peek(4), 1000);
       expect(outbox.depth).toBe(6);
       expect(seqsOf(outbox.peek(10))).toEqual([5, 6]);
       expect(seqsOf(outbox.peekRange(0, 100, 10))).toEqual([5, 6]);
-      expect(outbox.unconfirmed()).toEqual({ count: 4, oldestSentAt: 1000, oldestTs: 1764340000000 });
+      expect(outbox.sent.unconfirmed()).toEqual({ count: 4, oldestTs: 1764340000000 });
       expect(outbox.hasWaiting).toBe(true);
       // The confirmation names runs of one boot: only those go, sent or not.
-      expect(outbox.confirm(BOOT_B, [[1, 6]])).toBe(0);
-      expect(outbox.confirm(BOOT_A, [[1, 2], [5, 5]])).toBe(3);
+      expect(outbox.confirm(BOOT_B, [[1, 6]])).toEqual({ removed: 0, latestSentAt: undefined });
+      expect(outbox.confirm(BOOT_A, [[1, 2], [5, 5]])).toEqual({ removed: 3, latestSentAt: 1000 });
       expect(outbox.depth).toBe(3);
-      expect(outbox.unconfirmed().count).toBe(2);
+      expect(outbox.sent.unconfirmed().count).toBe(2);
       expect(seqsOf(outbox.peek(10))).toEqual([6]);
     });
 
     it('marks only the rows of the batch: a row between two runs of it is left as it is', () => {
-      const outbox = open();
+      const outbox = openTimed();
       fill(outbox, BOOT_A, 5);
       outbox.markSent([{ seq: 1 }, { seq: 2 }, { seq: 4 }, { seq: 5 }], 1000);
       expect(seqsOf(outbox.peek(10))).toEqual([3]);
@@ -155,32 +161,65 @@ describe('DurableOutbox', () => {
       expect(outbox.hasWaiting).toBe(false);
     });
 
-    it('makes holes below a confirmed seq waiting again, once their grace has passed, and the rest on a timeout', () => {
-      const outbox = open();
+    it('finds holes by order: what the broker took before a confirmed reading, once its grace has passed', () => {
+      const outbox = openTimed();
       fill(outbox, BOOT_A, 10);
-      outbox.markSent(outbox.peek(5), 1000); // 1-5 sent at 1000
-      outbox.markSent(outbox.peek(5), 5000); // 6-10 sent at 5000
-      outbox.confirm(BOOT_A, [[3, 3], [7, 8]]);
-      // Below 8: 1, 2, 4, 5 (sent at 1000) and 6 (sent at 5000, still within its grace at 4000).
-      expect(outbox.resendHoles(BOOT_A, 8, 4000)).toBe(4);
+      outbox.markSent(outbox.peek(5), 1000); // 1-5 taken by the broker at 1000
+      outbox.markSent(outbox.peek(5), 5000); // 6-10 at 5000
+      const { latestSentAt } = outbox.confirm(BOOT_A, [[3, 3], [7, 8]]);
+      expect(latestSentAt).toBe(5000);
+      // Taken before 5000 and not confirmed: 1, 2, 4, 5; not 6 (taken at 5000 like the confirmed ones).
+      expect(outbox.sent.resendHoles(BOOT_A, 5000, 3000, 3999)).toBe(0); // still within their grace
+      expect(outbox.sent.resendHoles(BOOT_A, 5000, 3000, 4000)).toBe(4);
       expect(seqsOf(outbox.peek(10))).toEqual([1, 2, 4, 5]);
-      expect(outbox.resendHoles(BOOT_B, 8, 9999)).toBe(0);
-      expect(outbox.resendSent(4999)).toBe(0);
-      expect(outbox.resendSent(5000)).toBe(3); // 6, 9, 10
-      expect(outbox.unconfirmed().count).toBe(0);
-      expect(seqsOf(outbox.peek(10))).toEqual([1, 2, 4, 5, 6, 9, 10]);
+      expect(outbox.sent.resendHoles(BOOT_B, 9999, 3000, 99_999)).toBe(0);
+      // A reading sent a second time waits twice as long (up to maxTimeoutMs, 4 s here) before it
+      // counts as a hole again; 6, 9 and 10, sent once at 5000, are holes now too.
+      outbox.markSent(outbox.peek(4), 10_000);
+      expect(outbox.sent.resendHoles(BOOT_A, 20_000, 3000, 13_999)).toBe(3);
+      expect(outbox.sent.resendHoles(BOOT_A, 20_000, 3000, 14_000)).toBe(4);
+    });
+
+    it('sends again on timeout, each reading after a wait that doubles with its sends, in chunks', () => {
+      const outbox = openTimed();
+      fill(outbox, BOOT_A, 4);
+      outbox.markSent(outbox.peek(4), 0);
+      expect(outbox.sent.resendDue(999, 100)).toBe(0);
+      expect(outbox.sent.resendDue(1000, 3)).toBe(3); // a chunk
+      expect(outbox.sent.resendDue(1000, 100)).toBe(1);
+      outbox.markSent(outbox.peek(4), 10_000); // second send: 2 s
+      expect(outbox.sent.resendDue(11_999, 100)).toBe(0);
+      expect(outbox.sent.resendDue(12_000, 100)).toBe(4);
+      for (const at of [20_000, 30_000, 40_000]) {
+        outbox.markSent(outbox.peek(4), at);
+        outbox.sent.resendDue(at + 60_000, 100);
+      }
+      outbox.markSent(outbox.peek(4), 100_000); // sixth send: capped at 4 s
+      expect(outbox.sent.resendDue(103_999, 100)).toBe(0);
+      expect(outbox.sent.resendDue(104_000, 100)).toBe(4);
+    });
+
+    it('brings waits stamped in the future back to now when the clock steps back, and can make everything waiting', () => {
+      const outbox = openTimed();
+      fill(outbox, BOOT_A, 3);
+      outbox.markSent(outbox.peek(3), 1_000_000);
+      expect(outbox.sent.clockSteppedBack(5000)).toBe(3);
+      expect(outbox.sent.resendDue(6000, 100)).toBe(3);
+      outbox.markSent(outbox.peek(3), 7000);
+      expect(outbox.sent.resendAll()).toBe(3);
+      expect(seqsOf(outbox.peek(10))).toEqual([1, 2, 3]);
     });
 
     it('keeps the sent state across a restart, and upgrades an outbox written before it existed', () => {
-      const first = open();
+      const first = openTimed();
       fill(first, BOOT_A, 3);
       first.markSent(first.peek(2), 1000);
       close(first);
-      const second = open();
-      expect(second.unconfirmed().count).toBe(2);
+      const second = openTimed();
+      expect(second.sent.unconfirmed().count).toBe(2);
       expect(seqsOf(second.peek(10))).toEqual([3]);
       close(second);
-      // An outbox of an older agent: no sent_at column; every row is waiting.
+      // An outbox of an older agent: no sent state; every row is waiting.
       const old = mkdtempSync(join(tmpdir(), 'outbox-old-'));
       try {
         const db = new Database(join(old, 'outbox.sqlite'));
@@ -188,13 +227,22 @@ describe('DurableOutbox', () => {
           value REAL, unit TEXT NOT NULL, quality TEXT NOT NULL, clock TEXT NOT NULL, replay INTEGER NOT NULL)`);
         db.prepare("INSERT INTO outbox (boot, ts, sensor, value, unit, quality, clock, replay) VALUES ('b', 1, 'tc1', 1, 'C', 'good', 'synced', 0)").run();
         db.close();
-        const upgraded = open(old);
+        const upgraded = openTimed(old);
         expect(seqsOf(upgraded.peek(10))).toEqual([1]);
         expect(upgraded.append(BOOT_A, reading())).toBe(2);
         close(upgraded);
       } finally {
         rmSync(old, { recursive: true, force: true });
       }
+    });
+
+    it('answers its loops through indexes over the sent rows only', () => {
+      const outbox = openTimed();
+      const db = (outbox as unknown as { db: Database.Database }).db;
+      const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((row) => row.detail).join('; ');
+      expect(plan("SELECT seq FROM outbox WHERE sent_at IS NOT NULL AND retry_at <= 5 ORDER BY retry_at LIMIT 10")).toMatch(/outbox_retry/);
+      expect(plan("SELECT seq FROM outbox WHERE sent_at IS NOT NULL AND boot = 'b' AND sent_at < 5")).toMatch(/outbox_sent_boot/);
+      expect(plan('SELECT * FROM outbox WHERE seq >= 1 AND seq < 9 AND sent_at IS NULL ORDER BY seq LIMIT 5')).toMatch(/outbox_waiting|PRIMARY KEY/);
     });
   });
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ClockState, Quality, Reading } from '../contract/index.js';
 import { AgentError } from './errors.js';
+import { DEFAULT_RESEND_TIMING, type ResendTiming, type SeqRun, SentState, migrateSentState } from './outbox-sent.js';
 
 export interface NewReading {
   ts: number;
@@ -50,19 +51,10 @@ interface Row {
   clock: ClockState;
   replay: number;
   sent_at: number | null;
+  sends: number;
+  retry_at: number | null;
 }
 
-/** One run of consecutive seq: a batch is acknowledged or confirmed run by run, never by a span. */
-type SeqRun = readonly [first: number, last: number];
-
-/** Readings sent (acknowledged by the broker) that the backend has not confirmed yet. */
-export interface Unconfirmed {
-  count: number;
-  /** When the broker acknowledged the oldest of them, Unix ms. */
-  oldestSentAt: number | undefined;
-  /** Source time of the oldest of them, Unix ms. */
-  oldestTs: number | undefined;
-}
 
 /**
  * The durable outbox: every reading is committed to SQLite before anything is published.
@@ -83,13 +75,10 @@ export class DurableOutbox {
   private readonly oldestTs: Database.Statement;
   private readonly fromSeq: Database.Statement;
   private readonly removeRange: Database.Statement;
-  private readonly markSentRange: Database.Statement;
-  private readonly removeBootRange: Database.Statement;
-  private readonly resendBootBelow: Database.Statement;
-  private readonly resendSentBefore: Database.Statement;
-  private readonly unconfirmedStats: Database.Statement;
   private readonly anyWaiting: Database.Statement;
-  private readonly runsTx: (statement: Database.Statement, runs: readonly SeqRun[], extra: unknown[]) => number;
+  private readonly removeRunsTx: (runs: readonly SeqRun[]) => number;
+  /** Sent readings waiting for the backend's confirmation (confirm.by: backend). */
+  readonly sent: SentState;
   private readonly sequence: Database.Statement;
   private readonly appendTx: (boot: string, readings: readonly NewReading[]) => Array<number | undefined>;
   /** Rows in the table, kept in memory: the publisher asks on every reading, and COUNT(*) grows with a backlog. */
@@ -101,6 +90,7 @@ export class DurableOutbox {
   constructor(
     dataDir: string,
     private readonly limits: OutboxLimits = DEFAULT_OUTBOX_LIMITS,
+    resendTiming: ResendTiming = DEFAULT_RESEND_TIMING,
   ) {
     try {
       mkdirSync(dataDir, { recursive: true });
@@ -114,14 +104,7 @@ export class DurableOutbox {
         quality TEXT NOT NULL, clock TEXT NOT NULL, replay INTEGER NOT NULL)`);
       // Age pruning finds the expired rows through this index instead of scanning a backlog of millions.
       this.db.exec('CREATE INDEX IF NOT EXISTS outbox_ts ON outbox (ts)');
-      // Sent and not yet confirmed: the broker acknowledged it at sent_at. An outbox of an older
-      // agent has no such column: its rows are all waiting, which is what NULL says.
-      const columns = this.db.pragma('table_info(outbox)') as Array<{ name: string }>;
-      if (!columns.some((column) => column.name === 'sent_at')) this.db.exec('ALTER TABLE outbox ADD COLUMN sent_at INTEGER');
-      // The lanes look for waiting rows past a backlog of sent ones, and the confirmation tracker
-      // for sent rows past a backlog of waiting ones: one partial index each.
-      this.db.exec('CREATE INDEX IF NOT EXISTS outbox_waiting ON outbox (seq) WHERE sent_at IS NULL');
-      this.db.exec('CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (seq) WHERE sent_at IS NOT NULL');
+      migrateSentState(this.db);
     } catch (error) {
       // Also a file that is not a database (SQLITE_NOTADB): say which file, never start without an outbox.
       throw new AgentError('AGENT_OUTBOX_OPEN_FAILED', `cannot open the outbox in ${dataDir}: ${(error as Error).message}`, {
@@ -139,22 +122,13 @@ export class DurableOutbox {
     this.oldestTs = this.db.prepare('SELECT ts FROM outbox ORDER BY seq LIMIT 1');
     this.fromSeq = this.db.prepare('SELECT * FROM outbox WHERE seq >= ? AND seq < ? AND sent_at IS NULL ORDER BY seq LIMIT ?');
     this.removeRange = this.db.prepare('DELETE FROM outbox WHERE seq BETWEEN ? AND ?');
-    this.markSentRange = this.db.prepare('UPDATE outbox SET sent_at = ? WHERE seq BETWEEN ? AND ? AND sent_at IS NULL');
-    this.removeBootRange = this.db.prepare('DELETE FROM outbox WHERE boot = ? AND seq BETWEEN ? AND ?');
-    this.resendBootBelow = this.db.prepare(
-      'UPDATE outbox SET sent_at = NULL WHERE sent_at IS NOT NULL AND seq < ? AND boot = ? AND sent_at <= ?',
-    );
-    this.resendSentBefore = this.db.prepare('UPDATE outbox SET sent_at = NULL WHERE sent_at IS NOT NULL AND sent_at <= ?');
-    this.unconfirmedStats = this.db.prepare(
-      'SELECT count(*) AS count, min(sent_at) AS oldestSentAt, min(ts) AS oldestTs FROM outbox WHERE sent_at IS NOT NULL',
-    );
     this.anyWaiting = this.db.prepare('SELECT 1 FROM outbox WHERE sent_at IS NULL LIMIT 1');
-    // Runs of one batch change in one transaction: one disk sync, and all or none.
-    this.runsTx = this.db.transaction((statement: Database.Statement, runs: readonly SeqRun[], extra: unknown[]) => {
-      let changes = 0;
-      for (const [first, last] of runs) changes += statement.run(...extra, first, last).changes;
-      return changes;
+    this.removeRunsTx = this.db.transaction((runs: readonly SeqRun[]) => {
+      let removed = 0;
+      for (const [first, last] of runs) removed += this.removeRange.run(first, last).changes;
+      return removed;
     });
+    this.sent = new SentState(this.db, resendTiming);
     // AUTOINCREMENT keeps the highest seq ever taken here, also after its row was deleted.
     this.sequence = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'");
     this.rows = (this.db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
@@ -243,34 +217,19 @@ export class DurableOutbox {
 
   /** The broker acknowledged these readings: they wait for the backend's confirmation now. */
   markSent(entries: readonly { seq: number }[], now = Date.now()): void {
-    this.runsTx(this.markSentRange, runsOf(entries), [now]);
+    this.sent.mark(runsOf(entries), now);
   }
 
   /** The broker acknowledged these readings, and nothing more is waited for: forget them. */
   acknowledgeRuns(entries: readonly { seq: number }[]): void {
-    this.rows -= this.runsTx(this.removeRange, runsOf(entries), []);
+    this.rows -= this.removeRunsTx(runsOf(entries));
   }
 
-  /** The backend has stored these runs of `boot`: forget them, sent or not. Returns how many went. */
-  confirm(boot: string, runs: readonly SeqRun[]): number {
-    const removed = this.runsTx(this.removeBootRange, runs, [boot]);
-    this.rows -= removed;
-    return removed;
-  }
-
-  /** Makes the sent readings of `boot` below `seq`, acknowledged at or before `sentBefore`, waiting again. */
-  resendHoles(boot: string, below: number, sentBefore: number): number {
-    return this.resendBootBelow.run(below, boot, sentBefore).changes;
-  }
-
-  /** Makes every sent reading acknowledged at or before `sentBefore` waiting again. */
-  resendSent(sentBefore = Number.MAX_SAFE_INTEGER): number {
-    return this.resendSentBefore.run(sentBefore).changes;
-  }
-
-  unconfirmed(): Unconfirmed {
-    const row = this.unconfirmedStats.get() as { count: number; oldestSentAt: number | null; oldestTs: number | null };
-    return { count: row.count, oldestSentAt: row.oldestSentAt ?? undefined, oldestTs: row.oldestTs ?? undefined };
+  /** The backend has stored these runs of `boot`: forget them (see SentState.confirm). */
+  confirm(boot: string, runs: readonly SeqRun[]): { removed: number; latestSentAt: number | undefined } {
+    const confirmed = this.sent.confirm(boot, runs);
+    this.rows -= confirmed.removed;
+    return confirmed;
   }
 
   /** Forgets every reading up to and including `seq`: the broker has them. */
@@ -289,7 +248,7 @@ export class DurableOutbox {
 }
 
 /** Runs of consecutive seq of entries in ascending seq order. */
-function runsOf(entries: readonly { seq: number }[]): SeqRun[] {
+export function runsOf(entries: readonly { seq: number }[]): SeqRun[] {
   const runs: Array<[number, number]> = [];
   for (const { seq } of entries) {
     const run = runs[runs.length - 1];
@@ -302,5 +261,5 @@ function runsOf(entries: readonly { seq: number }[]): SeqRun[] {
 /** Cuts at the first change of boot: acknowledging a batch must never cover a row not in it. */
 function sameBoot(rows: Row[]): OutboxEntry[] {
   const end = rows.findIndex((row) => row.boot !== rows[0]?.boot);
-  return rows.slice(0, end < 0 ? rows.length : end).map(({ sent_at: _sentAt, ...row }) => ({ ...row, replay: row.replay === 1 }));
+  return rows.slice(0, end < 0 ? rows.length : end).map(({ sent_at: _sentAt, sends: _sends, retry_at: _retryAt, ...row }) => ({ ...row, replay: row.replay === 1 }));
 }

@@ -178,4 +178,6 @@ function checkMqtt(config: AgentConfig, problem: (key: string, value: unknown, w
   }
   if (mqtt.reconnectMinMs > mqtt.reconnectMaxMs) problem('mqtt.reconnectMinMs', mqtt.reconnectMinMs, `must not exceed mqtt.reconnectMaxMs (${mqtt.reconnectMaxMs})`);
   if (mqtt.password !== undefined && mqtt.username === undefined) problem('mqtt.username', undefined, 'mqtt.password is set: give the user name too');
+  const { confirm } = config;
+  if (confirm.timeoutMs > confirm.maxTimeoutMs) problem('confirm.timeoutMs', confirm.timeoutMs, `must not exceed confirm.maxTimeoutMs (${confirm.maxTimeoutMs})`);
 }

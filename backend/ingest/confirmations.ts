@@ -13,11 +13,20 @@ export interface ConfirmationsOptions {
   log: Logger;
 }
 
-/** The seq window committed for one (device, boot) since its last confirmation. */
+/** A seq window committed for one (device, boot) since its last confirmation. */
 interface Window {
   from: number;
   to: number;
 }
+
+/**
+ * Windows kept apart per boot, at most this many: a replayed backlog and the live readings beside
+ * it are confirmed each by its own runs, so a long history of gaps between them cannot push the
+ * newest runs out of a message.
+ */
+const MAX_WINDOWS = 4;
+/** Runs asked for per window; a message carries at most MAX_CONFIRMED_RUNS in all. */
+const RUNS_PER_WINDOW = Math.floor(MAX_CONFIRMED_RUNS / MAX_WINDOWS);
 
 /**
  * Backend → agent confirmation (contract: `telemetry/v1/{device}/stored`, retained, QoS 1). After
@@ -31,7 +40,7 @@ interface Window {
  * the agent may have missed the first confirmation.
  */
 export class Confirmations {
-  private readonly pending = new Map<string, Map<string, Window>>();
+  private readonly pending = new Map<string, Map<string, Window[]>>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private closed = false;
@@ -44,14 +53,9 @@ export class Confirmations {
   stored(device: string, boot: string, first: number, last: number): void {
     if (this.closed) return;
     let boots = this.pending.get(device);
-    if (!boots) this.pending.set(device, (boots = new Map<string, Window>()));
-    const window = boots.get(boot);
-    if (window) {
-      window.from = Math.min(window.from, first);
-      window.to = Math.max(window.to, last);
-    } else {
-      boots.set(boot, { from: first, to: last });
-    }
+    if (!boots) this.pending.set(device, (boots = new Map<string, Window[]>()));
+    const windows = boots.get(boot) ?? [];
+    boots.set(boot, addWindow(windows, first, last));
     this.schedule();
   }
 
@@ -65,7 +69,8 @@ export class Confirmations {
   }
 
   private schedule(): void {
-    if (this.timer || this.closed || this.pending.size === 0) return;
+    // One flush at a time: the one running schedules the next when it ends.
+    if (this.timer || this.flushing || this.closed || this.pending.size === 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flushing = this.flush().finally(() => {
@@ -85,9 +90,10 @@ export class Confirmations {
       if (boots.size > taken.length) this.pending.set(device, new Map([...boots].slice(MAX_CONFIRMED_BOOTS)));
       try {
         const confirmed: StoredConfirmation['boots'] = [];
-        for (const [boot, { from, to }] of taken) {
-          const runs = await store.storedRuns(device, boot, from, to, MAX_CONFIRMED_RUNS);
-          if (runs.length > 0) confirmed.push({ boot, runs });
+        for (const [boot, windows] of taken) {
+          const runs: Array<[number, number]> = [];
+          for (const { from, to } of windows) runs.push(...(await store.storedRuns(device, boot, from, to, RUNS_PER_WINDOW)));
+          if (runs.length > 0) confirmed.push({ boot, runs: mergeRuns(runs) });
         }
         if (confirmed.length === 0) continue;
         const payload: StoredConfirmation = { v: CONTRACT_VERSION, device, ts: Date.now(), boots: confirmed };
@@ -102,4 +108,37 @@ export class Confirmations {
       }
     }
   }
+}
+
+/** Adds [first, last] to the windows, merging overlapping or adjacent ones; past MAX_WINDOWS the two closest merge. */
+function addWindow(windows: Window[], first: number, last: number): Window[] {
+  const all = [...windows, { from: first, to: last }].sort((a, b) => a.from - b.from);
+  const merged: Window[] = [];
+  for (const window of all) {
+    const previous = merged[merged.length - 1];
+    if (previous && window.from <= previous.to + 1) previous.to = Math.max(previous.to, window.to);
+    else merged.push({ ...window });
+  }
+  while (merged.length > MAX_WINDOWS) {
+    let closest = 0;
+    for (let i = 1; i < merged.length - 1; i++) {
+      const gap = (merged[i + 1]?.from ?? 0) - (merged[i]?.to ?? 0);
+      if (gap < (merged[closest + 1]?.from ?? 0) - (merged[closest]?.to ?? 0)) closest = i;
+    }
+    const [left, right] = merged.splice(closest, 2);
+    if (left && right) merged.splice(closest, 0, { from: left.from, to: right.to });
+  }
+  return merged;
+}
+
+/** Runs from several windows, ascending, a run found twice (it spans two windows) once. */
+function mergeRuns(runs: Array<[number, number]>): Array<[number, number]> {
+  const sorted = [...runs].sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const run of sorted) {
+    const previous = merged[merged.length - 1];
+    if (previous && run[0] <= previous[1]) previous[1] = Math.max(previous[1], run[1]);
+    else merged.push([run[0], run[1]]);
+  }
+  return merged;
 }

@@ -47,6 +47,17 @@ const STOP_DISCONNECT_MS = 1000;
 /** A broker that has not acknowledged the subscriptions by then is not going to: reconnect. */
 const SUBACK_TIMEOUT_MS = 10_000;
 
+/** Whether `promise` settles within `ms`; it is left to settle on its own if not. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 type IngestEvents = { committed: [CommitInfo]; stored: [device: string, boot: string, readings: readonly Reading[], receivedAt: number] };
 
 /**
@@ -161,11 +172,12 @@ export class Ingest {
     await this.confirmations.close();
     // A clean DISCONNECT waits for every packet in flight, a SUBSCRIBE the broker never answers
     // included: bounded, then the socket is dropped (the broker keeps the session either way).
-    let timer: NodeJS.Timeout | undefined;
+    // Not end(true): MQTT.js ignores end() while it is already disconnecting.
     const clean = this.client.endAsync(false);
-    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), STOP_DISCONNECT_MS)));
-    if (await Promise.race([clean.then(() => false), timedOut])) await this.client.endAsync(true);
-    clearTimeout(timer);
+    if (!(await settlesWithin(clean, STOP_DISCONNECT_MS))) {
+      this.client.stream.destroy();
+      await settlesWithin(clean, STOP_DISCONNECT_MS);
+    }
   }
 
   /**

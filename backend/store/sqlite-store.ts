@@ -68,9 +68,11 @@ export class SqliteReadingStore implements ReadingStore {
       // and ingest retries later without holding the thread.
       this.db = new Database(this.file, { timeout: 0 });
       this.db.pragma('journal_mode = WAL');
-      // NORMAL in WAL mode: a crash of the process loses nothing committed; a power cut may lose the last moments,
-      // which the agents still hold in their outboxes until acknowledged.
-      this.db.pragma('synchronous = NORMAL');
+      // FULL: a commit is on disk before it returns. The backend confirms each commit to the agent,
+      // which then deletes those readings: with NORMAL a power cut could undo a confirmed commit, and
+      // the readings would be gone from both ends. Ingest groups readings into few transactions, so
+      // this is one sync per transaction, not per reading.
+      this.db.pragma('synchronous = FULL');
       migrate(this.db);
     } catch (error) {
       throw new BackendError('BACKEND_STORE_OPEN_FAILED', `cannot open the SQLite store in ${dataDir}: ${(error as Error).message}`, {
