@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Json, DEVICE, batch, expectAccepted, expectRejected, json, reading } from '../test/helpers/codec-fixtures.js';
-import { decodeCommand, decodeDeviceStatus, decodeReadingBatch, decodeSensorsHealth, decodeStoredConfirmation, formatIssues } from './index.js';
+import { decodeCommand, decodeCommandReply, decodeDeviceStatus, decodeReadingBatch, decodeSensorsHealth, decodeStoredConfirmation, formatIssues } from './index.js';
 
 describe('decodeDeviceStatus', () => {
   const status = (overrides: Json = {}): Json => ({
@@ -72,19 +72,22 @@ describe('decodeSensorsHealth', () => {
 });
 
 describe('decodeCommand', () => {
+  const base = { v: 1, requestId: 'r', deadline: 1764340000123, requester: 'ops' };
   it('accepts a command with and without args', () => {
-    const command = { v: 1, requestId: 'req-1', args: { intervalMs: 500 } };
+    const command = { ...base, requestId: 'req-1', args: { intervalMs: 500 } };
     expect(expectAccepted(decodeCommand(json(command)))).toEqual(command);
-    expect(expectAccepted(decodeCommand(Buffer.from(json({ v: 1, requestId: 'r' }))))).toEqual({ v: 1, requestId: 'r' });
+    expect(expectAccepted(decodeCommand(Buffer.from(json(base))))).toEqual(base);
   });
 
   it.each<[string, Json, string]>([
-    ['missing requestId', { v: 1 }, '/requestId'],
-    ['empty requestId', { v: 1, requestId: '' }, '/requestId'],
-    ['requestId of 65 characters', { v: 1, requestId: 'r'.repeat(65) }, '/requestId'],
-    ['numeric requestId', { v: 1, requestId: 7 }, '/requestId'],
-    ['v = 2', { v: 2, requestId: 'r' }, '/v'],
-    ['args as an array', { v: 1, requestId: 'r', args: [1] }, '/args'],
+    ['missing requestId', { v: 1, deadline: 1, requester: 'ops' }, '/requestId'],
+    ['empty requestId', { ...base, requestId: '' }, '/requestId'],
+    ['requestId of 65 characters', { ...base, requestId: 'r'.repeat(65) }, '/requestId'],
+    ['numeric requestId', { ...base, requestId: 7 }, '/requestId'],
+    ['v = 2', { ...base, v: 2 }, '/v'],
+    ['args as an array', { ...base, args: [1] }, '/args'],
+    ['no deadline', { v: 1, requestId: 'r', requester: 'ops' }, '/deadline'],
+    ['no requester', { v: 1, requestId: 'r', deadline: 1 }, '/requester'],
   ])('refuses %s', (_name, command, path) => {
     expectRejected(decodeCommand(json(command)), 'schema', path);
   });
@@ -92,6 +95,22 @@ describe('decodeCommand', () => {
   it('refuses non-JSON and non-objects', () => {
     expectRejected(decodeCommand('read-now'), 'not_json', '/');
     expectRejected(decodeCommand('null'), 'schema', '/');
+  });
+});
+
+describe('decodeCommandReply', () => {
+  const reply = { v: 1, requestId: 'r', command: 'read-now', outcome: 'ok', data: { value: 812.5 }, ts: 1764340000123 };
+  it('accepts ok, refused and failed replies', () => {
+    expect(expectAccepted(decodeCommandReply(json(reply)))).toEqual(reply);
+    const refused = { ...reply, outcome: 'refused', code: 'AGENT_COMMAND_UNKNOWN', reason: 'no such command: reboot' };
+    expect(expectAccepted(decodeCommandReply(json(refused)))).toEqual(refused);
+  });
+  it.each<[string, Json, string]>([
+    ['an unknown outcome', { ...reply, outcome: 'maybe' }, '/outcome'],
+    ['no requestId', { ...reply, requestId: undefined }, '/requestId'],
+    ['no ts', { ...reply, ts: undefined }, '/ts'],
+  ])('refuses %s', (_name, value, path) => {
+    expectRejected(decodeCommandReply(json(value)), 'schema', path);
   });
 });
 

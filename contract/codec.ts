@@ -1,6 +1,8 @@
 import { CONTRACT_VERSION } from './version.js';
 import {
   type Command,
+  type CommandReply,
+  CommandReply as CommandReplySchema,
   Command as CommandSchema,
   type DeviceStatus,
   DeviceStatus as DeviceStatusSchema,
@@ -41,6 +43,7 @@ const checkBatch = compileValidator(ReadingBatchSchema);
 const checkStatus = compileValidator(DeviceStatusSchema);
 const checkSensors = compileValidator(SensorsHealthSchema);
 const checkCommand = compileValidator(CommandSchema);
+const checkCommandReply = compileValidator(CommandReplySchema);
 const checkStored = compileValidator(StoredConfirmationSchema);
 
 // fatal: invalid UTF-8 is refused as not_json instead of becoming U+FFFD in a stored unit or id.
@@ -123,6 +126,8 @@ export function decodeStoredConfirmation(topicDevice: string, payload: Uint8Arra
 }
 export const decodeCommand = (payload: Uint8Array | string, maxBytes = MAX_PAYLOAD_BYTES) =>
   decodeWith<Command>(checkCommand, undefined, payload, maxBytes);
+export const decodeCommandReply = (payload: Uint8Array | string, maxBytes = MAX_PAYLOAD_BYTES) =>
+  decodeWith<CommandReply>(checkCommandReply, undefined, payload, maxBytes);
 
 /** Encodes a payload of the contract; typed so that only versioned contract payloads go out. */
 export function encodePayload<T extends { v: typeof CONTRACT_VERSION }>(payload: T): Buffer {

@@ -19,8 +19,12 @@ export {
   StoredConfirmation,
   MAX_CONFIRMED_BOOTS,
   MAX_CONFIRMED_RUNS,
+  COMMAND_NAMES,
+  type CommandName,
   Command,
+  CommandOutcome,
   CommandReply,
+  CommandArgs,
 } from './payloads.js';
 export { type ValidationIssue, type Validated, compileValidator, formatIssues } from './validation.js';
 export {
@@ -32,6 +36,7 @@ export {
   decodeDeviceStatus,
   decodeSensorsHealth,
   decodeCommand,
+  decodeCommandReply,
   decodeStoredConfirmation,
   encodePayload,
 } from './codec.js';

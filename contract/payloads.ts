@@ -1,4 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { SEGMENT_PATTERN } from './device-id.js';
 
 // The payload schemas of contract version 1. They are JSON Schema (TypeBox), so the
@@ -147,18 +147,57 @@ export const StoredConfirmation = Type.Object({
 });
 export type StoredConfirmation = Static<typeof StoredConfirmation>;
 
+/** The commands an agent answers (cmd/v1/{device}/{command}); any other name gets a `refused` reply. */
+export const COMMAND_NAMES = ['read-now', 'set-interval', 'announce', 'outbox', 'resend', 'ping'] as const;
+export type CommandName = (typeof COMMAND_NAMES)[number];
+
+/** A request to an agent, on `cmd/v1/{device}/{command}` (QoS 1, not retained). */
 export const Command = Type.Object({
   v: Type.Literal(1),
-  requestId: Type.String({ minLength: 1, maxLength: 64 }),
-  args: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  requestId: Type.String({ minLength: 1, maxLength: 64, description: 'unique per request; the reply carries it, and a redelivered request is answered from the agent cache, not run twice' }),
+  deadline: UnixMillis('the requester gives up at this time (its clock); an agent with a synchronised clock refuses a request that arrives after it'),
+  requester: Type.String({ minLength: 1, maxLength: 64, description: 'who asked: the token name, or the broker user' }),
+  args: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'the arguments of the command; see the command table' })),
 });
 export type Command = Static<typeof Command>;
 
+/** The outcome of a command: done, refused before it was tried (with a reason), or failed while trying (with a code). */
+export const CommandOutcome = Type.Union([Type.Literal('ok'), Type.Literal('refused'), Type.Literal('failed')]);
+export type CommandOutcome = Static<typeof CommandOutcome>;
+
+/** The answer, on `cmd/v1/{device}/{command}/reply` (QoS 1, not retained). */
 export const CommandReply = Type.Object({
   v: Type.Literal(1),
   requestId: Type.String({ minLength: 1, maxLength: 64 }),
-  ok: Type.Boolean(),
-  result: Type.Optional(Type.Unknown()),
-  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+  command: Type.String({ minLength: 1, maxLength: 64, description: 'the command as named in the request topic' }),
+  outcome: CommandOutcome,
+  code: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'refused or failed: a stable code, e.g. AGENT_COMMAND_UNKNOWN' })),
+  reason: Type.Optional(Type.String({ maxLength: 1000, description: 'refused or failed: what was wrong, for a person' })),
+  data: Type.Optional(Type.Unknown({ description: 'ok: what the command returns; see the command table' })),
+  ts: UnixMillis('when the agent answered (its clock)'),
 });
 export type CommandReply = Static<typeof CommandReply>;
+
+// The arguments of each command, checked by the agent (a bad one gets a `refused` reply naming it)
+// and by the backend before it sends anything (a 400).
+export const CommandArgs = {
+  'read-now': Type.Object({ sensor: Type.Optional(Segment('the sensor; default: the first one')) }, { additionalProperties: false }),
+  'set-interval': Type.Object(
+    {
+      sensor: Segment('the sensor'),
+      intervalMs: Type.Integer({ minimum: 10, maximum: 86_400_000, description: 'the new sampling interval, ms: a line sensor keeps at most one reading per interval, a Modbus sensor is polled at it' }),
+    },
+    { additionalProperties: false },
+  ),
+  announce: Type.Object({}, { additionalProperties: false }),
+  outbox: Type.Object({}, { additionalProperties: false }),
+  resend: Type.Object(
+    {
+      boot: Segment('the boot the readings were taken under'),
+      fromSeq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+      toSeq: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    },
+    { additionalProperties: false },
+  ),
+  ping: Type.Object({}, { additionalProperties: false }),
+} as const satisfies Record<CommandName, TSchema>;

@@ -43,6 +43,7 @@ export const filters = {
   allSensors: 'telemetry/v1/+/sensors',
   allAlertStates: 'alerts/v1/+/+',
   alertEvents: 'alerts/v1/events',
+  allCommandReplies: 'cmd/v1/+/+/reply',
   commandsFor(device: string): string {
     assertSegment('device id', device);
     return `cmd/v1/${device}/+`;
