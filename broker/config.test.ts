@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TSchema, TypeGuard } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
@@ -78,6 +79,28 @@ describe('broker settings', () => {
       'tls.enabled is true: set tls.certFile and tls.keyFile (PEM files)',
       'tls.requireClientCertificate is true: set tls.caFile, the CA that signs client certificates',
     ]);
+  });
+
+  it('check the deny rules of the ACL at start-up, naming the key of each bad one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'broker-config-'));
+    try {
+      const file = join(dir, 'broker.yaml');
+      writeFileSync(file, "acl:\n  deny:\n    publish: ['plant/safety/#']\n    subscribe: ['test/nosubscribe', 'a/#/b', '']\n");
+      const found = problems(() => loadBrokerConfig(file, {}, { 'auth.allowAnonymous': 'true' }));
+      expect(found).toEqual([expect.stringMatching(/^acl\.deny\.subscribe\.2 = "": /)]);
+      writeFileSync(file, "acl:\n  deny:\n    publish: ['plant/safety/#']\n    subscribe: ['test/nosubscribe', 'a/#/b']\n");
+      expect(problems(() => loadBrokerConfig(file, {}, { 'auth.allowAnonymous': 'true' }))).toEqual([
+        'acl.deny.subscribe.1 = "a/#/b": the topic filter uses \'#\' other than as the whole last level',
+      ]);
+      writeFileSync(file, 'acl:\n  deny:\n    publish: plant/safety/#\n');
+      expect(problems(() => loadBrokerConfig(file, {}, { 'auth.allowAnonymous': 'true' }))).toEqual([expect.stringMatching(/^acl\.deny\.publish = "plant\/safety\/#": /)]);
+      writeFileSync(file, "acl:\n  deny:\n    publish: ['plant/safety/#']\n    subscribe: ['plant/safety/#', 'test/nosubscribe']\n");
+      const config = loadBrokerConfig(file, {}, { 'auth.allowAnonymous': 'true' });
+      expect(config.acl.deny).toEqual({ publish: ['plant/safety/#'], subscribe: ['plant/safety/#', 'test/nosubscribe'] });
+      expect(config.acl.device.publish).toContain('telemetry/v1/{username}/readings'); // the roles keep their defaults
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('broker.example.yaml documents every key and loads as it is', () => {

@@ -24,6 +24,14 @@ const patterns = (role: Role, verb: 'publish' | 'subscribe') =>
     description: `topic filters a ${role} may ${verb === 'publish' ? 'publish to' : 'subscribe to (and receive)'}; {username} is the client's user name`,
   });
 const rolePatterns = (role: Role) => section({ publish: patterns(role, 'publish'), subscribe: patterns(role, 'subscribe') });
+const denied = (verb: 'publish' | 'subscribe') =>
+  Type.Array(Type.String({ minLength: 1 }), {
+    default: [],
+    description:
+      verb === 'publish'
+        ? 'topic filters no client but admin may publish to, whatever its role allows'
+        : 'topic filters no client but admin may subscribe to or receive, whatever its role allows',
+  });
 
 export const BrokerConfigSchema = Type.Object(
   {
@@ -78,6 +86,8 @@ export const BrokerConfigSchema = Type.Object(
       backend: rolePatterns('backend'),
       viewer: rolePatterns('viewer'),
       admin: rolePatterns('admin'),
+      // Fences that win over every role's own patterns; admin alone is exempt (broker/acl.ts).
+      deny: section({ publish: denied('publish'), subscribe: denied('subscribe') }),
     }),
     limits: section({
       maxConnections: Type.Integer({

@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { rightsFor } from '../broker/acl.js';
 import { loadBrokerConfig } from '../broker/index.js';
 import { type SecureMosquitto, startMosquittoWithAuth } from './helpers/mosquitto-auth.js';
+import { grants, inbox } from './helpers/mqtt-observe.js';
 import { describeWithProgram } from './helpers/require-program.js';
 import { type TestUser, USERS, connectAs } from './helpers/test-broker.js';
 import { waitFor } from './helpers/wait-for.js';
@@ -19,24 +20,6 @@ const ACL_FILE = join(import.meta.dirname, '..', 'broker', 'mosquitto.acl');
 // Not in the plant's file: a user that reads and writes everything, to send and see what gets through.
 const OBSERVER = { username: 'observer', role: 'admin', password: 'pw-observer' } as const satisfies TestUser;
 const { acl } = loadBrokerConfig(undefined, {}, { 'auth.allowAnonymous': 'true' });
-
-/** The SUBACK return codes for `filters` (MQTT.js rejects as soon as one is 0x80, with the SUBACK attached). */
-async function grants(client: MqttClient, filters: string[]): Promise<number[]> {
-  try {
-    return (await client.subscribeAsync(filters, { qos: 1 })).map((grant) => grant.qos);
-  } catch (error) {
-    const granted = (error as { packet?: { granted?: number[] } }).packet?.granted;
-    if (!granted) throw error;
-    return granted;
-  }
-}
-
-/** Messages received by `client`, as `topic payload` strings. */
-function inbox(client: MqttClient): string[] {
-  const received: string[] = [];
-  client.on('message', (topic, payload) => received.push(`${topic} ${payload.toString()}`));
-  return received;
-}
 
 describeWithProgram('mosquitto', 'mosquitto', 'broker/mosquitto.acl on Mosquitto 2', () => {
   let mosquitto: SecureMosquitto;

@@ -1,10 +1,11 @@
 // Our broker in-process on a free port, with a credentials file of test users in a temp folder
 // and its log captured, for the broker's cross-part tests.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { type Logger, pino } from 'pino';
+import { stringify as stringifyYaml } from 'yaml';
 import { type Credential, type Role, type RunningBroker, hashPassword, loadBrokerConfig, startBroker, writeCredentialsFile } from '../../broker/index.js';
 
 export interface TestUser {
@@ -61,15 +62,19 @@ export interface TestBrokerOptions {
   /** Settings by dotted key path, as flags give them. */
   settings?: Record<string, string>;
   users?: readonly TestUser[];
+  /** Written as the broker's YAML config file, for what flags cannot give (lists, such as the acl patterns); `settings` win over it. */
+  config?: Record<string, unknown>;
 }
 
-export async function startTestBroker({ settings = {}, users = Object.values(USERS) }: TestBrokerOptions = {}): Promise<TestBroker> {
+export async function startTestBroker({ settings = {}, users = Object.values(USERS), config: fileSettings }: TestBrokerOptions = {}): Promise<TestBroker> {
   const dir = await mkdtemp(join(tmpdir(), 'test-broker-'));
   const passwordFile = join(dir, 'users');
   const log = new CapturedLog();
   try {
     await writeUsers(passwordFile, users);
-    const config = loadBrokerConfig(undefined, {}, { 'tcp.host': '127.0.0.1', 'tcp.port': '0', 'auth.passwordFile': passwordFile, ...settings });
+    const configFile = fileSettings && join(dir, 'broker.yaml');
+    if (configFile) await writeFile(configFile, stringifyYaml(fileSettings));
+    const config = loadBrokerConfig(configFile, {}, { 'tcp.host': '127.0.0.1', 'tcp.port': '0', 'auth.passwordFile': passwordFile, ...settings });
     const broker = await startBroker(config, log.logger);
     const stop = async () => {
       await broker.close();
