@@ -3,6 +3,7 @@ import type { BindingInterface } from '@serialport/bindings-interface';
 import type { Logger } from 'pino';
 import { SettingsError, topics } from '../contract/index.js';
 import { ClockMonitor } from './clock.js';
+import { serveCommands } from './commands/index.js';
 import { ConfirmationTracker } from './confirmation-tracker.js';
 import type { AgentConfig } from './config-schema.js';
 import { settlesWithin } from './deadline.js';
@@ -14,13 +15,14 @@ import { DurableOutbox } from './outbox.js';
 import { Presence } from './presence.js';
 import { Publisher } from './publisher.js';
 import { ReadingPipeline } from './reading-pipeline.js';
+import { SensorControl } from './sensor-control.js';
 import { SensorHealthBoard } from './sensor-health.js';
 import { planAgent } from './sensor-plan.js';
 import { packageVersion } from '../contract/package-version.js';
 
 // The wiring: ports and their drivers → reading pipeline (sampling, clock) → durable outbox →
-// publisher (live and replay lanes) → MQTT; presence (birth, will, sensor states) and the
-// health endpoint beside them. Each part is in its own file; this one only joins them.
+// publisher (live and replay lanes) → MQTT; presence (birth, will, sensor states), commands
+// (cmd/v1/{device}/+) and the health endpoint beside them. Each part is in its own file; this one only joins them.
 
 /** How long a stopping agent waits for the broker to take its `offline` status. */
 const GOODBYE_MS = 1000;
@@ -56,6 +58,7 @@ export interface AgentDependencies {
 export function startAgent(config: AgentConfig, { log, binding }: AgentDependencies): RunningAgent {
   const { plan, problems } = planAgent(config);
   if (!plan) throw new SettingsError(problems);
+  const startedAt = Date.now();
   // A time-ordered, unique id for this start; the contract only needs it to be new per start.
   const boot = `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
   const { device } = config;
@@ -114,6 +117,19 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
     log: log.child({ component: 'agent:readings' }),
   });
   const drivers = createDrivers(plan.ports, pipeline, log, binding);
+  const commands = serveCommands({
+    client,
+    device,
+    control: new SensorControl(plan.sensors, plan.ports, drivers, pipeline),
+    board,
+    presence,
+    outbox: { outbox, confirmBy, confirmations: confirmations?.stats, replaying: () => publisher.replaying },
+    resend: () => publisher.resend(),
+    ping: { device, boot, agentVersion: packageVersion(), startedAt, clock: () => clock.state() },
+    clock: () => clock.state(),
+    metrics,
+    log: log.child({ component: 'agent:commands' }),
+  });
   const health = config.health.enabled
     ? serveHealth({
         host: config.health.host,
@@ -147,6 +163,7 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
               resent: confirmations.stats.resent,
             }),
           },
+          commands: { subscribed: commands.subscribed },
           sensors: board.payload().sensors,
           };
         },
@@ -163,6 +180,8 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
+    // First, so that a command waiting for a reading ends now with a reply, not at its deadline.
+    commands.stop();
     clock.stop();
     await Promise.all(drivers.map((driver) => driver.stop()));
     pipeline.flush();

@@ -24,7 +24,24 @@ export type AgentErrorCode =
   | 'AGENT_MODBUS_EXCEPTION'
   /** The link of a Modbus bus is not open, so no request can be sent. */
   | 'AGENT_MODBUS_LINK_DOWN'
-  | 'AGENT_HEALTH_PORT_FAILED';
+  | 'AGENT_HEALTH_PORT_FAILED'
+  // Commands (cmd/v1/{device}/{command}): the `code` of a reply that is not `ok`.
+  /** Refused: the request is not JSON of the Command schema (answered only when it names a requestId). */
+  | 'AGENT_COMMAND_MALFORMED'
+  /** Refused: no such command. */
+  | 'AGENT_COMMAND_UNKNOWN'
+  /** Refused: an argument is missing, of the wrong type, out of its limits, or names no sensor of this agent. */
+  | 'AGENT_COMMAND_BAD_ARGS'
+  /** Refused: it arrived after its deadline (only judged while the agent's clock is synchronised). */
+  | 'AGENT_COMMAND_EXPIRED'
+  /** Refused: too many commands are running at once. */
+  | 'AGENT_COMMAND_BUSY'
+  /** Failed: tried, but not done by its deadline (read-now: no reading came in time). */
+  | 'AGENT_COMMAND_TIMED_OUT'
+  /** Failed: tried, and an unexpected error stopped it (the reason says which). */
+  | 'AGENT_COMMAND_FAILED'
+  /** Failed: the agent stopped while the command ran. */
+  | 'AGENT_STOPPING';
 
 export class AgentError extends Error {
   constructor(

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SensorState } from '../contract/index.js';
 
 /** What the gauges read at scrape time, so nothing is counted twice or goes stale. */
@@ -55,6 +55,31 @@ export class AgentMetrics {
   readonly readingsDropped = new Counter({
     name: 'furnace_agent_readings_dropped_total',
     help: 'Readings lost, by cause: outbox_full, expired (outbox caps), write_failed (disk)',
+    labelNames: ['cause'],
+    registers: [this.registry],
+  });
+
+  readonly commands = new Counter({
+    name: 'furnace_agent_commands_total',
+    help: 'Commands answered, by command (a name the agent does not know counts as "unknown") and outcome (ok, refused, failed)',
+    labelNames: ['command', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly commandDuration = new Histogram({
+    name: 'furnace_agent_command_duration_seconds',
+    help: 'From the receipt of a command to its reply, by command',
+    labelNames: ['command'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly commandDuplicates = new Counter({
+    name: 'furnace_agent_command_duplicates_total',
+    help: 'Requests received again (same requestId) and answered from the recent replies, not run again',
+    registers: [this.registry],
+  });
+  readonly commandsDropped = new Counter({
+    name: 'furnace_agent_commands_dropped_total',
+    help: 'Requests that named no readable requestId, so could not be answered, by cause (not_json, too_large, schema, topic)',
     labelNames: ['cause'],
     registers: [this.registry],
   });

@@ -7,11 +7,17 @@ import { type ModbusSensorPlan, type PortPlan, outOfRange } from './sensor-plan.
 
 interface Poller {
   sensor: ModbusSensorPlan;
+  /** The poll period in force: the plan's, until set-interval changes it. */
+  pollMs: number;
   timer?: NodeJS.Timeout;
-  busy: boolean;
+  /** The poll under way: a poll asked for meanwhile (timer or read-now) joins it. */
+  inflight?: Promise<PollResult>;
   /** Failed the last poll: asked once per poll (no retries) until it answers again. */
   failing: boolean;
 }
+
+/** What one poll gave: a reading (a value, or a `bad` one), or why none. */
+export type PollResult = { ok: true } | { ok: false; code: ModbusError['code']; message: string };
 
 /**
  * Polls the Modbus RTU sensors of one bus (hardware spec §9 to §16), each at its own interval,
@@ -32,6 +38,8 @@ export class ModbusBusDriver implements SensorDriver {
   private readonly master: ModbusMaster;
   private readonly pollers: Poller[];
   private stopped = true;
+  /** The stall watchdog in poll periods, so it follows a poll period changed at run time. */
+  private readonly stallPerPollMs: number;
 
   constructor(
     port: PortPlan,
@@ -41,7 +49,8 @@ export class ModbusBusDriver implements SensorDriver {
   ) {
     const isTcp = port.path.startsWith('tcp:');
     this.master = new ModbusMaster(link, isTcp ? 0 : frameGapMs(port.baudRate), log);
-    this.pollers = port.sensors.flatMap((sensor) => (sensor.driver === 'modbus' ? [{ sensor, busy: false, failing: false }] : []));
+    this.pollers = port.sensors.flatMap((sensor) => (sensor.driver === 'modbus' ? [{ sensor, pollMs: sensor.modbus.pollMs, failing: false }] : []));
+    this.stallPerPollMs = port.stallAfterMs / Math.max(1, this.shortestPollMs());
     const ids = this.pollers.map((poller) => poller.sensor.id);
     link.on('state', (state, reason) => {
       reportPortState(sink, ids, state, reason);
@@ -52,8 +61,43 @@ export class ModbusBusDriver implements SensorDriver {
 
   start(): void {
     this.stopped = false;
-    for (const poller of this.pollers) poller.timer = setInterval(() => void this.poll(poller), poller.sensor.modbus.pollMs);
+    for (const poller of this.pollers) this.schedule(poller);
     this.link.start();
+  }
+
+  /** Polls a sensor of this bus now, or joins the poll under way (read-now). */
+  pollNow(sensorId: string): Promise<PollResult> {
+    const poller = this.pollers.find((candidate) => candidate.sensor.id === sensorId);
+    if (!poller) return Promise.resolve({ ok: false, code: 'AGENT_MODBUS_LINK_DOWN', message: `no sensor ${sensorId} on this bus` });
+    return this.poll(poller);
+  }
+
+  /** The poll period of a sensor of this bus (undefined: not on it). */
+  pollMs(sensorId: string): number | undefined {
+    return this.pollers.find((candidate) => candidate.sensor.id === sensorId)?.pollMs;
+  }
+
+  /**
+   * Polls a sensor at a new period until the agent stops (set-interval); returns the previous one.
+   * The bus's stall watchdog keeps its number of poll periods.
+   */
+  setPollInterval(sensorId: string, ms: number): number | undefined {
+    const poller = this.pollers.find((candidate) => candidate.sensor.id === sensorId);
+    if (!poller) return undefined;
+    const previous = poller.pollMs;
+    poller.pollMs = ms;
+    if (!this.stopped) this.schedule(poller);
+    if (this.stallPerPollMs > 0) this.link.setStallAfterMs(Math.round(this.stallPerPollMs * this.shortestPollMs()));
+    return previous;
+  }
+
+  private schedule(poller: Poller): void {
+    clearInterval(poller.timer);
+    poller.timer = setInterval(() => void this.poll(poller), poller.pollMs);
+  }
+
+  private shortestPollMs(): number {
+    return Math.min(...this.pollers.map((poller) => poller.pollMs));
   }
 
   async stop(): Promise<void> {
@@ -62,16 +106,16 @@ export class ModbusBusDriver implements SensorDriver {
     await this.link.stop();
   }
 
-  private async poll(poller: Poller): Promise<void> {
+  private poll(poller: Poller): Promise<PollResult> {
     // A poll still waiting for the bus is not doubled: the queue stays one deep per sensor.
-    if (this.stopped || poller.busy || !this.link.isOpen) return;
-    poller.busy = true;
-    try {
-      const outcome = await this.readWithRetries(poller);
-      if (!this.stopped) this.report(poller, outcome, Date.now());
-    } finally {
-      poller.busy = false;
-    }
+    if (poller.inflight) return poller.inflight;
+    if (this.stopped || !this.link.isOpen) return Promise.resolve({ ok: false, code: 'AGENT_MODBUS_LINK_DOWN', message: 'the port is not open' });
+    const inflight = this.readWithRetries(poller).then((outcome): PollResult => {
+      if (this.stopped) return { ok: false, code: 'AGENT_MODBUS_LINK_DOWN', message: 'the agent is stopping' };
+      return this.report(poller, outcome, Date.now());
+    });
+    poller.inflight = inflight.finally(() => (poller.inflight = undefined));
+    return poller.inflight;
   }
 
   private async readWithRetries(poller: Poller): Promise<ReadOutcome> {
@@ -92,7 +136,8 @@ export class ModbusBusDriver implements SensorDriver {
     return outcome ?? { ok: false, error: new ModbusError('AGENT_MODBUS_LINK_DOWN', 'stopped') };
   }
 
-  private report(poller: Poller, outcome: ReadOutcome, ts: number): void {
+  /** Reports the outcome to the sink; says whether it made a reading. */
+  private report(poller: Poller, outcome: ReadOutcome, ts: number): PollResult {
     const { sensor } = poller;
     const { sink } = this;
     poller.failing = !outcome.ok;
@@ -101,11 +146,11 @@ export class ModbusBusDriver implements SensorDriver {
       if (decoded.kind === 'no-value') {
         sink.reading(sensor.id, ts, null, 'bad');
         sink.state(sensor.id, 'faulty', `the device reports no value (raw ${decoded.raw})`);
-        return;
+        return { ok: true };
       }
       sink.reading(sensor.id, ts, decoded.value, outOfRange(decoded.value, sensor.range) ? 'uncertain' : 'good');
       sink.state(sensor.id, 'ok');
-      return;
+      return { ok: true };
     }
     const { error } = outcome;
     if (error.code !== 'AGENT_MODBUS_LINK_DOWN') sink.failed(sensor.id, failureReason(error), error.message);
@@ -113,18 +158,19 @@ export class ModbusBusDriver implements SensorDriver {
       case 'AGENT_MODBUS_EXCEPTION':
         sink.reading(sensor.id, ts, null, 'bad');
         sink.state(sensor.id, 'faulty', `Modbus ${error.message}`);
-        return;
+        return { ok: true };
       case 'AGENT_MODBUS_CRC':
         sink.state(sensor.id, 'faulty', `Modbus ${error.message}`);
-        return;
+        break;
       case 'AGENT_MODBUS_TIMEOUT':
         sink.state(sensor.id, 'stalled', `Modbus ${error.message}`);
-        return;
+        break;
       case 'AGENT_MODBUS_LINK_DOWN':
         // The port's own state (disconnected) already says it.
         this.log.debug({ sensor: sensor.id }, 'poll skipped: the port is not open');
-        return;
+        break;
     }
+    return { ok: false, code: error.code, message: error.message };
   }
 }
 

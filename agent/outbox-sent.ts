@@ -52,6 +52,8 @@ export class SentState {
   private readonly all: Database.Statement;
   private readonly future: Database.Statement;
   private readonly stats: Database.Statement;
+  private readonly rangeChunk: Database.Statement;
+  private readonly rangeAgain: Database.Statement;
   private readonly markTx: (runs: readonly SeqRun[], now: number) => void;
   private readonly confirmTx: (boot: string, runs: readonly SeqRun[]) => { removed: number; latestSentAt: number | undefined };
 
@@ -78,6 +80,11 @@ export class SentState {
       'UPDATE outbox SET sent_at = min(sent_at, @now), retry_at = min(retry_at, @now + @timeout) WHERE sent_at IS NOT NULL AND sent_at > @now',
     );
     this.stats = db.prepare('SELECT count(*) AS count, min(ts) AS oldestTs FROM outbox WHERE sent_at IS NOT NULL');
+    // By primary key, a chunk of rows at a time: a range of millions never holds the event loop (and the readings) for long.
+    this.rangeChunk = db.prepare(
+      'SELECT count(*) AS n, max(seq) AS last FROM (SELECT seq FROM outbox WHERE seq BETWEEN @from AND @to AND boot = @boot ORDER BY seq LIMIT @limit)',
+    );
+    this.rangeAgain = db.prepare(`${waitAgain} WHERE seq BETWEEN @from AND @last AND boot = @boot`);
     // Runs of one batch change in one transaction: one disk sync, and all or none.
     this.markTx = db.transaction((runs: readonly SeqRun[], now: number) => {
       for (const [first, last] of runs) this.markRange.run({ now, first, last, timeout: timing.timeoutMs, max: timing.maxTimeoutMs });
@@ -122,6 +129,18 @@ export class SentState {
   /** Makes every sent reading waiting again (nothing will confirm them: confirm.by broker). */
   resendAll(): number {
     return this.all.run().changes;
+  }
+
+  /**
+   * Makes the readings of `boot` with `from <= seq <= to` waiting again, sent or not (the resend
+   * command: the backend fills a gap), at most `limit` of them. Returns how many the outbox holds
+   * there, and the last seq done (`undefined`: none left), so the caller goes on after it.
+   */
+  resendRange(boot: string, from: number, to: number, limit: number): { held: number; last: number | undefined } {
+    const { n, last } = this.rangeChunk.get({ boot, from, to, limit }) as { n: number; last: number | null };
+    if (last === null) return { held: 0, last: undefined };
+    this.rangeAgain.run({ boot, from, last });
+    return { held: n, last };
   }
 
   /** The clock stepped back: times stamped "in the future" are brought back to now, so nothing waits for them. */

@@ -53,6 +53,17 @@ export class Presence {
     if (this.client?.connected) this.publish(topics.sensors(this.options.device), encodePayload(this.options.board.payload()));
   }
 
+  /** Publishes birth and sensor states again (the announce command); resolves once the broker took both. */
+  async announce(): Promise<void> {
+    const { client } = this;
+    if (!client) throw new Error('presence is not attached to a client');
+    const options = { qos: 1, retain: true } as const;
+    await Promise.all([
+      client.publishAsync(topics.status(this.options.device), this.status('online'), options),
+      client.publishAsync(topics.sensors(this.options.device), encodePayload(this.options.board.payload()), options),
+    ]);
+  }
+
   /** The clean goodbye: the retained status becomes `offline` (the will is only for unclean ends). */
   async goodbye(): Promise<void> {
     if (!this.client?.connected) return;

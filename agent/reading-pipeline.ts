@@ -3,6 +3,7 @@ import type { ClockState, Quality, SensorState } from '../contract/index.js';
 import { errorCode } from './errors.js';
 import type { AgentMetrics } from './metrics.js';
 import type { DurableOutbox, NewReading } from './outbox.js';
+import { type ReadingWait, ReadingWaiters, type TakenReading } from './reading-waiters.js';
 import { Sampler } from './sampler.js';
 import type { SensorSink } from './sensor-events.js';
 import type { SensorHealthBoard } from './sensor-health.js';
@@ -46,6 +47,9 @@ export class ReadingPipeline implements SensorSink {
   private readonly units = new Map<string, string>();
   private readonly logged = new Set<string>();
   private pending: NewReading[] = [];
+  /** Read-now waiters of the pending readings, by their index in `pending`. */
+  private pendingWaiters = new Map<number, Array<(reading: TakenReading) => void>>();
+  private readonly waiters = new ReadingWaiters();
   private flushScheduled = false;
   private dropsSeen = { full: 0, expired: 0 };
   /** Whether the last commit worked: false while the disk refuses (the agent is then unhealthy). */
@@ -66,16 +70,34 @@ export class ReadingPipeline implements SensorSink {
   reading(sensorId: string, ts: number, value: number | null, quality: Quality): void {
     const { metrics } = this.options;
     metrics.readingsRead.inc({ sensor: sensorId });
-    if (!this.samplers.get(sensorId)?.accept(ts, value, quality)) {
+    // A reading someone asked for (read-now) is kept whatever the sampling settings say.
+    const waiting = this.waiters.claim(sensorId);
+    if (!this.samplers.get(sensorId)?.accept(ts, value, quality, waiting.length > 0)) {
       metrics.readingsSampledOut.inc({ sensor: sensorId });
       return;
     }
     const unit = this.units.get(sensorId) ?? '';
     this.pending.push({ ts, sensor: sensorId, value, unit, quality, clock: this.options.clock(), replay: !this.options.online() });
+    if (waiting.length > 0) this.pendingWaiters.set(this.pending.length - 1, waiting);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
+  }
+
+  /** Waits for the next reading of `sensorId`, kept and committed whatever the sampling settings say (read-now). */
+  nextReading(sensorId: string): ReadingWait {
+    return this.waiters.wait(sensorId);
+  }
+
+  /** The sampling minimum interval of a sensor, or `undefined` for an unknown one. */
+  minIntervalMs(sensorId: string): number | undefined {
+    return this.samplers.get(sensorId)?.minIntervalMs;
+  }
+
+  /** Changes a sensor's sampling minimum interval until the agent stops (set-interval); returns the previous one. */
+  setMinInterval(sensorId: string, ms: number): number | undefined {
+    return this.samplers.get(sensorId)?.setMinInterval(ms);
   }
 
   state(sensorId: string, state: SensorState, reason?: string): void {
@@ -104,11 +126,15 @@ export class ReadingPipeline implements SensorSink {
     const readings = this.pending;
     if (readings.length === 0) return;
     this.pending = [];
+    const waiters = this.pendingWaiters;
+    this.pendingWaiters = new Map();
     const { outbox, metrics, boot, log } = this.options;
     let seqs: Array<number | undefined>;
     try {
       seqs = outbox.appendMany(boot, readings);
     } catch (error) {
+      // Read-now still gets the reading it asked for, marked as not stored.
+      answerWaiters(waiters, readings, []);
       // A full or failing disk: these readings cannot be kept, but the agent goes on for the next ones,
       // unhealthy (/healthz 503) until a write succeeds again. Loud once per outage, then quiet.
       const fields = { err: error, code: errorCode(error) ?? 'AGENT_OUTBOX_WRITE_FAILED', lost: readings.length };
@@ -118,6 +144,7 @@ export class ReadingPipeline implements SensorSink {
       metrics.readingsDropped.inc({ cause: 'write_failed' }, readings.length);
       return;
     }
+    answerWaiters(waiters, readings, seqs);
     if (!this.writable) log.info({ lostMeanwhile: this.stats.outboxWriteErrors }, 'the outbox can be written again');
     this.writable = true;
     const stored = seqs.filter((seq): seq is number => seq !== undefined);
@@ -145,5 +172,17 @@ export class ReadingPipeline implements SensorSink {
     const level = this.logged.has(key) ? 'debug' : 'warn';
     this.logged.add(key);
     this.options.log[level](fields, message);
+  }
+}
+
+/** Hands each read-now waiter its reading, with the seq the outbox gave it (none: not stored). */
+function answerWaiters(waiters: Map<number, Array<(reading: TakenReading) => void>>, readings: readonly NewReading[], seqs: ReadonlyArray<number | undefined>): void {
+  for (const [index, resolves] of waiters) {
+    const reading = readings[index];
+    if (!reading) continue;
+    const seq = seqs[index];
+    const { sensor, ts, value, unit, quality, clock } = reading;
+    const taken: TakenReading = { sensor, ...(seq === undefined ? {} : { seq }), ts, value, unit, quality, clock, stored: seq !== undefined };
+    for (const resolve of resolves) resolve(taken);
   }
 }

@@ -56,9 +56,23 @@ export class ReopeningLink extends EventEmitter<LinkEvents> {
   /** When the first of those failures happened (ms), for the recovery's log line. */
   private failingSince = 0;
   private stopped = true;
+  private stallAfterMs: number;
 
   constructor(protected readonly options: ReopeningLinkOptions) {
     super();
+    this.stallAfterMs = options.stallAfterMs ?? 0;
+  }
+
+  /**
+   * Changes the stall watchdog at run time (a Modbus bus polled at a new period by set-interval:
+   * a slower poll must not read as a silent port). Applies from now on, to an open link at once.
+   */
+  setStallAfterMs(ms: number): void {
+    this.stallAfterMs = ms;
+    if (this.connection && !this.stopped) {
+      clearTimeout(this.stallTimer);
+      this.armStallTimer(this.attempt);
+    }
   }
 
   get isOpen(): boolean {
@@ -140,7 +154,7 @@ export class ReopeningLink extends EventEmitter<LinkEvents> {
   }
 
   private armStallTimer(attempt: number): void {
-    const stallAfterMs = this.options.stallAfterMs ?? 0;
+    const { stallAfterMs } = this;
     if (stallAfterMs <= 0) return;
     clearTimeout(this.stallTimer);
     this.stallTimer = setTimeout(() => {

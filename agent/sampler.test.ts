@@ -35,4 +35,22 @@ describe('Sampler', () => {
     expect(sampler.accept(20, null, 'bad')).toBe(false);
     expect(sampler.accept(30, 801, 'good')).toBe(true);
   });
+
+  it('keeps a forced reading (read-now) and measures the next ones from it', () => {
+    const sampler = new Sampler({ minIntervalMs: 0, deadband: 10, heartbeatMs: 0 });
+    expect(sampler.accept(0, 100, 'good')).toBe(true);
+    expect(sampler.accept(1, 101, 'good')).toBe(false);
+    expect(sampler.accept(2, 102, 'good', true)).toBe(true);
+    expect(sampler.accept(3, 111, 'good')).toBe(false); // 9 from the forced 102
+    expect(sampler.accept(4, 112, 'good')).toBe(true);
+  });
+
+  it('changes its minimum interval at run time without touching the settings it was made from', () => {
+    const settings = { minIntervalMs: 100, deadband: 0, heartbeatMs: 0 };
+    const sampler = new Sampler(settings);
+    expect(sampler.setMinInterval(1000)).toBe(100);
+    expect(sampler.minIntervalMs).toBe(1000);
+    expect(settings.minIntervalMs).toBe(100);
+    expect(kept(sampler, [[0, 1], [500, 2], [1000, 3]])).toEqual([0, 1000]);
+  });
 });

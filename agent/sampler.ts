@@ -18,13 +18,30 @@ export const KEEP_EVERY_READING: SamplingOptions = { minIntervalMs: 0, deadband:
 export class Sampler {
   private last: { ts: number; value: number | null; quality: Quality } | undefined;
 
-  constructor(private readonly options: SamplingOptions) {}
+  private readonly options: SamplingOptions;
 
-  accept(ts: number, value: number | null, quality: Quality): boolean {
+  constructor(options: SamplingOptions) {
+    // A copy: set-interval changes this sensor's minimum interval, never the plan it came from.
+    this.options = { ...options };
+  }
+
+  /** `force`: kept whatever the settings say (a reading asked for by read-now), and the new reference. */
+  accept(ts: number, value: number | null, quality: Quality, force = false): boolean {
     const last = this.last;
-    const keep = last === undefined || quality !== last.quality || this.worthKeeping(last, ts, value);
+    const keep = force || last === undefined || quality !== last.quality || this.worthKeeping(last, ts, value);
     if (keep) this.last = { ts, value, quality };
     return keep;
+  }
+
+  get minIntervalMs(): number {
+    return this.options.minIntervalMs;
+  }
+
+  /** Changes the minimum interval at run time (set-interval); returns the previous one. */
+  setMinInterval(ms: number): number {
+    const previous = this.options.minIntervalMs;
+    this.options.minIntervalMs = ms;
+    return previous;
   }
 
   private worthKeeping(last: { ts: number; value: number | null }, ts: number, value: number | null): boolean {
