@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Reading } from '../contract/index.js';
 import { Alerting } from './alerts/alerting.js';
+import { CommandClient } from './commands/command-client.js';
+import { GapFiller, type GapFillerOptions } from './commands/gap-filler.js';
 import type { BackendConfig } from './config.js';
 import { BackendError } from './errors.js';
 import { buildApp } from './http/app.js';
@@ -21,6 +23,9 @@ export interface RunningBackend {
   readonly metrics: BackendMetrics;
   readonly ingest: Ingest;
   readonly alerting: Alerting;
+  readonly commands: CommandClient;
+  /** Absent when commands.fillGapsAfterMs is 0. */
+  readonly gapFiller: GapFiller | undefined;
   close(): Promise<void>;
 }
 
@@ -53,6 +58,7 @@ export async function startBackend(config: BackendConfig, log: Logger, options: 
   // Alerts publish on ingest's MQTT session, so ingest comes first and alerting right after it. No
   // message can reach the observer in between: they arrive from the network, after this synchronous set-up.
   let alerting: Alerting | undefined;
+  let commands: CommandClient | undefined;
   const ingest = new Ingest({
     mqtt: config.mqtt,
     batching: config.ingest,
@@ -66,8 +72,19 @@ export async function startBackend(config: BackendConfig, log: Logger, options: 
       statusCleared: (...args) => alerting?.statusCleared(...args),
       sensors: (...args) => alerting?.sensors(...args),
     },
+    commandReplies: (...args) => commands?.takeReply(...args),
   });
   try {
+    // Commands go out on ingest's session, and their replies come back through it.
+    commands = new CommandClient({
+      client: ingest.client,
+      registry,
+      metrics,
+      log: log.child({ component: 'backend:commands' }),
+      maxInFlightPerDevice: config.commands.maxInFlightPerDevice,
+      maxInFlight: config.commands.maxInFlight,
+      problem: () => ingest.commandsProblem,
+    });
     alerting = new Alerting({ ...options, config, mqttClient: ingest.client, metrics, log: log.child({ component: 'backend:alerts' }) });
   } catch (error) {
     await ingest.stop();
@@ -76,9 +93,13 @@ export async function startBackend(config: BackendConfig, log: Logger, options: 
     throw error;
   }
   const alerts = alerting;
+  const commandClient = commands;
   alerts.start();
   const retention = new RetentionTimer(store, config.store.retentionIntervalMs, metrics, log.child({ component: 'backend:retention' }));
+  const gapFiller = startGapFiller(config, { store, registry, commands: commandClient, metrics, ingest, log });
   const stopAll = async () => {
+    gapFiller?.stop();
+    commandClient.close();
     retention.stop();
     await ingest.stop();
     await alerts.close();
@@ -96,6 +117,7 @@ export async function startBackend(config: BackendConfig, log: Logger, options: 
       log: log.child({ component: 'backend:http' }),
       config,
       alerts,
+      commands: commandClient,
       readings: (listener) => {
         const forward = (device: string, boot: string, readings: readonly Reading[], receivedAt: number) =>
           listener(device, readings.map((reading) => ({ ...reading, device, boot, receivedAt })));
@@ -133,9 +155,31 @@ export async function startBackend(config: BackendConfig, log: Logger, options: 
     metrics,
     ingest,
     alerting: alerts,
+    commands: commandClient,
+    gapFiller,
     async close() {
       await app.close();
       await stopAll();
     },
   };
+}
+
+/** Gap filling, fed by ingest's commit events; `undefined` when commands.fillGapsAfterMs is 0. */
+function startGapFiller(
+  config: BackendConfig,
+  deps: Pick<GapFillerOptions, 'store' | 'registry' | 'commands' | 'metrics'> & { ingest: Ingest; log: Logger },
+): GapFiller | undefined {
+  const { fillGapsAfterMs, fillGapsRepeatMs, defaultTimeoutMs } = config.commands;
+  if (fillGapsAfterMs === 0) return undefined;
+  const { ingest, log, ...rest } = deps;
+  const filler = new GapFiller({
+    ...rest,
+    log: log.child({ component: 'backend:gap-filler' }),
+    fillAfterMs: fillGapsAfterMs,
+    repeatMs: fillGapsRepeatMs,
+    timeoutMs: defaultTimeoutMs,
+  });
+  ingest.events.on('committed', (commit) => filler.committed(commit.result.gapsOpened));
+  ingest.events.on('stored', (device) => filler.stored(device));
+  return filler;
 }

@@ -66,6 +66,22 @@ describe('backend config', () => {
       /auth\.tokens\.1\.name = "a": used by another token/,
     );
   });
+
+  it('takes the command settings from the environment, and refuses a default timeout past the maximum or a device bound past the total', () => {
+    const config = loadBackendConfig(undefined, { FURNACE_BACKEND_COMMANDS_MAX_TIMEOUT_MS: '60000', FURNACE_BACKEND_COMMANDS_FILL_GAPS_AFTER_MS: '0' });
+    expect(config.commands).toEqual({
+      defaultTimeoutMs: 5000,
+      maxTimeoutMs: 60_000,
+      maxInFlightPerDevice: 4,
+      maxInFlight: 256,
+      fillGapsAfterMs: 0,
+      fillGapsRepeatMs: 300_000,
+    });
+    const env = { FURNACE_BACKEND_COMMANDS_DEFAULT_TIMEOUT_MS: '20000', FURNACE_BACKEND_COMMANDS_MAX_TIMEOUT_MS: '10000', FURNACE_BACKEND_COMMANDS_MAX_IN_FLIGHT: '2' };
+    expect(() => loadBackendConfig(undefined, env)).toThrow(/commands\.defaultTimeoutMs = 20000: must not exceed commands\.maxTimeoutMs \(10000\)/);
+    expect(() => loadBackendConfig(undefined, env)).toThrow(/commands\.maxInFlightPerDevice = 4: must not exceed commands\.maxInFlight \(2\)/);
+    expect(() => loadBackendConfig(undefined, { FURNACE_BACKEND_COMMANDS_MAX_IN_FLIGHT_PER_DEVICE: '0' })).toThrow(/commands\.maxInFlightPerDevice = 0: /);
+  });
 });
 
 /** Loads a config whose only content is these tokens (through a temp file: tokens come from files only). */

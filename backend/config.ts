@@ -75,6 +75,23 @@ const Query = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const Commands = Type.Object(
+  {
+    defaultTimeoutMs: Int(100, 600_000, 5000, 'how long a command waits for the agent reply when the request gives no timeoutMs; past it: 504 API_DEVICE_TIMEOUT'),
+    maxTimeoutMs: Int(100, 600_000, 30_000, 'the longest timeoutMs a command request may ask for'),
+    maxInFlightPerDevice: Int(1, 1000, 4, 'commands waiting for one device reply; past it: 429 API_DEVICE_BUSY at once (refused, not queued)'),
+    maxInFlight: Int(1, 100_000, 256, 'commands waiting for a reply, all devices together; past it: 429 API_DEVICE_BUSY at once'),
+    fillGapsAfterMs: Int(
+      0,
+      DAY_MS,
+      30_000,
+      'a seq gap open this long on an online device is asked for again from its agent outbox (the resend command); 0: never',
+    ),
+    fillGapsRepeatMs: Int(10_000, DAY_MS, 300_000, 'the same gap is asked for at most this often (and 3 times in all)'),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const ApiTokenSchema = Type.Object(
   {
     name: Type.String({ pattern: SEGMENT_PATTERN, description: 'who holds the token (logs and rate limits use it)' }),
@@ -82,7 +99,7 @@ export const ApiTokenSchema = Type.Object(
     scopes: Type.Array(Type.Union([Type.Literal('read'), Type.Literal('admin')]), {
       minItems: 1,
       uniqueItems: true,
-      description: 'read: every GET under /api/v1; admin: also /api/v1/admin',
+      description: 'read: every GET under /api/v1 and the commands that only ask (read-now, outbox, ping); admin: also /api/v1/admin and every command',
     }),
     rateLimitPerMinute: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'overrides rateLimit.perMinute' })),
   },
@@ -148,6 +165,7 @@ export const BackendConfigSchema = Type.Object(
     auth: Auth,
     rateLimit: RateLimit,
     alerts: Alerts,
+    commands: Commands,
   },
   { additionalProperties: false },
 );
@@ -187,6 +205,13 @@ function crossChecks(config: BackendConfig): string[] {
   });
   if (config.alerts.retryMinMs > config.alerts.retryMaxMs) {
     problems.push(`alerts.retryMinMs = ${config.alerts.retryMinMs}: must not exceed alerts.retryMaxMs (${config.alerts.retryMaxMs})`);
+  }
+  const { commands } = config;
+  if (commands.defaultTimeoutMs > commands.maxTimeoutMs) {
+    problems.push(`commands.defaultTimeoutMs = ${commands.defaultTimeoutMs}: must not exceed commands.maxTimeoutMs (${commands.maxTimeoutMs})`);
+  }
+  if (commands.maxInFlightPerDevice > commands.maxInFlight) {
+    problems.push(`commands.maxInFlightPerDevice = ${commands.maxInFlightPerDevice}: must not exceed commands.maxInFlight (${commands.maxInFlight})`);
   }
   if (config.alerts.rulesFile === undefined) {
     const parsed = parseRules(config.alerts.rules);

@@ -49,6 +49,16 @@ export const API_ERRORS = {
   API_RULES_INVALID: 400,
   /** The rules live inline in the backend config, which the API never rewrites. */
   API_RULES_READ_ONLY: 409,
+  /** Not one of the commands an agent answers (contract COMMAND_NAMES). */
+  API_COMMAND_UNKNOWN: 404,
+  /** The registry says the device is offline (its will or last status): a command is not even sent. */
+  API_DEVICE_OFFLINE: 409,
+  /** Too many commands wait for a reply (commands.maxInFlightPerDevice, commands.maxInFlight): refused, not queued. */
+  API_DEVICE_BUSY: 429,
+  /** The agent did not reply within the command's timeout; a later reply is dropped. */
+  API_DEVICE_TIMEOUT: 504,
+  /** The backend cannot send commands or hear replies now (not connected to the broker, or no reply subscription). */
+  API_BROKER_UNAVAILABLE: 503,
 } as const;
 export type ApiErrorCode = keyof typeof API_ERRORS;
 
@@ -59,6 +69,8 @@ export class ApiError extends Error {
     message: string,
     /** Extra response headers, e.g. `www-authenticate` on a 401. */
     readonly headers: Record<string, string> = {},
+    /** Extra body fields beside `{ statusCode, code, error, message }`, e.g. `offlineSince`; the route's schema declares them. */
+    readonly fields: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'ApiError';

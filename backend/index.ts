@@ -1,5 +1,8 @@
 // backend/: the backend's public surface.
 export { startBackend, type RunningBackend } from './backend.js';
+export { CommandClient, type CommandAnswer, type CommandRequest, type CommandSender } from './commands/command-client.js';
+export { CommandError, type CommandErrorCode } from './commands/command-errors.js';
+export { GapFiller } from './commands/gap-filler.js';
 export { BackendConfigSchema, type BackendConfig, type ApiTokenConfig, loadBackendConfig, BACKEND_ENV_PREFIX } from './config.js';
 export { BackendError, type BackendErrorCode, ApiError, type ApiErrorCode, API_ERRORS } from './errors.js';
 export { buildApp, type AppDependencies } from './http/app.js';

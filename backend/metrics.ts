@@ -1,5 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { REJECT_CAUSES } from '../contract/index.js';
+import { COMMAND_NAMES, REJECT_CAUSES } from '../contract/index.js';
+
+/** How a command ended: the agent's outcome, or why it got none. The `outcome` label of furnace_backend_commands_total. */
+export const COMMAND_RESULTS = ['ok', 'refused', 'failed', 'timeout', 'offline', 'busy', 'unavailable'] as const;
+export type CommandResult = (typeof COMMAND_RESULTS)[number];
 
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -176,9 +180,45 @@ export class BackendMetrics {
     registers: this.registers,
   });
 
+  // Commands (backend/commands)
+  readonly commands = new Counter({
+    name: 'furnace_backend_commands_total',
+    help: 'Commands to agents by name and outcome: ok, refused, failed (the agent replied so), timeout, offline, busy, unavailable (not sent)',
+    labelNames: ['command', 'outcome'],
+    registers: this.registers,
+  });
+  readonly commandSeconds = new Histogram({
+    name: 'furnace_backend_command_round_trip_seconds',
+    help: 'From publishing a command to receiving its reply, by command',
+    labelNames: ['command'],
+    buckets: LATENCY_BUCKETS,
+    registers: this.registers,
+  });
+  readonly commandsInFlight = new Gauge({
+    name: 'furnace_backend_commands_in_flight',
+    help: 'Commands waiting for a reply (bounded by commands.maxInFlight)',
+    registers: this.registers,
+  });
+  readonly commandRepliesLate = new Counter({
+    name: 'furnace_backend_command_replies_late_total',
+    help: 'Replies that came after their request had timed out (dropped)',
+    registers: this.registers,
+  });
+  readonly commandRepliesUnknown = new Counter({
+    name: 'furnace_backend_command_replies_unknown_total',
+    help: 'Replies to no request of this backend, or on the reply topic of another device or command than the request (dropped)',
+    registers: this.registers,
+  });
+  readonly gapFillGivenUp = new Counter({
+    name: 'furnace_backend_gap_fill_given_up_total',
+    help: 'Seq gaps asked for (resend) the most times allowed and still open: the agent no longer holds those readings',
+    registers: this.registers,
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'furnace_backend_' });
     // Every cause shows from the start at 0, so a dashboard can rate() it before the first rejection.
     for (const cause of [...REJECT_CAUSES, 'unknown_topic']) this.payloadsRejected.inc({ cause }, 0);
+    for (const command of COMMAND_NAMES) for (const outcome of COMMAND_RESULTS) this.commands.inc({ command, outcome }, 0);
   }
 }

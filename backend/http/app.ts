@@ -2,6 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { AlertsService } from '../alerts/types.js';
+import type { CommandSender } from '../commands/command-client.js';
 import type { BackendConfig } from '../config.js';
 import { ApiError } from '../errors.js';
 import type { BackendMetrics } from '../metrics.js';
@@ -10,6 +11,7 @@ import type { ReadingStore, StoredReading } from '../store/reading-store.js';
 import { type AdminActions, registerAdminRoutes } from './admin-routes.js';
 import { registerAlertRoutes } from './alert-routes.js';
 import { installAuth } from './auth.js';
+import { registerCommandRoutes } from './command-routes.js';
 import { registerDeviceRoutes } from './device-routes.js';
 import { errorBody, installErrorHandlers } from './error-handler.js';
 import { refuseNonFiniteNumbers } from './finite-numbers.js';
@@ -23,11 +25,13 @@ export interface AppDependencies {
   registry: DeviceRegistry;
   metrics: BackendMetrics;
   log: Logger;
-  config: Pick<BackendConfig, 'http' | 'query' | 'auth' | 'rateLimit'>;
+  config: Pick<BackendConfig, 'http' | 'query' | 'auth' | 'rateLimit' | 'commands'>;
   readiness: Readiness;
   admin: AdminActions;
   /** The alert engine; without it (tests of other routes) the alert routes are absent. */
   alerts?: AlertsService;
+  /** Commands to the agents over MQTT; without it (tests of other routes) the command routes are absent. */
+  commands?: CommandSender;
   /** Live readings after each commit, for GET /api/v1/stream. Returns the unsubscribe. */
   readings?: (listener: (device: string, readings: readonly StoredReading[]) => void) => () => void;
 }
@@ -52,7 +56,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     routerOptions: { maxParamLength: 256 },
     // Unknown query parameters are refused with a 400 naming them, not silently dropped; and so is
     // a number that coercion made infinite (finite-numbers.ts).
-    ajv: { customOptions: { removeAdditional: false }, plugins: [refuseNonFiniteNumbers] },
+    // `x-examples` (named OpenAPI examples, which @fastify/swagger moves to the media object) is
+    // documentation: declared so that Ajv's strict mode lets it through.
+    ajv: { customOptions: { removeAdditional: false, keywords: ['x-examples'] }, plugins: [refuseNonFiniteNumbers] },
     // Errors raised before routing (a malformed URL) answer in the API's shape too.
     frameworkErrors: (error, _request, reply) => {
       // The reply of this hook is typed for a route-less generic that knows no status codes; it is an ordinary reply.
@@ -86,6 +92,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerReadingsRoutes(app, { store: deps.store, registry: deps.registry, query: config.query });
   registerAdminRoutes(app, deps.admin);
   if (deps.alerts) registerAlertRoutes(app, { alerts: deps.alerts, query: config.query });
+  if (deps.commands) registerCommandRoutes(app, { commands: deps.commands, settings: config.commands, handlerTimeoutMs: config.http.handlerTimeoutMs });
   registerStreamRoutes(app, { alerts: deps.alerts, readings: deps.readings, metrics });
   return app;
 }

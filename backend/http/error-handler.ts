@@ -18,6 +18,7 @@ const reasons: Record<number, string> = {
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 export function errorBody(statusCode: number, code: string, message: string): ApiErrorBody {
@@ -39,8 +40,9 @@ function validationMessage(error: FastifyError): string {
   const item = (error.validation as ValidationItem[] | undefined)?.[0];
   if (!item) return error.message;
   const where = error.validationContext ?? 'request';
-  if (item.keyword === 'additionalProperties') return `${where}: unknown parameter ${JSON.stringify(item.params?.additionalProperty)}`;
   const name = item.instancePath?.replace(/^\//, '').replaceAll('/', '.') || where;
+  // Named after the object that holds it: "args: unknown parameter "x"" for a command's argument.
+  if (item.keyword === 'additionalProperties') return `${name}: unknown parameter ${JSON.stringify(item.params?.additionalProperty)}`;
   if (item.keyword === 'enum') return `${name}: must be one of ${(item.params?.allowedValues as string[] | undefined)?.join(', ') ?? '(see the API document)'}`;
   return `${name}: ${item.message ?? 'is not valid'}`;
 }
@@ -67,7 +69,10 @@ function fromBackendError(error: BackendError): ApiError | undefined {
 }
 
 function send(reply: FastifyReply, error: ApiError): FastifyReply {
-  return reply.status(error.statusCode).headers(error.headers).send(errorBody(error.statusCode, error.code, error.message));
+  return reply
+    .status(error.statusCode)
+    .headers(error.headers)
+    .send({ ...errorBody(error.statusCode, error.code, error.message), ...error.fields });
 }
 
 /** Every error leaves the API as `{ statusCode, code, error, message }`, with a stable code. */

@@ -28,6 +28,12 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'devices', description: 'devices, their status and latest readings' },
         { name: 'readings', description: 'readings over time and gaps' },
         { name: 'alerts', description: 'alert history, active alerts, acknowledgements, silences, rules and the live streams' },
+        {
+          name: 'commands',
+          description:
+            'commands to a device agent, answered synchronously: the request travels over MQTT and the reply, or a clear refusal, ' +
+            'comes back within the timeout; read-now, outbox and ping need the read scope, set-interval, resend and announce the admin scope',
+        },
         { name: 'admin', description: 'needs the admin scope' },
         { name: 'ops', description: 'probes and metrics, no token needed' },
       ],

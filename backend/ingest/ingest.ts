@@ -1,8 +1,17 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import type { DeviceStatus, Reading, ReadingBatch, SensorsHealth } from '../../contract/index.js';
-import { type Decoded, decodeDeviceStatus, decodeReadingBatch, decodeSensorsHealth, filters, formatIssues, parseTopic } from '../../contract/index.js';
+import type { CommandReply, DeviceStatus, Reading, ReadingBatch, SensorsHealth } from '../../contract/index.js';
+import {
+  type Decoded,
+  decodeCommandReply,
+  decodeDeviceStatus,
+  decodeReadingBatch,
+  decodeSensorsHealth,
+  filters,
+  formatIssues,
+  parseTopic,
+} from '../../contract/index.js';
 import type { BackendConfig } from '../config.js';
 import type { BackendMetrics } from '../metrics.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
@@ -37,6 +46,11 @@ export interface IngestOptions {
   metrics: BackendMetrics;
   log: Logger;
   observer?: IngestObserver;
+  /**
+   * Replies to commands (cmd/v1/{device}/{command}/reply), decoded. With it ingest subscribes to
+   * them too; each is handed over at once and acknowledged at once: there is nothing to commit.
+   */
+  commandReplies?: (device: string, command: string, reply: CommandReply) => void;
 }
 
 const SUMMARY_INTERVAL_MS = 10_000;
@@ -75,6 +89,8 @@ export class Ingest {
   private readonly confirmations: Confirmations;
   /** The broker acknowledged this connection's subscriptions: messages can arrive. */
   private subscriptionsAcknowledged = false;
+  /** Why command replies cannot arrive although telemetry can: the broker refused their filter. */
+  private repliesRefused: string | undefined;
   private subackTimer: NodeJS.Timeout | undefined;
   private readonly failedListeners = new Set<string>();
   private readonly acks: AckQueue;
@@ -132,6 +148,7 @@ export class Ingest {
       // PUBACKs owed on this connection are void: the broker resends those messages on the next one.
       this.acks.reset();
       this.subscriptionsAcknowledged = false;
+      this.repliesRefused = undefined;
       clearTimeout(this.subackTimer);
       metrics.mqttConnected.set(0);
     });
@@ -151,6 +168,11 @@ export class Ingest {
     if (!this.client.connected) return 'not connected to the MQTT broker';
     if (!this.subscriptionsAcknowledged) return 'connected to the MQTT broker, but it has not acknowledged the subscriptions';
     return undefined;
+  }
+
+  /** Why a command reply could not arrive now; `undefined` when it can (connected, reply filter acknowledged). */
+  get commandsProblem(): string | undefined {
+    return this.mqttProblem ?? this.repliesRefused;
   }
 
   /** Readings received but not committed yet. */
@@ -187,20 +209,28 @@ export class Ingest {
    */
   private subscribe(): void {
     const { log } = this.options;
-    const all = [filters.allReadings, filters.allStatus, filters.allSensors];
+    const telemetry: string[] = [filters.allReadings, filters.allStatus, filters.allSensors];
+    const all = this.options.commandReplies ? [...telemetry, filters.allCommandReplies] : telemetry;
     clearTimeout(this.subackTimer);
     this.subackTimer = setTimeout(() => {
       log.error({ filters: all, timeoutMs: SUBACK_TIMEOUT_MS }, 'the broker did not acknowledge the subscriptions; reconnecting');
       this.client.stream.destroy();
     }, SUBACK_TIMEOUT_MS);
-    this.client.subscribe(all, { qos: 1 }, (error, granted) => {
+    this.client.subscribe(all, { qos: 1 }, (error, _granted, suback) => {
       clearTimeout(this.subackTimer);
-      const refused = (granted ?? []).filter((grant) => grant.qos === 128).map((grant) => grant.topic);
+      // [MQTT-3.9.3-1]: one return code per filter, in order; 0x80 is a refusal. MQTT.js reports
+      // any refusal as an error, with the SUBACK beside it.
+      const codes = suback?.granted ?? [];
+      const refused = all.filter((_filter, i) => codes[i] === 0x80);
       if (error || refused.length > 0) {
         // Not retried in a loop: a refusal is the broker's ACL, which an operator must fix.
         log.error({ err: error, refused }, 'subscription failed: the backend receives nothing on these filters');
-        return;
       }
+      if (refused.includes(filters.allCommandReplies)) {
+        this.repliesRefused = `the broker refused the subscription to ${filters.allCommandReplies} (the backend's ACL): no reply could arrive`;
+      }
+      // Readings flow without command replies; not the other way round.
+      if ((error && refused.length === 0) || refused.some((filter) => telemetry.includes(filter))) return;
       this.subscriptionsAcknowledged = true;
       log.debug({ filters: all }, 'subscribed');
     });
@@ -266,8 +296,23 @@ export class Ingest {
         .then(() => void metrics.registryUpdates.inc({ kind }))
         .then(() => (observe ? this.untilDone(packet.topic, observe) : undefined));
     }
+    if (topic?.kind === 'command-reply' && this.options.commandReplies) {
+      const reply = this.decoded(packet, decodeCommandReply(packet.payload, this.options.mqtt.maxPayloadBytes));
+      if (reply) this.handOverReply(topic.device, topic.command, reply, this.options.commandReplies);
+      return Promise.resolve();
+    }
     this.rejects.reject('unknown_topic', packet.topic, `not a topic the backend reads: ${packet.topic}`);
     return Promise.resolve();
+  }
+
+  /** Like a listener: one that throws is counted and logged, and the reply is acknowledged all the same. */
+  private handOverReply(device: string, command: string, reply: CommandReply, handler: NonNullable<IngestOptions['commandReplies']>): void {
+    try {
+      handler(device, command, reply);
+    } catch (error) {
+      this.options.metrics.listenerErrors.inc({ event: 'command-reply' });
+      this.options.log.error({ err: error, device, command }, 'handling a command reply failed; it is acknowledged and dropped');
+    }
   }
 
   /** Retries a synchronous write (registry, alert evaluation) until it succeeds or ingest stops. */

@@ -1,0 +1,69 @@
+// Commands when replies cannot come back: no broker at all, or a broker whose ACL refuses the
+// backend the reply filter. Either way a command is refused at once with 503 saying why, and
+// the rest of the backend (the query API, ingest) goes on.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { type RunningBackend, loadBackendConfig, startBackend } from '../backend/index.js';
+import { type RunningBroker, loadBrokerConfig, startBroker } from '../broker/index.js';
+import { apiPost } from './helpers/api-post.js';
+import { ADMIN_TOKEN, apiGet, readingsBatch, waitUntilSubscribed, writeBackendConfig } from './helpers/backend-http.js';
+import { freePort } from './helpers/free-port.js';
+import { USERS, connectAs, writeUsers } from './helpers/test-broker.js';
+import { waitFor } from './helpers/wait-for.js';
+
+const log = pino({ level: 'silent' });
+const DEVICE = USERS.devA.username;
+const cleanups: Array<() => Promise<void> | void> = [];
+let dir: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'backend-commands-degraded-'));
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function backendOn(mqttUrl: string): Promise<{ backend: RunningBackend; base: string }> {
+  const file = writeBackendConfig(dir, { mqtt: { username: USERS.backend.username, password: USERS.backend.password }, alerts: { mqtt: false } });
+  const flags = { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': mqttUrl, 'mqtt.clientId': USERS.backend.username, dataDir: join(dir, 'backend') };
+  const backend = await startBackend(loadBackendConfig(file, {}, flags), log);
+  cleanups.push(() => backend.close());
+  return { backend, base: `http://127.0.0.1:${backend.port}` };
+}
+
+it('answers 503 API_BROKER_UNAVAILABLE at once without a broker, and still 404 for an unknown device', async () => {
+  const { backend, base } = await backendOn(`mqtt://127.0.0.1:${await freePort()}`);
+  backend.registry.putStatus({ v: 1, device: DEVICE, state: 'online', ts: Date.now(), boot: 'b1' }, Date.now());
+  const answer = await apiPost<{ code: string; message: string }>(base, `/api/v1/devices/${DEVICE}/commands/ping`, {});
+  expect(answer).toMatchObject({ status: 503, body: { code: 'API_BROKER_UNAVAILABLE', message: 'cannot send commands now: not connected to the MQTT broker' } });
+  expect(answer.ms).toBeLessThan(250);
+  expect(await apiPost(base, '/api/v1/devices/furnace-nobody/commands/ping', {})).toMatchObject({ status: 404, body: { code: 'API_DEVICE_NOT_FOUND' } });
+  const metrics = await apiGet<string>(base, '/metrics', null);
+  expect(metrics.body).toMatch(/^furnace_backend_commands_total\{command="ping",outcome="unavailable"\} 1$/m);
+});
+
+it('takes readings and is ready when the broker refuses only the reply filter, and answers commands 503 saying so', async () => {
+  const passwordFile = join(dir, 'users');
+  await writeUsers(passwordFile, Object.values(USERS));
+  const brokerFile = join(dir, 'broker.yaml');
+  // The backend's default rights without cmd/v1/+/+/reply.
+  writeFileSync(brokerFile, stringify({ acl: { backend: { subscribe: ['telemetry/v1/#', 'alerts/v1/#'] } } }));
+  const broker: RunningBroker = await startBroker(
+    loadBrokerConfig(brokerFile, {}, { 'tcp.host': '127.0.0.1', 'tcp.port': '0', 'auth.passwordFile': passwordFile }),
+    log,
+  );
+  cleanups.push(() => broker.close());
+  const { base } = await backendOn(`mqtt://127.0.0.1:${broker.port}`);
+  const device = await connectAs(`mqtt://127.0.0.1:${broker.port}`, USERS.devA);
+  cleanups.push(() => device.endAsync());
+  await device.publishAsync(`telemetry/v1/${DEVICE}/status`, JSON.stringify({ v: 1, device: DEVICE, state: 'online', ts: Date.now(), boot: 'b1' }), { qos: 1, retain: true });
+  await waitUntilSubscribed(base, device, readingsBatch(DEVICE, 'b1', [1], (seq) => Date.now() - 1000 + seq));
+  await waitFor(async () => (await apiGet(base, '/readyz', null)).status === 200, { timeoutMs: 5000, what: 'the backend ready' });
+  const answer = await apiPost<{ code: string; message: string }>(base, `/api/v1/devices/${DEVICE}/commands/ping`, {}, ADMIN_TOKEN);
+  expect(answer).toMatchObject({ status: 503, body: { code: 'API_BROKER_UNAVAILABLE', message: expect.stringMatching(/refused the subscription to cmd\/v1\/\+\/\+\/reply/) as string } });
+});
