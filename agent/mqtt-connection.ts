@@ -68,6 +68,9 @@ export function connectMqtt({ settings, tls, device, will, willTopic, log }: Mqt
   let lastError: Error | undefined;
 
   client.on('connect', () => {
+    // Nagle's algorithm holds a small write (a reply right after a PUBACK) until the broker ACKs the
+    // previous one, which a delayed ACK makes 40 ms: measured as the whole of a command's round trip.
+    (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     if (everConnected) reconnects++;
     log.info({ url: settings.url, failures }, everConnected ? 'reconnected to broker' : 'connected to broker');
     everConnected = true;

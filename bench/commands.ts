@@ -48,7 +48,11 @@ export async function run(): Promise<void> {
   const base = `http://127.0.0.1:${httpPort}`;
   try {
     await startCli('broker', ['--host', '127.0.0.1', '--port', String(mqttPort), '--allow-anonymous']);
-    await startCli('backend', ['--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', url, '--data-dir', join(dir, 'backend'), '--open-access']);
+    // 10 at a time to one device: above the default bound of 4 in flight per device (past it: 429).
+    await startCli('backend', ['--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', url, '--data-dir', join(dir, 'backend'), '--open-access'], {
+      FURNACE_BACKEND_COMMANDS_MAX_IN_FLIGHT_PER_DEVICE: String(CONCURRENT),
+      FURNACE_BACKEND_RATE_LIMIT_PER_MINUTE: '1000000', // the bench is one client asking thousands of times a minute
+    });
     const link = join(dir, 'tty');
     await startCli('emulator', ['--link', link, '--interval-ms', '100', '--speed', '60']);
     await startCli('agent', ['--device', DEVICE, '--serial-path', link, '--mqtt-url', url, '--data-dir', join(dir, 'agent')], { FURNACE_AGENT_HEALTH_PORT: '0' });
@@ -66,6 +70,8 @@ export async function run(): Promise<void> {
     // The reference: the same two broker hops, MQTT only.
     const requester = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'bench-requester' });
     const echo = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'bench-echo' });
+    // The reference at its best: without Nagle's algorithm, as the agent and the backend run.
+    for (const client of [requester, echo]) (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     await echo.subscribeAsync('bench/rt/request', { qos: 1 });
     echo.on('message', (_topic, payload) => void echo.publishAsync('bench/rt/reply', payload, { qos: 1 }));
     const waiting = new Map<string, () => void>();

@@ -139,6 +139,8 @@ export class Ingest {
     });
     handleMessagesWithDeferredPuback(this.client, (packet) => this.take(packet));
     this.client.on('connect', (connack) => {
+      // Nagle's algorithm would hold a small write (a command, a PUBACK) up to a delayed ACK's 40 ms.
+      (this.client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       this.acks.reset();
       metrics.mqttConnected.set(1);
       log.info({ url: settings.url, sessionPresent: connack.sessionPresent }, 'connected to broker');
