@@ -84,15 +84,11 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
       : undefined;
   // Readings sent under confirm.by backend that nothing will confirm now: send them again.
   if (!confirmations) outbox.sent.resendAll();
-  // Counts rows: read at most once a second, however often /metrics and /healthz are asked.
-  let unconfirmedCache: { at: number; value: { count: number; oldestAgeMs: number } } | undefined;
+  // Counts rows: read at most once a second, however often /metrics, /healthz and `outbox` ask.
   const unconfirmed = () => {
     const now = Date.now();
-    if (!unconfirmedCache || now - unconfirmedCache.at > 1000) {
-      const { count, oldestTs } = outbox.sent.unconfirmed();
-      unconfirmedCache = { at: now, value: { count, oldestAgeMs: oldestTs === undefined ? 0 : Math.max(0, now - oldestTs) } };
-    }
-    return unconfirmedCache.value;
+    const { count, oldestTs } = outbox.sent.unconfirmed(1000, now);
+    return { count, oldestAgeMs: oldestTs === undefined ? 0 : Math.max(0, now - oldestTs) };
   };
   const metrics = new AgentMetrics({
     outboxDepth: () => outbox.depth,

@@ -79,7 +79,7 @@ export class AgentMetrics {
   });
   readonly commandsDropped = new Counter({
     name: 'furnace_agent_commands_dropped_total',
-    help: 'Requests that named no readable requestId, so could not be answered, by cause (not_json, too_large, schema, topic)',
+    help: 'Requests that got no reply, by cause: not_json, too_large, schema (no readable requestId), topic, dispatcher_failed, reply_unpublished (the broker did not take the reply)',
     labelNames: ['cause'],
     registers: [this.registry],
   });

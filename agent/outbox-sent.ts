@@ -55,6 +55,7 @@ export class SentState {
   private readonly rangeChunk: Database.Statement;
   private readonly rangeAgain: Database.Statement;
   private readonly markTx: (runs: readonly SeqRun[], now: number) => void;
+  private counted: { at: number; value: Unconfirmed } | undefined;
   private readonly confirmTx: (boot: string, runs: readonly SeqRun[]) => { removed: number; latestSentAt: number | undefined };
 
   constructor(
@@ -148,9 +149,16 @@ export class SentState {
     return this.future.run({ now, timeout: this.timing.timeoutMs }).changes;
   }
 
-  /** Counts every sent row: for a scrape or a probe, not for a loop. */
-  unconfirmed(): Unconfirmed {
+  /**
+   * Counts every sent row (a scan of their index: ~0.1 s per million). `maxAgeMs`: an answer that
+   * old will do, so that a scraper, a probe and the `outbox` command together count at most once
+   * in that time, however often they ask.
+   */
+  unconfirmed(maxAgeMs = 0, now = Date.now()): Unconfirmed {
+    if (this.counted && now - this.counted.at <= maxAgeMs) return this.counted.value;
     const row = this.stats.get() as { count: number; oldestTs: number | null };
-    return { count: row.count, oldestTs: row.oldestTs ?? undefined };
+    const value = { count: row.count, oldestTs: row.oldestTs ?? undefined };
+    this.counted = { at: now, value };
+    return value;
   }
 }

@@ -36,13 +36,25 @@ describe('Sampler', () => {
     expect(sampler.accept(30, 801, 'good')).toBe(true);
   });
 
-  it('keeps a forced reading (read-now) and measures the next ones from it', () => {
+  it('keeps a forced reading (read-now) without making it the reference of the regular cadence', () => {
     const sampler = new Sampler({ minIntervalMs: 0, deadband: 10, heartbeatMs: 0 });
     expect(sampler.accept(0, 100, 'good')).toBe(true);
     expect(sampler.accept(1, 101, 'good')).toBe(false);
     expect(sampler.accept(2, 102, 'good', true)).toBe(true);
-    expect(sampler.accept(3, 111, 'good')).toBe(false); // 9 from the forced 102
-    expect(sampler.accept(4, 112, 'good')).toBe(true);
+    expect(sampler.accept(3, 109, 'good')).toBe(false); // 9 from the reference 100
+    expect(sampler.accept(4, 111, 'good')).toBe(true); // 11 from 100, though only 9 from the forced 102
+  });
+
+  it('keeps the regular cadence under a minimum interval however often read-now asks', () => {
+    const sampler = new Sampler({ minIntervalMs: 60_000, deadband: 0, heartbeatMs: 0 });
+    const kept: number[] = [];
+    // A regular reading every 10 s for 5 minutes, and a read-now every 45 s in between them.
+    for (let ts = 0; ts <= 300_000; ts += 5_000) {
+      const forced = ts % 10_000 !== 0 && (ts - 5_000) % 45_000 === 0;
+      if (forced) expect(sampler.accept(ts, 800, 'good', true)).toBe(true);
+      else if (ts % 10_000 === 0 && sampler.accept(ts, 800, 'good')) kept.push(ts);
+    }
+    expect(kept).toEqual([0, 60_000, 120_000, 180_000, 240_000, 300_000]);
   });
 
   it('changes its minimum interval at run time without touching the settings it was made from', () => {

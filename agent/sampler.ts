@@ -25,12 +25,16 @@ export class Sampler {
     this.options = { ...options };
   }
 
-  /** `force`: kept whatever the settings say (a reading asked for by read-now), and the new reference. */
+  /**
+   * `force`: kept whatever the settings say (a reading asked for by read-now). A reading kept only
+   * because it was forced does not become the reference: read-now every 45 s under a 60 s minimum
+   * interval must not starve the regular cadence.
+   */
   accept(ts: number, value: number | null, quality: Quality, force = false): boolean {
     const last = this.last;
-    const keep = force || last === undefined || quality !== last.quality || this.worthKeeping(last, ts, value);
-    if (keep) this.last = { ts, value, quality };
-    return keep;
+    const due = last === undefined || quality !== last.quality || this.worthKeeping(last, ts, value);
+    if (due) this.last = { ts, value, quality };
+    return due || force;
   }
 
   get minIntervalMs(): number {

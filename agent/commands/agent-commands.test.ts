@@ -168,10 +168,16 @@ describeWithProgram('socat', 'socat', 'agent commands over a real broker', () =>
     expect(await metric('furnace_agent_commands_total', { command: 'announce', outcome: 'ok' })).toBe(1);
     expect(await metric('furnace_agent_command_duplicates_total')).toBe(1);
 
-    // No backend confirms here: what the broker took waits in the outbox, unconfirmed.
-    const outbox = await send('outbox');
+    // No backend confirms here: what the broker took waits in the outbox, unconfirmed (a count at
+    // most a second old: the outbox counts at most once a second).
+    const outbox = await waitFor(
+      async () => {
+        const answer = await send('outbox');
+        return (answer.data as { unconfirmed: number }).unconfirmed > 0 && answer;
+      },
+      { timeoutMs: 5000, intervalMs: 300, what: 'the outbox command to count unconfirmed readings' },
+    );
     expect(outbox).toMatchObject({ outcome: 'ok', data: { confirmBy: 'backend', confirmationLagMs: null } });
-    expect((outbox.data as { unconfirmed: number }).unconfirmed).toBeGreaterThan(0);
     expect(observer.readings.filter((r) => r.seq <= 5)).toHaveLength(5);
     const resent = await send('resend', { boot: agent.boot, fromSeq: 1, toSeq: 5 });
     expect(resent).toMatchObject({ outcome: 'ok', data: { held: 5, notHeld: 0 } });

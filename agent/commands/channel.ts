@@ -30,7 +30,10 @@ export function attachCommandChannel({ client, device, dispatcher, metrics, log 
   const prefix = `cmd/v1/${device}/`;
   let subscribed = false;
   let stopped = false;
-  client.on('connect', () => {
+  // First of the connect listeners: the SUBSCRIBE goes out before the birth, so by the time the
+  // registry says `online` the broker already routes commands here (the session is clean: a request
+  // published before the SUBSCRIBE would be lost).
+  client.prependListener('connect', () => {
     client.subscribe(filter, { qos: 1 }, (error, granted) => {
       subscribed = !error && granted?.[0]?.qos !== 128;
       // Without it every command to this device times out at the requester: say why, loudly.
@@ -49,7 +52,10 @@ export function attachCommandChannel({ client, device, dispatcher, metrics, log 
     }
     dispatcher.handle(parsed.command, payload).then(
       (reply) => reply && publish(reply),
-      (error: unknown) => log.error({ err: error, topic }, 'command not answered: the dispatcher failed'),
+      (error: unknown) => {
+        metrics.commandsDropped.inc({ cause: 'dispatcher_failed' });
+        log.error({ err: error, topic }, 'command not answered: the dispatcher failed');
+      },
     );
   });
 
@@ -57,7 +63,10 @@ export function attachCommandChannel({ client, device, dispatcher, metrics, log 
     // The reply's own command: a duplicate answered from the cache goes where the first reply went.
     const topic = topics.commandReply(device, reply.command);
     client.publish(topic, encodePayload(reply), { qos: 1, retain: false }, (error) => {
-      if (error) log.debug({ err: error, topic, requestId: reply.requestId }, 'command reply not acknowledged by the broker');
+      if (!error) return;
+      // The requester gets a 504; the reply is not sent again (it would be late by then).
+      metrics.commandsDropped.inc({ cause: 'reply_unpublished' });
+      log.warn({ err: error, topic, requestId: reply.requestId }, 'command reply not acknowledged by the broker');
     });
   }
 

@@ -67,7 +67,9 @@ export class CommandDispatcher {
       return undefined;
     }
     const { requestId } = read.kind === 'ok' ? read.request : read;
-    const cached = this.cache.get(requestId, receivedAt);
+    // By command and id: the same id on another command's topic is another request, not a redelivery.
+    const key = `${command}\u0000${requestId}`;
+    const cached = this.cache.get(key, receivedAt);
     if (cached) {
       this.options.metrics.commandDuplicates.inc();
       this.options.log.debug({ command, requestId }, 'command received again; answered from the recent replies');
@@ -77,7 +79,7 @@ export class CommandDispatcher {
       read.kind === 'ok'
         ? this.run(command, read.request, receivedAt)
         : Promise.resolve(this.reply(command, requestId, receivedAt, refused('AGENT_COMMAND_MALFORMED', `not a command request: ${read.reason}`)));
-    this.cache.set(requestId, reply, receivedAt);
+    this.cache.set(key, reply, receivedAt);
     return reply;
   }
 
