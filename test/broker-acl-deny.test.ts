@@ -2,9 +2,8 @@
 // topics off for every role but admin, over whatever the roles allow. Includes the one case of the
 // Eclipse Paho MQTT 3.1.1 interoperability suite (paho.mqtt.testing, interoperability/client_test.py)
 // the broker failed before: test_subscribe_failure.
-import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { grants, inbox } from './helpers/mqtt-observe.js';
+import { grants, inbox, trackedClients } from './helpers/mqtt-observe.js';
 import { type TestBroker, USERS, connectAs, metricValue, startTestBroker } from './helpers/test-broker.js';
 import { waitFor } from './helpers/wait-for.js';
 
@@ -26,12 +25,7 @@ const CONFIG = {
 };
 
 let server: TestBroker;
-const clients: MqttClient[] = [];
-const track = async (client: Promise<MqttClient>) => {
-  const connected = await client;
-  clients.push(connected);
-  return connected;
-};
+const { track, endAll } = trackedClients();
 const denied = (kind: string, role: string) => metricValue(server.broker, 'furnace_broker_denied_total', { kind, role });
 const dropped = (reason: string) => metricValue(server.broker, 'furnace_broker_messages_dropped_total', { reason });
 
@@ -40,7 +34,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.endAsync(true)));
+  await endAll();
 });
 
 describe('Paho MQTT 3.1.1 interoperability suite', () => {

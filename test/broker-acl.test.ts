@@ -5,24 +5,19 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Command, type CommandReply, filters, parseTopic, topics } from '../contract/index.js';
-import { grants, inbox } from './helpers/mqtt-observe.js';
+import { grants, inbox, trackedClients } from './helpers/mqtt-observe.js';
 import { type TestBroker, USERS, connectAs, metricValue, startTestBroker, writeUsers } from './helpers/test-broker.js';
 import { waitFor } from './helpers/wait-for.js';
 
 let server: TestBroker;
-const clients: MqttClient[] = [];
-const track = async (client: Promise<MqttClient>) => {
-  const connected = await client;
-  clients.push(connected);
-  return connected;
-};
+const { track, endAll } = trackedClients();
 
 beforeAll(async () => {
   server = await startTestBroker();
 });
 afterAll(() => server.stop());
 afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.endAsync(true)));
+  await endAll();
 });
 
 describe('authentication', () => {
@@ -290,8 +285,7 @@ describe('credentials reload', () => {
     const newcomer = { username: 'dev-c', role: 'device', password: 'pw-dev-c' } as const;
     await expect(connectAs(server.url, newcomer)).rejects.toMatchObject({ code: 4 });
     await writeUsers(server.passwordFile, [...Object.values(USERS), newcomer]);
-    const devC = await waitFor(() => connectAs(server.url, newcomer).catch(() => undefined), { timeoutMs: 5000, what: 'dev-c to be accepted' });
-    clients.push(devC);
+    const devC = await track(waitFor(() => connectAs(server.url, newcomer).catch(() => undefined), { timeoutMs: 5000, what: 'dev-c to be accepted' }));
     const closed = new Promise<void>((resolve) => devC.once('close', () => resolve()));
     await writeUsers(server.passwordFile, Object.values(USERS));
     await closed;

@@ -3,13 +3,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startCli } from './helpers/cli.js';
 import { freePorts } from './helpers/free-port.js';
 import type { RunningProcess } from './helpers/process.js';
 import { type Redis, startRedis } from './helpers/redis.js';
 import { describeWithProgram } from './helpers/require-program.js';
+import { trackedClients } from './helpers/mqtt-observe.js';
 import { USERS, connectAs, writeUsers } from './helpers/test-broker.js';
 
 describeWithProgram('redis-server', 'redis-server', 'two broker processes on one Redis', () => {
@@ -17,12 +17,7 @@ describeWithProgram('redis-server', 'redis-server', 'two broker processes on one
   let dir: string;
   const nodes: RunningProcess[] = [];
   const urls: string[] = [];
-  const clients: MqttClient[] = [];
-  const track = async (client: Promise<MqttClient>) => {
-    const connected = await client;
-    clients.push(connected);
-    return connected;
-  };
+  const { track, endAll } = trackedClients();
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -42,7 +37,7 @@ describeWithProgram('redis-server', 'redis-server', 'two broker processes on one
     await rm(dir, { recursive: true, force: true });
   });
   afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.endAsync(true)));
+    await endAll();
   });
 
   const [one, two] = [() => urls[0] ?? '', () => urls[1] ?? ''];

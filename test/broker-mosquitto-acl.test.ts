@@ -6,12 +6,11 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { rightsFor } from '../broker/acl.js';
 import { loadBrokerConfig } from '../broker/index.js';
 import { type SecureMosquitto, startMosquittoWithAuth } from './helpers/mosquitto-auth.js';
-import { grants, inbox } from './helpers/mqtt-observe.js';
+import { grants, inbox, trackedClients } from './helpers/mqtt-observe.js';
 import { describeWithProgram } from './helpers/require-program.js';
 import { type TestUser, USERS, connectAs } from './helpers/test-broker.js';
 import { waitFor } from './helpers/wait-for.js';
@@ -24,12 +23,7 @@ const { acl } = loadBrokerConfig(undefined, {}, { 'auth.allowAnonymous': 'true' 
 describeWithProgram('mosquitto', 'mosquitto', 'broker/mosquitto.acl on Mosquitto 2', () => {
   let mosquitto: SecureMosquitto;
   let aclCopy: string;
-  const clients: MqttClient[] = [];
-  const track = async (client: Promise<MqttClient>) => {
-    const connected = await client;
-    clients.push(connected);
-    return connected;
-  };
+  const { track, endAll } = trackedClients();
 
   beforeAll(async () => {
     aclCopy = join(tmpdir(), `mosquitto-acl-${process.pid}-${Date.now()}.acl`);
@@ -41,7 +35,7 @@ describeWithProgram('mosquitto', 'mosquitto', 'broker/mosquitto.acl on Mosquitto
     await rm(aclCopy, { force: true });
   });
   afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.endAsync(true)));
+    await endAll();
   });
 
   /** Publishes each topic as `user`, then a marker; returns the topics the observer received. */

@@ -1,9 +1,8 @@
 // Persistent sessions on the Redis persistence (issue 13): a client with clean session off that
 // subscribes to several filters in one SUBSCRIBE gets its SUBACK, on a fresh session, on a kept
 // one and after Redis lost the session, and then receives what is published on those filters.
-import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { grants } from './helpers/mqtt-observe.js';
+import { grants, trackedClients } from './helpers/mqtt-observe.js';
 import { type Redis, redisCommand, startRedis } from './helpers/redis.js';
 import { describeWithProgram } from './helpers/require-program.js';
 import { type TestBroker, type TestUser, USERS, connectAs, startTestBroker } from './helpers/test-broker.js';
@@ -14,12 +13,7 @@ const FILTERS = ['telemetry/v1/+/readings', 'telemetry/v1/+/status', 'telemetry/
 describeWithProgram('redis-server', 'redis-server', 'persistent sessions on Redis', () => {
   let redis: Redis;
   let server: TestBroker;
-  const clients: MqttClient[] = [];
-  const track = async (client: Promise<MqttClient>) => {
-    const connected = await client;
-    clients.push(connected);
-    return connected;
-  };
+  const { track, endAll } = trackedClients();
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -30,7 +24,7 @@ describeWithProgram('redis-server', 'redis-server', 'persistent sessions on Redi
     await redis?.stop();
   });
   afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.endAsync(true)));
+    await endAll();
   });
 
   /** Connects with clean session off as `clientId`, and records the messages it receives. */

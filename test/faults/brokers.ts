@@ -2,11 +2,12 @@
 // persistence, or Mosquitto with `persistence false`; each with a password for the agent and
 // one for the backend, made the way an operator makes them.
 import { execFile } from 'node:child_process';
-import { chmod, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, copyFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { DIST_DIR, startCli } from '../helpers/cli.js';
 import { findProgram } from '../helpers/find-program.js';
+import { mosquittoAuthConfig } from '../helpers/mosquitto-auth.js';
 import { type RunningProcess, startProcess } from '../helpers/process.js';
 import { tcpAccepts, waitFor } from '../helpers/wait-for.js';
 
@@ -68,42 +69,19 @@ export async function launchBroker(options: BrokerOptions): Promise<RunningProce
 }
 
 /**
- * Mosquitto as production runs it: password file and ACL (the contract's topics for each user),
- * no persistence, so a restart loses every session and queued message.
+ * Mosquitto as production runs it: password file, the project's own ACL for Mosquitto
+ * (broker/mosquitto.acl, as the README tells a plant to use it), no persistence, so a restart
+ * loses every session and queued message.
  */
-export async function writeMosquittoConfig(dir: string, port: number, device: string, users: StackUsers): Promise<string> {
+export async function writeMosquittoConfig(dir: string, port: number, _device: string, users: StackUsers): Promise<string> {
   const passwords = join(dir, 'mosquitto-passwords');
   const acl = join(dir, 'mosquitto-acl');
   const conf = join(dir, 'mosquitto.conf');
   const mosquittoPasswd = findProgram('mosquitto_passwd') ?? 'mosquitto_passwd';
   await run(mosquittoPasswd, ['-c', '-b', passwords, users.agent.username, users.agent.password]);
   await run(mosquittoPasswd, ['-b', passwords, users.backend.username, users.backend.password]);
-  const rules = [
-    `user ${users.agent.username}`,
-    `topic readwrite telemetry/v1/${device}/#`,
-    `topic readwrite cmd/v1/${device}/#`,
-    '',
-    `user ${users.backend.username}`,
-    'topic readwrite telemetry/v1/#',
-    'topic readwrite alerts/v1/#',
-    'topic readwrite cmd/v1/#',
-    '',
-  ];
-  await writeFile(acl, rules.join('\n'));
-  const config = [
-    // Run as root (CI containers), Mosquitto would drop to user mosquitto, which cannot read a
-    // private temp folder; this keeps it as it is. Started by another user, it has no effect.
-    'user root',
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous false',
-    `password_file ${passwords}`,
-    `acl_file ${acl}`,
-    'persistence false',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-  ];
-  await writeFile(conf, `${config.join('\n')}\n`);
+  await copyFile(resolve(DIST_DIR, '..', 'broker', 'mosquitto.acl'), acl);
+  await writeFile(conf, mosquittoAuthConfig(port, passwords, acl));
   await Promise.all([chmod(passwords, 0o600), chmod(acl, 0o644), chmod(conf, 0o644)]);
   return conf;
 }

@@ -48,17 +48,7 @@ export async function startMosquittoWithAuth(users: MosquittoUser[], options: Mo
         : users.map((user) => [`user ${user.username}`, ...(user.acl ?? []), ''].join('\n')).join('\n');
       await writeFile(acl, text);
       const conf = join(dir, 'mosquitto.conf');
-      const config = [
-        `listener ${port} 127.0.0.1`,
-        'allow_anonymous false',
-        `password_file ${passwords}`,
-        `acl_file ${acl}`,
-        'persistence false',
-        'log_dest stderr',
-        'log_type error',
-        'log_type warning',
-      ];
-      await writeFile(conf, `${config.join('\n')}\n`);
+      await writeFile(conf, mosquittoAuthConfig(port, passwords, acl));
       // Started as root, mosquitto drops to its own user, which must still read these (test data only).
       await Promise.all([chmod(dir, 0o755), chmod(passwords, 0o644), chmod(acl, 0o644), chmod(conf, 0o644)]);
       return startProcess('mosquitto', ['-c', conf], { cwd: dir });
@@ -67,4 +57,25 @@ export async function startMosquittoWithAuth(users: MosquittoUser[], options: Mo
     what: `mosquitto (with auth) to accept TCP on 127.0.0.1:${port}`,
   });
   return { port, url: `mqtt://127.0.0.1:${port}`, pid: daemon.pid, dir: daemon.dir, stop: daemon.stop };
+}
+
+/**
+ * A Mosquitto configuration as production runs it: password file and ACL, no anonymous clients,
+ * no persistence (a restart loses every session and queued message).
+ */
+export function mosquittoAuthConfig(port: number, passwords: string, acl: string): string {
+  const config = [
+    // Run as root (CI containers), Mosquitto would drop to user mosquitto, which cannot read a
+    // private temp folder; this keeps it as it is. Started by another user, it has no effect.
+    'user root',
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous false',
+    `password_file ${passwords}`,
+    `acl_file ${acl}`,
+    'persistence false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+  ];
+  return `${config.join('\n')}\n`;
 }

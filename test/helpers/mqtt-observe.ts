@@ -33,3 +33,18 @@ export function inbox(client: MqttClient): string[] {
   client.on('message', (topic, payload) => received.push(`${topic} ${payload.toString()}`));
   return received;
 }
+
+/** Clients a test connects, ended together in its afterEach: `track(connectAs(...))`, then `endAll()`. */
+export function trackedClients(): { track: (client: Promise<MqttClient>) => Promise<MqttClient>; endAll: () => Promise<void> } {
+  const clients: MqttClient[] = [];
+  return {
+    async track(client) {
+      const connected = await client;
+      clients.push(connected);
+      return connected;
+    },
+    async endAll() {
+      await Promise.all(clients.splice(0).map((connected) => connected.endAsync(true)));
+    },
+  };
+}
