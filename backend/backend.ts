@@ -181,5 +181,9 @@ function startGapFiller(
   });
   ingest.events.on('committed', (commit) => filler.committed(commit.result.gapsOpened));
   ingest.events.on('stored', (device) => filler.stored(device));
+  // A device replaying its backlog fills its gaps on its own: not asked while it does.
+  ingest.events.on('received', (device, boot, readings, receivedAt) => {
+    if (readings.some((reading) => reading.replay)) filler.replayed(device, boot, receivedAt);
+  });
   return filler;
 }

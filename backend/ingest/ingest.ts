@@ -72,7 +72,12 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   }
 }
 
-type IngestEvents = { committed: [CommitInfo]; stored: [device: string, boot: string, readings: readonly Reading[], receivedAt: number] };
+type IngestEvents = {
+  committed: [CommitInfo];
+  /** A readings batch arrived (decoded, not committed yet): the gap filler sees replays with it. */
+  received: [device: string, boot: string, readings: readonly Reading[], receivedAt: number];
+  stored: [device: string, boot: string, readings: readonly Reading[], receivedAt: number];
+};
 
 /**
  * The asynchronous side of the backend: a persistent MQTT session (fixed client id, clean
@@ -273,6 +278,7 @@ export class Ingest {
       const decoded = this.decoded(packet, decodeReadingBatch(topic.device, packet.payload, this.options.mqtt.maxPayloadBytes));
       if (!decoded) return Promise.resolve();
       const receivedAt = Date.now();
+      this.emit('received', decoded.device, decoded.boot, decoded.readings, receivedAt);
       const { observer } = this.options;
       const stored = this.batcher.add(decoded, receivedAt).then(() => {
         const first = decoded.readings[0];
