@@ -92,8 +92,9 @@ afterEach(async () => {
 
 describe('commands answered by the agent', () => {
   it('sends read-now QoS 1, not retained, with a requestId, deadline and requester, and answers 200 with the reply', async () => {
-    const reading = { seq: 7, ts: Date.now(), sensor: 'tc1', value: 812.5, unit: 'C', quality: 'good', clock: 'synced', replay: false };
-    agent.answer = () => ({ outcome: 'ok', data: { reading } });
+    // As the agent's read-now answers (agent/commands/read-now.ts): the reading, flat, with the sensor's state.
+    const reading = { sensor: 'tc1', seq: 7, ts: Date.now(), value: 812.5, unit: 'C', quality: 'good', clock: 'synced', stored: true, state: 'ok' };
+    agent.answer = () => ({ outcome: 'ok', data: reading });
     const ok = await growth('furnace_backend_commands_total', { command: 'read-now', outcome: 'ok' });
     const histogram = 'furnace_backend_command_round_trip_seconds';
     const roundTrips = await growth(histogram, { command: 'read-now' }, `${histogram}_count`);
@@ -105,7 +106,7 @@ describe('commands answered by the agent', () => {
     expect(received).toMatchObject({ command: 'read-now', qos: 1, retain: false, request: { v: 1, requester: 'dashboard', args: { sensor: 'tc1' } } });
     expect(received.request.deadline).toBeGreaterThanOrEqual(before + 2000);
     expect(received.request.deadline).toBeLessThanOrEqual(after + 2000);
-    expect(answer.body).toEqual({ outcome: 'ok', data: { reading }, requestId: received.request.requestId, ts: expect.any(Number) as number, latencyMs: expect.any(Number) as number });
+    expect(answer.body).toEqual({ outcome: 'ok', data: reading, requestId: received.request.requestId, ts: expect.any(Number) as number, latencyMs: expect.any(Number) as number });
     expect(answer.body.latencyMs as number).toBeLessThan(1000);
     expect(await ok()).toBe(1);
     expect(await roundTrips()).toBe(1);
@@ -123,14 +124,14 @@ describe('commands answered by the agent', () => {
   it('answers 200 with a refused or failed reply, code and reason included', async () => {
     agent.answer = ({ command }) =>
       command === 'read-now'
-        ? { outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'args/sensor: no sensor "tc9"' }
-        : { outcome: 'failed', code: 'AGENT_SENSOR_TIMEOUT', reason: 'the sensor did not answer' };
+        ? { outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'argument sensor: no sensor "tc9" on this agent (it has tc1)' }
+        : { outcome: 'failed', code: 'AGENT_COMMAND_TIMED_OUT', reason: 'no reading of tc1 came (sensor stalled)' };
     const refusals = await growth('furnace_backend_commands_total', { command: 'read-now', outcome: 'refused' });
     const failures = await growth('furnace_backend_commands_total', { command: 'outbox', outcome: 'failed' });
     const refused = await apiPost(base, path('read-now'), { args: { sensor: 'tc9' } });
-    expect(refused).toMatchObject({ status: 200, body: { outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'args/sensor: no sensor "tc9"' } });
+    expect(refused).toMatchObject({ status: 200, body: { outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'argument sensor: no sensor "tc9" on this agent (it has tc1)' } });
     const failed = await apiPost(base, path('outbox'), {});
-    expect(failed).toMatchObject({ status: 200, body: { outcome: 'failed', code: 'AGENT_SENSOR_TIMEOUT' } });
+    expect(failed).toMatchObject({ status: 200, body: { outcome: 'failed', code: 'AGENT_COMMAND_TIMED_OUT' } });
     expect([await refusals(), await failures()]).toEqual([1, 1]);
   });
 });
