@@ -158,6 +158,10 @@ export async function startBackend(config: BackendConfig, log: Logger, options: 
     commands: commandClient,
     gapFiller,
     async close() {
+      // app.close() waits for the requests in flight, a command waiting for its reply among them
+      // (up to commands.maxTimeoutMs): those answer 503 at once instead, and no new one is sent.
+      gapFiller?.stop();
+      commandClient.close();
       await app.close();
       await stopAll();
     },

@@ -102,3 +102,27 @@ it('answers 503 at once while the store is locked, sending nothing (a reply woul
   await waitFor(() => backend.ingest.commandsProblem === undefined, { timeoutMs: 10_000, what: 'the store caught up' });
   expect((await ping()).status).toBe(200);
 });
+
+it('closes promptly with a command waiting for a frozen agent: the command answers 503 at once', async () => {
+  const broker = await startTestBroker();
+  cleanups.push(() => broker.stop());
+  const file = writeBackendConfig(dir, { mqtt: { username: USERS.backend.username, password: USERS.backend.password }, alerts: { mqtt: false } });
+  const flags = { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, 'mqtt.clientId': USERS.backend.username, dataDir: join(dir, 'backend') };
+  // Closed by the test itself, not by a cleanup.
+  const backend = await startBackend(loadBackendConfig(file, {}, flags), log);
+  const base = `http://127.0.0.1:${backend.port}`;
+  await waitFor(() => backend.ingest.commandsProblem === undefined, { timeoutMs: 5000, what: 'the backend subscribed' });
+  const agent = await CommandAgent.connect(broker.url, USERS.devA);
+  cleanups.push(() => agent.end());
+  agent.answer = () => undefined; // frozen: never answers
+  await waitFor(() => backend.registry.get(DEVICE)?.status?.state === 'online', { timeoutMs: 5000, what: 'the device online' });
+  const timeoutMs = 20_000;
+  const waiting = apiPost<{ code: string; message: string }>(base, `/api/v1/devices/${DEVICE}/commands/ping`, { timeoutMs });
+  await agent.nextRequest();
+  const started = performance.now();
+  await backend.close();
+  const closeMs = performance.now() - started;
+  expect(await waiting).toMatchObject({ status: 503, body: { code: 'API_NOT_READY', message: 'the backend is stopping' } });
+  // Well short of the command's own timeout, which close() used to wait out.
+  expect(closeMs).toBeLessThan(timeoutMs / 4);
+});
