@@ -45,7 +45,7 @@ it('answers 503 API_BROKER_UNAVAILABLE at once without a broker, and still 404 f
   backend.registry.putStatus({ v: 1, device: DEVICE, state: 'online', ts: Date.now(), boot: 'b1' }, Date.now());
   const answer = await apiPost<{ code: string; message: string }>(base, `/api/v1/devices/${DEVICE}/commands/ping`, {});
   expect(answer).toMatchObject({ status: 503, body: { code: 'API_BROKER_UNAVAILABLE', message: 'cannot send commands now: not connected to the MQTT broker' } });
-  expect(answer.ms).toBeLessThan(250);
+  expect(answer.ms).toBeLessThan(1000); // at once: nothing is sent (the default timeout is 5 s)
   expect(await apiPost(base, '/api/v1/devices/furnace-nobody/commands/ping', {})).toMatchObject({ status: 404, body: { code: 'API_DEVICE_NOT_FOUND' } });
   const metrics = await apiGet<string>(base, '/metrics', null);
   expect(metrics.body).toMatch(/^furnace_backend_commands_total\{command="ping",outcome="unavailable"\} 1$/m);

@@ -142,21 +142,22 @@ describe('commands the agent does not answer in time', () => {
     const timeouts = await growth('furnace_backend_commands_total', { command: 'ping', outcome: 'timeout' });
     const late = await growth('furnace_backend_command_replies_late_total');
     const unknown = await growth('furnace_backend_command_replies_unknown_total');
-    const timeoutMs = 800;
-    const started = performance.now();
-    const waiting = apiPost<{ code: string }>(base, path('ping'), { timeoutMs });
+    const timeoutMs = 2000;
+    let settled = false;
+    const waiting = apiPost<{ code: string }>(base, path('ping'), { timeoutMs }).finally(() => (settled = true));
     const received = await agent.nextRequest();
-    // The API is not held up meanwhile.
+    // The API is not held up meanwhile: the other calls are answered while the command still waits
+    // (bounds with room for a loaded 2-core machine, judged against the command's own timeout).
     for (let i = 0; i < 5; i++) {
       const other = await apiGet(base, `/api/v1/devices/${DEVICE}`);
       expect(other.status).toBe(200);
-      expect(other.ms).toBeLessThan(250);
+      expect(other.ms).toBeLessThan(1000);
     }
-    expect(performance.now() - started).toBeLessThan(timeoutMs);
+    expect(settled).toBe(false);
     const answer = await waiting;
     expect(answer).toMatchObject({ status: 504, body: { code: 'API_DEVICE_TIMEOUT' } });
     expect(answer.ms).toBeGreaterThanOrEqual(timeoutMs - 20);
-    expect(answer.ms).toBeLessThan(timeoutMs + 500);
+    expect(answer.ms).toBeLessThan(timeoutMs + 1000);
     expect(await timeouts()).toBe(1);
 
     await agent.reply(received, { outcome: 'ok' });
@@ -176,7 +177,7 @@ describe('commands the agent does not answer in time', () => {
       await waitFor(() => held.length === 2, { timeoutMs: 5000, what: 'two pings at the agent' });
       const busy = await apiPost<{ code: string; message: string }>(base, path('ping'), {});
       expect(busy).toMatchObject({ status: 429, body: { code: 'API_DEVICE_BUSY', message: expect.stringMatching(/2 commands to dev-a/) as string } });
-      expect(busy.ms).toBeLessThan(250);
+      expect(busy.ms).toBeLessThan(1000); // at once: not after the waiting pings' 5 s
       // commands.maxInFlight is 3: one to the other device fits, a second does not.
       const third = apiPost(base, path('ping', OTHER), { timeoutMs: 600 });
       await other.nextRequest();
@@ -202,7 +203,7 @@ describe('commands refused before anything is sent', () => {
     const before = agent.received.length;
     const answer = await apiPost<{ code: string; offlineSince: number; message: string }>(base, path('ping'), {});
     expect(answer).toMatchObject({ status: 409, body: { code: 'API_DEVICE_OFFLINE', message: expect.stringMatching(/offline since \d{4}-/) as string } });
-    expect(answer.ms).toBeLessThan(250);
+    expect(answer.ms).toBeLessThan(1000); // at once: nothing is sent, nothing waited for (the default timeout is 1500 ms)
     expect(answer.body.offlineSince).toBeGreaterThan(Date.now() - 10_000);
     expect(await offline()).toBe(1);
     await agent.status('online');
