@@ -158,6 +158,10 @@ export async function startBackend(config: BackendConfig, log: Logger, options: 
     commands: commandClient,
     gapFiller,
     async close() {
+      // app.close() waits for the requests in flight, a command waiting for its reply among them
+      // (up to commands.maxTimeoutMs): those answer 503 at once instead, and no new one is sent.
+      gapFiller?.stop();
+      commandClient.close();
       await app.close();
       await stopAll();
     },
@@ -181,5 +185,9 @@ function startGapFiller(
   });
   ingest.events.on('committed', (commit) => filler.committed(commit.result.gapsOpened));
   ingest.events.on('stored', (device) => filler.stored(device));
+  // A device replaying its backlog fills its gaps on its own: not asked while it does.
+  ingest.events.on('received', (device, boot, readings, receivedAt) => {
+    if (readings.some((reading) => reading.replay)) filler.replayed(device, boot, receivedAt);
+  });
   return filler;
 }

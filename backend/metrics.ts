@@ -211,7 +211,7 @@ export class BackendMetrics {
   });
   readonly gapFillGivenUp = new Counter({
     name: 'furnace_backend_gap_fill_given_up_total',
-    help: 'Seq gaps asked for (resend) the most times allowed and still open: the agent no longer holds those readings',
+    help: 'Seq gaps given up: asked for (resend) the most times allowed and still open, or the agent answered it holds none of them',
     registers: this.registers,
   });
 

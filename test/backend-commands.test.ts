@@ -92,8 +92,9 @@ afterEach(async () => {
 
 describe('commands answered by the agent', () => {
   it('sends read-now QoS 1, not retained, with a requestId, deadline and requester, and answers 200 with the reply', async () => {
-    const reading = { seq: 7, ts: Date.now(), sensor: 'tc1', value: 812.5, unit: 'C', quality: 'good', clock: 'synced', replay: false };
-    agent.answer = () => ({ outcome: 'ok', data: { reading } });
+    // As the agent's read-now answers (agent/commands/read-now.ts): the reading, flat, with the sensor's state.
+    const reading = { sensor: 'tc1', seq: 7, ts: Date.now(), value: 812.5, unit: 'C', quality: 'good', clock: 'synced', stored: true, state: 'ok' };
+    agent.answer = () => ({ outcome: 'ok', data: reading });
     const ok = await growth('furnace_backend_commands_total', { command: 'read-now', outcome: 'ok' });
     const histogram = 'furnace_backend_command_round_trip_seconds';
     const roundTrips = await growth(histogram, { command: 'read-now' }, `${histogram}_count`);
@@ -105,7 +106,7 @@ describe('commands answered by the agent', () => {
     expect(received).toMatchObject({ command: 'read-now', qos: 1, retain: false, request: { v: 1, requester: 'dashboard', args: { sensor: 'tc1' } } });
     expect(received.request.deadline).toBeGreaterThanOrEqual(before + 2000);
     expect(received.request.deadline).toBeLessThanOrEqual(after + 2000);
-    expect(answer.body).toEqual({ outcome: 'ok', data: { reading }, requestId: received.request.requestId, ts: expect.any(Number) as number, latencyMs: expect.any(Number) as number });
+    expect(answer.body).toEqual({ outcome: 'ok', data: reading, requestId: received.request.requestId, ts: expect.any(Number) as number, latencyMs: expect.any(Number) as number });
     expect(answer.body.latencyMs as number).toBeLessThan(1000);
     expect(await ok()).toBe(1);
     expect(await roundTrips()).toBe(1);
@@ -123,14 +124,14 @@ describe('commands answered by the agent', () => {
   it('answers 200 with a refused or failed reply, code and reason included', async () => {
     agent.answer = ({ command }) =>
       command === 'read-now'
-        ? { outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'args/sensor: no sensor "tc9"' }
-        : { outcome: 'failed', code: 'AGENT_SENSOR_TIMEOUT', reason: 'the sensor did not answer' };
+        ? { outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'argument sensor: no sensor "tc9" on this agent (it has tc1)' }
+        : { outcome: 'failed', code: 'AGENT_COMMAND_TIMED_OUT', reason: 'no reading of tc1 came (sensor stalled)' };
     const refusals = await growth('furnace_backend_commands_total', { command: 'read-now', outcome: 'refused' });
     const failures = await growth('furnace_backend_commands_total', { command: 'outbox', outcome: 'failed' });
     const refused = await apiPost(base, path('read-now'), { args: { sensor: 'tc9' } });
-    expect(refused).toMatchObject({ status: 200, body: { outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'args/sensor: no sensor "tc9"' } });
+    expect(refused).toMatchObject({ status: 200, body: { outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'argument sensor: no sensor "tc9" on this agent (it has tc1)' } });
     const failed = await apiPost(base, path('outbox'), {});
-    expect(failed).toMatchObject({ status: 200, body: { outcome: 'failed', code: 'AGENT_SENSOR_TIMEOUT' } });
+    expect(failed).toMatchObject({ status: 200, body: { outcome: 'failed', code: 'AGENT_COMMAND_TIMED_OUT' } });
     expect([await refusals(), await failures()]).toEqual([1, 1]);
   });
 });
@@ -141,21 +142,22 @@ describe('commands the agent does not answer in time', () => {
     const timeouts = await growth('furnace_backend_commands_total', { command: 'ping', outcome: 'timeout' });
     const late = await growth('furnace_backend_command_replies_late_total');
     const unknown = await growth('furnace_backend_command_replies_unknown_total');
-    const timeoutMs = 800;
-    const started = performance.now();
-    const waiting = apiPost<{ code: string }>(base, path('ping'), { timeoutMs });
+    const timeoutMs = 2000;
+    let settled = false;
+    const waiting = apiPost<{ code: string }>(base, path('ping'), { timeoutMs }).finally(() => (settled = true));
     const received = await agent.nextRequest();
-    // The API is not held up meanwhile.
+    // The API is not held up meanwhile: the other calls are answered while the command still waits
+    // (bounds with room for a loaded 2-core machine, judged against the command's own timeout).
     for (let i = 0; i < 5; i++) {
       const other = await apiGet(base, `/api/v1/devices/${DEVICE}`);
       expect(other.status).toBe(200);
-      expect(other.ms).toBeLessThan(250);
+      expect(other.ms).toBeLessThan(1000);
     }
-    expect(performance.now() - started).toBeLessThan(timeoutMs);
+    expect(settled).toBe(false);
     const answer = await waiting;
     expect(answer).toMatchObject({ status: 504, body: { code: 'API_DEVICE_TIMEOUT' } });
     expect(answer.ms).toBeGreaterThanOrEqual(timeoutMs - 20);
-    expect(answer.ms).toBeLessThan(timeoutMs + 500);
+    expect(answer.ms).toBeLessThan(timeoutMs + 1000);
     expect(await timeouts()).toBe(1);
 
     await agent.reply(received, { outcome: 'ok' });
@@ -175,7 +177,7 @@ describe('commands the agent does not answer in time', () => {
       await waitFor(() => held.length === 2, { timeoutMs: 5000, what: 'two pings at the agent' });
       const busy = await apiPost<{ code: string; message: string }>(base, path('ping'), {});
       expect(busy).toMatchObject({ status: 429, body: { code: 'API_DEVICE_BUSY', message: expect.stringMatching(/2 commands to dev-a/) as string } });
-      expect(busy.ms).toBeLessThan(250);
+      expect(busy.ms).toBeLessThan(1000); // at once: not after the waiting pings' 5 s
       // commands.maxInFlight is 3: one to the other device fits, a second does not.
       const third = apiPost(base, path('ping', OTHER), { timeoutMs: 600 });
       await other.nextRequest();
@@ -201,7 +203,7 @@ describe('commands refused before anything is sent', () => {
     const before = agent.received.length;
     const answer = await apiPost<{ code: string; offlineSince: number; message: string }>(base, path('ping'), {});
     expect(answer).toMatchObject({ status: 409, body: { code: 'API_DEVICE_OFFLINE', message: expect.stringMatching(/offline since \d{4}-/) as string } });
-    expect(answer.ms).toBeLessThan(250);
+    expect(answer.ms).toBeLessThan(1000); // at once: nothing is sent, nothing waited for (the default timeout is 1500 ms)
     expect(answer.body.offlineSince).toBeGreaterThan(Date.now() - 10_000);
     expect(await offline()).toBe(1);
     await agent.status('online');

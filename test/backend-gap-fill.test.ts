@@ -58,7 +58,8 @@ it('asks the agent for a gap that stays open and sees it filled, all readings st
     const seqs = Array.from({ length: toSeq - fromSeq + 1 }, (_, i) => fromSeq + i);
     const batch = readingsBatch(DEVICE, boot, seqs, tsOf);
     await publishBatch(connected.client, { ...batch, readings: batch.readings.map((reading): Reading => ({ ...reading, replay: true })) });
-    return { outcome: 'ok', data: { held: seqs.length, resent: seqs.length } };
+    // As the agent's resend answers (agent/commands/resend.ts).
+    return { outcome: 'ok', data: { boot, fromSeq, toSeq, held: seqs.length, notHeld: 0 } };
   };
   await waitFor(async () => (await apiGet<{ status?: { state: string } }>(base, `/api/v1/devices/${DEVICE}`)).body.status?.state === 'online', {
     timeoutMs: 5000,

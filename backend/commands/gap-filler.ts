@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { BackendMetrics } from '../metrics.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
-import type { ReadingStore } from '../store/reading-store.js';
+import type { ReadingStore, SeqGap } from '../store/reading-store.js';
 import type { CommandSender } from './command-client.js';
 import { CommandError } from './command-errors.js';
 
@@ -11,7 +11,7 @@ export interface GapFillerOptions {
   commands: CommandSender;
   metrics: BackendMetrics;
   log: Logger;
-  /** A gap must stay open this long before it is asked for (commands.fillGapsAfterMs, > 0). */
+  /** A gap must stay open this long before it is asked for (commands.fillGapsAfterMs, > 0); replays hold asks off as long. */
   fillAfterMs: number;
   /** The same gap is asked for at most this often (commands.fillGapsRepeatMs). */
   repeatMs: number;
@@ -23,8 +23,15 @@ export interface GapFillerOptions {
 
 /** Asks for one gap at most this many times: what the agent no longer holds cannot come back. */
 export const MAX_ASKS = 3;
-/** Gaps looked at per device and check; the oldest first, so a long list is worked through in order. */
-const GAPS_PER_CHECK = 64;
+/**
+ * Resends waiting for their reply, across the fleet. After an outage every device may have gaps;
+ * the fleet-wide commands.maxInFlight is shared with people at the dashboard, who must not get 429.
+ */
+export const MAX_RESENDS_IN_FLIGHT = 2;
+/** Gaps read per store query; the oldest first, so a long list is worked through in order. */
+const GAPS_PER_PAGE = 64;
+/** Pages read per device and check while they hold only given-up gaps (a bound on the work, 4096 gaps). */
+const MAX_PAGES = 64;
 const REQUESTER = 'gap-filler';
 
 interface Range {
@@ -36,20 +43,29 @@ interface Range {
 interface Seen extends Range {
   at: number;
 }
-/** A resend asked for. */
+/** A resend that went out (published), or a gap given up. */
 interface Asked extends Range {
   at: number;
   asks: number;
+  givenUp: boolean;
 }
+type Position = { boot: string; fromSeq: number };
 
 const overlaps = (a: Range, b: Range) => a.boot === b.boot && a.fromSeq <= b.toSeq && b.fromSeq <= a.toSeq;
+/** In the store's (boot, fromSeq) order, whether `range` lies past `position`. */
+const beyond = (range: Range, position: Position) => range.boot > position.boot || (range.boot === position.boot && range.fromSeq > position.fromSeq);
+/** The agent's resend reply data (agent/commands/resend.ts) says it held none of the range. */
+const heldNone = (data: unknown) => typeof data === 'object' && data !== null && (data as { held?: unknown }).held === 0;
 
 /**
  * Gap filling: a seq gap is a reading that never reached the store, which the agent may still
  * hold in its outbox (it deletes a reading only once the backend confirms it). A gap that stays
  * open for `fillAfterMs` on an online device is asked for with the `resend` command: one gap at
- * a time per device, the same gap at most every `repeatMs` and MAX_ASKS times. Gaps usually close
- * on their own (reordering, the agent's own resends), hence the wait.
+ * a time per device, MAX_RESENDS_IN_FLIGHT in all, the same gap at most every `repeatMs` and
+ * MAX_ASKS times (only asks that went out count). Gaps usually close on their own (reordering,
+ * the agent's own resends), hence the wait; and nothing is asked of a boot whose replayed
+ * readings arrived within `fillAfterMs`: the agent is still catching up. A gap the agent says it
+ * holds none of is given up at once. Given-up gaps are paged past, so they never hide newer ones.
  *
  * Only devices that may have a gap are looked at: every device at start, then those stored to by
  * a commit that opened a gap (ingest's `committed` and `stored` events), until their gaps close.
@@ -64,6 +80,8 @@ export class GapFiller {
   private readonly asked = new Map<string, Asked[]>();
   /** Devices with a resend waiting for its reply. */
   private readonly busy = new Set<string>();
+  /** `device boot` → when replayed readings of it last arrived. */
+  private readonly replays = new Map<string, number>();
   private readonly timer: NodeJS.Timeout | undefined;
   private checking = false;
   private stopped = false;
@@ -86,6 +104,12 @@ export class GapFiller {
     if (gapsOpened > 0) this.gapOpened = true;
   }
 
+  /** Ingest's `received` event for a batch with readings marked `replay`: this boot is catching up. */
+  replayed(device: string, boot: string, at: number): void {
+    const key = `${device} ${boot}`;
+    this.replays.set(key, Math.max(at, this.replays.get(key) ?? 0));
+  }
+
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
@@ -98,6 +122,7 @@ export class GapFiller {
     if (this.gapOpened) for (const device of this.recent) this.watched.add(device);
     this.gapOpened = false;
     this.recent.clear();
+    for (const [key, at] of this.replays) if (now - at >= this.options.fillAfterMs) this.replays.delete(key);
     try {
       for (const device of [...this.watched]) {
         if (this.stopped) return;
@@ -112,44 +137,77 @@ export class GapFiller {
   }
 
   private async checkDevice(device: string, now: number): Promise<void> {
-    const { items: gaps } = await this.options.store.gaps({ device, limit: GAPS_PER_CHECK });
+    const before = this.asked.get(device) ?? [];
+    const { gaps, through } = await this.openGaps(device, before);
     if (gaps.length === 0) {
       this.watched.delete(device);
       this.firstSeen.delete(device);
       this.asked.delete(device);
       return;
     }
+    // What lies past the pages read is kept as it was; what was read is brought up to date.
+    const unread = (range: Range) => through !== undefined && beyond(range, through);
     // A gap that shrank or split keeps its age: those readings have been missing since then.
-    const before = this.firstSeen.get(device) ?? [];
-    const seen = gaps.map((gap) => ({ ...gap, at: Math.min(now, ...before.filter((old) => overlaps(old, gap)).map((old) => old.at)) }));
-    this.firstSeen.set(device, seen);
+    const earlier = this.firstSeen.get(device) ?? [];
+    const seen = gaps.map((gap) => ({ ...gap, at: Math.min(now, ...earlier.filter((old) => overlaps(old, gap)).map((old) => old.at)) }));
+    this.firstSeen.set(device, [...seen, ...earlier.filter(unread)]);
     // What was asked for and has closed since is forgotten; what is still open keeps its count.
-    const asked = (this.asked.get(device) ?? []).filter((record) => gaps.some((gap) => overlaps(record, gap)));
+    const asked = before.filter((record) => unread(record) || gaps.some((gap) => overlaps(record, gap)));
     this.asked.set(device, asked);
-    if (this.busy.has(device) || this.options.registry.get(device)?.status?.state !== 'online') return;
-    const due = seen.find((gap) => now - gap.at >= this.options.fillAfterMs && this.mayAsk(device, gap, asked, now));
-    if (due) void this.ask(device, due, asked, now);
+    for (const gap of seen) this.giveUpIfAskedOut(device, gap, asked, now);
+    if (this.busy.has(device) || this.busy.size >= MAX_RESENDS_IN_FLIGHT) return;
+    if (this.options.registry.get(device)?.status?.state !== 'online') return;
+    const due = seen.find((gap) => now - gap.at >= this.options.fillAfterMs && !this.catchingUp(device, gap.boot, now) && this.mayAsk(gap, asked, now));
+    if (due) void this.ask(device, due, now);
   }
 
-  private mayAsk(device: string, gap: Range, asked: Asked[], now: number): boolean {
-    const earlier = asked.filter((record) => overlaps(record, gap));
-    if (earlier.some((record) => now - record.at < this.options.repeatMs)) return false;
-    const record = earlier.reduce<Asked | undefined>((most, next) => (next.asks > (most?.asks ?? 0) ? next : most), undefined);
-    if (!record || record.asks < MAX_ASKS) return true;
-    if (record.asks === MAX_ASKS) {
-      // Counted and logged once per gap: asks past MAX_ASKS mark it given up.
-      record.asks++;
-      this.options.metrics.gapFillGivenUp.inc();
-      const { boot, fromSeq, toSeq } = gap;
-      this.options.log.warn({ device, boot, fromSeq, toSeq, asks: MAX_ASKS }, 'gap filling: the agent did not send this gap again; giving up on it');
+  /** The open gaps from the oldest on, paging past pages that hold only given-up gaps; `through`: where reading stopped short of the end. */
+  private async openGaps(device: string, asked: Asked[]): Promise<{ gaps: SeqGap[]; through: Position | undefined }> {
+    const gaps: SeqGap[] = [];
+    let after: Position | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const { items, truncated, next } = await this.options.store.gaps({ device, limit: GAPS_PER_PAGE, after });
+      gaps.push(...items);
+      const last = items.at(-1);
+      after = next ?? (last && { boot: last.boot, fromSeq: last.fromSeq });
+      if (!truncated || !after) return { gaps, through: undefined };
+      if (items.some((gap) => !this.givenUp(gap, asked))) break;
     }
-    return false;
+    return { gaps, through: after };
   }
 
-  private async ask(device: string, gap: Range, asked: Asked[], now: number): Promise<void> {
+  private givenUp(gap: Range, asked: Asked[]): boolean {
+    return asked.some((record) => record.givenUp && overlaps(record, gap));
+  }
+
+  private catchingUp(device: string, boot: string, now: number): boolean {
+    const at = this.replays.get(`${device} ${boot}`);
+    return at !== undefined && now - at < this.options.fillAfterMs;
+  }
+
+  private mayAsk(gap: Range, asked: Asked[], now: number): boolean {
+    const earlier = asked.filter((record) => overlaps(record, gap));
+    return !earlier.some((record) => record.givenUp || now - record.at < this.options.repeatMs);
+  }
+
+  /** Asked MAX_ASKS times, the last one repeatMs ago, and still open: the agent does not hold it. */
+  private giveUpIfAskedOut(device: string, gap: Range, asked: Asked[], now: number): void {
+    const earlier = asked.filter((record) => overlaps(record, gap));
+    if (earlier.some((record) => record.givenUp || now - record.at < this.options.repeatMs)) return;
+    const most = earlier.reduce<Asked | undefined>((top, next) => (next.asks > (top?.asks ?? 0) ? next : top), undefined);
+    if (most && most.asks >= MAX_ASKS) this.giveUp(device, most, gap, `the agent did not send this gap again after ${most.asks} asks`);
+  }
+
+  /** Counted and logged once per gap; it is not asked for again while it stays open. */
+  private giveUp(device: string, record: Asked, gap: Range, why: string): void {
+    record.givenUp = true;
+    this.options.metrics.gapFillGivenUp.inc();
     const { boot, fromSeq, toSeq } = gap;
-    const asks = 1 + Math.max(0, ...asked.filter((record) => overlaps(record, gap)).map((record) => record.asks));
-    asked.push({ boot, fromSeq, toSeq, at: now, asks });
+    this.options.log.warn({ device, boot, fromSeq, toSeq, asks: record.asks }, `gap filling: ${why}; giving up on it`);
+  }
+
+  private async ask(device: string, gap: Range, now: number): Promise<void> {
+    const { boot, fromSeq, toSeq } = gap;
     this.busy.add(device);
     const { log } = this.options;
     try {
@@ -160,13 +218,26 @@ export class GapFiller {
         timeoutMs: this.options.timeoutMs,
         requester: REQUESTER,
       });
-      log.info({ device, boot, fromSeq, toSeq, asks, outcome: answer.outcome, code: answer.code, data: answer.data }, 'gap filling: asked the agent to send a gap again');
+      const record = this.counted(device, gap, now);
+      log.info({ device, boot, fromSeq, toSeq, asks: record?.asks, outcome: answer.outcome, code: answer.code, data: answer.data }, 'gap filling: asked the agent to send a gap again');
+      if (record && answer.outcome === 'ok' && heldNone(answer.data)) this.giveUp(device, record, gap, 'the agent holds none of this gap any more');
     } catch (error) {
-      // Offline, busy, no broker, no reply: the next ask waits repeatMs like any other.
       const code = error instanceof CommandError ? error.code : undefined;
+      // A timeout went out: it counts. Refused before publishing (offline, busy, no broker) does not: asked again at the next check.
+      if (code === 'COMMAND_TIMEOUT') this.counted(device, gap, now);
       log[code ? 'info' : 'error']({ err: code ? undefined : error, code, device, boot, fromSeq, toSeq }, 'gap filling: resend not answered');
     } finally {
       this.busy.delete(device);
     }
+  }
+
+  /** Records an ask that went out; `undefined` once the device's gaps have closed meanwhile. */
+  private counted(device: string, gap: Range, now: number): Asked | undefined {
+    const asked = this.asked.get(device);
+    if (!asked) return undefined;
+    const asks = 1 + Math.max(0, ...asked.filter((record) => overlaps(record, gap)).map((record) => record.asks));
+    const record: Asked = { boot: gap.boot, fromSeq: gap.fromSeq, toSeq: gap.toSeq, at: now, asks, givenUp: false };
+    asked.push(record);
+    return record;
   }
 }

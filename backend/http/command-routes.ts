@@ -24,7 +24,8 @@ const DESCRIPTION =
   'bad arguments (nothing is sent); 404 API_DEVICE_NOT_FOUND for a device that never sent a status; 409 API_DEVICE_OFFLINE at ' +
   'once when the device is offline, with offlineSince; 429 API_DEVICE_BUSY at once when commands.maxInFlightPerDevice commands ' +
   'to this device (or commands.maxInFlight in all) already wait for a reply: refused, not queued, retry later; 503 ' +
-  'API_BROKER_UNAVAILABLE when the backend is not connected to the broker; 504 API_DEVICE_TIMEOUT when no reply comes within ' +
+  'API_BROKER_UNAVAILABLE when the backend is not connected to the broker, or while its store fails or is behind (a reply ' +
+  'would wait behind readings on the same MQTT session, so nothing is sent); 504 API_DEVICE_TIMEOUT when no reply comes within ' +
   'timeoutMs (the agent drops the request once past its deadline, and a later reply is dropped). A name that is not a command ' +
   'answers 404 API_COMMAND_UNKNOWN.';
 

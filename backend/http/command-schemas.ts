@@ -11,7 +11,7 @@ interface CommandDoc {
   access: Scope;
   summary: string;
   request: { args?: Record<string, unknown>; timeoutMs?: number };
-  /** The `data` of an `ok` reply, as an example (contract/README.md describes each). */
+  /** The `data` of an `ok` reply, as an example: the shape the agent's handler returns (agent/commands/{command}.ts). */
   data: unknown;
 }
 
@@ -20,37 +20,56 @@ export const COMMAND_DOCS: Record<CommandName, CommandDoc> = {
     access: 'read',
     summary: 'take a reading of a sensor now and return it (it is also stored and sent as usual)',
     request: { args: { sensor: 'tc1' }, timeoutMs: 2000 },
-    data: { reading: { seq: 1043, ts: 1764340000456, sensor: 'tc1', value: 812.7, unit: 'C', quality: 'good', clock: 'synced', replay: false } },
+    // `seq` only when the outbox kept the reading (`stored`); `reason` only when the sensor's state has one.
+    data: { sensor: 'tc1', seq: 1043, ts: 1764340000456, value: 812.7, unit: 'C', quality: 'good', clock: 'synced', stored: true, state: 'ok' },
   },
   'set-interval': {
     access: 'admin',
     summary: "change a sensor's sampling interval at run time, within its limits",
     request: { args: { sensor: 'tc1', intervalMs: 500 } },
-    data: { sensor: 'tc1', intervalMs: 500, previousIntervalMs: 1000 },
+    data: { sensor: 'tc1', intervalMs: 500, previousMs: 1000, setting: 'modbus.pollMs', persisted: false },
   },
   announce: {
     access: 'admin',
     summary: 'make the agent publish its birth (status) and sensor states again',
     request: {},
-    data: { status: true, sensors: true },
+    data: { published: ['status', 'sensors'] },
   },
   outbox: {
     access: 'read',
     summary: "the agent's outbox: depth, unconfirmed readings, the oldest waiting, the confirmation lag",
     request: {},
-    data: { depth: 12, unconfirmed: 12, oldestWaitingTs: 1764339999000, confirmationLagMs: 480 },
+    data: {
+      depth: 12,
+      oldestAgeMs: 1450,
+      unconfirmed: 12,
+      oldestUnconfirmedAgeMs: 1450,
+      confirmBy: 'backend',
+      confirmationLagMs: 480,
+      lastSeq: 1055,
+      dropped: { full: 0, expired: 0 },
+      replaying: false,
+    },
   },
   resend: {
     access: 'admin',
     summary: 'send a seq range again from the outbox (what the backend gap filling uses)',
     request: { args: { boot: 'mi1x4k2a-1f3c9d2e', fromSeq: 1043, toSeq: 1049 }, timeoutMs: 10_000 },
-    data: { held: 7, resent: 7 },
+    data: {
+      boot: 'mi1x4k2a-1f3c9d2e',
+      fromSeq: 1043,
+      toSeq: 1049,
+      held: 5,
+      notHeld: 2,
+      // Only when some of the range was not held.
+      note: 'readings the outbox no longer holds (confirmed by the backend and deleted, or dropped by its caps) cannot be sent again',
+    },
   },
   ping: {
     access: 'read',
-    summary: 'is the agent there: its boot, uptime and version',
+    summary: 'is the agent there: its device, boot, uptime, version and clock state',
     request: {},
-    data: { boot: 'mi1x4k2a-1f3c9d2e', uptimeMs: 86_400_000, agentVersion: '0.1.0' },
+    data: { device: 'furnace-1', boot: 'mi1x4k2a-1f3c9d2e', uptimeMs: 86_400_000, agentVersion: '0.1.0', clock: 'synced' },
   },
 };
 
@@ -75,7 +94,7 @@ export const CommandAnswerSchema = (command: CommandName) =>
   Type.Object(
     {
       outcome: CommandOutcome,
-      code: Type.Optional(Type.String({ description: 'refused or failed: a stable code from the agent, e.g. AGENT_SENSOR_UNKNOWN' })),
+      code: Type.Optional(Type.String({ description: 'refused or failed: a stable code from the agent (agent/errors.ts), e.g. AGENT_COMMAND_BAD_ARGS, AGENT_COMMAND_TIMED_OUT, AGENT_MODBUS_TIMEOUT' })),
       reason: Type.Optional(Type.String({ description: 'refused or failed: what was wrong, for a person' })),
       data: Type.Optional(Type.Unknown({ description: 'ok: what the command returns' })),
       requestId: Type.String({ description: 'the id the request carried on MQTT; the agent log has it too' }),
@@ -87,7 +106,7 @@ export const CommandAnswerSchema = (command: CommandName) =>
       'x-examples': {
         ok: { value: { outcome: 'ok', data: COMMAND_DOCS[command].data, requestId: REQUEST_ID, ts: 1764340000456, latencyMs: 23.4 } },
         refused: {
-          value: { outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'args/sensor: no sensor "tc9"', requestId: REQUEST_ID, ts: 1764340000456, latencyMs: 8.1 },
+          value: { outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'argument sensor: no sensor "tc9" on this agent (it has tc1, tc2)', requestId: REQUEST_ID, ts: 1764340000456, latencyMs: 8.1 },
         },
       },
     },

@@ -72,7 +72,12 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   }
 }
 
-type IngestEvents = { committed: [CommitInfo]; stored: [device: string, boot: string, readings: readonly Reading[], receivedAt: number] };
+type IngestEvents = {
+  committed: [CommitInfo];
+  /** A readings batch arrived (decoded, not committed yet): the gap filler sees replays with it. */
+  received: [device: string, boot: string, readings: readonly Reading[], receivedAt: number];
+  stored: [device: string, boot: string, readings: readonly Reading[], receivedAt: number];
+};
 
 /**
  * The asynchronous side of the backend: a persistent MQTT session (fixed client id, clean
@@ -172,9 +177,24 @@ export class Ingest {
     return undefined;
   }
 
-  /** Why a command reply could not arrive now; `undefined` when it can (connected, reply filter acknowledged). */
+  /**
+   * Why a command reply could not arrive now; `undefined` when it can (connected, reply filter
+   * acknowledged, the store keeping up). Replies come in on this session, and MQTT.js hands over
+   * the next message only once the batcher has room (`take`): while the store fails or is full
+   * behind, a reply would wait behind readings, and a command the agent ran would be answered 504.
+   */
   get commandsProblem(): string | undefined {
-    return this.mqttProblem ?? this.repliesRefused;
+    return this.mqttProblem ?? this.repliesRefused ?? this.storeBehind;
+  }
+
+  private get storeBehind(): string | undefined {
+    const why = 'the store is behind: command replies would wait behind readings';
+    const failure = this.batcher.lastFailure;
+    if (failure) return `${why} (store writes fail: ${failure.message})`;
+    if (!this.batcher.hasRoom) {
+      return `${why} (${this.batcher.uncommittedReadings} readings wait for the store, ingest.maxPendingReadings ${this.options.batching.maxPendingReadings})`;
+    }
+    return undefined;
   }
 
   /** Readings received but not committed yet. */
@@ -258,6 +278,7 @@ export class Ingest {
       const decoded = this.decoded(packet, decodeReadingBatch(topic.device, packet.payload, this.options.mqtt.maxPayloadBytes));
       if (!decoded) return Promise.resolve();
       const receivedAt = Date.now();
+      this.emit('received', decoded.device, decoded.boot, decoded.readings, receivedAt);
       const { observer } = this.options;
       const stored = this.batcher.add(decoded, receivedAt).then(() => {
         const first = decoded.readings[0];
