@@ -119,14 +119,16 @@ describeWithProgram('socat', 'socat', 'the agent across outages', () => {
     const link = await startEmulator();
     const outboxDir = join(dir, 'agent');
     const args = ['--device', DEVICE, '--serial-path', link, '--mqtt-url', broker.url, '--data-dir', outboxDir];
-    // Slow batches: at the kill, readings are committed but not yet acknowledged.
-    let agent: RunningProcess = await startCli('agent', args, { ...FAST, FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '500' });
+    // The first run keeps what the broker took (confirm.by backend, and no backend here to confirm):
+    // at the kill, every reading it committed is still in the outbox, whatever the timing of the
+    // last PUBACK. The second run (confirm.by broker) must send them all again.
+    let agent: RunningProcess = await startCli('agent', args, { ...FAST, FURNACE_AGENT_CONFIRM_BY: 'backend' });
     await waitFor(() => observer.readings.length >= 60, { timeoutMs: 20_000, what: '60 readings before the kill' });
 
     agent.child.kill('SIGKILL');
     await agent.waitForExit(10_000);
     const firstBoot = observer.readings[0]?.boot;
-    // What the dead agent left: committed, not acknowledged.
+    // What the dead agent left: committed, not confirmed.
     const db = new Database(join(outboxDir, 'outbox.sqlite'), { readonly: true, fileMustExist: true });
     const left = (db.prepare('SELECT seq FROM outbox ORDER BY seq').all() as Array<{ seq: number }>).map((row) => row.seq);
     const lastTaken = (db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").get() as { seq: number }).seq;
