@@ -15,7 +15,8 @@ async function main(): Promise<void> {
     .filter((file) => file.endsWith('.js') && file !== 'run.js')
     .map((file) => basename(file, '.js'))
     .sort();
-  const wanted = process.argv.slice(2);
+  // Flags (e.g. --json) are for the benchmarks themselves, which read process.argv.
+  const wanted = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
   const unknown = wanted.filter((name) => !available.includes(name));
   if (unknown.length > 0) throw new Error(`no benchmark ${unknown.join(', ')}; there are: ${available.join(', ')}`);
   for (const name of wanted.length > 0 ? wanted : available) {
