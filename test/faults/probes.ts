@@ -1,5 +1,6 @@
 // Probes of a running fault stack over HTTP, as an operator's monitoring sees it: the agent's
 // /healthz and /metrics, the backend's /readyz and API.
+import { metricIn } from '../helpers/agent-observer.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { httpStatus } from './observe.js';
 import type { FaultStack } from './stack.js';
@@ -26,14 +27,7 @@ async function readMetric(stack: FaultStack, name: string, labels: Record<string
   } catch {
     return undefined;
   }
-  const wanted = Object.entries(labels);
-  for (const line of text.split('\n')) {
-    const match = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = new Map([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (wanted.every(([key, value]) => have.get(key) === value)) return Number(match[3]);
-  }
-  return 0; // a counter not incremented yet is not exported
+  return metricIn(text, name, labels);
 }
 
 /** The agent's metrics: a sample, or a wait for a value. */

@@ -87,7 +87,11 @@ export async function observeAgent(url: string, device: string, options: IClient
 
 /** One sample of a metric from an agent's /metrics (0 when absent). */
 export async function agentMetric(healthPort: number, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+  return metricIn(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text(), name, labels);
+}
+
+/** A sample of `name` with `labels` in a Prometheus text exposition; 0 when absent (a counter not incremented yet is not exported). */
+export function metricIn(text: string, name: string, labels: Record<string, string> = {}): number {
   const wanted = Object.entries(labels);
   for (const line of text.split('\n')) {
     const match = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
