@@ -92,11 +92,14 @@ describeWithProgram('socat', 'socat', 'commands through real processes', () => {
     expect(timedOut.ms).toBeLessThan(2500);
     s.agent.resume();
 
+    const killedAt = Date.now();
     await s.agent.kill();
     await waitFor(async () => (await apiGet<{ devices: Array<{ device: string; state: string | null }> }>(s.apiUrl, '/api/v1/devices', null)).body.devices.find((d) => d.device === DEVICE)?.state === 'offline', {
       timeoutMs: 10_000,
       what: 'the device offline after its will',
     });
+    // Issue 13: a killed agent shows offline within 2 s of its will (the broker sends the will as the socket closes).
+    expect(Date.now() - killedAt).toBeLessThan(2000);
     const offline = await command(s.apiUrl, DEVICE, 'ping', { timeoutMs: 5000 });
     expect(offline.status).toBe(409);
     expect(offline.body.code).toBe('API_DEVICE_OFFLINE');
