@@ -126,43 +126,44 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
     metrics,
     log: log.child({ component: 'agent:commands' }),
   });
+  const healthReport = () => {
+    const waiting = confirmations && unconfirmed();
+    return {
+      // Unhealthy only when the agent cannot do its job: keep readings. A dead broker or a
+      // broken thermocouple is reported here, but is not the agent's failure.
+      ok: pipeline.writable,
+      device,
+      boot,
+      mqtt: { connected: client.connected, reconnects: connection.reconnects, replaying: publisher.replaying },
+      outbox: {
+        depth: outbox.depth,
+        oldestAgeMs: outbox.oldestAgeMs(),
+        dropped: outbox.dropped,
+        writeErrors: pipeline.stats.outboxWriteErrors,
+        writable: pipeline.writable,
+      },
+      confirm: {
+        by: confirmBy,
+        ...(confirmations && {
+          unconfirmed: waiting?.count,
+          oldestUnconfirmedAgeMs: waiting?.oldestAgeMs,
+          subscribed: confirmations.stats.subscribed,
+          confirmed: confirmations.stats.confirmed,
+          lastConfirmedAgoMs: confirmations.stats.lastConfirmedAt === undefined ? null : Date.now() - confirmations.stats.lastConfirmedAt,
+          resent: confirmations.stats.resent,
+        }),
+      },
+      commands: { subscribed: commands.subscribed },
+      sensors: board.payload().sensors,
+    };
+  };
   const health = config.health.enabled
     ? serveHealth({
         host: config.health.host,
         port: config.health.port,
         registry: metrics.registry,
         log: log.child({ component: 'agent:health' }),
-        health: () => {
-          const waiting = confirmations && unconfirmed();
-          return {
-          // Unhealthy only when the agent cannot do its job: keep readings. A dead broker or a
-          // broken thermocouple is reported here, but is not the agent's failure.
-          ok: pipeline.writable,
-          device,
-          boot,
-          mqtt: { connected: client.connected, reconnects: connection.reconnects, replaying: publisher.replaying },
-          outbox: {
-            depth: outbox.depth,
-            oldestAgeMs: outbox.oldestAgeMs(),
-            dropped: outbox.dropped,
-            writeErrors: pipeline.stats.outboxWriteErrors,
-            writable: pipeline.writable,
-          },
-          confirm: {
-            by: confirmBy,
-            ...(confirmations && {
-              unconfirmed: waiting?.count,
-              oldestUnconfirmedAgeMs: waiting?.oldestAgeMs,
-              subscribed: confirmations.stats.subscribed,
-              confirmed: confirmations.stats.confirmed,
-              lastConfirmedAgoMs: confirmations.stats.lastConfirmedAt === undefined ? null : Date.now() - confirmations.stats.lastConfirmedAt,
-              resent: confirmations.stats.resent,
-            }),
-          },
-          commands: { subscribed: commands.subscribed },
-          sensors: board.payload().sensors,
-          };
-        },
+        health: healthReport,
       })
     : undefined;
 

@@ -50,11 +50,10 @@ interface Row {
   quality: Quality;
   clock: ClockState;
   replay: number;
-  sent_at: number | null;
-  sends: number;
-  retry_at: number | null;
 }
 
+/** A reading's own columns: the sent state (outbox-sent.ts) stays inside the outbox. */
+const READING_COLUMNS = 'seq, boot, ts, sensor, value, unit, quality, clock, replay';
 
 /**
  * The durable outbox: every reading is committed to SQLite before anything is published.
@@ -115,12 +114,12 @@ export class DurableOutbox {
       `INSERT INTO outbox (boot, ts, sensor, value, unit, quality, clock, replay)
        VALUES (@boot, @ts, @sensor, @value, @unit, @quality, @clock, @replay) RETURNING seq`,
     );
-    this.oldest = this.db.prepare('SELECT * FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?');
+    this.oldest = this.db.prepare(`SELECT ${READING_COLUMNS} FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?`);
     this.removeThrough = this.db.prepare('DELETE FROM outbox WHERE seq <= ?');
     this.dropOldest = this.db.prepare('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)');
     this.dropExpired = this.db.prepare('DELETE FROM outbox WHERE ts < ?');
     this.oldestTs = this.db.prepare('SELECT ts FROM outbox ORDER BY seq LIMIT 1');
-    this.fromSeq = this.db.prepare('SELECT * FROM outbox WHERE seq >= ? AND seq < ? AND sent_at IS NULL ORDER BY seq LIMIT ?');
+    this.fromSeq = this.db.prepare(`SELECT ${READING_COLUMNS} FROM outbox WHERE seq >= ? AND seq < ? AND sent_at IS NULL ORDER BY seq LIMIT ?`);
     this.removeRange = this.db.prepare('DELETE FROM outbox WHERE seq BETWEEN ? AND ?');
     this.anyWaiting = this.db.prepare('SELECT 1 FROM outbox WHERE sent_at IS NULL LIMIT 1');
     this.removeRunsTx = this.db.transaction((runs: readonly SeqRun[]) => {
@@ -237,7 +236,6 @@ export class DurableOutbox {
     this.rows -= this.removeThrough.run(seq).changes;
   }
 
-
   get depth(): number {
     return this.rows;
   }
@@ -261,5 +259,5 @@ export function runsOf(entries: readonly { seq: number }[]): SeqRun[] {
 /** Cuts at the first change of boot: acknowledging a batch must never cover a row not in it. */
 function sameBoot(rows: Row[]): OutboxEntry[] {
   const end = rows.findIndex((row) => row.boot !== rows[0]?.boot);
-  return rows.slice(0, end < 0 ? rows.length : end).map(({ sent_at: _sentAt, sends: _sends, retry_at: _retryAt, ...row }) => ({ ...row, replay: row.replay === 1 }));
+  return rows.slice(0, end < 0 ? rows.length : end).map((row) => ({ ...row, replay: row.replay === 1 }));
 }

@@ -321,22 +321,15 @@ export class Ingest {
     }
     if (topic?.kind === 'command-reply' && this.options.commandReplies) {
       const reply = this.decoded(packet, decodeCommandReply(packet.payload, this.options.mqtt.maxPayloadBytes));
-      if (reply) this.handOverReply(topic.device, topic.command, reply, this.options.commandReplies);
+      const { commandReplies } = this.options;
+      // Like a listener: one that throws is counted and logged, and the reply is acknowledged all the same.
+      if (reply) this.guarded('command-reply', () => commandReplies(topic.device, topic.command, reply));
       return Promise.resolve();
     }
     this.rejects.reject('unknown_topic', packet.topic, `not a topic the backend reads: ${packet.topic}`);
     return Promise.resolve();
   }
 
-  /** Like a listener: one that throws is counted and logged, and the reply is acknowledged all the same. */
-  private handOverReply(device: string, command: string, reply: CommandReply, handler: NonNullable<IngestOptions['commandReplies']>): void {
-    try {
-      handler(device, command, reply);
-    } catch (error) {
-      this.options.metrics.listenerErrors.inc({ event: 'command-reply' });
-      this.options.log.error({ err: error, device, command }, 'handling a command reply failed; it is acknowledged and dropped');
-    }
-  }
 
   /** Retries a synchronous write (registry, alert evaluation) until it succeeds or ingest stops. */
   private untilDone(topic: string, work: () => void): Promise<void> {
@@ -378,8 +371,13 @@ export class Ingest {
    * (loudly the first time for each event), and ingest goes on.
    */
   private emit<E extends keyof IngestEvents>(event: E, ...args: IngestEvents[E]): void {
+    this.guarded(event, () => (this.events.emit as (event: E, ...args: IngestEvents[E]) => boolean)(event, ...args));
+  }
+
+  /** Runs a listener or a handler; one that throws is counted and logged (loudly the first time for each event). */
+  private guarded(event: string, work: () => unknown): void {
     try {
-      (this.events.emit as (event: E, ...args: IngestEvents[E]) => boolean)(event, ...args);
+      work();
     } catch (error) {
       this.options.metrics.listenerErrors.inc({ event });
       const first = !this.failedListeners.has(event);
