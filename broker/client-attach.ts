@@ -40,9 +40,16 @@ export function attachClient(deps: AttachDeps, stream: Duplex, info: ConnectionI
     stream.destroy(new BrokerError('BROKER_PACKET_TOO_LARGE', `packet of ${size} bytes, over limits.maxPacketBytes`));
   });
 
+  const pacedRoles: readonly string[] = deps.config.pacedRoles;
+  const paced = () => {
+    const role = deps.sessions.get(client)?.rights.role;
+    return role !== undefined && pacedRoles.includes(role);
+  };
   const queue = new SubscriberQueue(
-    { stallMs: deps.config.subscriberStallMs, maxMessages: deps.config.maxQueuedMessages, maxBytes: deps.config.maxQueuedBytes },
+    { paced, stallMs: deps.config.subscriberStallMs, maxMessages: deps.config.maxQueuedMessages, maxBytes: deps.config.maxQueuedBytes },
     {
+      onPacing: (queued) =>
+        deps.limits.hit('subscriber_paced', client, { ...fields(), ...queued }, 'subscriber not keeping up: publishers are slowed to its pace'),
       onStall: (queued) =>
         deps.limits.hit('subscriber_stall', client, { ...fields(), ...queued }, 'subscriber not keeping up: its messages now queue for it alone'),
       onOverflow: (queued) => {

@@ -140,6 +140,12 @@ export const BrokerConfigSchema = Type.Object(
         default: 250,
         description: 'after this long blocked on one subscriber, delivery to the others goes on and its messages queue for it, in ms',
       }),
+      pacedRoles: Type.Array(Type.Union(ROLES.map((role) => Type.Literal(role))), {
+        default: ['backend'],
+        uniqueItems: true,
+        description:
+          'roles whose slow subscribers are never queued for nor cut off by the limits above: publishers are slowed to their pace instead (TCP back-pressure); one that stops reading for drainTimeoutMs is still disconnected',
+      }),
       maxQueuedMessages: Type.Integer({
         minimum: 1,
         maximum: 10_000_000,

@@ -13,6 +13,7 @@ export type LimitName =
   | 'max_packet_size'
   | 'publish_rate'
   | 'subscriber_stall'
+  | 'subscriber_paced'
   | 'subscriber_queue'
   | 'drain_timeout'
   | 'connect_timeout'

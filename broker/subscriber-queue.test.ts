@@ -1,6 +1,6 @@
 import type { AedesPublishPacket } from 'aedes';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type QueuedAmount, SubscriberQueue } from './subscriber-queue.js';
+import { type QueuedAmount, SubscriberQueue, type SubscriberQueueLimits } from './subscriber-queue.js';
 
 beforeEach(() => void vi.useFakeTimers());
 afterEach(() => void vi.useRealTimers());
@@ -13,9 +13,13 @@ function socketLike() {
   return { writes, deliver: (_p: AedesPublishPacket, done: () => void) => writes.push(done) };
 }
 
-function setup(limits = { stallMs: 100, maxMessages: 5, maxBytes: 1000 }) {
-  const events = { stalls: [] as QueuedAmount[], overflows: [] as QueuedAmount[] };
-  const queue = new SubscriberQueue(limits, { onStall: (q) => events.stalls.push(q), onOverflow: (q) => events.overflows.push(q) }, () => Date.now());
+function setup(limits: SubscriberQueueLimits = { stallMs: 100, maxMessages: 5, maxBytes: 1000 }) {
+  const events = { stalls: [] as QueuedAmount[], overflows: [] as QueuedAmount[], pacings: [] as QueuedAmount[] };
+  const queue = new SubscriberQueue(
+    limits,
+    { onStall: (q) => events.stalls.push(q), onOverflow: (q) => events.overflows.push(q), onPacing: (q) => events.pacings.push(q) },
+    () => Date.now(),
+  );
   const client = socketLike();
   return { queue, events, client, deliver: queue.wrap(client.deliver) };
 }
@@ -66,6 +70,27 @@ describe('SubscriberQueue', () => {
     bytes.deliver(packet(), freed);
     bytes.deliver(packet(), freed);
     expect(bytes.events.overflows).toEqual([{ messages: 2, bytes: 20 }]);
+  });
+
+  it('a paced client keeps holding its slots however long it is blocked: publishers wait for it', () => {
+    const { deliver, client, events } = setup({ paced: () => true, stallMs: 100, maxMessages: 5, maxBytes: 1000 });
+    const freed = vi.fn();
+    deliver(packet(), freed);
+    deliver(packet(), freed);
+    vi.advanceTimersByTime(60_000);
+    expect(freed).not.toHaveBeenCalled();
+    expect(events.stalls).toEqual([]);
+    expect(events.pacings).toEqual([{ messages: 2, bytes: 20 }]); // reported once for the episode
+    client.writes.forEach((write) => write());
+    expect(freed).toHaveBeenCalledTimes(2);
+    // A new episode is reported again.
+    deliver(packet(), freed);
+    vi.advanceTimersByTime(101);
+    expect(events.pacings).toHaveLength(2);
+    expect(freed).toHaveBeenCalledTimes(2);
+    // Nor is it cut off by the queue bounds: it holds no more than the emitter's slots.
+    for (let i = 0; i < 7; i += 1) deliver(packet(), freed);
+    expect(events.overflows).toEqual([]);
   });
 
   it('close() frees every held slot', () => {
