@@ -2,7 +2,9 @@
 // subscriber, through furnace-broker (aedes, its own process, authentication and ACL on) and
 // through Mosquitto (password file and ACL on) in the same run, with the same client load.
 // For each: messages per second and publish-to-delivery latency (median, 99th percentile).
-import { mkdtemp, rm } from 'node:fs/promises';
+// Env: BENCH_MESSAGES (5000 per QoS), BENCH_BROKER_NODE_OPTIONS (node flags for our broker),
+// BENCH_BROKER_CLI (another build's dist/broker/cli.js, to compare versions in the same conditions).
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -17,6 +19,16 @@ export interface RelayResult {
   messagesPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** The broker process's CPU time (user + system) per message relayed: steadier than rates on a busy machine. */
+  cpuUsPerMessage: number;
+}
+
+/** CPU time a process has used so far, in µs (Linux /proc; clock ticks of 10 ms). */
+async function cpuTimeUs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command name, which is in parentheses and may hold spaces: utime is the 14th field, stime the 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 const DEVICE = { username: 'bench-1', password: 'bench-device-pw' };
@@ -56,7 +68,7 @@ const connect = (url: string, user: { username: string; password: string }, clie
  * Relays `messages` at `qos`, keeping WINDOW in flight: QoS 1 counts a message in flight until
  * its PUBACK, QoS 0 (which has none) until the subscriber has it. Same load for both brokers.
  */
-async function measure(url: string, qos: 0 | 1, messages: number): Promise<RelayResult> {
+async function measure(url: string, pid: number, qos: 0 | 1, messages: number): Promise<RelayResult> {
   const subscriber = await connect(url, BACKEND, `bench-sub-${qos}`);
   const publisher = await connect(url, DEVICE, DEVICE.username);
   const topic = topics.readings(DEVICE.username);
@@ -67,6 +79,7 @@ async function measure(url: string, qos: 0 | 1, messages: number): Promise<Relay
   let sent = 0;
   let acked = 0;
   const started = performance.now();
+  const cpuStarted = await cpuTimeUs(pid);
   let watchdog: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve, reject) => {
     // A lost message would stall the window for ever: give up, saying where it stood.
@@ -95,26 +108,31 @@ async function measure(url: string, qos: 0 | 1, messages: number): Promise<Relay
     pump();
   }).finally(() => clearInterval(watchdog));
   const seconds = (performance.now() - started) / 1000;
+  const cpuUs = (await cpuTimeUs(pid)) - cpuStarted;
   await publisher.endAsync();
   await subscriber.endAsync();
   latencies.sort((a, b) => a - b);
-  return { messagesPerSecond: messages / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+  return { messagesPerSecond: messages / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), cpuUsPerMessage: cpuUs / messages };
 }
 
-async function startOurBroker(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startOurBroker(dir: string): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const passwordFile = join(dir, 'users');
   await writeCredentialsFile(passwordFile, [
     { username: DEVICE.username, role: 'device', hash: await hashPassword(DEVICE.password) },
     { username: BACKEND.username, role: 'backend', hash: await hashPassword(BACKEND.password) },
   ]);
   const port = await freePort();
-  const args = [join(DIST_DIR, 'broker', 'cli.js'), '--host', '127.0.0.1', '--port', String(port), '--password-file', passwordFile];
+  // BENCH_BROKER_NODE_OPTIONS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the broker process.
+  const nodeOptions = (process.env.BENCH_BROKER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+  // BENCH_BROKER_CLI: another build's broker/cli.js (to compare two versions on the same machine).
+  const cli = process.env.BENCH_BROKER_CLI ?? join(DIST_DIR, 'broker', 'cli.js');
+  const args = [...nodeOptions, cli, '--host', '127.0.0.1', '--port', String(port), '--password-file', passwordFile];
   // The per-client publish rate limit (200/s by default) would measure itself: off for the bench.
   const proc = await startProcess(process.execPath, args, {
     readyLine: /MQTT listener ready/,
     env: { ...process.env, FURNACE_BROKER_LIMITS_PUBLISH_RATE_PER_SECOND: '0' },
   });
-  return { url: `mqtt://127.0.0.1:${port}`, stop: () => proc.stop() };
+  return { url: `mqtt://127.0.0.1:${port}`, pid: proc.pid, stop: () => proc.stop() };
 }
 
 const format = (value: number, digits = 0) => value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -134,13 +152,13 @@ export async function run(): Promise<void> {
   ]);
   try {
     const brokers = [
-      ['furnace-broker (aedes)', ours.url],
-      ['mosquitto (reference)', mosquitto.url],
+      ['furnace-broker (aedes)', ours.url, ours.pid],
+      ['mosquitto (reference)', mosquitto.url, mosquitto.pid],
     ] as const;
     // Warm both up so JIT and socket buffers do not count against the first one measured.
-    for (const [, url] of brokers) for (const qos of [0, 1] as const) await measure(url, qos, 500);
+    for (const [, url, pid] of brokers) for (const qos of [0, 1] as const) await measure(url, pid, qos, 500);
     const results: Array<[string, RelayResult, RelayResult]> = [];
-    for (const [name, url] of brokers) results.push([name, await measure(url, 0, messages), await measure(url, 1, messages)]);
+    for (const [name, url, pid] of brokers) results.push([name, await measure(url, pid, 0, messages), await measure(url, pid, 1, messages)]);
     const line = (name: string, q0: string, q1: string) => `  ${name.padEnd(26)}${q0}  |${q1}\n`;
     const row = (a: string, b: string, c: string, d: string) => `${a.padStart(10)} ${b.padEnd(5)} ${c.padStart(7)} ${d.padStart(7)}`;
     const cells = (r: RelayResult) => row(format(r.messagesPerSecond), 'msg/s', format(r.p50Ms, 2), format(r.p99Ms, 2));
@@ -153,6 +171,11 @@ export async function run(): Promise<void> {
     const ratio = (a: RelayResult, b: RelayResult) =>
       row(times(a.messagesPerSecond / b.messagesPerSecond), '', times(a.p50Ms / b.p50Ms), times(a.p99Ms / b.p99Ms));
     process.stdout.write(line('ratio (ours / reference)', ratio(ours0, ref0), ratio(ours1, ref1)));
+    const cpu = (r: RelayResult) => `${format(r.cpuUsPerMessage, 1)} µs`.padStart(10);
+    process.stdout.write(
+      `  broker CPU per message     QoS 0: ours ${cpu(ours0)}, mosquitto ${cpu(ref0)} (${times(ours0.cpuUsPerMessage / ref0.cpuUsPerMessage)})` +
+        `  |  QoS 1: ours ${cpu(ours1)}, mosquitto ${cpu(ref1)} (${times(ours1.cpuUsPerMessage / ref1.cpuUsPerMessage)})\n`,
+    );
   } finally {
     await ours.stop();
     await mosquitto.stop();

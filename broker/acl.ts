@@ -27,6 +27,24 @@ function expand(patterns: readonly string[], username: string | undefined): stri
 
 const NO_DENY: AclConfig['deny'] = { publish: [], subscribe: [] };
 
+// Checked for every PUBLISH a client sends and every message it receives, while a client uses
+// few topics (a device its own three or four; the backend one per device): each answer is kept.
+// A client's rights never change while it is connected (a credentials change disconnects it).
+const MAX_REMEMBERED_TOPICS = 4096;
+
+function remembered(decide: (topic: string) => boolean): (topic: string) => boolean {
+  const answers = new Map<string, boolean>();
+  return (topic) => {
+    let answer = answers.get(topic);
+    if (answer === undefined) {
+      answer = decide(topic);
+      if (answers.size >= MAX_REMEMBERED_TOPICS) answers.clear(); // a client roaming over topics: bounded memory
+      answers.set(topic, answer);
+    }
+    return answer;
+  };
+}
+
 /**
  * A client's rights: its role's patterns, minus the deny rules (`acl.deny`), which win over them
  * and bind every role but admin (the operator's way in to what is fenced off).
@@ -47,10 +65,10 @@ export function rightsFor(acl: AclConfig, role: Role, username: string | undefin
   return {
     role,
     // Nobody publishes to $SYS: those topics are the broker's own (aedes issue #597).
-    canPublish: (topic) => !topic.startsWith('$SYS') && !fenced(deny.publish, topic) && publish.some((pattern) => topicMatches(pattern, topic)),
+    canPublish: remembered((topic) => !topic.startsWith('$SYS') && !fenced(deny.publish, topic) && publish.some((pattern) => topicMatches(pattern, topic))),
     canSubscribe: (filter) =>
       !deny.subscribe.some((denied) => filterCovered(filter, denied)) && subscribe.some((pattern) => filterCovered(filter, pattern)),
-    canReceive: (topic) => !fenced(deny.subscribe, topic) && subscribe.some((pattern) => topicMatches(pattern, topic)),
+    canReceive: remembered((topic) => !fenced(deny.subscribe, topic) && subscribe.some((pattern) => topicMatches(pattern, topic))),
   };
 }
 

@@ -12,8 +12,7 @@ type SubscribeCallback = (error: Error | null, subscription?: Subscription | nul
 const MAX_THROTTLED = 10_000;
 
 export function createAuthorizers(ctx: HookContext) {
-  const received = [0, 1, 2].map((qos) => ctx.metrics.messagesIn.labels({ qos: String(qos) }));
-  const delivered = [0, 1, 2].map((qos) => ctx.metrics.messagesOut.labels({ qos: String(qos) }));
+  const { received, delivered } = ctx.metrics;
   const forwardDenied = ctx.metrics.dropped.labels({ reason: 'forward_denied' });
 
   const deny = (client: Client, kind: 'publish' | 'subscribe' | 'will', topic: string, role: string) => {
@@ -37,7 +36,7 @@ export function createAuthorizers(ctx: HookContext) {
       return callback(null);
     }
     if (isWill) return callback(null);
-    received[packet.qos]?.inc();
+    received[packet.qos] = (received[packet.qos] ?? 0) + 1;
     if (session.throttle.take(() => callback(null))) return;
     ctx.limits.hit('publish_rate', client, { clientId: client.id, rate: ctx.config.limits.publishRatePerSecond }, 'publish rate exceeded: client slowed down');
     if (session.throttle.queued > MAX_THROTTLED) {
@@ -56,7 +55,7 @@ export function createAuthorizers(ctx: HookContext) {
   // messages, rights changed by a credentials reload) for every single delivery.
   const authorizeForward = (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
     if (ctx.sessions.get(client)?.rights.canReceive(packet.topic)) {
-      delivered[packet.qos]?.inc();
+      delivered[packet.qos] = (delivered[packet.qos] ?? 0) + 1;
       return packet;
     }
     forwardDenied.inc();

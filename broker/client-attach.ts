@@ -1,5 +1,6 @@
 // Hands one connection (a TCP or TLS socket, or a WebSocket stream) to aedes, with the guards
-// aedes lacks: maximum packet size, and the per-subscriber delivery queue.
+// aedes lacks: maximum packet size, and the per-subscriber delivery queue; and its deliveries'
+// writes coalesced.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Aedes } from 'aedes';
@@ -10,6 +11,7 @@ import type { LimitReporter } from './limit-reporter.js';
 import { PacketSizeGuard } from './packet-size-guard.js';
 import type { Sessions } from './sessions.js';
 import { type Deliver, SubscriberQueue } from './subscriber-queue.js';
+import { coalesceWrites } from './write-coalescing.js';
 
 export interface AttachDeps {
   readonly aedes: Aedes;
@@ -59,8 +61,8 @@ export function attachClient(deps: AttachDeps, stream: Duplex, info: ConnectionI
     },
   );
   const delivering = client as unknown as DeliveringClient;
-  const deliver0 = queue.wrap(delivering.deliver0);
-  const deliverQoS = queue.wrap(delivering.deliverQoS);
+  const deliver0 = queue.wrap(coalesceWrites(stream, delivering.deliver0));
+  const deliverQoS = queue.wrap(coalesceWrites(stream, delivering.deliverQoS));
   delivering.deliver0 = deliver0;
   // aedes' deliverQoS hands QoS 0 messages to deliver0: route them there directly, counted once.
   delivering.deliverQoS = (packet, done) => (packet.qos === 0 ? deliver0(packet, done) : deliverQoS(packet, done));

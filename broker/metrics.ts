@@ -21,6 +21,22 @@ export type LimitName =
   | 'keepalive_timeout'
   | 'client_id_length';
 
+/** A counter labelled by qos whose values are `counts` (indexed by QoS), read at each scrape. */
+function perQosCounter(registers: Registry[], counts: number[], names: { name: string; help: string }): Counter<'qos'> {
+  const reported = counts.map(() => 0);
+  return new Counter({
+    ...names,
+    labelNames: ['qos'],
+    registers,
+    collect() {
+      counts.forEach((count, qos) => {
+        this.inc({ qos: String(qos) }, count - (reported[qos] ?? 0));
+        reported[qos] = count;
+      });
+    },
+  });
+}
+
 /** The broker's Prometheus metrics, on a registry of its own (several brokers may share a process in tests). */
 export class BrokerMetrics {
   readonly registry = new Registry();
@@ -32,17 +48,19 @@ export class BrokerMetrics {
     labelNames: ['result'],
     registers: this.registers,
   });
-  readonly messagesIn = new Counter({
+  /**
+   * PUBLISH packets in and deliveries out, by QoS (0, 1, 2): counted per message in plain numbers
+   * (a prom-client inc hashes its labels each time) and added to the counters at scrape time.
+   */
+  readonly received = [0, 0, 0];
+  readonly delivered = [0, 0, 0];
+  readonly messagesIn = perQosCounter(this.registers, this.received, {
     name: 'furnace_broker_messages_received_total',
     help: 'PUBLISH packets accepted from clients, by QoS',
-    labelNames: ['qos'],
-    registers: this.registers,
   });
-  readonly messagesOut = new Counter({
+  readonly messagesOut = perQosCounter(this.registers, this.delivered, {
     name: 'furnace_broker_messages_delivered_total',
     help: 'Messages handed to subscribers, by the QoS they were published with',
-    labelNames: ['qos'],
-    registers: this.registers,
   });
   readonly denied = new Counter({
     name: 'furnace_broker_denied_total',
