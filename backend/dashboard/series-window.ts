@@ -1,0 +1,97 @@
+// The data of one chart: buckets of `every` ms, each with mean, min and max, as uPlot takes
+// them (one array per series, x first). History fills it from the API (agg=band); live
+// readings fold into the newest bucket or open the next one, so a 30-day view updated every
+// second keeps its ~one point per pixel. Memory is bounded twice: buckets older than the
+// window are dropped, and never more than `maxBuckets` are kept. Free of DOM types, so Node
+// tests can use it.
+
+export interface Bucket {
+  t: number;
+  value: number;
+  min?: number | undefined;
+  max?: number | undefined;
+  count: number;
+}
+
+export type ChartData = [x: number[], mean: Array<number | null>, min: Array<number | null>, max: Array<number | null>];
+
+export class SeriesWindow {
+  readonly x: number[] = [];
+  readonly mean: Array<number | null> = [];
+  readonly min: Array<number | null> = [];
+  readonly max: Array<number | null> = [];
+  private counts: number[] = [];
+  /** Source time of the newest reading folded in; older live readings are history's business. */
+  newestTs = -Infinity;
+
+  constructor(
+    /** Bucket width, ms; 1000 or less: one point per reading. */
+    readonly every: number,
+    readonly maxBuckets: number,
+  ) {}
+
+  get length(): number {
+    return this.x.length;
+  }
+
+  get data(): ChartData {
+    return [this.x, this.mean, this.min, this.max];
+  }
+
+  /** History, oldest first, of readings before `upTo` (the query's end): live readings from there on are added. */
+  load(buckets: readonly Bucket[], upTo: number): void {
+    for (const bucket of buckets) this.push(bucket.t, bucket.value, bucket.min ?? bucket.value, bucket.max ?? bucket.value, bucket.count);
+    this.newestTs = Math.max(this.newestTs, upTo - 1);
+    this.cap();
+  }
+
+  /**
+   * A live reading. Readings at or before what is already held are skipped (history already
+   * counted them); the stream itself never repeats one.
+   */
+  add(ts: number, value: number): boolean {
+    if (!Number.isFinite(value) || ts <= this.newestTs) return false;
+    this.newestTs = ts;
+    const t = this.every > 1000 ? ts - (ts % this.every) : ts;
+    const last = this.x.length - 1;
+    if (last >= 0 && this.x[last] === t) {
+      const n = this.counts[last] ?? 1;
+      this.mean[last] = ((this.mean[last] ?? value) * n + value) / (n + 1);
+      this.min[last] = Math.min(this.min[last] ?? value, value);
+      this.max[last] = Math.max(this.max[last] ?? value, value);
+      this.counts[last] = n + 1;
+    } else {
+      this.push(t, value, value, value, 1);
+      this.cap();
+    }
+    return true;
+  }
+
+  /** Drops the buckets that start before `t`. */
+  dropBefore(t: number): void {
+    let n = 0;
+    while (n < this.x.length && (this.x[n] ?? 0) < t) n++;
+    this.shift(n);
+  }
+
+  private push(t: number, value: number, min: number, max: number, count: number): void {
+    this.x.push(t);
+    this.mean.push(value);
+    this.min.push(min);
+    this.max.push(max);
+    this.counts.push(count);
+  }
+
+  private cap(): void {
+    if (this.x.length > this.maxBuckets) this.shift(this.x.length - this.maxBuckets);
+  }
+
+  private shift(n: number): void {
+    if (n <= 0) return;
+    this.x.splice(0, n);
+    this.mean.splice(0, n);
+    this.min.splice(0, n);
+    this.max.splice(0, n);
+    this.counts.splice(0, n);
+  }
+}
