@@ -1,6 +1,7 @@
 import type { Api } from './api.js';
-import type { ActiveAlert, AlertRecord, Severity } from './api-types.js';
+import type { ActiveAlert, AlertRecord } from './api-types.js';
 import { alarmActions } from './alarm-actions.js';
+import { alarmOrder, needsAttention } from './alarm-order.js';
 import { h, replace } from './dom.js';
 import { EventStream } from './event-stream.js';
 import { ago, clock, value as formatValue } from './format.js';
@@ -10,13 +11,7 @@ import { ago, clock, value as formatValue } from './format.js';
 // acknowledged alarm that escalates (pending → firing) or fires again (a new episode) shows as
 // unacknowledged at once.
 
-const RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 const HISTORY = 30;
-
-/** An acknowledgement counts for the phase it was given in: one that escalated since is news again. */
-export function needsAttention(alert: ActiveAlert): boolean {
-  return alert.acknowledged === undefined || alert.acknowledged.at < alert.since;
-}
 
 export class AlarmList {
   readonly element: HTMLElement;
@@ -76,9 +71,7 @@ export class AlarmList {
         this.api.get<{ items: ActiveAlert[] }>('/api/v1/alerts/active'),
         this.api.get<{ items: AlertRecord[] }>(`/api/v1/alerts?limit=${HISTORY}`),
       ]);
-      this.active = active.items.sort(
-        (a, b) => Number(needsAttention(b)) - Number(needsAttention(a)) || RANK[a.severity] - RANK[b.severity] || a.since - b.since,
-      );
+      this.active = active.items.sort(alarmOrder);
       this.renderActive();
       replace(this.historyEl, ...history.items.map((record) => this.historyItem(record)));
       this.onActive(this.active);

@@ -104,7 +104,7 @@ export class FurnaceChart {
       this.window = window;
       this.loading = undefined;
       this.measuring = { start, name: measure };
-      this.infoEl.textContent = `${history.points.length} points, ${duration(history.every)} buckets`.replace(/^(\d+ points), 0 min/, '$1, 1 s');
+      this.infoEl.textContent = `${history.points.length} points, ${duration(history.every)} buckets`;
       this.draw();
     } catch (error) {
       if (controller.signal.aborted) return;

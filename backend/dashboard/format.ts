@@ -11,8 +11,9 @@ export function ago(ms: number): string {
   return `${Math.round(hours / 24)} d ago`;
 }
 
-/** A duration: "15 min", "2 h". */
+/** A duration: "5 s", "15 min", "2 h", "7 d". */
 export function duration(ms: number): string {
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
   if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
   if (ms < 2 * 86_400_000) return `${Math.round(ms / 3_600_000)} h`;
   return `${Math.round(ms / 86_400_000)} d`;

@@ -100,7 +100,8 @@ async function boot(): Promise<void> {
   alarms = new AlarmList(api, canWrite);
   alarms.onActive = colourByAlarms;
   byId('alarms').append(alarms.element);
-  await addDevices();
+  // The alarms are worth showing even when the furnaces cannot be listed.
+  await addDevices().catch((error: unknown) => replace(byId('furnaces'), h('p', { class: 'note' }, `furnaces could not be loaded: ${(error as Error).message}`)));
   document.addEventListener('visibilitychange', () => (document.hidden ? pause() : resume()));
   if (!document.hidden) resume();
 }
