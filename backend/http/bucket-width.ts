@@ -21,12 +21,16 @@ export const NICE_WIDTHS_MS: readonly number[] = [
 ];
 
 /**
- * The narrowest nice width that splits `from..to` into at most about `points` buckets (the
- * range is rounded outward to whole buckets, so one more may come). Past the widest nice
- * width, whole days.
+ * The nice width nearest (by ratio) to the one that splits `from..to` into `points` buckets:
+ * so between about 0.7 and 1.5 times `points` buckets come back (plus one, as the range is
+ * rounded outward to whole buckets). Never under a second; past the widest nice width, whole days.
  */
 export function bucketWidthFor(from: number, to: number, points: number): number {
   if (!Number.isInteger(points) || points < 1) throw new ApiError('API_BAD_REQUEST', `points: ${points} is not a whole number above 0`);
-  const wanted = Math.max(MIN_EVERY_MS, Math.ceil((to - from) / points));
-  return NICE_WIDTHS_MS.find((width) => width >= wanted) ?? Math.ceil(wanted / DAY) * DAY;
+  const wanted = Math.max(MIN_EVERY_MS, (to - from) / points);
+  const above = NICE_WIDTHS_MS.findIndex((width) => width >= wanted);
+  if (above === -1) return Math.ceil(wanted / DAY) * DAY;
+  const upper = NICE_WIDTHS_MS[above] ?? MIN_EVERY_MS;
+  const lower = NICE_WIDTHS_MS[above - 1];
+  return lower !== undefined && wanted / lower < upper / wanted ? lower : upper;
 }

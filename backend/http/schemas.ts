@@ -112,8 +112,9 @@ export const ReadingsQuery = (maxLimit: number) =>
           minimum: 1,
           maximum: maxLimit,
           description:
-            'instead of `every`: about this many buckets over from..to (a chart: its width in pixels); the server picks a ' +
-            'width a chart reads well (1s ... 30s, 1m ... 30m, 1h ... 12h, 1d ...) and answers it in `every`',
+            'instead of `every`: about this many buckets over from..to (a chart: its width in pixels); the server picks the ' +
+            'width a chart reads well (1s ... 30s, 1m ... 30m, 1h ... 12h, 1d ...) nearest to (to - from) / points, so 0.7 to ' +
+            '1.5 times as many buckets come back, and answers it in `every`',
         }),
       ),
       agg: Type.Optional(
