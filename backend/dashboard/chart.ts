@@ -104,7 +104,8 @@ export class FurnaceChart {
       this.window = window;
       this.loading = undefined;
       this.measuring = { start, name: measure };
-      this.infoEl.textContent = `${history.points.length} points, ${duration(history.every)} buckets`;
+      const count = history.points.length;
+      this.infoEl.textContent = `${count} point${count === 1 ? '' : 's'}, ${duration(history.every)} buckets`;
       this.draw();
     } catch (error) {
       if (controller.signal.aborted) return;
@@ -161,6 +162,7 @@ export class FurnaceChart {
       performance.measure(this.measuring.name, { start: this.measuring.start, end: performance.now() });
       this.measuring = undefined;
     }
+    this.element.dataset.points = String(points);
     if (points > 0) this.onDrawn(points);
   }
 

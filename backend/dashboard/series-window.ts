@@ -25,7 +25,7 @@ export class SeriesWindow {
   newestTs = -Infinity;
 
   constructor(
-    /** Bucket width, ms; 1000 or less: one point per reading. */
+    /** Bucket width, ms, as the history's answer chose it (one second at the finest). */
     readonly every: number,
     readonly maxBuckets: number,
   ) {}
@@ -52,7 +52,8 @@ export class SeriesWindow {
   add(ts: number, value: number): boolean {
     if (!Number.isFinite(value) || ts <= this.newestTs) return false;
     this.newestTs = ts;
-    const t = this.every > 1000 ? ts - (ts % this.every) : ts;
+    // The server's bucket grid (multiples of `every` since the epoch), so live and history buckets line up.
+    const t = ts - (ts % this.every);
     const last = this.x.length - 1;
     if (last >= 0 && this.x[last] === t) {
       const n = this.counts[last] ?? 1;
