@@ -163,6 +163,7 @@ export class FurnaceChart {
       this.measuring = undefined;
     }
     this.element.dataset.points = String(points);
+    this.element.dataset.readings = String(this.window?.readings ?? 0);
     if (points > 0) this.onDrawn(points);
   }
 

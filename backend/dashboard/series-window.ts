@@ -21,8 +21,10 @@ export class SeriesWindow {
   readonly min: Array<number | null> = [];
   readonly max: Array<number | null> = [];
   private counts: number[] = [];
-  /** Source time of the newest reading folded in; older live readings are history's business. */
+  /** Source time of the newest reading held (or the history's end). */
   newestTs = -Infinity;
+  /** Live readings before this are history's: the end of the range history answered. */
+  private historyEnd = -Infinity;
 
   constructor(
     /** Bucket width, ms, as the history's answer chose it (one second at the finest). */
@@ -34,6 +36,11 @@ export class SeriesWindow {
     return this.x.length;
   }
 
+  /** Readings held, history's and live ones: a repeat or a gap in the stream would show here. */
+  get readings(): number {
+    return this.counts.reduce((sum, n) => sum + n, 0);
+  }
+
   get data(): ChartData {
     return [this.x, this.mean, this.min, this.max];
   }
@@ -41,21 +48,25 @@ export class SeriesWindow {
   /** History, oldest first, of readings before `upTo` (the query's end): live readings from there on are added. */
   load(buckets: readonly Bucket[], upTo: number): void {
     for (const bucket of buckets) this.push(bucket.t, bucket.value, bucket.min ?? bucket.value, bucket.max ?? bucket.value, bucket.count);
+    this.historyEnd = Math.max(this.historyEnd, upTo);
     this.newestTs = Math.max(this.newestTs, upTo - 1);
     this.cap();
   }
 
   /**
-   * A live reading. Readings at or before what is already held are skipped (history already
-   * counted them); the stream itself never repeats one.
+   * A live reading. One before the history's end is skipped (history counted it), and so is one
+   * older than the newest bucket (a late replay: history has it on the next load); the stream
+   * itself never repeats a reading.
    */
   add(ts: number, value: number): boolean {
-    if (!Number.isFinite(value) || ts <= this.newestTs) return false;
-    this.newestTs = ts;
+    if (!Number.isFinite(value) || ts < this.historyEnd) return false;
     // The server's bucket grid (multiples of `every` since the epoch), so live and history buckets line up.
     const t = ts - (ts % this.every);
     const last = this.x.length - 1;
-    if (last >= 0 && this.x[last] === t) {
+    const lastT = this.x[last];
+    if (lastT !== undefined && t < lastT) return false;
+    this.newestTs = Math.max(this.newestTs, ts);
+    if (lastT === t) {
       const n = this.counts[last] ?? 1;
       this.mean[last] = ((this.mean[last] ?? value) * n + value) / (n + 1);
       this.min[last] = Math.min(this.min[last] ?? value, value);
