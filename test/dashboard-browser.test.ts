@@ -172,6 +172,32 @@ describeWithProgram('chromium', 'chromium', 'the dashboard in Chromium', (chromi
       await proxy.close();
     }
   }, 60_000);
+
+  it.skipIf(socat.skip)('does no work while the tab is hidden: its streams close, and open again when it is shown', async () => {
+    const page = await browser.newPage({ viewport: DESKTOP });
+    const streams = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${stack.stack.httpPort}/metrics`)).text();
+      return [...text.matchAll(/^furnace_backend_sse_clients\{stream="\w+"\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    };
+    try {
+      await page.goto(stack.url);
+      await waitFor(() => page.evaluate<string | undefined>('document.body.dataset.firstDataMs'), { timeoutMs: 10_000, what: 'the first paint with data' });
+      // One readings stream per furnace, and the alerts stream.
+      const open = 1 + (await page.evaluate<number>("document.querySelectorAll('article.furnace').length"));
+      await waitFor(async () => (await streams()) === open, { timeoutMs: 10_000, what: `the page to open its ${open} streams` });
+      // Headless Chromium never hides a page: tell this one it is hidden, as a switched-away tab is.
+      const setHidden = (hidden: boolean) =>
+        page.evaluate(`Object.defineProperty(document, 'hidden', { value: ${hidden}, configurable: true });
+          Object.defineProperty(document, 'visibilityState', { value: '${hidden ? 'hidden' : 'visible'}', configurable: true });
+          document.dispatchEvent(new Event('visibilitychange'))`);
+      await setHidden(true);
+      await waitFor(async () => (await streams()) === 0, { timeoutMs: 5000, what: 'the hidden page to close its streams' });
+      await setHidden(false);
+      await waitFor(async () => (await streams()) === open, { timeoutMs: 5000, what: `the shown page to open its ${open} streams again` });
+    } finally {
+      await page.close();
+    }
+  }, 30_000);
 });
 
 describeWithProgram('chromium', 'chromium', 'the dashboard with API tokens', (chromiumPath) => {

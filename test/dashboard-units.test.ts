@@ -1,6 +1,8 @@
 // The dashboard's DOM-free parts, under Node: the SSE parser its streams use, the chart's
 // bounded live window, and which alarms need attention. The page as a whole is tested in a
 // real browser (dashboard-browser.test.ts).
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { alarmOrder, needsAttention } from '../backend/dashboard/alarm-order.js';
 import type { ActiveAlert } from '../backend/dashboard/api-types.js';
@@ -72,5 +74,15 @@ describe('rule levels', () => {
     );
     expect(levelsFor(rules).map((l) => [l.value, l.kind])).toEqual([[650, 'threshold'], [630, 'clear'], [700, 'threshold']]);
     expect([600, 660, 710].map((v) => severityOf(rules, v))).toEqual(['ok', 'warning', 'critical']);
+  });
+});
+
+describe('index.html', () => {
+  it('preloads every module of the page (api-types holds types only), so the first paint does not wait on one import level at a time', () => {
+    const dir = join(import.meta.dirname, '..', 'backend', 'dashboard');
+    const modules = readdirSync(dir).filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts') && !['main.ts', 'api-types.ts'].includes(name));
+    const html = readFileSync(join(dir, 'index.html'), 'utf8');
+    const preloaded = [...html.matchAll(/rel="modulepreload" href="\/dashboard\/([\w-]+)\.js"/g)].map((m) => `${m[1]}.ts`);
+    expect(preloaded.sort()).toEqual(modules.sort());
   });
 });

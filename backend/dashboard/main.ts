@@ -32,8 +32,10 @@ function markFirstData(furnace: Furnace): void {
   document.body.dataset.firstDataMs = String(Math.round(performance.getEntriesByName(FIRST_DATA_MARK)[0]?.startTime ?? 0));
 }
 
-async function addDevices(): Promise<void> {
-  const { devices } = await api.get<{ devices: DeviceListItem[] }>('/api/v1/devices');
+/** Adds the furnaces not shown yet; `ruleSet` (when given) replaces the rules first. */
+async function addDevices(ruleSet?: Promise<readonly Rule[]>): Promise<void> {
+  const [{ devices }, loadedRules] = await Promise.all([api.get<{ devices: DeviceListItem[] }>('/api/v1/devices'), ruleSet]);
+  if (loadedRules !== undefined) rules = loadedRules;
   const added = devices.filter((d) => !furnaces.has(d.device));
   const details = await Promise.all(added.map((d) => api.get<DeviceDetail>(`/api/v1/devices/${encodeURIComponent(d.device)}`)));
   const list = byId('furnaces');
@@ -96,12 +98,16 @@ async function boot(): Promise<void> {
     location.reload();
   };
   document.body.classList.toggle('read-only', !canWrite);
-  rules = (await api.get<{ rules: Rule[] }>('/api/v1/rules').catch(() => ({ rules: [] }))).rules;
   alarms = new AlarmList(api, canWrite);
   alarms.onActive = colourByAlarms;
   byId('alarms').append(alarms.element);
+  // The rules and the furnace list at once: the first paint waits on both.
+  const devices = addDevices(api.get<{ rules: Rule[] }>('/api/v1/rules').then(
+    (answer) => answer.rules,
+    () => [],
+  ));
   // The alarms are worth showing even when the furnaces cannot be listed.
-  await addDevices().catch((error: unknown) => replace(byId('furnaces'), h('p', { class: 'note' }, `furnaces could not be loaded: ${(error as Error).message}`)));
+  await devices.catch((error: unknown) => replace(byId('furnaces'), h('p', { class: 'note' }, `furnaces could not be loaded: ${(error as Error).message}`)));
   document.addEventListener('visibilitychange', () => (document.hidden ? pause() : resume()));
   if (!document.hidden) resume();
 }
