@@ -48,41 +48,46 @@ const SECURITY_HEADERS = {
 
 const publicRoute = { access: 'public' as const };
 
-/** The file, or undefined when it is not there. */
-async function send(reply: FastifyReply, path: string, name: string): Promise<FastifyReply | undefined> {
+/** Sends the file; false (nothing sent) when it is not there. */
+async function send(reply: FastifyReply, path: string, name: string): Promise<boolean> {
   const type = TYPES[name.slice(name.lastIndexOf('.') + 1)] ?? 'application/octet-stream';
   let body: Buffer;
   try {
     body = await readFile(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
   }
-  return reply.headers(SECURITY_HEADERS).type(type).send(body);
+  // Not awaited: a reply is thenable, and settles only once it has been sent.
+  void reply.headers(SECURITY_HEADERS).type(type).send(body);
+  return true;
 }
 
-function notFound(reply: FastifyReply, url: string, hint = ''): FastifyReply {
-  return reply.status(404).send(errorBody(404, 'API_ROUTE_NOT_FOUND', `no dashboard file ${url}${hint}`));
+function notFound(reply: FastifyReply, url: string, hint = ''): void {
+  void reply.status(404).send(errorBody(404, 'API_ROUTE_NOT_FOUND', `no dashboard file ${url}${hint}`));
 }
 
 /** `/` and `/dashboard/*`: public, since the page holds no data; the API behind it asks for the token. */
 export function registerDashboardRoutes(app: FastifyInstance): void {
   const hidden = { hide: true };
   app.get('/', { config: publicRoute, schema: hidden }, async (request, reply) => {
-    return (await send(reply, join(SOURCE_DIR, 'index.html'), 'index.html')) ?? notFound(reply, request.url);
+    if (!(await send(reply, join(SOURCE_DIR, 'index.html'), 'index.html'))) notFound(reply, request.url);
+    return reply;
   });
 
   app.get<{ Params: { file: string } }>('/dashboard/vendor/:file', { config: publicRoute, schema: hidden }, async (request, reply) => {
     const path = VENDOR[request.params.file];
-    return (path !== undefined && (await send(reply, path, request.params.file))) || notFound(reply, request.url);
+    if (path === undefined || !(await send(reply, path, request.params.file))) notFound(reply, request.url);
+    return reply;
   });
 
   app.get<{ Params: { file: string } }>('/dashboard/:file', { config: publicRoute, schema: hidden }, async (request, reply) => {
     const { file } = request.params;
-    if (!FILE_NAME.test(file)) return notFound(reply, request.url);
     // Compiled code from the build, everything else from the sources.
     const code = file.endsWith('.js');
-    const sent = await send(reply, join(code ? BUILD_DIR : SOURCE_DIR, file), file);
-    return sent ?? notFound(reply, request.url, code ? ' (is the dashboard built? npm run build)' : '');
+    if (!FILE_NAME.test(file) || !(await send(reply, join(code ? BUILD_DIR : SOURCE_DIR, file), file))) {
+      notFound(reply, request.url, code ? ' (is the dashboard built? npm run build)' : '');
+    }
+    return reply;
   });
 }
