@@ -46,7 +46,7 @@ describeWithProgram('chromium', 'chromium', 'the dashboard in Chromium', (chromi
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it.skipIf(socat.skip)('shows live values and the alarm, acknowledges it with a comment, keeps the history on reload, draws 30 days fast', async () => {
+  it.skipIf(socat.skip)('shows live values and the alarm, acknowledges it with a comment, keeps the history on reload, draws 30 days fast, zooms by dragging', async () => {
     const page = await browser.newPage({ viewport: DESKTOP });
     const api = `http://127.0.0.1:${stack.stack.httpPort}/api/v1`;
     await page.goto(stack.url);
@@ -81,10 +81,12 @@ describeWithProgram('chromium', 'chromium', 'the dashboard in Chromium', (chromi
     expect(firstPaintMs).toBeLessThan(1000);
 
     // 30 days of 1 Hz readings, downsampled on the server to about one point per pixel with min..max bands.
-    const bands: Array<{ points: number; peak: number }> = [];
+    const bands: Array<{ points: number; peak: number; every: number }> = [];
     page.on('response', (response) => {
       if (!response.url().includes(`/devices/${ARCHIVE}/readings`)) return;
-      void response.json().then((body: { points?: Array<{ max?: number }> }) => bands.push({ points: body.points?.length ?? 0, peak: Math.max(...(body.points ?? []).map((p) => p.max ?? 0)) }));
+      void response.json().then((body: { every?: number; points?: Array<{ max?: number }> }) =>
+        bands.push({ points: body.points?.length ?? 0, peak: Math.max(...(body.points ?? []).map((p) => p.max ?? 0)), every: body.every ?? 0 }),
+      );
     });
     await page.locator(`${chart(ARCHIVE)} button[data-preset="30 d"]`).click();
     const renderMs = await waitFor(() => page.evaluate((name) => performance.getEntriesByName(name)[0]?.duration, `chart:${ARCHIVE}:30 d`), {
@@ -98,6 +100,24 @@ describeWithProgram('chromium', 'chromium', 'the dashboard in Chromium', (chromi
     expect(band.points).toBeLessThan(2000);
     // The 2-minute peaks 150 °C up survive hour-wide buckets as the band's max.
     expect(band.peak).toBeGreaterThan(740);
+
+    // Drag across the middle of the 30 days: the chart asks the server for that span only, in finer buckets.
+    const over = await page.locator(`${chart(ARCHIVE)} .u-over`).boundingBox();
+    if (!over) throw new Error('the 30-day chart has no plot area');
+    const y = over.y + over.height / 2;
+    await page.mouse.move(over.x + over.width * 0.4, y);
+    await page.mouse.down();
+    await page.mouse.move(over.x + over.width * 0.6, y, { steps: 5 });
+    await page.mouse.up();
+    const zoomed = await waitFor(() => bands.length > 1 && bands.at(-1), { timeoutMs: 10_000, what: 'the zoomed range to load' });
+    expect(zoomed.every).toBeLessThan(band.every);
+    expect(await page.locator(chart(ARCHIVE)).getAttribute('class')).toContain('zoomed');
+    // A preset leaves the zoom and follows the live end again.
+    await page.locator(`${chart(ARCHIVE)} button[data-preset="30 d"]`).click();
+    await waitFor(async () => !(await page.locator(chart(ARCHIVE)).getAttribute('class'))?.includes('zoomed') && bands.length > 2, {
+      timeoutMs: 10_000,
+      what: 'the 30-day preset to come back',
+    });
 
     console.log(`screenshots: ${await screenshot(page, 'dashboard-desktop.png')}`);
     await page.setViewportSize(PHONE);
