@@ -150,6 +150,7 @@ async function main(): Promise<void> {
     [
       '',
       'Furnace telemetry is running.',
+      `  dashboard: http://localhost:${httpPort}/`,
       `  devices:   http://localhost:${httpPort}/api/v1/devices`,
       `  latest:    http://localhost:${httpPort}/api/v1/devices/${DEVICE}/latest`,
       `  metrics:   http://localhost:${httpPort}/metrics`,

@@ -8,7 +8,7 @@ import { BackendError } from '../errors.js';
 // file, so a transition, its log entry and its outbox rows commit in one transaction.
 //
 //   alert_instances  one row per (rule, device, sensor); `state` is the evaluator's AlertInstance as JSON;
-//                    `episode_id` the event that began the current pending/firing episode; the ack of it
+//                    `episode_id` the event that began the current pending/firing episode; the ack of it (who, when, comment)
 //   alert_events     the alert log, in order: seq is the SSE event id and the history cursor
 //   silences         matchers (globs) with a time window
 //   alert_seen       the readings already judged (seen-readings.ts), so a redelivered batch fires nothing twice
@@ -46,7 +46,10 @@ CREATE TABLE alert_seen (
   PRIMARY KEY (device, boot)
 ) WITHOUT ROWID;`;
 
-const MIGRATIONS: readonly string[] = [VERSION_1, VERSION_2];
+// Version 3: the comment given with an acknowledgement, shown beside who and when.
+const VERSION_3 = 'ALTER TABLE alert_instances ADD COLUMN acked_comment TEXT;';
+
+const MIGRATIONS: readonly string[] = [VERSION_1, VERSION_2, VERSION_3];
 
 export const ALERTS_FILE = 'alerts.sqlite';
 

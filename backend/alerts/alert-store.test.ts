@@ -72,11 +72,11 @@ describe('AlertStore.commit', () => {
     expect(store.loadInstances()).toEqual([]);
   });
 
-  it('acknowledges the instance of an episode, and keeps the ack through loads', () => {
+  it('acknowledges the instance of an episode, and keeps the ack and its comment through loads', () => {
     store.commit({ upsert: [{ instance: newInstance('overheat', 'furnace-1', 'tc1', 0), episodeId: 'e1' }], remove: [], events: [], outbox: [], now: 0 });
-    expect(store.acknowledge('e9', 'ops', 10)).toBe(false);
-    expect(store.acknowledge('e1', 'ops', 10)).toBe(true);
-    expect(store.loadInstances()[0]).toMatchObject({ episodeId: 'e1', ack: { by: 'ops', at: 10 } });
+    expect(store.acknowledge('e9', { by: 'ops', at: 10 })).toBe(false);
+    expect(store.acknowledge('e1', { by: 'ops', at: 10, comment: 'heater contactor checked' })).toBe(true);
+    expect(store.loadInstances()[0]).toMatchObject({ episodeId: 'e1', ack: { by: 'ops', at: 10, comment: 'heater contactor checked' } });
   });
 
   it('keeps the notice a silence held back in the state JSON, and hands it back beside the instance', () => {

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { type Logger, pino } from 'pino';
 import type { AlertTransition } from '../../contract/index.js';
 import { type AlertInstance, instanceKey } from './alert-state.js';
-import type { AlertEventRecord, ChannelItem, HistoryQuery, Silence, SilenceMatchers } from './types.js';
+import type { Acknowledgement, AlertEventRecord, ChannelItem, HistoryQuery, Silence, SilenceMatchers } from './types.js';
 
 // The alert engine's persistence over alerts.sqlite (alert-db.ts): instance states, the alert log,
 // silences and the outbox rows. Synchronous (better-sqlite3): the engine commits a whole
@@ -13,7 +13,7 @@ export interface StoredInstance {
   instance: AlertInstance;
   /** The transition that began the current pending/firing episode. */
   episodeId?: string | undefined;
-  ack?: { by: string; at: number } | undefined;
+  ack?: Acknowledgement | undefined;
   /**
    * Firing, and its latest firing notice (the firing or a reminder) was silenced: it owes one
    * notification once no silence covers it (silence-catch-up.ts). Stored in the `state` JSON as
@@ -41,6 +41,7 @@ interface InstanceRow {
   episode_id: string | null;
   acked_by: string | null;
   acked_at: number | null;
+  acked_comment: string | null;
 }
 interface EventRow {
   seq: number;
@@ -98,12 +99,12 @@ export class AlertStore {
   ) {
     this.log = (log ?? pino({ level: 'warn' }, process.stderr)).child({ component: 'alerts:store' });
     this.sql = {
-      instances: db.prepare<[], InstanceRow>('SELECT key, state, episode_id, acked_by, acked_at FROM alert_instances'),
+      instances: db.prepare<[], InstanceRow>('SELECT key, state, episode_id, acked_by, acked_at, acked_comment FROM alert_instances'),
       upsert: db.prepare(
-        `INSERT INTO alert_instances (key, rule, device, sensor, state, episode_id, acked_by, acked_at)
-         VALUES (@key, @rule, @device, @sensor, @state, @episodeId, @ackedBy, @ackedAt)
+        `INSERT INTO alert_instances (key, rule, device, sensor, state, episode_id, acked_by, acked_at, acked_comment)
+         VALUES (@key, @rule, @device, @sensor, @state, @episodeId, @ackedBy, @ackedAt, @ackedComment)
          ON CONFLICT (key) DO UPDATE SET state = excluded.state, episode_id = excluded.episode_id,
-           acked_by = excluded.acked_by, acked_at = excluded.acked_at`,
+           acked_by = excluded.acked_by, acked_at = excluded.acked_at, acked_comment = excluded.acked_comment`,
       ),
       remove: db.prepare('DELETE FROM alert_instances WHERE key = ?'),
       event: db.prepare(
@@ -121,7 +122,7 @@ export class AlertStore {
           `SELECT 1 FROM alert_events WHERE device = ? AND rule = ? AND to_state IN ('firing', 'resolved') LIMIT 1`,
         )
         .pluck(),
-      ack: db.prepare('UPDATE alert_instances SET acked_by = ?, acked_at = ? WHERE episode_id = ?'),
+      ack: db.prepare('UPDATE alert_instances SET acked_by = ?, acked_at = ?, acked_comment = ? WHERE episode_id = ?'),
       addSilence: db.prepare(
         `INSERT INTO silences (id, matchers, starts_at, ends_at, created_by, comment, created_at)
          VALUES (@id, @matchers, @startsAt, @endsAt, @createdBy, @comment, @createdAt)`,
@@ -152,7 +153,9 @@ export class AlertStore {
         instance,
         ...(owedNotice === true ? { owedNotice } : {}),
         ...(row.episode_id === null ? {} : { episodeId: row.episode_id }),
-        ...(row.acked_by === null || row.acked_at === null ? {} : { ack: { by: row.acked_by, at: row.acked_at } }),
+        ...(row.acked_by === null || row.acked_at === null
+          ? {}
+          : { ack: { by: row.acked_by, at: row.acked_at, ...(row.acked_comment === null ? {} : { comment: row.acked_comment }) } }),
       });
     }
     return loaded;
@@ -174,6 +177,7 @@ export class AlertStore {
         episodeId: episodeId ?? null,
         ackedBy: ack?.by ?? null,
         ackedAt: ack?.at ?? null,
+        ackedComment: ack?.comment ?? null,
       });
     }
     for (const key of change.remove) this.sql.remove.run(key);
@@ -253,8 +257,8 @@ export class AlertStore {
   }
 
   /** False when no instance is in that episode (it resolved meanwhile, or never was). */
-  acknowledge(episodeId: string, by: string, at: number): boolean {
-    return this.sql.ack.run(by, at, episodeId).changes > 0;
+  acknowledge(episodeId: string, ack: Acknowledgement): boolean {
+    return this.sql.ack.run(ack.by, ack.at, ack.comment ?? null, episodeId).changes > 0;
   }
 
   addSilence(silence: Silence): void {

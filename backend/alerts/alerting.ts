@@ -251,8 +251,8 @@ export class Alerting implements AlertsService, IngestObserver {
     return this.engine.active();
   }
 
-  acknowledge(id: string, by: string): ActiveAlert | undefined {
-    return this.engine.acknowledge(id, by);
+  acknowledge(id: string, by: string, comment?: string): ActiveAlert | undefined {
+    return this.engine.acknowledge(id, by, comment);
   }
 
   silences(includeExpired: boolean): Silence[] {

@@ -29,9 +29,9 @@ describe('AlertEngine across restarts', () => {
   it('keeps an ack and the episode across a restart', () => {
     h = new EngineHarness(rules({ id: 'overheat', kind: 'threshold', above: 900, repeatEvery: 10_000 }));
     h.feed(reading(0, 950));
-    h.engine.acknowledge('ev-1', 'ops');
+    h.engine.acknowledge('ev-1', 'ops', 'on my way');
     h.restart();
-    expect(h.engine.active()).toMatchObject([{ id: 'ev-1', acknowledged: { by: 'ops' } }]);
+    expect(h.engine.active()).toMatchObject([{ id: 'ev-1', acknowledged: { by: 'ops', comment: 'on my way' } }]);
     h.feed(reading(30_000, 950));
     expect(h.events()).toHaveLength(1);
   });

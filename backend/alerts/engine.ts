@@ -219,13 +219,13 @@ export class AlertEngine {
   }
 
   /** Acknowledges the episode `id` (ActiveAlert.id); an episode already acknowledged keeps its first ack. */
-  acknowledge(id: string, by: string): ActiveAlert | undefined {
+  acknowledge(id: string, by: string, comment?: string): ActiveAlert | undefined {
     for (const [key, entry] of this.instances) {
       if (entry.episodeId !== id || !ACTIVE.includes(entry.instance.phase)) continue;
       const now = this.now();
       if (entry.ack === undefined) {
-        const ack = { by, at: now };
-        this.store.acknowledge(id, by, now);
+        const ack = { by, at: now, ...(comment ? { comment } : {}) };
+        this.store.acknowledge(id, ack);
         this.instances.update(key, { ...entry, ack });
         this.log.info({ alert: id, by }, 'alert acknowledged');
       }

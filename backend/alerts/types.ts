@@ -30,6 +30,13 @@ export interface Silence {
   createdAt: number;
 }
 
+/** Who acknowledged an episode, when, and what they said. */
+export interface Acknowledgement {
+  by: string;
+  at: number;
+  comment?: string;
+}
+
 /** An alert that is pending or firing now, as the API lists it. */
 export interface ActiveAlert {
   /** The id of the transition that began this episode (inactive/resolved → pending or firing); ack uses it. */
@@ -43,7 +50,7 @@ export interface ActiveAlert {
   since: number;
   value?: number | null;
   message: string;
-  acknowledged?: { by: string; at: number };
+  acknowledged?: Acknowledgement;
   silenced: boolean;
 }
 
@@ -95,7 +102,7 @@ export interface AlertsService {
   history(query: HistoryQuery): AlertEventRecord[];
   active(): ActiveAlert[];
   /** Undefined when no pending or firing alert has that id. */
-  acknowledge(id: string, by: string): ActiveAlert | undefined;
+  acknowledge(id: string, by: string, comment?: string): ActiveAlert | undefined;
   silences(includeExpired: boolean): Silence[];
   addSilence(silence: NewSilence, by: string): Silence;
   /** False when there is no such silence. */

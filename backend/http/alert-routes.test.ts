@@ -86,7 +86,7 @@ describe('alert routes: /api/v1/alerts, /silences, /rules', () => {
     expect(await call('GET', '/api/v1/alerts/active')).toEqual({ status: 200, body: { items: [activeAlert('ev-7')] } });
     const acked = await call('POST', '/api/v1/alerts/ev-7/ack', { body: { comment: 'on it' } });
     expect(acked.status).toBe(200);
-    expect(acked.body).toEqual({ ...activeAlert('ev-7'), acknowledged: { by: 'operator', at: expect.any(Number) as number } });
+    expect(acked.body).toEqual({ ...activeAlert('ev-7'), acknowledged: { by: 'operator', at: expect.any(Number) as number, comment: 'on it' } });
     // No body at all is fine too.
     expect((await call('POST', '/api/v1/alerts/ev-7/ack')).status).toBe(200);
   });

@@ -131,7 +131,9 @@ function addRoutes(app: FastifyInstance, { alerts, query: limits }: AlertRouteDe
       schema: {
         tags,
         summary: 'acknowledge an active alert: no more reminders until it resolves',
-        description: 'The id is that of /alerts/active. The comment is accepted but not stored yet.',
+        description:
+          'The id is that of /alerts/active. The comment is stored with who and when, and shown in `acknowledged`. An episode ' +
+          'already acknowledged keeps its first acknowledgement; the next episode (the alert resolved and fired again) needs its own.',
         security,
         params: IdParams,
         body: AckBody,
@@ -145,7 +147,8 @@ function addRoutes(app: FastifyInstance, { alerts, query: limits }: AlertRouteDe
     },
     (request) => {
       const { id } = request.params;
-      const alert = alerts.acknowledge(id, byOf(request));
+      const comment = request.body?.comment?.trim();
+      const alert = alerts.acknowledge(id, byOf(request), comment === '' ? undefined : comment);
       if (!alert) throw new ApiError('API_ALERT_NOT_FOUND', `id: no pending or firing alert has the id ${JSON.stringify(id)}`);
       return alert;
     },

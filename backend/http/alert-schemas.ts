@@ -50,7 +50,13 @@ export const ActiveAlertSchema = Type.Object({
   since: UnixMs('in this phase since'),
   value: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   message: Type.String(),
-  acknowledged: Type.Optional(Type.Object({ by: Type.String({ description: 'the token name' }), at: UnixMs('when') })),
+  acknowledged: Type.Optional(
+    Type.Object({
+      by: Type.String({ description: 'the token name' }),
+      at: UnixMs('when'),
+      comment: Type.Optional(Type.String({ description: 'what the operator said with it' })),
+    }),
+  ),
   silenced: Type.Boolean({ description: 'a silence matches it now' }),
 });
 
@@ -58,7 +64,7 @@ export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength:
 export type IdParams = Static<typeof IdParams>;
 
 export const AckBody = Type.Object(
-  { comment: Type.Optional(Type.String({ maxLength: 1000, description: 'accepted, not stored yet' })) },
+  { comment: Type.Optional(Type.String({ maxLength: 1000, description: 'stored with the acknowledgement and shown with it in /alerts/active' })) },
   { additionalProperties: false, description: 'optional' },
 );
 export type AckBody = Static<typeof AckBody>;

@@ -12,6 +12,7 @@ import { type AdminActions, registerAdminRoutes } from './admin-routes.js';
 import { registerAlertRoutes } from './alert-routes.js';
 import { installAuth } from './auth.js';
 import { registerCommandRoutes } from './command-routes.js';
+import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerDeviceRoutes } from './device-routes.js';
 import { errorBody, installErrorHandlers } from './error-handler.js';
 import { refuseNonFiniteNumbers } from './finite-numbers.js';
@@ -19,6 +20,7 @@ import { registerOpenApi } from './openapi.js';
 import { type Readiness, registerOpsRoutes } from './ops-routes.js';
 import { registerReadingsRoutes } from './readings-routes.js';
 import { registerStreamRoutes } from './stream-routes.js';
+import { registerWhoAmIRoute } from './whoami-route.js';
 
 export interface AppDependencies {
   store: ReadingStore;
@@ -94,5 +96,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   if (deps.alerts) registerAlertRoutes(app, { alerts: deps.alerts, query: config.query });
   if (deps.commands) registerCommandRoutes(app, { commands: deps.commands, settings: config.commands, handlerTimeoutMs: config.http.handlerTimeoutMs });
   registerStreamRoutes(app, { alerts: deps.alerts, readings: deps.readings, metrics });
+  registerWhoAmIRoute(app, config.auth.openAccess);
+  registerDashboardRoutes(app);
   return app;
 }

@@ -2,10 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { BackendConfig } from '../config.js';
 import { ApiError } from '../errors.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
-import type { Aggregate, ReadingStore } from '../store/reading-store.js';
+import type { ReadingStore } from '../store/reading-store.js';
+import { aggregateBand } from './band-aggregate.js';
+import { bucketWidthFor } from './bucket-width.js';
 import { decodeCursor, encodeCursor, fingerprint } from './cursor.js';
 import { deviceNotFound } from './device-routes.js';
-import { DeviceParams, GapsPage, GapsQuery, ReadingsPage, ReadingsQuery, errorResponses } from './schemas.js';
+import { type AggParam, DeviceParams, GapsPage, GapsQuery, ReadingsPage, ReadingsQuery, errorResponses } from './schemas.js';
 import { parseEvery, parseRange } from './time-params.js';
 
 export interface ReadingsRouteDeps {
@@ -28,12 +30,15 @@ export function registerReadingsRoutes(app: FastifyInstance, { store, registry, 
       config: readRoute,
       schema: {
         tags: ['readings'],
-        summary: 'raw readings, or aggregates per bucket with every= and agg=; paged with cursor',
+        summary: 'raw readings, or aggregates per bucket with every= (or points=) and agg=; paged with cursor',
         description:
           'Without `every`: raw readings in (ts, sensor, boot, seq) order. With `every`: one point per bucket and sensor; ' +
           'buckets start at multiples of `every` since the Unix epoch, so from and to are rounded outward to whole buckets, ' +
           'and the answer comes from per-minute or per-hour rollups when `every` is a whole number of them. Empty buckets are ' +
-          'left out. A page holds at most `limit` items; when more follow, `truncated` is true and `nextCursor` is set.',
+          'left out. A page holds at most `limit` items; when more follow, `truncated` is true and `nextCursor` is set. ' +
+          'For a chart: `points=N` instead of `every` lets the server pick the bucket width for about N points (the page limit ' +
+          'then defaults to query.maxLimit), and `agg=band` answers the mean with the min and max of each bucket, so a long ' +
+          'range drawn at one point per pixel keeps its peaks.',
         security,
         params: DeviceParams,
         querystring: ReadingsQuery(limits.maxLimit),
@@ -44,12 +49,14 @@ export function registerReadingsRoutes(app: FastifyInstance, { store, registry, 
       const { device } = request.params;
       const q = request.query;
       const range = parseRange(q, Date.now(), limits.maxRangeDays);
-      if (q.agg !== undefined && q.every === undefined) throw new ApiError('API_BAD_REQUEST', 'agg: needs every (the bucket width), e.g. every=1m');
-      const limit = q.limit ?? limits.defaultLimit;
+      if (q.every !== undefined && q.points !== undefined) throw new ApiError('API_BAD_REQUEST', 'points: give every or points, not both');
+      const bucketed = q.every !== undefined || q.points !== undefined;
+      if (q.agg !== undefined && !bucketed) throw new ApiError('API_BAD_REQUEST', 'agg: needs every (the bucket width), e.g. every=1m, or points');
+      const limit = q.limit ?? (q.points !== undefined ? limits.maxLimit : limits.defaultLimit);
       await knownDevice(device);
       const signal = request.signal;
 
-      if (q.every === undefined) {
+      if (!bucketed) {
         const key = fingerprint(['raw', device, q.sensor, range.from, range.to]);
         const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'raw', key);
         const page = await store.rawRange({ device, sensor: q.sensor, ...range, limit, after }, { signal });
@@ -64,14 +71,15 @@ export function registerReadingsRoutes(app: FastifyInstance, { store, registry, 
         };
       }
 
-      const every = parseEvery(q.every, limits.maxRangeDays * 86_400_000);
-      const agg: Aggregate = q.agg ?? 'mean';
+      const every = q.every !== undefined ? parseEvery(q.every, limits.maxRangeDays * 86_400_000) : bucketWidthFor(range.from, range.to, q.points ?? 1);
+      const agg: AggParam = q.agg ?? 'mean';
       // Whole buckets only: the rollups hold whole minutes and hours, so the answer is exact either way.
       const from = range.from - (range.from % every);
       const to = Math.ceil(range.to / every) * every;
       const key = fingerprint(['agg', device, q.sensor, from, to, every, agg]);
       const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'agg', key);
-      const page = await store.aggregate({ device, sensor: q.sensor, from, to, every, agg, limit, after }, { signal });
+      const query = { device, sensor: q.sensor, from, to, every, limit, after };
+      const page = agg === 'band' ? await aggregateBand(store, query, { signal }) : await store.aggregate({ ...query, agg }, { signal });
       return {
         device,
         sensor: q.sensor,
@@ -80,7 +88,7 @@ export function registerReadingsRoutes(app: FastifyInstance, { store, registry, 
         every,
         agg,
         source: page.source,
-        points: page.items.map(({ sensor, bucket, value, count }) => ({ sensor, t: bucket, value, count })),
+        points: page.items.map(({ bucket, ...point }) => ({ ...point, t: bucket })),
         truncated: page.truncated,
         nextCursor: page.next && encodeCursor({ k: 'agg', p: page.next }, key),
       };

@@ -93,7 +93,9 @@ export const DeviceDetail = Type.Object({
   sensors: Type.Array(DeviceSensor),
 });
 
-export const AGG_VALUES = ['mean', 'min', 'max', 'last', 'count'] as const;
+/** The store's aggregates, and `band`: mean, min and max of each bucket in one answer (band-aggregate.ts). */
+export const AGG_VALUES = ['mean', 'min', 'max', 'last', 'count', 'band'] as const;
+export type AggParam = (typeof AGG_VALUES)[number];
 
 export const ReadingsQuery = (maxLimit: number) =>
   Type.Object(
@@ -105,7 +107,23 @@ export const ReadingsQuery = (maxLimit: number) =>
         Type.String({ maxLength: 16, description: 'bucket width for aggregates: 30s, 1m, 15m, 1h, 1d or ms; none: raw readings' }),
       ),
       // An enum rather than a union of literals: its error lists the allowed values.
-      agg: Type.Optional(Type.Unsafe<(typeof AGG_VALUES)[number]>({ type: 'string', enum: [...AGG_VALUES], description: 'with `every`; default mean' })),
+      points: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: maxLimit,
+          description:
+            'instead of `every`: about this many buckets over from..to (a chart: its width in pixels); the server picks the ' +
+            'width a chart reads well (1s ... 30s, 1m ... 30m, 1h ... 12h, 1d ...) nearest to (to - from) / points, so 0.7 to ' +
+            '1.5 times as many buckets come back, and answers it in `every`',
+        }),
+      ),
+      agg: Type.Optional(
+        Type.Unsafe<AggParam>({
+          type: 'string',
+          enum: [...AGG_VALUES],
+          description: 'with `every` or `points`; default mean. band: the mean as `value`, with `min` and `max` of each bucket, so peaks survive',
+        }),
+      ),
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: maxLimit, description: 'readings or points per page' })),
       cursor: Type.Optional(Type.String({ maxLength: 400, pattern: '^[A-Za-z0-9_-]+$', description: 'nextCursor of the previous page' })),
     },
@@ -127,7 +145,9 @@ export const ReadingsPage = Type.Object({
       Type.Object({
         sensor: Type.String(),
         t: UnixMs('bucket start'),
-        value: Type.Number(),
+        value: Type.Number({ description: 'the aggregate; with agg=band, the mean' }),
+        min: Type.Optional(Type.Number({ description: 'agg=band: the lowest value in the bucket' })),
+        max: Type.Optional(Type.Number({ description: 'agg=band: the highest value in the bucket' })),
         count: Type.Integer({ description: 'readings with a value in the bucket; values past ±1e12 (no real sensor reads them) are left out of every aggregate' }),
       }),
     ),

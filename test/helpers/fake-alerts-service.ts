@@ -80,9 +80,9 @@ export class FakeAlertsService implements AlertsService {
     return this.activeAlerts;
   }
 
-  acknowledge(id: string, by: string): ActiveAlert | undefined {
+  acknowledge(id: string, by: string, comment?: string): ActiveAlert | undefined {
     const alert = this.activeAlerts.find((candidate) => candidate.id === id);
-    if (alert) alert.acknowledged = { by, at: Date.now() };
+    if (alert) alert.acknowledged = { by, at: Date.now(), ...(comment === undefined ? {} : { comment }) };
     return alert;
   }
 
