@@ -3,7 +3,7 @@
 // Every listener influxd opens is pinned to a free loopback port or disabled: its defaults
 // (see `influxd config`) include the RPC/backup bind-address on 8088, and a second test run
 // or a system influxd on that port would make start-up fail.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePorts } from './free-port.js';
 import { startProcess } from './process.js';
@@ -16,8 +16,17 @@ export interface InfluxDb {
   url: string;
   pid: number;
   dir: string;
-  /** Stops influxd and removes its temp folder. */
+  /** The RPC port (backup/restore), pinned so that a restart on the same folder binds it again. */
+  rpcPort: number;
+  /** Stops influxd and removes its temp folder (kept when the caller gave `dir`). */
   stop: () => Promise<void>;
+}
+
+export interface InfluxDbOptions {
+  /** Use this folder (and keep it at stop): with the same ports, a restart finds its data again. */
+  dir?: string;
+  port?: number;
+  rpcPort?: number;
 }
 
 function config(dir: string, httpPort: number, rpcPort: number): string {
@@ -67,13 +76,17 @@ async function pings(url: string): Promise<boolean> {
   }
 }
 
-export async function startInfluxDb(): Promise<InfluxDb> {
-  const [port, rpcPort] = await freePorts(2);
+export async function startInfluxDb(options: InfluxDbOptions = {}): Promise<InfluxDb> {
+  const [freeHttp, freeRpc] = await freePorts(2);
+  const port = options.port ?? freeHttp;
+  const rpcPort = options.rpcPort ?? freeRpc;
   if (port === undefined || rpcPort === undefined) throw new Error('freePorts(2) returned too few ports');
   const url = `http://127.0.0.1:${port}`;
   const daemon = await startTempDaemon({
     prefix: 'influxdb-',
+    ...(options.dir === undefined ? {} : { dir: options.dir }),
     launch: async (dir) => {
+      await mkdir(dir, { recursive: true });
       const file = join(dir, 'influxdb.conf');
       await writeFile(file, config(dir, port, rpcPort));
       // HOME too: influxd falls back to ~/.influxdb for anything not configured.
@@ -82,5 +95,5 @@ export async function startInfluxDb(): Promise<InfluxDb> {
     ready: () => pings(url),
     what: `influxd to answer GET ${url}/ping with 204`,
   });
-  return { port, url, pid: daemon.pid, dir: daemon.dir, stop: daemon.stop };
+  return { port, url, pid: daemon.pid, dir: daemon.dir, rpcPort, stop: daemon.stop };
 }
