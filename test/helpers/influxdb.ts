@@ -27,9 +27,11 @@ export interface InfluxDbOptions {
   dir?: string;
   port?: number;
   rpcPort?: number;
+  /** [http] auth-enabled: the first user must be made an admin (CREATE USER ... WITH ALL PRIVILEGES), which 1.x allows without credentials. */
+  auth?: boolean;
 }
 
-function config(dir: string, httpPort: number, rpcPort: number): string {
+function config(dir: string, httpPort: number, rpcPort: number, auth: boolean): string {
   return `
 # Upstream spells it reporting-disabled, Debian's build reporting-enabled; unknown keys are ignored.
 reporting-disabled = true
@@ -51,6 +53,7 @@ bind-address = "127.0.0.1:${rpcPort}"
 [http]
   bind-address = "127.0.0.1:${httpPort}"
   log-enabled = false
+  auth-enabled = ${auth}
 
 [ifql]
   enabled = false
@@ -88,7 +91,7 @@ export async function startInfluxDb(options: InfluxDbOptions = {}): Promise<Infl
     launch: async (dir) => {
       await mkdir(dir, { recursive: true });
       const file = join(dir, 'influxdb.conf');
-      await writeFile(file, config(dir, port, rpcPort));
+      await writeFile(file, config(dir, port, rpcPort, options.auth ?? false));
       // HOME too: influxd falls back to ~/.influxdb for anything not configured.
       return startProcess('influxd', ['-config', file], { cwd: dir, env: { ...process.env, HOME: dir } });
     },

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { InfluxHttp } from './influx-http.js';
 import { type InfluxSettings, InfluxSettingsSchema } from './influx-settings.js';
 import { InfluxReadingStore, isBefore18 } from './influx-store.js';
 import { Value } from '@sinclair/typebox/value';
+import { freePort } from '../../../test/helpers/free-port.js';
 
 /** Settings with the schema's defaults, for a server and database. */
 export function influxSettings(overrides: Partial<InfluxSettings>): InfluxSettings {
@@ -125,6 +127,81 @@ describeWithProgram('influxd', 'influxdb', 'InfluxReadingStore on InfluxDB 1.6',
       } finally {
         await store.close();
         await new InfluxHttp(settings).query(`DROP DATABASE "${settings.database}"`, { write: true });
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+    it('obeys Retry-After: a 429 from in front of InfluxDB makes the write wait that long, then it goes through', async () => {
+      // A one-shot throttle in front of the real server, as a proxy or InfluxDB Cloud answers when over its limit.
+      let throttled = 0;
+      const proxy = createServer((request: IncomingMessage, response: ServerResponse) => {
+        const chunks: Buffer[] = [];
+        request.on('data', (chunk: Buffer) => chunks.push(chunk));
+        request.on('end', () => {
+          if (request.url?.startsWith('/write') && throttled++ === 0) {
+            response.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' }).end('{"error":"too many requests"}');
+            return;
+          }
+          const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+          fetch(`${influx.url}${request.url ?? '/'}`, { method: request.method, body, headers: { 'content-type': request.headers['content-type'] ?? 'text/plain' } }).then(
+            // fetch has decoded the body: its encoding and length headers no longer hold.
+            async (answer) => {
+              const headers = Object.fromEntries([...answer.headers].filter(([name]) => !['content-encoding', 'content-length', 'transfer-encoding'].includes(name)));
+              response.writeHead(answer.status, headers).end(Buffer.from(await answer.arrayBuffer()));
+            },
+            () => response.writeHead(502).end(),
+          );
+        });
+      });
+      const port = await freePort();
+      await new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', resolve));
+      const fixture = await openFixture({}, { url: `http://127.0.0.1:${port}`, writeMode: 'v1' });
+      try {
+        const started = performance.now();
+        expect(await fixture.store.insertBatch(batch([reading(1), reading(2)]), T0)).toMatchObject({ inserted: 2 });
+        expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+        expect(throttled).toBe(2);
+        expect((await fixture.store.readings(DEVICE)).map((r) => r.seq)).toEqual([1, 2]);
+      } finally {
+        await fixture.dispose();
+        await new Promise((resolve) => proxy.close(resolve));
+      }
+    });
+  });
+
+  describe('with InfluxDB authentication on', () => {
+    let secured: InfluxDb;
+    beforeAll(async () => {
+      secured = await startInfluxDb({ auth: true });
+      // 1.x lets the first user be made without credentials, and only an admin.
+      const made = await fetch(`${secured.url}/query`, { method: 'POST', body: new URLSearchParams({ q: "CREATE USER admin WITH PASSWORD 'right' WITH ALL PRIVILEGES" }) });
+      expect(made.status).toBe(200);
+    }, 30_000);
+    afterAll(async () => {
+      await secured?.stop();
+    });
+
+    it('names the credentials settings on a 401, says so in health, and writes once they are right', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'influx-auth-'));
+      const settings = (password: string) => influxSettings({ url: secured.url, database: 'secured', username: 'admin', password });
+      const wrong = new InfluxReadingStore({ settings: settings('wrong'), dataDir: dir });
+      try {
+        await wrong.start();
+        await expect(wrong.insertBatch(batch([reading(1)]), T0)).rejects.toMatchObject({
+          code: 'STORE_INFLUX_UNAUTHORIZED',
+          message: expect.stringMatching(/refused the credentials \(401 .*store\.influx\.username and store\.influx\.password/) as string,
+        });
+        expect(await wrong.health()).toMatchObject({ writable: false, detail: expect.stringContaining('store.influx.token') as string });
+      } finally {
+        await wrong.close();
+      }
+      const right = new InfluxReadingStore({ settings: settings('right'), dataDir: dir });
+      try {
+        await right.start();
+        expect(await right.insertBatch(batch([reading(1)]), T0)).toMatchObject({ inserted: 1 });
+        expect((await right.readings(DEVICE)).map((r) => r.seq)).toEqual([1]);
+        expect(await right.health()).toEqual({ writable: true });
+      } finally {
+        await right.close();
         rmSync(dir, { recursive: true, force: true });
       }
     });
