@@ -49,7 +49,7 @@ export class InfluxHttp {
     const response = options.write
       ? await this.send('POST', '/query', params.toString(), options.signal, 'application/x-www-form-urlencoded')
       : await this.send('GET', `/query?${params.toString()}`, undefined, options.signal);
-    const text = await response.text();
+    const text = await this.body(response, options.signal);
     if (response.status >= 300) throw httpFailure(this.target, response.status, text, response.headers.get('retry-after'));
     let answer: QueryAnswer;
     try {
@@ -68,8 +68,18 @@ export class InfluxHttp {
     const params = new URLSearchParams({ db: influxDatabase(this.settings), precision: 'ns' });
     if (this.settings.retentionPolicy) params.set('rp', this.settings.retentionPolicy);
     const response = await this.send('POST', `/write?${params.toString()}`, body, signal, 'text/plain; charset=utf-8');
-    const text = await response.text();
+    const text = await this.body(response, signal);
     if (response.status !== 204 && response.status !== 200) throw httpFailure(this.target, response.status, text, response.headers.get('retry-after'));
+  }
+
+  /** The answer's body; a connection cut or a timeout while it streams is a network failure like any other. */
+  private async body(response: Response, signal: AbortSignal | undefined): Promise<string> {
+    try {
+      return await response.text();
+    } catch (error) {
+      if (signal?.aborted) throw new BackendError('STORE_QUERY_ABORTED', 'the query was cancelled', { cause: error });
+      throw networkFailure(this.target, error, this.settings.timeoutMs);
+    }
   }
 
   private async send(method: string, path: string, body: string | undefined, signal: AbortSignal | undefined, type?: string): Promise<Response> {
