@@ -11,6 +11,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { type RunningBackend, loadBackendConfig, startBackend } from '../backend/index.js';
 import type { Reading, ReadingBatch } from '../contract/index.js';
 import { apiGet, publishBatch, waitUntilSubscribed, writeBackendConfig } from './helpers/backend-http.js';
+import { freePort } from './helpers/free-port.js';
 import { describeWithProgram } from './helpers/require-program.js';
 import { type TestBroker, USERS, connectAs, startTestBroker } from './helpers/test-broker.js';
 import { type VictoriaMetrics, exportSeries, startVictoriaMetrics } from './helpers/victoria-metrics.js';
@@ -50,13 +51,12 @@ function batchesOf(device: string, boot: string, count: number, perBatch: number
 
 describeWithProgram('victoria-metrics', 'victoria-metrics', 'InfluxDB store, v2 writes, against VictoriaMetrics', () => {
   let dir: string;
-  let vm: VictoriaMetrics;
+  let vm: VictoriaMetrics | undefined;
   let broker: TestBroker;
   let publisher: MqttClient;
   let backend: RunningBackend | undefined;
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'influx-v2-'));
-    vm = await startVictoriaMetrics();
     broker = await startTestBroker();
     publisher = await connectAs(broker.url, USERS.admin);
   });
@@ -64,18 +64,25 @@ describeWithProgram('victoria-metrics', 'victoria-metrics', 'InfluxDB store, v2 
     await backend?.close();
     await publisher.endAsync();
     await broker.stop();
-    await vm.stop();
+    await vm?.stop();
+    vm = undefined;
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('stores every reading once, with exact tags, times and values; a redelivered batch is not written again', async () => {
+  /** Settings of a backend that writes to `url` in v2 mode. */
+  const startWith = async (url: string, influx: Record<string, unknown> = {}) => {
     const file = writeBackendConfig(dir, {
-      store: { kind: 'influxdb', influx: { url: vm.url, writeMode: 'v2', bucket: 'furnace', org: 'plant', batchSize: 97 } },
+      store: { kind: 'influxdb', influx: { url, writeMode: 'v2', bucket: 'furnace', org: 'plant', ...influx } },
       ingest: { batchMaxDelayMs: 20 },
       mqtt: { username: USERS.backend.username, password: USERS.backend.password },
     });
     const config = loadBackendConfig(file, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') });
-    const started = (backend = await startBackend(config, log));
+    return (backend = await startBackend(config, log));
+  };
+
+  it('stores every reading once, with exact tags, times and values; a redelivered batch is not written again', async () => {
+    vm = await startVictoriaMetrics();
+    const started = await startWith(vm.url, { batchSize: 97 });
     const base = `http://127.0.0.1:${started.port}`;
     const sent = DEVICES.flatMap((device, i) => batchesOf(device, `boot-${i}`, 400, 50));
     const first = sent[0] as ReadingBatch;
@@ -126,5 +133,31 @@ describeWithProgram('victoria-metrics', 'victoria-metrics', 'InfluxDB store, v2 
     }
     console.log(`v2 writes to VictoriaMetrics: sent ${total} readings (${sent.length} batches, a third sent twice), stored ${got.size}, lost ${lost}, doubled ${doubled}`);
     expect({ lost, doubled, wrong: wrong.slice(0, 10), stored: got.size }).toEqual({ lost: 0, doubled: 0, wrong: [], stored: total });
+  });
+
+  it('holds readings while the server is not there (/readyz says why), and writes each once when it comes up', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const started = await startWith(url, { retryForMs: 500 });
+    const base = `http://127.0.0.1:${started.port}`;
+    // Once on the broker (what /readyz would say first), only the store is missing.
+    const why = await waitFor(
+      async () => {
+        const ready = await apiGet<{ message: string }>(base, '/readyz', null);
+        return ready.status === 503 && ready.body.message.startsWith('store not writable') ? ready.body.message : undefined;
+      },
+      { timeoutMs: 15_000, what: '/readyz to say only that the store does not answer' },
+    );
+    expect(why).toContain(`InfluxDB at ${url} does not answer: ECONNREFUSED (store.influx.url)`);
+    for (const batch of batchesOf('furnace-late', 'boot-1', 300, 30)) await publishBatch(publisher, batch);
+    expect((await apiGet<{ devices: unknown[] }>(base, '/api/v1/devices')).body.devices).toEqual([]); // nothing acknowledged as stored
+    const up = (vm = await startVictoriaMetrics({ port }));
+    await waitFor(
+      async () => (await apiGet<{ readings: number }>(base, '/api/v1/devices/furnace-late')).body.readings === 300,
+      { timeoutMs: 30_000, what: 'the backend to store the 300 readings once the server is up' },
+    );
+    const seqs = (await exportSeries(up, 'readings_seq')).flatMap((series) => series.values);
+    expect(seqs.sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect((await apiGet(base, '/readyz', null)).status).toBe(200);
   });
 });

@@ -21,8 +21,9 @@ export interface ExportedSeries {
   timestamps: number[];
 }
 
-export async function startVictoriaMetrics(): Promise<VictoriaMetrics> {
-  const port = await freePort();
+/** `port`: this one instead of a free one (a server that comes up where a client already points). */
+export async function startVictoriaMetrics(options: { port?: number } = {}): Promise<VictoriaMetrics> {
+  const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const daemon = await startTempDaemon({
     prefix: 'victoria-metrics-',

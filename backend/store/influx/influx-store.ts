@@ -157,6 +157,8 @@ export class InfluxReadingStore implements ReadingStore {
         const points = fresh.map((item) => Object.assign(item, { line: readingLine(item.device, item.boot, item.reading, item.receivedAt) }));
         refused = await writer.write(points, this.closing.signal);
         this.lastWriteError = undefined;
+        // InfluxDB just answered: a failed /ping remembered for health() no longer holds.
+        this.lastPing = { at: Date.now(), problem: undefined };
       } catch (error) {
         this.lastWriteError = error as Error;
         throw error;
