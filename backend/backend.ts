@@ -12,8 +12,8 @@ import { Ingest } from './ingest/ingest.js';
 import { BackendMetrics } from './metrics.js';
 import { DeviceRegistry } from './registry/device-registry.js';
 import { RetentionTimer } from './retention-timer.js';
+import { openReadingStore } from './store/open-store.js';
 import type { ReadingStore } from './store/reading-store.js';
-import { SqliteReadingStore } from './store/sqlite-store.js';
 
 export interface RunningBackend {
   readonly port: number;
@@ -42,12 +42,7 @@ export interface BackendStartOptions {
  */
 export async function startBackend(config: BackendConfig, log: Logger, options: BackendStartOptions = {}): Promise<RunningBackend> {
   const metrics = new BackendMetrics();
-  const store = new SqliteReadingStore(config.dataDir, {
-    retention: config.store,
-    query: config.query,
-    log: log.child({ component: 'backend:query' }),
-    observeQuery: (kind, outcome, seconds) => metrics.querySeconds.observe({ kind, outcome }, seconds),
-  });
+  const store = await openReadingStore(config, metrics, log);
   let registry: DeviceRegistry;
   try {
     registry = new DeviceRegistry(config.dataDir);
@@ -146,7 +141,7 @@ export async function startBackend(config: BackendConfig, log: Logger, options: 
   }
   retention.start();
   const { port } = app.server.address() as AddressInfo;
-  log.info({ port, dataDir: config.dataDir }, 'HTTP API ready');
+  log.info({ port, dataDir: config.dataDir, store: config.store.kind }, 'HTTP API ready');
   return {
     port,
     app,

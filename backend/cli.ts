@@ -15,6 +15,16 @@ const HELP = `furnace-backend: stores furnace readings from MQTT and answers the
   --mqtt-url URL      broker, default mqtt://localhost:1883  (env FURNACE_BACKEND_MQTT_URL)
   --data-dir DIR      SQLite folder, default ./data/backend  (env FURNACE_BACKEND_DATA_DIR)
   --open-access       no API token needed: development only  (env FURNACE_BACKEND_AUTH_OPEN_ACCESS=true)
+  --store KIND        sqlite (default) or influxdb           (env FURNACE_BACKEND_STORE_KIND)
+  --influx-url URL    InfluxDB, default http://localhost:8086 (env FURNACE_BACKEND_STORE_INFLUX_URL)
+  --influx-write-mode MODE  auto (default), v1 (/write, InfluxDB < 1.8) or v2 (/api/v2/write)
+                                                             (env FURNACE_BACKEND_STORE_INFLUX_WRITE_MODE)
+  --influx-database DB  database of v1 writes and of queries, default the bucket
+                                                             (env FURNACE_BACKEND_STORE_INFLUX_DATABASE)
+  --influx-bucket B   v2 bucket, default furnace             (env FURNACE_BACKEND_STORE_INFLUX_BUCKET)
+  --influx-org ORG    v2 organization                        (env FURNACE_BACKEND_STORE_INFLUX_ORG)
+  --influx-username U InfluxDB 1.x user; the password and the token only from the environment or the
+                      config file: FURNACE_BACKEND_STORE_INFLUX_PASSWORD, FURNACE_BACKEND_STORE_INFLUX_TOKEN
   --new-token NAME    print a new API token and the config entry that accepts it, then exit
   --scope SCOPE       with --new-token: read (default) or admin
   --print-config      print the settings in force (token hashes shown; passwords, webhook secrets and
@@ -51,6 +61,13 @@ async function main(): Promise<void> {
       'mqtt-url': { type: 'string' },
       'data-dir': { type: 'string' },
       'open-access': { type: 'boolean' },
+      store: { type: 'string' },
+      'influx-url': { type: 'string' },
+      'influx-write-mode': { type: 'string' },
+      'influx-database': { type: 'string' },
+      'influx-bucket': { type: 'string' },
+      'influx-org': { type: 'string' },
+      'influx-username': { type: 'string' },
       'new-token': { type: 'string' },
       scope: { type: 'string', default: 'read' },
       'print-config': { type: 'boolean', default: false },
@@ -65,6 +82,13 @@ async function main(): Promise<void> {
     'mqtt.url': values['mqtt-url'],
     dataDir: values['data-dir'],
     'auth.openAccess': values['open-access'] ? 'true' : undefined,
+    'store.kind': values.store,
+    'store.influx.url': values['influx-url'],
+    'store.influx.writeMode': values['influx-write-mode'],
+    'store.influx.database': values['influx-database'],
+    'store.influx.bucket': values['influx-bucket'],
+    'store.influx.org': values['influx-org'],
+    'store.influx.username': values['influx-username'],
   };
   const configFile = values.config;
   const config = loadBackendConfig(configFile, process.env, overrides);
@@ -72,6 +96,14 @@ async function main(): Promise<void> {
     const masked = {
       ...config,
       mqtt: { ...config.mqtt, password: config.mqtt.password === undefined ? undefined : '***' },
+      store: {
+        ...config.store,
+        influx: {
+          ...config.store.influx,
+          token: config.store.influx.token === undefined ? undefined : '***',
+          password: config.store.influx.password === undefined ? undefined : '***',
+        },
+      },
       alerts: { ...config.alerts, webhooks: config.alerts.webhooks.map(maskWebhook) },
     };
     return void process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);

@@ -82,6 +82,20 @@ describe('backend config', () => {
     expect(() => loadBackendConfig(undefined, env)).toThrow(/commands\.maxInFlightPerDevice = 4: must not exceed commands\.maxInFlight \(2\)/);
     expect(() => loadBackendConfig(undefined, { FURNACE_BACKEND_COMMANDS_MAX_IN_FLIGHT_PER_DEVICE: '0' })).toThrow(/commands\.maxInFlightPerDevice = 0: /);
   });
+
+  it('takes the InfluxDB store from the environment and flags, and refuses a password without a user or a bad write mode', () => {
+    const env = { FURNACE_BACKEND_STORE_INFLUX_TOKEN: 'secret', FURNACE_BACKEND_STORE_INFLUX_DATABASE: 'plant' };
+    const config = loadBackendConfig(undefined, env, { 'store.kind': 'influxdb', 'store.influx.url': 'http://influx:8086', 'store.influx.writeMode': 'v1' });
+    expect(config.store.kind).toBe('influxdb');
+    expect(config.store.influx).toMatchObject({ url: 'http://influx:8086', writeMode: 'v1', token: 'secret', database: 'plant', bucket: 'furnace', batchSize: 5000 });
+    expect(loadBackendConfig(undefined, {}).store.kind).toBe('sqlite');
+    const bad = { FURNACE_BACKEND_STORE_KIND: 'influxdb', FURNACE_BACKEND_STORE_INFLUX_PASSWORD: 'x', FURNACE_BACKEND_STORE_INFLUX_WRITE_MODE: 'v3' };
+    expect(() => loadBackendConfig(undefined, bad)).toThrow(/store\.influx\.writeMode = "v3"/);
+    expect(() => loadBackendConfig(undefined, { ...bad, FURNACE_BACKEND_STORE_INFLUX_WRITE_MODE: 'v2' })).toThrow(
+      /store\.influx\.password is set but store\.influx\.username is not/,
+    );
+    expect(() => loadBackendConfig(undefined, { FURNACE_BACKEND_STORE_KIND: 'mongodb' })).toThrow(/store\.kind = "mongodb"/);
+  });
 });
 
 /** Loads a config whose only content is these tokens (through a temp file: tokens come from files only). */

@@ -1,6 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { SEGMENT_PATTERN, SettingsError, loadSettings } from '../contract/index.js';
 import { parseRules } from './alerts/rule-schema.js';
+import { InfluxSettingsSchema, influxSettingsProblems } from './store/influx/influx-settings.js';
 
 // One schema for every backend setting: defaults, descriptions (shown in errors and in
 // backend.example.yaml), and the environment names (FURNACE_BACKEND_<PATH>) all come from it.
@@ -54,10 +55,15 @@ const Ingest = Type.Object(
 
 const Store = Type.Object(
   {
+    kind: Type.Union([Type.Literal('sqlite'), Type.Literal('influxdb')], {
+      default: 'sqlite',
+      description: 'where readings go: sqlite (embedded, in dataDir) or influxdb (store.influx); alerts, registry and seq ranges stay in SQLite either way',
+    }),
     rawRetentionDays: Int(1, 36_500, 30, 'raw readings older than this (by source time) are deleted'),
     minuteRollupRetentionDays: Int(1, 36_500, 400, 'per-minute rollups older than this are deleted'),
     hourRollupRetentionDays: Int(0, 36_500, 0, 'per-hour rollups older than this are deleted (0: kept for ever)'),
     retentionIntervalMs: Int(60_000, 7 * DAY_MS, 3600 * 1000, 'how often retention runs (also at start-up)'),
+    influx: InfluxSettingsSchema,
   },
   { additionalProperties: false, default: {} },
 );
@@ -203,6 +209,7 @@ function crossChecks(config: BackendConfig): string[] {
     if (webhooks.has(hook.name)) problems.push(`alerts.webhooks.${i}.name = ${JSON.stringify(hook.name)}: used by another webhook`);
     webhooks.add(hook.name);
   });
+  if (config.store.kind === 'influxdb') problems.push(...influxSettingsProblems(config.store.influx));
   if (config.alerts.retryMinMs > config.alerts.retryMaxMs) {
     problems.push(`alerts.retryMinMs = ${config.alerts.retryMinMs}: must not exceed alerts.retryMaxMs (${config.alerts.retryMaxMs})`);
   }

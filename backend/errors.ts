@@ -13,7 +13,21 @@ export type BackendErrorCode =
   | 'STORE_QUERY_TIMEOUT'
   | 'STORE_QUERY_BUSY'
   | 'STORE_QUERY_ABORTED'
-  | 'STORE_QUERY_FAILED';
+  | 'STORE_QUERY_FAILED'
+  /** InfluxDB does not answer (refused, reset, timed out): store.influx.url. */
+  | 'STORE_INFLUX_UNREACHABLE'
+  /** 401/403: store.influx.token, or username and password. */
+  | 'STORE_INFLUX_UNAUTHORIZED'
+  /** 404: the database, retention policy, bucket or org does not exist. */
+  | 'STORE_INFLUX_NOT_FOUND'
+  /** 400/422: InfluxDB refused points for good (a field type conflict, a time outside the retention policy). */
+  | 'STORE_INFLUX_REFUSED'
+  /** 413: the request body is past InfluxDB's max-body-size (store.influx.maxBatchBytes). */
+  | 'STORE_INFLUX_TOO_LARGE'
+  /** 429/503: InfluxDB asks to wait (Retry-After). */
+  | 'STORE_INFLUX_BUSY'
+  /** Any other failure of InfluxDB (5xx, a malformed answer). */
+  | 'STORE_INFLUX_FAILED';
 
 export class BackendError extends Error {
   constructor(

@@ -39,6 +39,12 @@ export class BackendMetrics {
     help: 'Failed store writes (each is retried; the broker is not acknowledged until it succeeds)',
     registers: this.registers,
   });
+  readonly readingsRefused = new Counter({
+    name: 'furnace_backend_readings_refused_total',
+    help: 'Readings the store refused for good (InfluxDB 400/422: a field type conflict, a time outside its retention policy): logged, confirmed to the agent, never stored',
+    labelNames: ['code'],
+    registers: this.registers,
+  });
   readonly commits = new Histogram({
     name: 'furnace_backend_ingest_commit_batches',
     help: 'Readings batches (MQTT messages) per write transaction',

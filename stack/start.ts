@@ -22,6 +22,11 @@ const HELP = `npm start [-- options]: run broker, backend, an emulated furnace a
   --interval-ms N     milliseconds between readings, default 1000
   --speed N           simulated seconds per real second, default 60 (a firing in minutes;
                       the demo's overheat, which trips an alert, comes every 3 minutes at 60)
+  --store KIND        where the backend stores readings: sqlite (default) or influxdb
+  --influx-url URL    with --store influxdb: the InfluxDB, default http://localhost:8086; a token,
+                      user or password come from the environment (FURNACE_BACKEND_STORE_INFLUX_TOKEN, ...)
+  --influx-write-mode MODE  auto (default), v1 (InfluxDB before 1.8) or v2
+  --influx-database DB  database for writes (v1) and queries, default furnace
   --json              print the parts' JSON logs as they are
   --help              this text
 `;
@@ -53,6 +58,17 @@ function integer(name: string, raw: string, min: number, max: number): number {
   return value;
 }
 
+/** The backend's store flags; the backend checks their values and names a bad one. */
+function storeArgs(values: { store: string; 'influx-url'?: string | undefined; 'influx-write-mode'?: string | undefined; 'influx-database'?: string | undefined }): string[] {
+  if (values.store !== 'sqlite' && values.store !== 'influxdb') throw new StartError(`--store ${JSON.stringify(values.store)}: expected sqlite or influxdb`);
+  const flags: Array<[string, string | undefined]> = [
+    ['--influx-url', values['influx-url']],
+    ['--influx-write-mode', values['influx-write-mode']],
+    ['--influx-database', values['influx-database']],
+  ];
+  return ['--store', values.store, ...flags.flatMap(([flag, value]) => (value === undefined ? [] : [flag, value]))];
+}
+
 function hasSocat(): boolean {
   return spawnSync('socat', ['-V'], { stdio: 'ignore' }).error === undefined;
 }
@@ -67,6 +83,10 @@ async function main(): Promise<void> {
       serial: { type: 'string', default: 'auto' },
       'interval-ms': { type: 'string', default: '1000' },
       speed: { type: 'string', default: '60' },
+      store: { type: 'string', default: 'sqlite' },
+      'influx-url': { type: 'string' },
+      'influx-write-mode': { type: 'string' },
+      'influx-database': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -110,7 +130,7 @@ async function main(): Promise<void> {
   await run('broker', 'broker/cli.js', ['--port', String(mqttPort), '--password-file', credentials.passwordFile])
     .waitForLine(/MQTT listener ready/, 15_000);
   // The demo's API answers without a token (the backend logs a warning saying so); a plant sets auth.tokens.
-  const backendArgs = ['--port', String(httpPort), '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'backend'), '--open-access'];
+  const backendArgs = ['--port', String(httpPort), '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'backend'), '--open-access', ...storeArgs(values)];
   // The demo rules are copied once; after that the copy is the operator's (and PUT /api/v1/rules rewrites it).
   const rules = ensureDemoRules(dataDir);
   print('stack')(
@@ -160,6 +180,7 @@ async function main(): Promise<void> {
       `  agent:     http://localhost:${healthPort}/healthz  (and /metrics)`,
       `  MQTT:      mqtt://localhost:${mqttPort}  (telemetry/v1/${DEVICE}/readings; users and passwords in ${join(dataDir, 'broker', 'demo-passwords.json')})`,
       `  data:      ${dataDir}`,
+      `  readings:  ${values.store === 'influxdb' ? `InfluxDB at ${values['influx-url'] ?? 'http://localhost:8086'}, measurement "readings"` : `SQLite ${join(dataDir, 'backend')}`}`,
       `  serial:    ${usePty ? `socat pseudo-terminal ${join(dataDir, 'serial', DEVICE)}` : 'in-process mock binding'}`,
       'Ctrl-C stops everything.',
       '',

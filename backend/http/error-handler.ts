@@ -58,6 +58,15 @@ function fromBackendError(error: BackendError): ApiError | undefined {
       return new ApiError('API_TIMEOUT', 'the request was cancelled before its query finished');
     case 'STORE_CLOSED':
       return new ApiError('API_NOT_READY', 'the store is closed: the backend is stopping');
+    case 'STORE_INFLUX_UNREACHABLE':
+    case 'STORE_INFLUX_UNAUTHORIZED':
+    case 'STORE_INFLUX_NOT_FOUND':
+    case 'STORE_INFLUX_BUSY':
+    case 'STORE_INFLUX_FAILED':
+      // InfluxDB is down or misconfigured: a fast, clear 503 rather than a 500 with a stack.
+      return new ApiError('API_NOT_READY', `the store cannot answer: ${error.message}`, { 'retry-after': '5' });
+    case 'STORE_INFLUX_REFUSED':
+    case 'STORE_INFLUX_TOO_LARGE':
     case 'STORE_QUERY_FAILED':
     case 'BACKEND_PORT_IN_USE':
     case 'BACKEND_LISTEN_FAILED':

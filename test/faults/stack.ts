@@ -38,6 +38,10 @@ export interface FaultStackOptions {
   agentDiskBytes?: number;
   /** Agent settings over the suite's quick ones. */
   agentEnv?: Record<string, string>;
+  /** Backend settings (e.g. FURNACE_BACKEND_STORE_KIND=influxdb). */
+  backendEnv?: Record<string, string>;
+  /** Rows per seq of the device as the store holds them, when the store is not the backend's readings.sqlite. */
+  storedSeqs?: (stack: FaultStack) => Map<number, number>;
 }
 
 export class FaultStack {
@@ -70,6 +74,7 @@ export class FaultStack {
     );
     this.backend = new Part('backend', () =>
       startCli('backend', ['--host', '127.0.0.1', '--port', String(this.ports.http), '--mqtt-url', mqttUrl(), '--data-dir', this.backendDir, '--open-access'], {
+        ...options.backendEnv,
         FURNACE_BACKEND_MQTT_USERNAME: users.backend.username,
         FURNACE_BACKEND_MQTT_PASSWORD: users.backend.password,
       }),
@@ -129,7 +134,7 @@ export class FaultStack {
 
   /** Rows stored per seq of this device. */
   stored(): Map<number, number> {
-    return storedSeqs(this.readingsFile, DEVICE);
+    return this.options.storedSeqs ? this.options.storedSeqs(this) : storedSeqs(this.readingsFile, DEVICE);
   }
 
   /** Waits until `more` new seqs are stored: the chain carries readings end to end. */

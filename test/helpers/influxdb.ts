@@ -3,7 +3,7 @@
 // Every listener influxd opens is pinned to a free loopback port or disabled: its defaults
 // (see `influxd config`) include the RPC/backup bind-address on 8088, and a second test run
 // or a system influxd on that port would make start-up fail.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePorts } from './free-port.js';
 import { startProcess } from './process.js';
@@ -16,11 +16,22 @@ export interface InfluxDb {
   url: string;
   pid: number;
   dir: string;
-  /** Stops influxd and removes its temp folder. */
+  /** The RPC port (backup/restore), pinned so that a restart on the same folder binds it again. */
+  rpcPort: number;
+  /** Stops influxd and removes its temp folder (kept when the caller gave `dir`). */
   stop: () => Promise<void>;
 }
 
-function config(dir: string, httpPort: number, rpcPort: number): string {
+export interface InfluxDbOptions {
+  /** Use this folder (and keep it at stop): with the same ports, a restart finds its data again. */
+  dir?: string;
+  port?: number;
+  rpcPort?: number;
+  /** [http] auth-enabled: the first user must be made an admin (CREATE USER ... WITH ALL PRIVILEGES), which 1.x allows without credentials. */
+  auth?: boolean;
+}
+
+function config(dir: string, httpPort: number, rpcPort: number, auth: boolean): string {
   return `
 # Upstream spells it reporting-disabled, Debian's build reporting-enabled; unknown keys are ignored.
 reporting-disabled = true
@@ -42,6 +53,7 @@ bind-address = "127.0.0.1:${rpcPort}"
 [http]
   bind-address = "127.0.0.1:${httpPort}"
   log-enabled = false
+  auth-enabled = ${auth}
 
 [ifql]
   enabled = false
@@ -67,20 +79,24 @@ async function pings(url: string): Promise<boolean> {
   }
 }
 
-export async function startInfluxDb(): Promise<InfluxDb> {
-  const [port, rpcPort] = await freePorts(2);
+export async function startInfluxDb(options: InfluxDbOptions = {}): Promise<InfluxDb> {
+  const [freeHttp, freeRpc] = await freePorts(2);
+  const port = options.port ?? freeHttp;
+  const rpcPort = options.rpcPort ?? freeRpc;
   if (port === undefined || rpcPort === undefined) throw new Error('freePorts(2) returned too few ports');
   const url = `http://127.0.0.1:${port}`;
   const daemon = await startTempDaemon({
     prefix: 'influxdb-',
+    ...(options.dir === undefined ? {} : { dir: options.dir }),
     launch: async (dir) => {
+      await mkdir(dir, { recursive: true });
       const file = join(dir, 'influxdb.conf');
-      await writeFile(file, config(dir, port, rpcPort));
+      await writeFile(file, config(dir, port, rpcPort, options.auth ?? false));
       // HOME too: influxd falls back to ~/.influxdb for anything not configured.
       return startProcess('influxd', ['-config', file], { cwd: dir, env: { ...process.env, HOME: dir } });
     },
     ready: () => pings(url),
     what: `influxd to answer GET ${url}/ping with 204`,
   });
-  return { port, url, pid: daemon.pid, dir: daemon.dir, stop: daemon.stop };
+  return { port, url, pid: daemon.pid, dir: daemon.dir, rpcPort, stop: daemon.stop };
 }

@@ -21,9 +21,19 @@ export interface StoreFixtureOptions {
 
 export type OpenStore = (options?: StoreFixtureOptions) => Promise<StoreFixture>;
 
+/** What differs between engines, each documented by the store. */
+export interface StoreCapabilities {
+  /**
+   * `store` (default): applyRetention deletes raw readings past retention and keeps rollups.
+   * `engine`: the database expires raw readings by its own retention policy (InfluxDB), and
+   * applyRetention deletes nothing.
+   */
+  retention?: 'store' | 'engine';
+}
+
 const seqs = (rows: ReadonlyArray<{ seq: number }>) => rows.map((row) => row.seq);
 
-export function describeReadingStoreContract(name: string, open: OpenStore): void {
+export function describeReadingStoreContract(name: string, open: OpenStore, capabilities: StoreCapabilities = {}): void {
   describe(`ReadingStore contract: ${name}`, () => {
     const fixtures: StoreFixture[] = [];
     const fresh = async (options?: StoreFixtureOptions) => {
@@ -193,7 +203,15 @@ export function describeReadingStoreContract(name: string, open: OpenStore): voi
       expect((await store.gaps({ device: DEVICE, boot: 'B2', limit: 10 })).items.map((g) => [g.fromSeq, g.toSeq])).toEqual([[2, 3]]);
     });
 
-    it('deletes raw readings past retention but keeps their rollups, and lowers the device count', async () => {
+    if (capabilities.retention === 'engine') it('leaves retention to the database engine: applyRetention deletes nothing', async () => {
+      const store = await fresh({ retention: { rawRetentionDays: 1, minuteRollupRetentionDays: 3, hourRollupRetentionDays: 0 } });
+      const day = 24 * 3600 * 1000;
+      await store.insertBatch(batch([reading(1, { ts: T0 }), reading(2, { ts: T0 + 2 * day })]), T0);
+      expect(await store.applyRetention(T0 + 3 * day)).toEqual({ rawReadings: 0, minuteRollups: 0, hourRollups: 0 });
+      expect(seqs(await store.readings(DEVICE))).toEqual([1, 2]);
+    });
+
+    else it('deletes raw readings past retention but keeps their rollups, and lowers the device count', async () => {
       const store = await fresh({ retention: { rawRetentionDays: 1, minuteRollupRetentionDays: 3, hourRollupRetentionDays: 0 } });
       const day = 24 * 3600 * 1000;
       await store.insertBatch(batch([reading(1, { ts: T0 }), reading(2, { ts: T0 + 2 * day }), reading(3, { ts: T0 + 3 * day })]), T0);
