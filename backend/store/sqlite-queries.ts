@@ -54,8 +54,9 @@ export function rawRange(db: Database.Database, query: RawQuery): Page<StoredRea
   const sensorFilter = query.sensor === undefined ? '' : 'AND sensor = @sensor';
   // The plain `ts >= @from` bound lets SQLite seek; the row value then skips what the last page gave.
   const resume = query.after === undefined ? '' : 'AND (ts, sensor, boot, seq) > (@afterTs, @afterSensor, @afterBoot, @afterSeq)';
-  const index = query.sensor === undefined ? 'readings_by_time' : 'readings_by_sensor_time';
-  const sql = `SELECT * FROM readings INDEXED BY ${index}
+  // The view (sqlite-schema-v3.ts) names the ids: the plan seeks reading_rows by (device_id, ts)
+  // and sorts only readings of the same ts by (sensor, boot, seq).
+  const sql = `SELECT * FROM readings
     WHERE device = @device ${sensorFilter} AND ts >= @from AND ts < @to ${resume}
     ORDER BY ts, sensor, boot, seq LIMIT @limit`;
   const rows = prepare(db, sql).all({
@@ -111,9 +112,14 @@ interface AggregateRow {
  */
 function fromClause(source: AggregateSource, sensor: string | undefined): { from: string; time: string; sensorColumn: string } {
   if (source === 'raw') {
-    const index = sensor === undefined ? 'readings_by_time' : 'readings_by_sensor_time';
-    const filter = sensor === undefined ? '' : 'AND sensor = @sensor';
-    return { from: `readings INDEXED BY ${index} WHERE device = @device ${filter} AND ${AGGREGATABLE_SQL}`, time: 'ts', sensorColumn: 'sensor' };
+    // Straight from reading_rows, naming only the sensor: a seek by (device_id, ts); one sensor is a filter on that range.
+    const filter = sensor === undefined ? '' : 'AND n.name = @sensor';
+    return {
+      from: `reading_rows r JOIN sensor_names n ON n.id = r.sensor_id
+        WHERE r.device_id = (SELECT id FROM device_names WHERE name = @device) ${filter} AND ${AGGREGATABLE_SQL}`,
+      time: 'r.ts',
+      sensorColumn: 'n.name',
+    };
   }
   const from =
     sensor === undefined
