@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { type Logger, pino } from 'pino';
 import type { ReadingBatch } from '../../contract/index.js';
 import { BackendError } from '../errors.js';
+import { type PackedAggregatePage, unpackAggregatePage } from './aggregate-transfer.js';
 import { type QueryOutcome, QueryPool } from './query-pool.js';
 import type {
   AggregatePage,
@@ -131,7 +132,7 @@ export class SqliteReadingStore implements ReadingStore {
   }
 
   aggregate(query: AggregateQuery, options: QueryOptions = {}): Promise<AggregatePage> {
-    return this.pool.run({ kind: 'aggregate', query }, options.signal);
+    return this.pool.run<PackedAggregatePage>({ kind: 'aggregate', query }, options.signal).then(unpackAggregatePage);
   }
 
   gaps(query: GapQuery): Promise<Page<SeqGap, { boot: string; fromSeq: number }>> {
