@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Reading } from '../../contract/index.js';
-import { type BatchToInsert, FUTURE_STAMP_TOLERANCE_MS, type InsertResult, aggregatable, trustedTime } from './reading-store.js';
+import { type BatchToInsert, FUTURE_STAMP_TOLERANCE_MS, type InsertResult, aggregatable } from './reading-store.js';
 import { NameIds } from './sqlite-names.js';
 import { CLOCK_CODE, QUALITY_CODE } from './sqlite-schema-v3.js';
 import { SeqRanges } from './sqlite-seq-ranges.js';
@@ -199,7 +199,7 @@ function noteSensor(write: DeviceWrite, sensorId: number, reading: Reading, boot
   let sensor = write.sensors.get(sensorId);
   if (!sensor) write.sensors.set(sensorId, (sensor = { name: reading.sensor, buckets: ROLLUPS.map(() => new Map<number, BucketSums>()) }));
   // Newest by trusted time; on a tie the later one wins, as it did when `latest` was upserted per reading.
-  const trusted = trustedTime({ ts: reading.ts, receivedAt });
+  const trusted = reading.ts > receivedAt + FUTURE_STAMP_TOLERANCE_MS ? receivedAt : reading.ts; // trustedTime, without an object per reading
   if (!sensor.latest || trusted >= sensor.latest.trusted) sensor.latest = { reading, boot, receivedAt, trusted };
   const { value, ts } = reading;
   // Values past the limit would overflow the sums; they are stored, but never summed.
