@@ -114,8 +114,8 @@ export async function startBackend(config: BackendConfig, log: Logger, options: 
       alerts,
       commands: commandClient,
       readings: (listener) => {
-        const forward = (device: string, boot: string, readings: readonly Reading[], receivedAt: number) =>
-          listener(device, readings.map((reading) => ({ ...reading, device, boot, receivedAt })));
+        // The batch as ingest decoded it, not a copy per reading: the feed makes those only for a client that reads them.
+        const forward = (device: string, boot: string, readings: readonly Reading[], receivedAt: number) => listener([{ device, boot, receivedAt, readings }]);
         ingest.events.on('stored', forward);
         return () => ingest.events.off('stored', forward);
       },

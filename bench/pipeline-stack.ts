@@ -67,7 +67,8 @@ export async function startOurPipeline(dir: string, usersFile: string, users: Be
     FURNACE_BACKEND_MQTT_USERNAME: users.backend.username,
     FURNACE_BACKEND_MQTT_PASSWORD: users.backend.password,
     FURNACE_BACKEND_INGEST_CONFIRM_INTERVAL_MS: String(confirmIntervalMs),
-  }).catch(async (error: unknown) => {
+    // e.g. BENCH_BACKEND_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the backend process only.
+  }, (process.env.BENCH_BACKEND_NODE_ARGS ?? '').split(' ').filter(Boolean)).catch(async (error: unknown) => {
     await broker.stop();
     throw error;
   });

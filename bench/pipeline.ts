@@ -11,6 +11,8 @@
 // BENCH_PIPELINE_CONFIRM_MS (50, the backend's ingest.confirmIntervalMs: latency is timed by its
 // confirmations, so it includes up to this much). `--json` or BENCH_JSON=1: the figures as one
 // JSON line on stdout; BENCH_JSON_FILE=path: appended to that file too (history).
+// BENCH_BACKEND_NODE_ARGS: node flags for the backend process alone, space-separated, e.g.
+// "--cpu-prof --cpu-prof-dir=/tmp/prof" for a CPU profile of the backend, written when it stops.
 import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -75,9 +75,13 @@ export async function run(): Promise<void> {
   const influx = await startInfluxDb();
   const httpPort = await freePort();
   const config = writeBackendConfig(dir);
-  const backend = await startCli('backend', ['--config', config, '--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', mosquitto.url, '--data-dir', join(dir, 'backend')], {
-    FURNACE_BACKEND_RATE_LIMIT_PER_MINUTE: '1000000',
-  });
+  const backend = await startCli(
+    'backend',
+    ['--config', config, '--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', mosquitto.url, '--data-dir', join(dir, 'backend')],
+    { FURNACE_BACKEND_RATE_LIMIT_PER_MINUTE: '1000000' },
+    // e.g. BENCH_BACKEND_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof", as for the pipeline bench.
+    (process.env.BENCH_BACKEND_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  );
   const api = `http://127.0.0.1:${httpPort}/api/v1`;
   const headers = { authorization: `Bearer ${READ_TOKEN}` };
   const client = await mqtt.connectAsync(mosquitto.url, { protocolVersion: 4 });

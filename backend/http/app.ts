@@ -7,7 +7,7 @@ import type { BackendConfig } from '../config.js';
 import { ApiError } from '../errors.js';
 import type { BackendMetrics } from '../metrics.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
-import type { ReadingStore, StoredReading } from '../store/reading-store.js';
+import type { ReadingStore } from '../store/reading-store.js';
 import { type AdminActions, registerAdminRoutes } from './admin-routes.js';
 import { registerAlertRoutes } from './alert-routes.js';
 import { installAuth } from './auth.js';
@@ -21,6 +21,7 @@ import { type Readiness, registerOpsRoutes } from './ops-routes.js';
 import { registerReadingsRoutes } from './readings-routes.js';
 import { registerStreamRoutes } from './stream-routes.js';
 import { registerWhoAmIRoute } from './whoami-route.js';
+import type { ReadingsSource } from './readings-feed.js';
 
 export interface AppDependencies {
   store: ReadingStore;
@@ -35,7 +36,7 @@ export interface AppDependencies {
   /** Commands to the agents over MQTT; without it (tests of other routes) the command routes are absent. */
   commands?: CommandSender;
   /** Live readings after each commit, for GET /api/v1/stream. Returns the unsubscribe. */
-  readings?: (listener: (device: string, readings: readonly StoredReading[]) => void) => () => void;
+  readings?: ReadingsSource;
 }
 
 /**

@@ -1,8 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import type { Reading } from '../../contract/index.js';
 import type { StoredReading } from '../store/reading-store.js';
 
-/** Live readings after each commit (ingest's `stored` event). Returns the unsubscribe. */
-export type ReadingsSource = (listener: (device: string, readings: readonly StoredReading[]) => void) => () => void;
+/** Readings stored together: one readings message of one (device, boot), as ingest commits it. */
+export interface FeedBatch {
+  readonly device: string;
+  readonly boot: string;
+  readonly receivedAt: number;
+  readonly readings: readonly Reading[];
+}
+
+/** Live readings after each commit (ingest's `stored` event), a batch or a few at a time. Returns the unsubscribe. */
+export type ReadingsSource = (listener: (batches: readonly FeedBatch[]) => void) => () => void;
 
 /** A stored reading and its position in this process's stream (1, 2, 3, ... across every device). */
 export interface FeedEntry {
@@ -10,7 +19,15 @@ export interface FeedEntry {
   readonly reading: StoredReading;
 }
 
-interface Slot extends FeedEntry {
+/**
+ * A batch as held: its readings are numbered from `first`; the oldest `skip` of them are dropped
+ * already (the count bound cut into it). The feed holds batches, not readings: taking a batch
+ * costs the same whatever its size, and a StoredReading is made only for a client that reads it.
+ */
+interface Segment {
+  readonly first: number;
+  readonly batch: FeedBatch;
+  skip: number;
   /** When the feed took it, by the feed's clock: what the age bound is measured against. */
   readonly at: number;
 }
@@ -50,7 +67,9 @@ const ID_PATTERN = /^(.+)-(\d{1,15})$/;
  */
 export class ReadingsFeed {
   readonly epoch: string;
-  private readonly slots: Array<Slot | undefined>;
+  private readonly maxReadings: number;
+  /** Held batches, oldest first, from `head` on (the array is compacted now and then). */
+  private segments: Segment[] = [];
   private head = 0;
   private count = 0;
   private newest = 0;
@@ -65,11 +84,11 @@ export class ReadingsFeed {
   ) {
     const maxReadings = options.maxReadings ?? 50_000;
     if (!Number.isInteger(maxReadings) || maxReadings < 1) throw new RangeError(`maxReadings must be a positive integer, not ${maxReadings}`);
-    this.slots = new Array<Slot | undefined>(maxReadings);
+    this.maxReadings = maxReadings;
     this.maxAgeMs = options.maxAgeMs ?? 10 * 60_000;
     this.now = options.now ?? Date.now;
     this.epoch = options.epoch ?? `${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
-    this.unsubscribe = source((_device, readings) => this.take(readings));
+    this.unsubscribe = source((batches) => this.take(batches));
   }
 
   /** The position of the newest reading; 0 before the first. */
@@ -94,8 +113,8 @@ export class ReadingsFeed {
     if (match?.[1] === this.epoch && this.holdsAfter(n)) return { kind: 'resume', after: n };
     // A position past the newest cannot come from this run either.
     const reason: ResetReason = match?.[1] === this.epoch && n < this.firstHeld() ? 'expired' : 'restarted';
-    const oldest = this.count > 0 ? this.slot(0) : undefined;
-    return { kind: 'reset', reason, after: this.firstHeld() - 1, since: oldest?.reading.receivedAt ?? this.now() };
+    const oldest = this.count > 0 ? this.segments[this.head] : undefined;
+    return { kind: 'reset', reason, after: this.firstHeld() - 1, since: oldest?.batch.receivedAt ?? this.now() };
   }
 
   /**
@@ -104,11 +123,12 @@ export class ReadingsFeed {
    */
   after(n: number, limit: number): FeedEntry[] | undefined {
     if (!this.holdsAfter(n)) return undefined;
-    const first = n + 1 - this.firstHeld();
     const entries: FeedEntry[] = [];
-    for (let i = first; i < this.count && entries.length < limit; i++) {
-      const slot = this.slot(i);
-      if (slot) entries.push(slot);
+    for (let s = this.segmentHolding(n + 1); s < this.segments.length && entries.length < limit; s++) {
+      const segment = this.segments[s] as Segment;
+      const from = Math.max(segment.skip, n + 1 - segment.first);
+      const to = Math.min(segment.batch.readings.length, from + limit - entries.length);
+      for (let i = from; i < to; i++) entries.push(entryOf(segment, i));
     }
     return entries;
   }
@@ -125,18 +145,23 @@ export class ReadingsFeed {
     this.listeners.clear();
   }
 
-  private take(readings: readonly StoredReading[]): void {
+  private take(batches: readonly FeedBatch[]): void {
     const at = this.now();
-    const entries: Slot[] = [];
-    for (const reading of readings) {
-      const slot: Slot = { n: ++this.newest, reading, at };
-      if (this.count === this.slots.length) this.dropOldest();
-      this.slots[(this.head + this.count) % this.slots.length] = slot;
-      this.count++;
-      entries.push(slot);
+    const taken: Segment[] = [];
+    for (const batch of batches) {
+      if (batch.readings.length === 0) continue;
+      const segment: Segment = { first: this.newest + 1, batch, skip: 0, at };
+      this.segments.push(segment);
+      taken.push(segment);
+      this.newest += batch.readings.length;
+      this.count += batch.readings.length;
     }
+    this.dropOldest(this.count - this.maxReadings);
     this.evictExpired();
-    if (entries.length === 0) return;
+    // StoredReadings are made only for someone listening (a client on /stream), never for the window.
+    if (taken.length === 0 || this.listeners.size === 0) return;
+    const entries: FeedEntry[] = [];
+    for (const segment of taken) for (let i = 0; i < segment.batch.readings.length; i++) entries.push(entryOf(segment, i));
     for (const listener of [...this.listeners]) {
       // One failing stream must not keep the others (or ingest, which emits this) from their readings.
       try {
@@ -158,18 +183,48 @@ export class ReadingsFeed {
     return this.newest - this.count + 1;
   }
 
-  private slot(i: number): Slot | undefined {
-    return this.slots[(this.head + i) % this.slots.length];
+  /** Index in `segments` of the held segment that holds position `n` (or the first after it). */
+  private segmentHolding(n: number): number {
+    let lo = this.head;
+    let hi = this.segments.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const segment = this.segments[mid] as Segment;
+      if (segment.first + segment.batch.readings.length <= n) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   private evictExpired(): void {
     const oldestKept = this.now() - this.maxAgeMs;
-    for (let oldest = this.slot(0); this.count > 0 && oldest !== undefined && oldest.at < oldestKept; oldest = this.slot(0)) this.dropOldest();
+    for (let oldest = this.segments[this.head]; oldest !== undefined && oldest.at < oldestKept; oldest = this.segments[this.head]) {
+      this.dropOldest(oldest.batch.readings.length - oldest.skip);
+    }
   }
 
-  private dropOldest(): void {
-    this.slots[this.head] = undefined;
-    this.head = (this.head + 1) % this.slots.length;
-    this.count--;
+  /** Drops the oldest `readings` readings held (none if <= 0). */
+  private dropOldest(readings: number): void {
+    for (let left = readings; left > 0; ) {
+      const oldest = this.segments[this.head];
+      if (!oldest) break;
+      const held = oldest.batch.readings.length - oldest.skip;
+      const dropped = Math.min(held, left);
+      oldest.skip += dropped;
+      this.count -= dropped;
+      left -= dropped;
+      if (dropped === held) this.head++;
+    }
+    // Compact now and then, so dropped segments do not pile up at the front of the array.
+    if (this.head > 1024 && this.head * 2 > this.segments.length) {
+      this.segments = this.segments.slice(this.head);
+      this.head = 0;
+    }
   }
+}
+
+/** The reading at index `i` of a held segment, as a stream sends it. */
+function entryOf(segment: Segment, i: number): FeedEntry {
+  const { device, boot, receivedAt, readings } = segment.batch;
+  return { n: segment.first + i, reading: { ...(readings[i] as Reading), device, boot, receivedAt } };
 }

@@ -28,4 +28,19 @@ describe('AckQueue', () => {
     fresh();
     expect(sent).toEqual([7]);
   });
+
+  it('keeps the order across thousands waiting, sent in parts and in one go', () => {
+    const sent: number[] = [];
+    const acks = new AckQueue((id) => sent.push(id));
+    const done = Array.from({ length: 5000 }, (_, i) => acks.enter(i + 1));
+    // The first 3000 done in order (the line moves past them), then the rest backwards (all wait for the first of them).
+    for (const mark of done.slice(0, 3000)) mark();
+    expect([sent.length, acks.waiting]).toEqual([3000, 2000]);
+    const late = acks.enter(5001);
+    for (const mark of done.slice(3000).reverse()) mark();
+    expect(acks.waiting).toBe(1);
+    late();
+    expect(sent).toEqual(Array.from({ length: 5001 }, (_, i) => i + 1));
+    expect(acks.waiting).toBe(0);
+  });
 });

@@ -6,6 +6,8 @@
  */
 export class AckQueue {
   private entries: Array<{ messageId: number; done: boolean }> = [];
+  /** Entries before this index are sent: the line moves by an index, not by shifting the array per PUBACK. */
+  private head = 0;
   private generation = 0;
 
   constructor(private readonly send: (messageId: number) => void) {}
@@ -26,21 +28,28 @@ export class AckQueue {
   /** The connection ended: nothing owed on it can be sent any more. */
   reset(): void {
     this.entries = [];
+    this.head = 0;
     this.generation++;
   }
 
   /** PUBACKs not sent yet. */
   get waiting(): number {
-    return this.entries.length;
+    return this.entries.length - this.head;
   }
 
   private flush(): void {
-    let sent = 0;
-    for (const entry of this.entries) {
-      if (!entry.done) break;
+    // With thousands of messages waiting for one commit, splicing the array once per PUBACK made
+    // each commit's acknowledgements cost the square of their number.
+    for (let entry = this.entries[this.head]; entry?.done === true; entry = this.entries[this.head]) {
+      this.head++;
       this.send(entry.messageId);
-      sent++;
     }
-    if (sent > 0) this.entries.splice(0, sent);
+    if (this.head === this.entries.length) {
+      this.entries = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
   }
 }

@@ -2,6 +2,7 @@
 // a time. See query-pool.ts for why queries run here and not on the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { packAggregatePage } from './aggregate-transfer.js';
 import type { AggregateQuery, RawQuery } from './reading-store.js';
 import { aggregate, rawRange } from './sqlite-queries.js';
 
@@ -36,12 +37,18 @@ if (port) {
   const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
   port.on('message', ({ id, task }: QueryRequest) => {
     let response: QueryResponse;
+    let transfer: ArrayBuffer[] = [];
     try {
-      response = { id, ok: true, result: answer(db, task) };
+      const result = answer(db, task);
+      if (task.kind === 'aggregate') {
+        const packed = packAggregatePage(result as ReturnType<typeof aggregate>);
+        transfer = packed.transfer;
+        response = { id, ok: true, result: packed.packed };
+      } else response = { id, ok: true, result };
     } catch (error) {
       const { name, message, code } = error as Error & { code?: string };
       response = { id, ok: false, error: { name, message, code } };
     }
-    port.postMessage(response);
+    port.postMessage(response, transfer);
   });
 }

@@ -42,11 +42,12 @@ export const AGGREGATABLE_SQL = `value IS NOT NULL AND abs(value) <= ${AGGREGATE
 
 const cache = new WeakMap<Database.Database, Map<string, Database.Statement>>();
 
-function prepare(db: Database.Database, sql: string): Database.Statement {
+/** A statement prepared once per connection and SQL text; `raw`: it answers rows as arrays. */
+function prepare(db: Database.Database, sql: string, raw = false): Database.Statement {
   let statements = cache.get(db);
   if (!statements) cache.set(db, (statements = new Map<string, Database.Statement>()));
   let statement = statements.get(sql);
-  if (!statement) statements.set(sql, (statement = db.prepare(sql)));
+  if (!statement) statements.set(sql, (statement = raw ? db.prepare(sql).raw(true) : db.prepare(sql)));
   return statement;
 }
 
@@ -54,8 +55,9 @@ export function rawRange(db: Database.Database, query: RawQuery): Page<StoredRea
   const sensorFilter = query.sensor === undefined ? '' : 'AND sensor = @sensor';
   // The plain `ts >= @from` bound lets SQLite seek; the row value then skips what the last page gave.
   const resume = query.after === undefined ? '' : 'AND (ts, sensor, boot, seq) > (@afterTs, @afterSensor, @afterBoot, @afterSeq)';
-  const index = query.sensor === undefined ? 'readings_by_time' : 'readings_by_sensor_time';
-  const sql = `SELECT * FROM readings INDEXED BY ${index}
+  // The view (sqlite-schema-v3.ts) names the ids: the plan seeks reading_rows by (device_id, ts)
+  // and sorts only readings of the same ts by (sensor, boot, seq).
+  const sql = `SELECT * FROM readings
     WHERE device = @device ${sensorFilter} AND ts >= @from AND ts < @to ${resume}
     ORDER BY ts, sensor, boot, seq LIMIT @limit`;
   const rows = prepare(db, sql).all({
@@ -80,7 +82,7 @@ const AGG_SQL: Record<'raw' | 'rollup', Record<Aggregate, string>> = {
   raw: { mean: 'avg(value)', min: 'min(value)', max: 'max(value)', count: 'count(value)', last: 'value' },
   rollup: { mean: 'sum(sum_value) / sum(n)', min: 'min(min_value)', max: 'max(max_value)', count: 'sum(n)', last: 'last_value' },
 };
-const LAST_BY = { raw: ', max(ts) AS last_ts', rollup: ', max(last_ts) AS last_ts' };
+const LAST_BY = { raw: ', max(ts)', rollup: ', max(last_ts)' };
 const COUNT_SQL = { raw: 'count(value)', rollup: 'sum(n)' };
 
 const ROLLUP_WIDTHS: ReadonlyArray<{ source: AggregateSource; width: number }> = [
@@ -97,12 +99,8 @@ export function chooseSource(every: number): AggregateSource {
   return ROLLUP_WIDTHS.find(({ width }) => every % width === 0)?.source ?? 'raw';
 }
 
-interface AggregateRow {
-  sensor: string;
-  bucket: number;
-  v: number;
-  n: number;
-}
+/** sensor, bucket, value, count (then, for `last` from a GROUP BY, the time that picked the value). */
+type AggregateRow = [string, number, number, number, ...number[]];
 
 /**
  * The FROM/WHERE of a source, with its time and sensor columns. Rollups are keyed (device, sensor,
@@ -111,9 +109,14 @@ interface AggregateRow {
  */
 function fromClause(source: AggregateSource, sensor: string | undefined): { from: string; time: string; sensorColumn: string } {
   if (source === 'raw') {
-    const index = sensor === undefined ? 'readings_by_time' : 'readings_by_sensor_time';
-    const filter = sensor === undefined ? '' : 'AND sensor = @sensor';
-    return { from: `readings INDEXED BY ${index} WHERE device = @device ${filter} AND ${AGGREGATABLE_SQL}`, time: 'ts', sensorColumn: 'sensor' };
+    // Straight from reading_rows, naming only the sensor: a seek by (device_id, ts); one sensor is a filter on that range.
+    const filter = sensor === undefined ? '' : 'AND n.name = @sensor';
+    return {
+      from: `reading_rows r JOIN sensor_names n ON n.id = r.sensor_id
+        WHERE r.device_id = (SELECT id FROM device_names WHERE name = @device) ${filter} AND ${AGGREGATABLE_SQL}`,
+      time: 'r.ts',
+      sensorColumn: 'n.name',
+    };
   }
   const from =
     sensor === undefined
@@ -135,6 +138,9 @@ function firstDataTime(db: Database.Database, source: AggregateSource, query: Ag
   return row?.t ?? undefined;
 }
 
+/** A rollup row is its own bucket when `every` is the rollup's width: no regrouping, the rows come in index order. */
+const ROLLUP_ROW_SQL: Record<Aggregate, string> = { mean: 'r.sum_value / r.n', min: 'r.min_value', max: 'r.max_value', count: 'r.n', last: 'r.last_value' };
+
 export function aggregate(db: Database.Database, query: AggregateQuery): AggregatePage {
   const source = query.source === 'raw' ? 'raw' : chooseSource(query.every);
   const kind = source === 'raw' ? 'raw' : 'rollup';
@@ -147,11 +153,17 @@ export function aggregate(db: Database.Database, query: AggregateQuery): Aggrega
   const end = Math.min(query.to, start + query.limit * query.every);
   // Resuming inside a bucket: skip the sensors of that bucket that the last page gave.
   const resume = query.after === undefined ? '' : `AND (${time} >= @afterBucket + @every OR ${sensorColumn} > @afterSensor)`;
-  const select = `${AGG_SQL[kind][query.agg]} AS v${query.agg === 'last' ? LAST_BY[kind] : ''}, ${COUNT_SQL[kind]} AS n`;
-  const sql = `SELECT ${sensorColumn} AS sensor, ${time} - ${time} % @every AS bucket, ${select}
-    FROM ${from} AND ${time} >= @start AND ${time} < @end ${resume}
-    GROUP BY 2, 1 ORDER BY 2, 1 LIMIT @limit`;
-  const rows = prepare(db, sql).all({
+  const direct = source !== 'raw' && ROLLUP_WIDTHS.find((rollup) => rollup.source === source)?.width === query.every;
+  // Columns: sensor, bucket, value, count (and the time of the last value, which only picks the row).
+  const sql = direct
+    ? `SELECT r.sensor, r.bucket, ${ROLLUP_ROW_SQL[query.agg]}, r.n
+      FROM ${from} AND r.bucket >= @start AND r.bucket < @end ${resume}
+      ORDER BY r.bucket, r.sensor LIMIT @limit`
+    : `SELECT ${sensorColumn}, ${time} - ${time} % @every AS bucket, ${AGG_SQL[kind][query.agg]}, ${COUNT_SQL[kind]}${query.agg === 'last' ? LAST_BY[kind] : ''}
+      FROM ${from} AND ${time} >= @start AND ${time} < @end ${resume}
+      GROUP BY 2, 1 ORDER BY 2, 1 LIMIT @limit`;
+  // Rows as arrays (raw mode): one object per point, the one answered, not two.
+  const rows = prepare(db, sql, true).all({
     device: query.device,
     sensor: query.sensor,
     every: query.every,
@@ -162,12 +174,12 @@ export function aggregate(db: Database.Database, query: AggregateQuery): Aggrega
     limit: query.limit + 1,
   }) as AggregateRow[];
   const cut = rows.length > query.limit;
-  const items: AggregatePoint[] = (cut ? rows.slice(0, query.limit) : rows).map((row) => ({
-    sensor: row.sensor,
-    bucket: row.bucket,
-    value: row.v,
-    count: row.n,
-  }));
+  const count = cut ? query.limit : rows.length;
+  const items = new Array<AggregatePoint>(count);
+  for (let i = 0; i < count; i++) {
+    const [sensor, bucket, value, n] = rows[i] as AggregateRow;
+    items[i] = { sensor, bucket, value, count: n };
+  }
   const last = items[items.length - 1];
   if (cut && last) return { items, truncated: true, next: { bucket: last.bucket, sensor: last.sensor }, source };
   // The window ended before `to`: the next page starts at the window's end, with no sensor of that bucket given yet.

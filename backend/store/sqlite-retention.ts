@@ -7,10 +7,12 @@ const DAY_MS = 24 * 3600 * 1000;
 const CHUNK = 5000;
 
 /**
- * Deletes what is past retention, per (device, sensor) so every delete seeks an index, in chunks
- * with a turn of the event loop between them: retention must never hold up ingest or the API.
+ * Deletes what is past retention, per device (raw readings) and per (device, sensor) (rollups) so
+ * every delete seeks an index, in chunks with a turn of the event loop between them: retention
+ * must never hold up ingest or the API.
  */
 export class SqliteRetention {
+  private readonly devices: Database.Statement;
   private readonly sensors: Database.Statement;
   private readonly deleteRaw: Database.Statement;
   private readonly lowerCount: Database.Statement;
@@ -21,9 +23,11 @@ export class SqliteRetention {
     private readonly db: Database.Database,
     private readonly policy: RetentionPolicy,
   ) {
+    this.devices = db.prepare('SELECT id, name FROM device_names');
     this.sensors = db.prepare('SELECT device, sensor FROM latest');
     // SQLITE_ENABLE_UPDATE_DELETE_LIMIT is set in better-sqlite3's build, so DELETE takes a LIMIT.
-    this.deleteRaw = db.prepare('DELETE FROM readings WHERE device = ? AND sensor = ? AND ts < ? LIMIT ?');
+    // reading_rows is keyed (device_id, ts, ...): what is past retention is the head of each device's range.
+    this.deleteRaw = db.prepare('DELETE FROM reading_rows WHERE device_id = ? AND ts < ? LIMIT ?');
     this.lowerCount = db.prepare('UPDATE devices SET readings = max(0, readings - ?) WHERE device = ?');
     const rollupDelete = (table: string) => db.prepare(`DELETE FROM ${table} WHERE device = ? AND sensor = ? AND bucket < ? LIMIT ?`);
     this.deleteRollup = { rollup_1m: rollupDelete('rollup_1m'), rollup_1h: rollupDelete('rollup_1h') };
@@ -36,14 +40,17 @@ export class SqliteRetention {
     const rawCutoff = now - this.policy.rawRetentionDays * DAY_MS;
     const minuteCutoff = now - this.policy.minuteRollupRetentionDays * DAY_MS;
     const hourCutoff = this.policy.hourRollupRetentionDays === 0 ? undefined : now - this.policy.hourRollupRetentionDays * DAY_MS;
+    for (const { id, name } of this.devices.all() as Array<{ id: number; name: string }>) {
+      if (signal?.aborted) break;
+      result.rawReadings += await this.chunked(signal, (limit) => {
+        const deleted = this.deleteRaw.run(id, rawCutoff, limit).changes;
+        this.lowerCount.run(deleted, name);
+        return deleted;
+      });
+    }
     const pairs = this.sensors.all() as Array<{ device: string; sensor: string }>;
     for (const { device, sensor } of pairs) {
       if (signal?.aborted) break;
-      result.rawReadings += await this.chunked(signal, (limit) => {
-        const deleted = this.deleteRaw.run(device, sensor, rawCutoff, limit).changes;
-        this.lowerCount.run(deleted, device);
-        return deleted;
-      });
       result.minuteRollups += await this.chunked(signal, (limit) => this.deleteRollup.rollup_1m.run(device, sensor, minuteCutoff, limit).changes);
       if (hourCutoff !== undefined) {
         result.hourRollups += await this.chunked(signal, (limit) => this.deleteRollup.rollup_1h.run(device, sensor, hourCutoff, limit).changes);

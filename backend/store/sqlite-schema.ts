@@ -1,15 +1,13 @@
 import type Database from 'better-sqlite3';
 import { AGGREGATABLE_SQL } from './sqlite-queries.js';
+import { moveReadingsToVersion3 } from './sqlite-schema-v3.js';
 
 // The SQLite schema, versioned with PRAGMA user_version so a store written by an older
-// backend is upgraded in place on open. Each index below exists for one query:
-//   readings PRIMARY KEY (device, boot, seq)   dedup on insert; gap bounds
-//   readings_by_sensor_time (device, sensor, ts)   range and aggregate queries of one sensor; retention
-//   readings_by_time (device, ts, sensor)      range queries over every sensor of a device, already in
-//                                              (ts, sensor, boot, seq) order (WITHOUT ROWID indexes end
-//                                              with the primary key)
-//   readings_by_seq (device, seq)              readings() in seq order
-// Rollups and seq ranges are keyed by what they are looked up by, so they need no other index.
+// backend is upgraded in place on open. Since version 3 the readings live in `reading_rows`,
+// keyed by integers (see sqlite-schema-v3.ts); `readings` is a view of them with the names.
+// Versions 1 and 2 below are kept as they were: a store is upgraded through each step in turn.
+// Rollups, `latest`, `devices` and seq ranges are keyed by what they are looked up by (names),
+// so they need no other index; each is written once per transaction, not per reading.
 
 const VERSION_1 = `
 CREATE TABLE IF NOT EXISTS readings (
@@ -70,15 +68,32 @@ UPDATE seq_ranges SET
   first_ts = (SELECT ts FROM readings r WHERE r.device = seq_ranges.device AND r.boot = seq_ranges.boot AND r.seq = seq_ranges.first_seq),
   last_ts = (SELECT ts FROM readings r WHERE r.device = seq_ranges.device AND r.boot = seq_ranges.boot AND r.seq = seq_ranges.last_seq);`;
 
-const MIGRATIONS: readonly string[] = [VERSION_1, VERSION_2];
+/** A step is SQL run in one transaction, or a function that sets user_version itself (in as many transactions as it needs). */
+type Migration = string | ((db: Database.Database, options: MigrateOptions) => void);
+
+const MIGRATIONS: readonly Migration[] = [VERSION_1, VERSION_2, (db, options) => moveReadingsToVersion3(db, options)];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the schema to SCHEMA_VERSION, each step in its own transaction. */
-export function migrate(db: Database.Database): void {
+export interface MigrateOptions {
+  /** Readings moved per transaction when upgrading to version 3. */
+  chunkRows?: number;
+  /** Stop after this version (tests make stores of an older version with it). */
+  toVersion?: number;
+  /** Called after each chunk of readings moved, with the rows moved so far (tests interrupt a migration with it). */
+  afterChunk?: (moved: number) => void;
+}
+
+/** Brings the schema to SCHEMA_VERSION (or `toVersion`), step by step. */
+export function migrate(db: Database.Database, options: MigrateOptions = {}): void {
   let version = db.pragma('user_version', { simple: true }) as number;
+  const target = Math.min(options.toVersion ?? SCHEMA_VERSION, SCHEMA_VERSION);
   // A store from before versioning has the version 1 tables but user_version 0; CREATE IF NOT EXISTS covers it.
-  for (; version < SCHEMA_VERSION; version++) {
+  for (; version < target; version++) {
     const step = MIGRATIONS[version] ?? '';
+    if (typeof step === 'function') {
+      step(db, options);
+      continue;
+    }
     db.transaction(() => {
       db.exec(step);
       db.pragma(`user_version = ${version + 1}`);

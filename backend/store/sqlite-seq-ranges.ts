@@ -1,39 +1,12 @@
 import type Database from 'better-sqlite3';
 import type { GapQuery, Page, SeqGap } from './reading-store.js';
+import { type SeqRange, SeqRangeSet } from './seq-range-set.js';
 
 // Gap detection. Per (device, boot), seq_ranges holds the contiguous runs of stored seq; a hole
 // between two runs is a gap. A late reading (reordering, outbox replay) shrinks or closes a hole,
 // so the gaps reported are those still open, not every hiccup ever seen.
 
-interface Range {
-  first_seq: number;
-  last_seq: number;
-  first_ts: number;
-  last_ts: number;
-}
-
-/** One run of consecutive seq just stored, with the source times of its ends. */
-export interface SeqRun {
-  first: number;
-  last: number;
-  firstTs: number;
-  lastTs: number;
-}
-
-/** Consecutive runs of a batch's stored readings (seq strictly increases within a batch, by contract). */
-export function runsOf(stored: ReadonlyArray<{ seq: number; ts: number }>): SeqRun[] {
-  const runs: SeqRun[] = [];
-  for (const { seq, ts } of stored) {
-    const run = runs[runs.length - 1];
-    if (run && seq === run.last + 1) {
-      run.last = seq;
-      run.lastTs = ts;
-    } else {
-      runs.push({ first: seq, last: seq, firstTs: ts, lastTs: ts });
-    }
-  }
-  return runs;
-}
+export type { SeqRange, SeqRun } from './seq-range-set.js';
 
 export class SeqRanges {
   private readonly before: Database.Statement;
@@ -47,10 +20,9 @@ export class SeqRanges {
 
   constructor(db: Database.Database) {
     this.before = db.prepare(
-      'SELECT * FROM seq_ranges WHERE device = ? AND boot = ? AND first_seq < ? ORDER BY first_seq DESC LIMIT 1',
+      'SELECT first_seq, last_seq, first_ts, last_ts FROM seq_ranges WHERE device = ? AND boot = ? AND first_seq < ? ORDER BY first_seq DESC LIMIT 1',
     );
-    // Ranges starting inside the run or right after it; more than one only after retention let old seq in again.
-    this.within = db.prepare('SELECT * FROM seq_ranges WHERE device = ? AND boot = ? AND first_seq BETWEEN ? AND ? ORDER BY first_seq');
+    this.within = db.prepare('SELECT first_seq, last_seq, first_ts, last_ts FROM seq_ranges WHERE device = ? AND boot = ? AND first_seq BETWEEN ? AND ? ORDER BY first_seq');
     this.anyAfter = db.prepare('SELECT 1 FROM seq_ranges WHERE device = ? AND boot = ? AND first_seq > ? LIMIT 1');
     this.remove = db.prepare('DELETE FROM seq_ranges WHERE device = ? AND boot = ? AND first_seq = ?');
     this.insert = db.prepare(
@@ -77,29 +49,21 @@ export class SeqRanges {
   }
 
   /**
-   * Records a run as stored, merging it with its neighbours. Returns how the number of open gaps
-   * of this (device, boot) changed: +1 a new hole, 0 a hole shrank or the series grew, -1 a hole closed.
-   * Runs inside the caller's transaction.
+   * The ranges of (device, boot) that writing seq within [from, to] can touch, to work on in memory
+   * (see seq-range-set.ts). Runs inside the caller's transaction.
    */
-  add(device: string, boot: string, run: SeqRun): number {
-    let { first, last, firstTs, lastTs } = run;
-    let merged = 0;
-    const left = this.before.get(device, boot, first) as Range | undefined;
-    if (left && left.last_seq >= first - 1) {
-      this.remove.run(device, boot, left.first_seq);
-      first = left.first_seq;
-      firstTs = left.first_ts;
-      if (left.last_seq > last) ({ last_seq: last, last_ts: lastTs } = left);
-      merged++;
-    }
-    for (const right of this.within.all(device, boot, run.first, last + 1) as Range[]) {
-      this.remove.run(device, boot, right.first_seq);
-      if (right.last_seq > last) ({ last_seq: last, last_ts: lastTs } = right);
-      merged++;
-    }
-    const hadNeighbours = left !== undefined || merged > 0 || this.anyAfter.get(device, boot, last) !== undefined;
-    this.insert.run(device, boot, first, last, firstTs, lastTs);
-    return hadNeighbours ? 1 - merged : 0;
+  near(device: string, boot: string, from: number, to: number): SeqRangeSet {
+    const left = this.before.get(device, boot, from) as SeqRange | undefined;
+    const within = this.within.all(device, boot, from, to + 1) as SeqRange[];
+    const moreAfter = this.anyAfter.get(device, boot, to + 1) !== undefined;
+    return new SeqRangeSet(left ? [left, ...within] : within, moreAfter);
+  }
+
+  /** Writes back what changed in `set` since `near` loaded it. Runs inside the caller's transaction. */
+  save(device: string, boot: string, set: SeqRangeSet): void {
+    const { removed, added } = set.changes();
+    for (const range of removed) this.remove.run(device, boot, range.first_seq);
+    for (const range of added) this.insert.run(device, boot, range.first_seq, range.last_seq, range.first_ts, range.last_ts);
   }
 
   /** The stored runs of a (device, boot) that overlap [from, to], ascending, at most `limit`. */

@@ -147,3 +147,39 @@ function seedMany(file: string, sensors: number, seconds: number): void {
   ).run({ count: sensors * seconds, device: DEVICE, boot: BOOT, sensors, t0: T0 });
   db.close();
 }
+
+describe('SqliteReadingStore: many batches in one transaction', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores, counts duplicates and gaps exactly as the same batches committed one by one', async () => {
+    // Out of order, redelivered inside the same transaction, two boots, a hole opened and closed, a split.
+    const seqs = [[1, 2, 3], [7, 8], [2, 3, 4], [12], [5], [7, 8], [6, 9, 10], [15, 16], [11, 12, 13]];
+    const batches = seqs.flatMap((list, i) => [
+      { batch: batch(list.map((seq) => reading(seq, { sensor: seq % 2 ? 'tc1' : 'tc2' }))), receivedAt: T0 + i },
+      { batch: batch(list.map((seq) => reading(seq)), { boot: 'B2', device: i % 2 ? DEVICE : 'annealer' }), receivedAt: T0 + i },
+    ]);
+    const stores = [0, 1].map(() => {
+      const dir = mkdtempSync(join(tmpdir(), 'sqlite-one-transaction-'));
+      dirs.push(dir);
+      return new SqliteReadingStore(dir);
+    });
+    const [together, oneByOne] = stores as [SqliteReadingStore, SqliteReadingStore];
+    const sum = { inserted: 0, duplicates: 0, gapsOpened: 0, gapsClosed: 0 };
+    for (const item of batches) {
+      const result = await oneByOne.insertBatch(item.batch, item.receivedAt);
+      for (const key of Object.keys(sum) as Array<keyof typeof sum>) sum[key] += result[key];
+    }
+    expect(await together.insertBatches(batches)).toEqual(sum);
+    expect(sum).toMatchObject({ duplicates: 9 });
+    for (const device of [DEVICE, 'annealer']) {
+      for (const store of stores) expect((await store.readings(device)).length).toBeGreaterThan(0);
+      const [a, b] = await Promise.all(stores.map(async (store) => [await store.readings(device), await store.latest(device), await store.gaps({ device, limit: 50 })]));
+      expect(a).toEqual(b);
+    }
+    expect(await together.listDevices()).toEqual(await oneByOne.listDevices());
+    for (const store of stores) await store.close();
+  });
+});

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { type Logger, pino } from 'pino';
 import type { ReadingBatch } from '../../contract/index.js';
 import { BackendError } from '../errors.js';
+import { type PackedAggregatePage, unpackAggregatePage } from './aggregate-transfer.js';
 import { type QueryOutcome, QueryPool } from './query-pool.js';
 import type {
   AggregatePage,
@@ -56,6 +57,8 @@ export class SqliteReadingStore implements ReadingStore {
   private readonly ranges: SeqRanges;
   private readonly retention: SqliteRetention;
   private readonly pool: QueryPool;
+  /** The main thread's reads, prepared once: preparing costs more than running them. */
+  private readonly statements: Record<'listDevices' | 'device' | 'latest' | 'readings', Database.Statement>;
   private lastWriteError: Error | undefined;
 
   constructor(dataDir: string, options: Partial<SqliteStoreOptions> = {}) {
@@ -83,6 +86,14 @@ export class SqliteReadingStore implements ReadingStore {
     this.ranges = new SeqRanges(this.db);
     this.retention = new SqliteRetention(this.db, retention);
     this.pool = new QueryPool({ file: this.file, ...query, log, observe: observeQuery });
+    const devices = 'SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices';
+    this.statements = {
+      listDevices: this.db.prepare(`${devices} ORDER BY device`),
+      device: this.db.prepare(`${devices} WHERE device = ?`),
+      latest: this.db.prepare('SELECT * FROM latest WHERE device = ? ORDER BY sensor'),
+      // A scan of the device's readings, sorted: for tests and tools, not for the API.
+      readings: this.db.prepare('SELECT * FROM readings WHERE device = ? ORDER BY seq, boot LIMIT ?'),
+    };
   }
 
   insertBatches(batches: readonly BatchToInsert[]): Promise<InsertResult> {
@@ -101,30 +112,19 @@ export class SqliteReadingStore implements ReadingStore {
   }
 
   listDevices(): Promise<DeviceSummary[]> {
-    return this.read(
-      () => this.db.prepare('SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices ORDER BY device').all() as DeviceSummary[],
-    );
+    return this.read(() => this.statements.listDevices.all() as DeviceSummary[]);
   }
 
   device(device: string): Promise<DeviceSummary | undefined> {
-    return this.read(
-      () =>
-        this.db
-          .prepare('SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices WHERE device = ?')
-          .get(device) as DeviceSummary | undefined,
-    );
+    return this.read(() => this.statements.device.get(device) as DeviceSummary | undefined);
   }
 
   latest(device: string): Promise<StoredReading[]> {
-    return this.read(() => (this.db.prepare('SELECT * FROM latest WHERE device = ? ORDER BY sensor').all(device) as ReadingRow[]).map(toReading));
+    return this.read(() => (this.statements.latest.all(device) as ReadingRow[]).map(toReading));
   }
 
   readings(device: string, options: { limit?: number } = {}): Promise<StoredReading[]> {
-    return this.read(() =>
-      (this.db.prepare('SELECT * FROM readings WHERE device = ? ORDER BY seq, boot LIMIT ?').all(device, options.limit ?? 10_000) as ReadingRow[]).map(
-        toReading,
-      ),
-    );
+    return this.read(() => (this.statements.readings.all(device, options.limit ?? 10_000) as ReadingRow[]).map(toReading));
   }
 
   rawRange(query: RawQuery, options: QueryOptions = {}): Promise<Page<StoredReading, RawPosition>> {
@@ -132,7 +132,7 @@ export class SqliteReadingStore implements ReadingStore {
   }
 
   aggregate(query: AggregateQuery, options: QueryOptions = {}): Promise<AggregatePage> {
-    return this.pool.run({ kind: 'aggregate', query }, options.signal);
+    return this.pool.run<PackedAggregatePage>({ kind: 'aggregate', query }, options.signal).then(unpackAggregatePage);
   }
 
   gaps(query: GapQuery): Promise<Page<SeqGap, { boot: string; fromSeq: number }>> {

@@ -23,8 +23,9 @@ const readyLines: Record<Cli, RegExp> = {
   emulator: /emulator ready/,
 };
 
-export function startCli(cli: Cli, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningProcess> {
-  return startProcess(process.execPath, [join(DIST_DIR, scripts[cli]), ...args], {
+/** `nodeArgs`: flags for node itself, before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+export function startCli(cli: Cli, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: readonly string[] = []): Promise<RunningProcess> {
+  return startProcess(process.execPath, [...nodeArgs, join(DIST_DIR, scripts[cli]), ...args], {
     env: { ...process.env, ...env },
     readyLine: readyLines[cli],
     readyTimeoutMs: 20_000,

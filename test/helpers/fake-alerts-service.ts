@@ -3,7 +3,7 @@
 // tests. The real engine has end-to-end tests of its own (test/alerts-*.test.ts).
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import type { AlertTransition } from '../../contract/index.js';
+import type { AlertTransition, Reading } from '../../contract/index.js';
 import { parseRulesDocument } from '../../backend/alerts/rule-source.js';
 import type { Rule } from '../../backend/alerts/rule-schema.js';
 import { silenceMatches } from '../../backend/alerts/silences.js';
@@ -15,6 +15,7 @@ import type { ReadingStore, StoredReading } from '../../backend/store/reading-st
 import { registerAlertRoutes } from '../../backend/http/alert-routes.js';
 import { buildApp } from '../../backend/http/app.js';
 import { hashToken } from '../../backend/http/auth.js';
+import type { FeedBatch } from '../../backend/http/readings-feed.js';
 import { type StreamRouteDeps, registerStreamRoutes } from '../../backend/http/stream-routes.js';
 
 export const T0 = 1_764_340_000_000;
@@ -173,16 +174,23 @@ export function storedReading(device: string, seq: number, sensor = 'tc1'): Stor
 
 /** Live readings the way ingest hands them over, with a way to publish. */
 export class FakeReadingsFeed {
-  private readonly listeners = new Set<(device: string, readings: readonly StoredReading[]) => void>();
-  readonly subscribe = (listener: (device: string, readings: readonly StoredReading[]) => void) => {
+  private readonly listeners = new Set<(batches: readonly FeedBatch[]) => void>();
+  readonly subscribe = (listener: (batches: readonly FeedBatch[]) => void) => {
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);
   };
   get listenerCount(): number {
     return this.listeners.size;
   }
-  publish(device: string, readings: readonly StoredReading[]): void {
-    for (const listener of this.listeners) listener(device, readings);
+  /** Stored readings as the feed takes them: each run of the same device, boot and receivedAt is one batch. */
+  publish(_device: string, readings: readonly StoredReading[]): void {
+    const batches: Array<{ device: string; boot: string; receivedAt: number; readings: Reading[] }> = [];
+    for (const { device, boot, receivedAt, ...reading } of readings) {
+      const last = batches[batches.length - 1];
+      if (last && last.device === device && last.boot === boot && last.receivedAt === receivedAt) last.readings.push(reading);
+      else batches.push({ device, boot, receivedAt, readings: [reading] });
+    }
+    for (const listener of this.listeners) listener(batches);
   }
 }
 

@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import type { Reading } from '../../../contract/index.js';
 import { BackendError } from '../../errors.js';
 import { type BatchToInsert, type DeviceSummary, FUTURE_STAMP_TOLERANCE_MS, type InsertResult, type StoredReading } from '../reading-store.js';
-import { SeqRanges, runsOf } from '../sqlite-seq-ranges.js';
+import { runsOf } from '../seq-range-set.js';
+import { SeqRanges } from '../sqlite-seq-ranges.js';
 
 // What the InfluxDB store keeps beside InfluxDB, in an embedded SQLite file (dataDir/influx-index.sqlite):
 // - seq_ranges: the runs of seq stored per (device, boot), the same table and code as the SQLite
@@ -140,11 +141,14 @@ export class InfluxIndex {
         byBoot.set(key, group);
       }
       for (const { device, boot, readings } of byBoot.values()) {
-        for (const run of runsOf([...readings].sort((a, b) => a.seq - b.seq))) {
-          const change = this.ranges.add(device, boot, run);
+        const runs = runsOf([...readings].sort((a, b) => a.seq - b.seq));
+        const set = this.ranges.near(device, boot, runs[0]?.first ?? 0, runs[runs.length - 1]?.last ?? 0);
+        for (const run of runs) {
+          const change = set.add(run);
           if (change > 0) result.gapsOpened += change;
           else result.gapsClosed -= change;
         }
+        this.ranges.save(device, boot, set);
       }
     })();
     return result;
