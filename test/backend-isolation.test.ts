@@ -8,7 +8,7 @@ import { setTimeout as pause } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it, onTestFinished } from 'vitest';
 import { type CommitInfo, type RunningBackend, SQLITE_FILE, SqliteReadingStore, loadBackendConfig, startBackend } from '../backend/index.js';
 import { apiGet, publishBatch, readingsBatch, waitUntilSubscribed, writeBackendConfig } from './helpers/backend-http.js';
 import { type Mosquitto, startMosquitto } from './helpers/mosquitto.js';
@@ -19,6 +19,16 @@ import { waitFor } from './helpers/wait-for.js';
 const log = pino({ level: 'silent' });
 const LIVE = 'furnace-live';
 const HISTORY = 'furnace-history';
+// Seeding 600,000 readings and scanning them four times takes what the machine gives it: ~0.5 s a
+// query idle, 5-20 s with the machine's two cores oversubscribed. These tests measure no speed,
+// so the budgets of those queries (the backend's and the client's) and of the test are far above that.
+const HEAVY_QUERY_BUDGET_MS = 90_000;
+const HEAVY_TEST_TIMEOUT_MS = 180_000;
+// What the store-locked test guards against: a connection with a busy timeout (better-sqlite3's
+// default is 5 s) blocks the thread that answers HTTP for that long on each attempt. Far from the
+// few ms an answer takes, and from the half-second one takes on a loaded machine.
+const BUSY_TIMEOUT_DEFAULT_MS = 5000;
+const LOCKED_ANSWER_BOUND_MS = BUSY_TIMEOUT_DEFAULT_MS / 2;
 
 describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do not drag each other down', () => {
   let dir: string;
@@ -47,13 +57,16 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do no
     return { backend, base };
   }
 
-  it('keeps its ingest pace while heavy queries keep every query worker busy, and /latest stays fast', async () => {
+  it('keeps its ingest pace while heavy queries keep every query worker busy, and /latest stays fast', { timeout: HEAVY_TEST_TIMEOUT_MS }, async () => {
     // 600 000 readings of another device, for queries that scan all of them (~0.5 s each here).
     const T0 = Date.now() - 7 * 3_600_000;
     const seeding = new SqliteReadingStore(join(dir, 'backend'));
     await seeding.close();
     seedReadings(join(dir, 'backend', SQLITE_FILE), { device: HISTORY, boot: 'old', sensors: 100, seconds: 6000, t0: T0 });
-    const { backend: running, base } = await start({ query: { workers: 2, timeoutMs: 30_000 } });
+    const { backend: running, base } = await start({
+      query: { workers: 2, timeoutMs: HEAVY_QUERY_BUDGET_MS },
+      http: { handlerTimeoutMs: HEAVY_QUERY_BUDGET_MS },
+    });
 
     const commits: Array<{ at: number; readings: number; waitMax: number }> = [];
     running.ingest.events.on('committed', (commit: CommitInfo) => {
@@ -62,9 +75,14 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do no
     // 10 readings every 20 ms: 500 readings/s, published at a steady pace until told to stop.
     const published: number[] = [];
     let stop = false;
+    // Also when the test fails half-way: the stream must not run on into the next test.
+    onTestFinished(() => {
+      stop = true;
+    });
+    const client = publisher;
     const stream = (async () => {
       for (let seq = 2; !stop; seq += 10) {
-        await publishBatch(publisher, readingsBatch(LIVE, 'boot-a', Array.from({ length: 10 }, (_, i) => seq + i), Date.now));
+        await publishBatch(client, readingsBatch(LIVE, 'boot-a', Array.from({ length: 10 }, (_, i) => seq + i), Date.now));
         published.push(performance.now());
         await pause(20);
       }
@@ -74,7 +92,14 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do no
     await pause(1000);
     const queryStart = performance.now();
     const slow = `/api/v1/devices/${HISTORY}/readings?every=1s&agg=mean&from=${T0}&to=${T0 + 6_000_000}&limit=10000`;
-    const queries = Array.from({ length: 4 }, () => apiGet<{ points: unknown[] }>(base, slow));
+    // When the first answer came is at least one query's whole run, on a worker or (the failure) not.
+    let firstAnswerMs = Number.POSITIVE_INFINITY;
+    const queries = Array.from({ length: 4 }, () =>
+      apiGet<{ points: unknown[] }>(base, slow, undefined, HEAVY_QUERY_BUDGET_MS).then((answer) => {
+        firstAnswerMs = Math.min(firstAnswerMs, performance.now() - queryStart);
+        return answer;
+      }),
+    );
     const latest: number[] = [];
     let queriesDone = false;
     const all = Promise.all(queries).finally(() => (queriesDone = true));
@@ -98,6 +123,7 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do no
     const underLoad = rate(queryStart, queryEnd);
     const figures = {
       queryMs: Math.round(queryEnd - queryStart),
+      firstAnswerMs: Math.round(firstAnswerMs),
       baseline: { stored: Math.round(baseline.storedPerSecond), sent: Math.round(baseline.sentPerSecond), maxWaitMs: Math.round(baseline.maxWaitMs) },
       underLoad: { stored: Math.round(underLoad.storedPerSecond), sent: Math.round(underLoad.sentPerSecond), maxWaitMs: Math.round(underLoad.maxWaitMs) },
       latestMaxMs: Math.round(Math.max(...latest)),
@@ -107,10 +133,11 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do no
     expect(answers.map((answer) => [answer.status, answer.body.points.length])).toEqual(Array(4).fill([200, 10_000]));
     expect(figures.queryMs).toBeGreaterThan(500); // the queries were heavy enough to matter
     expect(underLoad.storedPerSecond).toBeGreaterThan(0.8 * underLoad.sentPerSecond);
-    // Arrival to commit (50 ms of it is the batching delay) and /latest: far below the queries' time,
-    // which is what either would take if a query held the thread that ingests and answers.
-    expect(underLoad.maxWaitMs).toBeLessThan(Math.min(500, figures.queryMs / 2));
-    expect(figures.latestMaxMs).toBeLessThan(Math.min(500, figures.queryMs / 2));
+    // Arrival to commit (50 ms of it is the batching delay) and /latest: if a query held the thread
+    // that ingests and answers, either would wait a whole query's run, at least as long as the first
+    // answer took. Measured against that in the same run, not in ms: a loaded machine slows both.
+    expect(underLoad.maxWaitMs).toBeLessThan(figures.firstAnswerMs / 2);
+    expect(figures.latestMaxMs).toBeLessThan(figures.firstAnswerMs / 2);
     expect(latest.length).toBeGreaterThanOrEqual(3);
   });
 
@@ -122,7 +149,7 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do no
       other.exec('BEGIN IMMEDIATE');
       const readyz = await apiGet<{ code: string; message: string }>(base, '/readyz', null);
       expect(readyz).toMatchObject({ status: 503, body: { code: 'API_NOT_READY', message: 'store not writable: database is locked' } });
-      expect(readyz.ms).toBeLessThan(500);
+      expect(readyz.ms).toBeLessThan(LOCKED_ANSWER_BOUND_MS);
 
       await publishBatch(publisher, readingsBatch(LIVE, 'boot-a', [2, 3], Date.now));
       // (2 or more: a repeat of reading 1 from waitUntilSubscribed may still be in flight.)
@@ -134,7 +161,7 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do no
         const latest = await apiGet<{ readings: Array<{ seq: number }> }>(base, `/api/v1/devices/${LIVE}/latest`);
         expect(latest.status).toBe(200);
         expect(latest.body.readings.map((r) => r.seq)).toEqual([1]);
-        expect(latest.ms).toBeLessThan(250);
+        expect(latest.ms).toBeLessThan(LOCKED_ANSWER_BOUND_MS);
       }
       expect((await apiGet(base, '/readyz', null)).status).toBe(503);
     } finally {

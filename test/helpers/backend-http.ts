@@ -28,12 +28,15 @@ export interface ApiAnswer<T = unknown> {
   ms: number;
 }
 
-/** GET `path` from the API at `base` (http://127.0.0.1:PORT) with a token (none with `null`). */
-export async function apiGet<T = unknown>(base: string, path: string, token: string | null = READ_TOKEN): Promise<ApiAnswer<T>> {
+/**
+ * GET `path` from the API at `base` (http://127.0.0.1:PORT) with a token (none with `null`),
+ * giving up after `timeoutMs`.
+ */
+export async function apiGet<T = unknown>(base: string, path: string, token: string | null = READ_TOKEN, timeoutMs = 20_000): Promise<ApiAnswer<T>> {
   const started = performance.now();
   const response = await fetch(`${base}${path}`, {
     headers: token === null ? {} : { authorization: `Bearer ${token}` },
-    signal: AbortSignal.timeout(20_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await response.text();
   const body = (response.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : text) as T;
