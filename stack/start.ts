@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type StackChild, startChild } from './child-process.js';
 import { ensureDemoCredentials } from './demo-credentials.js';
+import { describeFirstReading, startClock, waitForFirstStoredReading } from './first-reading.js';
 import { DEMO_SETPOINT_C, demoEmulatorArgs, demoScenario, describeDemoCycle, ensureDemoRules } from './demo-rules.js';
 import { type InProcessPair, startInProcessPair } from './in-process-pair.js';
 import { formatLogLine } from './log-format.js';
@@ -32,6 +33,7 @@ const HELP = `npm start [-- options]: run broker, backend, an emulated furnace a
 `;
 
 const DEVICE = 'furnace-1';
+const FIRST_READING_TIMEOUT_MS = 15_000;
 const distDir = resolve(fileURLToPath(import.meta.url), '..', '..');
 
 class StartError extends Error {}
@@ -166,10 +168,12 @@ async function main(): Promise<void> {
       print: print('agent'),
     });
   }
+  const firstReading = describeFirstReading(startClock(), await waitForFirstStoredReading(httpPort, FIRST_READING_TIMEOUT_MS), FIRST_READING_TIMEOUT_MS);
   process.stdout.write(
     [
       '',
       'Furnace telemetry is running.',
+      `  first reading: ${firstReading}`,
       `  dashboard: http://localhost:${httpPort}/`,
       `  devices:   http://localhost:${httpPort}/api/v1/devices`,
       `  latest:    http://localhost:${httpPort}/api/v1/devices/${DEVICE}/latest`,
