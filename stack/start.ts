@@ -127,6 +127,14 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
 
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
+  // The emulated furnace needs nothing else: it starts beside the broker and backend instead of
+  // after them, one process start fewer before the first reading. Its failure is awaited below.
+  const link = join(dataDir, 'serial', DEVICE);
+  const emulatorReady = usePty
+    ? run('emulator', 'hardware/cli.js', ['--link', link, '--interval-ms', String(intervalMs), '--speed', String(speed), ...demoEmulatorArgs()])
+      .waitForLine(/emulator ready/, 30_000)
+    : undefined;
+  void emulatorReady?.catch(() => undefined);
   const credentials = ensureDemoCredentials(dataDir, DEVICE, join(distDir, 'broker', 'cli.js'));
   const agentEnv = { FURNACE_AGENT_MQTT_USERNAME: credentials.agent.username, FURNACE_AGENT_MQTT_PASSWORD: credentials.agent.password };
   await run('broker', 'broker/cli.js', ['--port', String(mqttPort), '--password-file', credentials.passwordFile])
@@ -146,9 +154,7 @@ async function main(): Promise<void> {
   await run('backend', 'backend/cli.js', backendArgs, backendEnv).waitForLine(/HTTP API ready/, 15_000);
   const agentArgs = ['--device', DEVICE, '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'agent'), '--health-port', String(healthPort)];
   if (usePty) {
-    const link = join(dataDir, 'serial', DEVICE);
-    await run('emulator', 'hardware/cli.js', ['--link', link, '--interval-ms', String(intervalMs), '--speed', String(speed), ...demoEmulatorArgs()])
-      .waitForLine(/emulator ready/, 15_000);
+    await emulatorReady;
     await run('agent', 'agent/cli.js', [...agentArgs, '--serial-path', link], agentEnv).waitForLine(/agent started/, 15_000);
   } else {
     const why = values.serial === 'in-process' ? '--serial in-process' : 'socat not found (Debian package socat)';
