@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type StackChild, startChild } from './child-process.js';
 import { ensureDemoCredentials } from './demo-credentials.js';
+import { describeFirstReading, startClock, waitForFirstStoredReading } from './first-reading.js';
 import { DEMO_SETPOINT_C, demoEmulatorArgs, demoScenario, describeDemoCycle, ensureDemoRules } from './demo-rules.js';
 import { type InProcessPair, startInProcessPair } from './in-process-pair.js';
 import { formatLogLine } from './log-format.js';
@@ -32,6 +33,7 @@ const HELP = `npm start [-- options]: run broker, backend, an emulated furnace a
 `;
 
 const DEVICE = 'furnace-1';
+const FIRST_READING_TIMEOUT_MS = 15_000;
 const distDir = resolve(fileURLToPath(import.meta.url), '..', '..');
 
 class StartError extends Error {}
@@ -125,6 +127,14 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
 
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
+  // The emulated furnace needs nothing else: it starts beside the broker and backend instead of
+  // after them, one process start fewer before the first reading. Its failure is awaited below.
+  const link = join(dataDir, 'serial', DEVICE);
+  const emulatorReady = usePty
+    ? run('emulator', 'hardware/cli.js', ['--link', link, '--interval-ms', String(intervalMs), '--speed', String(speed), ...demoEmulatorArgs()])
+      .waitForLine(/emulator ready/, 30_000)
+    : undefined;
+  void emulatorReady?.catch(() => undefined);
   const credentials = ensureDemoCredentials(dataDir, DEVICE, join(distDir, 'broker', 'cli.js'));
   const agentEnv = { FURNACE_AGENT_MQTT_USERNAME: credentials.agent.username, FURNACE_AGENT_MQTT_PASSWORD: credentials.agent.password };
   await run('broker', 'broker/cli.js', ['--port', String(mqttPort), '--password-file', credentials.passwordFile])
@@ -144,9 +154,7 @@ async function main(): Promise<void> {
   await run('backend', 'backend/cli.js', backendArgs, backendEnv).waitForLine(/HTTP API ready/, 15_000);
   const agentArgs = ['--device', DEVICE, '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'agent'), '--health-port', String(healthPort)];
   if (usePty) {
-    const link = join(dataDir, 'serial', DEVICE);
-    await run('emulator', 'hardware/cli.js', ['--link', link, '--interval-ms', String(intervalMs), '--speed', String(speed), ...demoEmulatorArgs()])
-      .waitForLine(/emulator ready/, 15_000);
+    await emulatorReady;
     await run('agent', 'agent/cli.js', [...agentArgs, '--serial-path', link], agentEnv).waitForLine(/agent started/, 15_000);
   } else {
     const why = values.serial === 'in-process' ? '--serial in-process' : 'socat not found (Debian package socat)';
@@ -166,10 +174,12 @@ async function main(): Promise<void> {
       print: print('agent'),
     });
   }
+  const firstReading = describeFirstReading(startClock(), await waitForFirstStoredReading(httpPort, FIRST_READING_TIMEOUT_MS), FIRST_READING_TIMEOUT_MS);
   process.stdout.write(
     [
       '',
       'Furnace telemetry is running.',
+      `  first reading: ${firstReading}`,
       `  dashboard: http://localhost:${httpPort}/`,
       `  devices:   http://localhost:${httpPort}/api/v1/devices`,
       `  latest:    http://localhost:${httpPort}/api/v1/devices/${DEVICE}/latest`,

@@ -1,11 +1,10 @@
 // Tests that run our CLIs as separate processes run the compiled `dist/`: build it once
-// before any test, so they always run the code under test and never a stale build.
+// before any test, so they always run the code under test and never a stale build. The same
+// incremental build as `npm run build` (scripts/build.mjs): quick when nothing changed, and it
+// removes the output of a deleted source, which a test could otherwise still import.
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 export function setup(): void {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-  // The dashboard's browser code, which the backend serves from dist/dashboard/.
-  execFileSync(process.execPath, [tsc, '-p', 'backend/dashboard/tsconfig.json'], { stdio: 'inherit' });
+  execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build.mjs', import.meta.url))], { stdio: 'inherit' });
 }
