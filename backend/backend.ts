@@ -63,6 +63,7 @@ export async function startBackend(config: BackendConfig, log: Logger, options: 
     log: log.child({ component: 'backend:ingest' }),
     observer: {
       readings: (...args) => alerting?.readings(...args),
+      readingsMany: (...args) => alerting?.readingsMany(...args),
       status: (...args) => alerting?.status(...args),
       statusCleared: (...args) => alerting?.statusCleared(...args),
       sensors: (...args) => alerting?.sensors(...args),

@@ -155,6 +155,12 @@ export class BackendMetrics {
     buckets: LATENCY_BUCKETS,
     registers: this.registers,
   });
+  readonly alertJudgingMessages = new Histogram({
+    name: 'furnace_backend_alert_judging_messages',
+    help: 'Readings messages judged in one alert transaction (those of one event-loop turn)',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200],
+    registers: this.registers,
+  });
   readonly alertEvaluationFailures = new Counter({
     name: 'furnace_backend_alert_evaluation_failures_total',
     help: 'Inputs the alert engine could not judge and skipped (a failure retrying would not cure), by input',

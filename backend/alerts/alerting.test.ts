@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DeviceStatus, ReadingBatch } from '../../contract/index.js';
 import { freePort } from '../../test/helpers/free-port.js';
 import { type TestBroker, USERS, startTestBroker } from '../../test/helpers/test-broker.js';
@@ -28,10 +28,12 @@ function batch(boot: string, ...readings: Array<[seq: number, value: number, rep
 describe('alerting: what ingest hands over', () => {
   let dir: string;
   let alerting: Alerting | undefined;
+  let metrics: BackendMetrics;
   const open = () => {
     const config = { ...loadBackendConfig(undefined, {}), dataDir: dir };
     const alerts = { ...config.alerts, rules: [HOT], mqtt: false };
-    alerting = new Alerting({ config: { ...config, alerts }, metrics: new BackendMetrics(), log: pino({ level: 'silent' }) });
+    metrics = new BackendMetrics();
+    alerting = new Alerting({ config: { ...config, alerts }, metrics, log: pino({ level: 'silent' }) });
     return alerting;
   };
   beforeEach(() => {
@@ -66,6 +68,48 @@ describe('alerting: what ingest hands over', () => {
     // A new boot starts its own seq series.
     a.readings(batch('b2', [1, 40]), 7);
     expect(path(a)).toEqual(['inactive→firing', 'firing→resolved', 'resolved→firing', 'firing→resolved']);
+  });
+
+  it('judges the messages of one turn in one transaction, each seeing the ones before it; a retriable failure keeps none', async () => {
+    const a = open();
+    const busy = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    const judge = vi.spyOn(a.engine, 'readingsMany').mockImplementationOnce(() => {
+      throw busy;
+    });
+    // Seq 1 comes twice in the turn (a redelivery beside the live message): judged once.
+    const turn = [
+      { batch: batch('b1', [1, 120]), receivedAt: 1 },
+      { batch: batch('b1', [1, 120], [2, 50]), receivedAt: 2 },
+      { batch: batch('b1', [3, 130]), receivedAt: 3 },
+    ];
+    expect(() => a.readingsMany(turn)).toThrow(busy);
+    expect(path(a)).toEqual([]);
+    // Ingest retries: nothing of the failed try counts as judged or seen.
+    a.readingsMany(turn);
+    expect(path(a)).toEqual(['inactive→firing', 'firing→resolved', 'resolved→firing']);
+    expect(judge).toHaveBeenCalledTimes(2);
+    expect(judge.mock.calls[1]?.[0].map((message) => message.readings.map((reading) => reading.seq))).toEqual([[1], [2], [3]]);
+    const groups = (await metrics.alertJudgingMessages.get()).values;
+    expect(groups.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(1);
+    expect(groups.find((v) => v.metricName?.endsWith('_sum'))?.value).toBe(3);
+    a.readingsMany(turn);
+    expect(path(a)).toEqual(['inactive→firing', 'firing→resolved', 'resolved→firing']);
+  });
+
+  it('skips only the message of a turn that cannot be judged, as when each came alone', async () => {
+    const a = open();
+    const real = a.engine.readingsMany.bind(a.engine);
+    vi.spyOn(a.engine, 'readingsMany').mockImplementation((messages) => {
+      if (messages.some((message) => message.readings.some((reading) => reading.seq === 2))) throw new Error('a rule broke');
+      real(messages);
+    });
+    a.readingsMany([
+      { batch: batch('b1', [1, 120]), receivedAt: 1 },
+      { batch: batch('b1', [2, 50]), receivedAt: 2 },
+      { batch: batch('b1', [3, 80]), receivedAt: 3 },
+    ]);
+    expect(path(a)).toEqual(['inactive→firing', 'firing→resolved']);
+    expect((await metrics.alertEvaluationFailures.get()).values).toEqual([expect.objectContaining({ labels: { input: 'readings' }, value: 1 })]);
   });
 
   it('records the waiting items of a channel no longer configured as failed, and keeps the others', async () => {

@@ -4,19 +4,24 @@ import type Database from 'better-sqlite3';
 import type { DeviceStatus, ReadingBatch, SensorsHealth } from '../../contract/index.js';
 import { SettingsError } from '../../contract/index.js';
 import type { BackendConfig } from '../config.js';
-import type { IngestObserver } from '../ingest/ingest.js';
+import type { IngestObserver, ReceivedReadings } from '../ingest/ingest.js';
 import type { BackendMetrics } from '../metrics.js';
 import { openAlertDb } from './alert-db.js';
 import { AlertStore } from './alert-store.js';
 import { AlertDelivery } from './delivery/index.js';
 import { AlertEngine } from './engine.js';
-import { SeenReadings } from './seen-readings.js';
+import { SeenReadings, type SeenUpdate } from './seen-readings.js';
 import { type RuleSet, parseRulesDocument, prepareRulesFile, rulesOf } from './rule-source.js';
 import { checkSilence } from './silences.js';
 import type { ActiveAlert, AlertEventRecord, AlertsService, HistoryQuery, NewSilence, RulesUpdate, Silence } from './types.js';
 
 /** SQLite result codes of failures that retrying can get past. */
 const TRANSIENT = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL|NOMEM)/;
+
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && TRANSIENT.test(code);
+}
 
 export interface AlertingOptions {
   config: BackendConfig;
@@ -198,18 +203,46 @@ export class Alerting implements AlertsService, IngestObserver {
   // IngestObserver
 
   readings(batch: ReadingBatch, receivedAt: number): void {
-    const { device, boot } = batch;
-    this.judge('readings', device, () => {
-      const fresh = this.seen.fresh(device, boot, batch.readings);
-      if (fresh.length === 0) return;
-      const update = this.seen.update(device, boot, fresh);
-      // One transaction: the readings count as judged exactly when their transitions are committed.
-      this.db.transaction(() => {
-        this.seen.persist(update, receivedAt);
-        this.engine.readings(device, fresh, receivedAt);
-      })();
-      this.seen.apply(update);
-    });
+    this.judge('readings', batch.device, () => this.judgeTogether([{ batch, receivedAt }]));
+  }
+
+  /**
+   * The messages of one turn in one transaction. Should any fail in a way retrying cannot cure,
+   * nothing of the group is kept and each is judged alone, so only that one is skipped, as when
+   * they came one per turn.
+   */
+  readingsMany(messages: readonly ReceivedReadings[]): void {
+    if (messages.length === 1 && messages[0]) return this.readings(messages[0].batch, messages[0].receivedAt);
+    try {
+      this.judgeTogether(messages);
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      for (const { batch, receivedAt } of messages) this.readings(batch, receivedAt);
+    }
+  }
+
+  private judgeTogether(messages: readonly ReceivedReadings[]): void {
+    // What the earlier messages add to the seen runs, applied only once all is committed: a
+    // second message of the same boot must see the first's, and a rollback must leave nothing.
+    const staged = new Map<string, SeenUpdate>();
+    const judged: Array<{ device: string; readings: ReadingBatch['readings']; receivedAt: number }> = [];
+    for (const { batch, receivedAt } of messages) {
+      const { device, boot } = batch;
+      const fresh = this.seen.fresh(device, boot, batch.readings, staged);
+      if (fresh.length === 0) continue;
+      const update = this.seen.update(device, boot, fresh, staged);
+      staged.set(update.key, update);
+      judged.push({ device, readings: fresh, receivedAt });
+    }
+    const last = judged[judged.length - 1];
+    if (last === undefined) return;
+    // One transaction: the readings count as judged exactly when their transitions are committed.
+    this.db.transaction(() => {
+      for (const update of staged.values()) this.seen.persist(update, last.receivedAt);
+      this.engine.readingsMany(judged);
+    })();
+    this.options.metrics.alertJudgingMessages.observe(messages.length);
+    for (const update of staged.values()) this.seen.apply(update);
   }
 
   status(status: DeviceStatus, receivedAt: number): void {
@@ -234,8 +267,7 @@ export class Alerting implements AlertsService, IngestObserver {
     try {
       work();
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string' && TRANSIENT.test(code)) throw error;
+      if (isTransient(error)) throw error;
       this.options.metrics.alertEvaluationFailures.inc({ input });
       this.options.log.error({ err: error, device, input }, `alert evaluation failed; this ${input} input is skipped`);
     }

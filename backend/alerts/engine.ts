@@ -71,11 +71,18 @@ export class AlertEngine {
   }
 
   readings(device: string, readings: readonly Reading[], receivedAt: number): void {
-    this.run('readings', receivedAt, (change) => {
-      this.touchDevice(change, device, receivedAt);
-      for (const reading of readings) {
-        const input: AlertInput = { type: 'reading', device, reading };
-        for (const rule of this.rulesFor(device, reading.sensor)) this.feed(change, rule, this.ensure(change, rule, device, reading.sensor, receivedAt), input, receivedAt);
+    this.readingsMany([{ device, readings, receivedAt }]);
+  }
+
+  /** Several messages, in arrival order, as one call: each sees the state the ones before it left; one commit. */
+  readingsMany(messages: ReadonlyArray<{ device: string; readings: readonly Reading[]; receivedAt: number }>): void {
+    this.run('readings', messages[messages.length - 1]?.receivedAt ?? this.now(), (change) => {
+      for (const { device, readings, receivedAt } of messages) {
+        this.touchDevice(change, device, receivedAt);
+        for (const reading of readings) {
+          const input: AlertInput = { type: 'reading', device, reading };
+          for (const rule of this.rulesFor(device, reading.sensor)) this.feed(change, rule, this.ensure(change, rule, device, reading.sensor, receivedAt), input, receivedAt);
+        }
       }
     });
   }
@@ -86,9 +93,7 @@ export class AlertEngine {
   }
 
   /** The retained status was cleared (an empty message): no status is as good as offline. */
-  statusCleared(device: string, receivedAt: number): void {
-    this.status(device, 'offline', receivedAt);
-  }
+  statusCleared(device: string, receivedAt: number): void { this.status(device, 'offline', receivedAt); }
 
   sensors(device: string, health: SensorsHealth, receivedAt: number): void {
     this.run('sensors', receivedAt, (change) => {

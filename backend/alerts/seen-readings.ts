@@ -69,9 +69,13 @@ export class SeenReadings {
     );
   }
 
-  /** The readings not judged before, once each, in their order. */
-  fresh(device: string, boot: string, readings: readonly Reading[]): Reading[] {
-    const runs = this.runs.get(`${device}/${boot}`) ?? [];
+  /**
+   * The readings not judged before, once each, in their order. `staged`: updates of earlier
+   * messages judged in the same transaction, not applied yet (they are only once it commits).
+   */
+  fresh(device: string, boot: string, readings: readonly Reading[], staged?: ReadonlyMap<string, SeenUpdate>): Reading[] {
+    const key = `${device}/${boot}`;
+    const runs = staged?.get(key)?.runs ?? this.runs.get(key) ?? [];
     const inBatch = new Set<number>();
     return readings.filter((reading) => {
       if (inBatch.has(reading.seq) || contains(runs, reading.seq)) return false;
@@ -80,9 +84,10 @@ export class SeenReadings {
     });
   }
 
-  update(device: string, boot: string, readings: readonly Reading[]): SeenUpdate {
+  update(device: string, boot: string, readings: readonly Reading[], staged?: ReadonlyMap<string, SeenUpdate>): SeenUpdate {
     const key = `${device}/${boot}`;
-    return { key, device, boot, runs: merge(this.runs.get(key) ?? [], readings.map((reading) => reading.seq)) };
+    const runs = staged?.get(key)?.runs ?? this.runs.get(key) ?? [];
+    return { key, device, boot, runs: merge(runs, readings.map((reading) => reading.seq)) };
   }
 
   /** Inside the caller's transaction. */

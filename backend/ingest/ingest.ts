@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import type { CommandReply, DeviceStatus, Reading, ReadingBatch, SensorsHealth } from '../../contract/index.js';
+import type { CommandReply, Reading } from '../../contract/index.js';
 import {
   type Decoded,
   decodeCommandReply,
@@ -19,24 +19,13 @@ import type { ReadingStore } from '../store/reading-store.js';
 import { AckQueue } from './ack-queue.js';
 import { Confirmations } from './confirmations.js';
 import { handleMessagesWithDeferredPuback, sendPuback } from './deferred-puback.js';
+import type { IngestObserver } from './ingest-observer.js';
+import { JudgeQueue } from './judge-queue.js';
 import { RejectLog } from './reject-log.js';
 import { retryUntilDone } from './retry.js';
 import { type CommitInfo, WriteBatcher } from './write-batcher.js';
 
-/**
- * What else must see each message before it is acknowledged (the alert engine). Each call is
- * retried until it succeeds, like a registry write, so a reading the broker has been told is
- * safe has also been evaluated. Readings are handed over on arrival, beside their write rather
- * than after it: a slow or failing store does not hold up alerting (until the readings waiting
- * for it reach ingest.maxPendingReadings and no more are taken from the broker).
- */
-export interface IngestObserver {
-  readings(batch: ReadingBatch, receivedAt: number): void;
-  status(status: DeviceStatus, receivedAt: number): void;
-  /** An empty retained status: the device's status is gone. */
-  statusCleared(device: string, receivedAt: number): void;
-  sensors(health: SensorsHealth, receivedAt: number): void;
-}
+export type { IngestObserver, ReceivedReadings } from './ingest-observer.js';
 
 export interface IngestOptions {
   mqtt: BackendConfig['mqtt'];
@@ -91,6 +80,8 @@ export class Ingest {
   /** `committed`: after each write transaction (tests and benchmarks measure ingest with it). */
   readonly events = new EventEmitter<IngestEvents>();
   private readonly batcher: WriteBatcher;
+  /** Gathers the readings messages of one turn for the observer: one judging transaction each turn. */
+  private readonly judging: JudgeQueue | undefined;
   private readonly confirmations: Confirmations;
   /** The broker acknowledged this connection's subscriptions: messages can arrive. */
   private subscriptionsAcknowledged = false;
@@ -119,6 +110,7 @@ export class Ingest {
       keepalive: settings.keepaliveSeconds,
       reconnectPeriod: 1000,
     });
+    this.judging = options.observer && new JudgeQueue(options.observer);
     this.acks = new AckQueue((messageId) => sendPuback(this.client, messageId));
     this.batcher = new WriteBatcher({
       ...options.batching,
@@ -279,7 +271,6 @@ export class Ingest {
       if (!decoded) return Promise.resolve();
       const receivedAt = Date.now();
       this.emit('received', decoded.device, decoded.boot, decoded.readings, receivedAt);
-      const { observer } = this.options;
       const stored = this.batcher.add(decoded, receivedAt).then(() => {
         const first = decoded.readings[0];
         const last = decoded.readings[decoded.readings.length - 1];
@@ -290,8 +281,9 @@ export class Ingest {
         }
         this.emit('stored', decoded.device, decoded.boot, decoded.readings, receivedAt);
       });
-      if (!observer) return stored;
-      const judged = this.untilDone(packet.topic, () => observer.readings(decoded, receivedAt));
+      const { judging } = this;
+      if (!judging) return stored;
+      const judged = this.untilDone(packet.topic, () => judging.judge(decoded, receivedAt));
       return Promise.all([stored, judged]).then(() => undefined);
     }
     if (topic?.kind === 'status' || topic?.kind === 'sensors') {
@@ -332,7 +324,7 @@ export class Ingest {
 
 
   /** Retries a synchronous write (registry, alert evaluation) until it succeeds or ingest stops. */
-  private untilDone(topic: string, work: () => void): Promise<void> {
+  private untilDone(topic: string, work: () => void | Promise<void>): Promise<void> {
     const { log } = this.options;
     return retryUntilDone(() => Promise.resolve().then(work), {
       maxDelayMs: this.options.batching.retryMaxDelayMs,
