@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { BackendConfig } from '../config.js';
 import { ApiError } from '../errors.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
-import type { ReadingStore } from '../store/reading-store.js';
-import { aggregateBand } from './band-aggregate.js';
+import type { AggregatePoint, ReadingStore } from '../store/reading-store.js';
+import { type BandPoint, aggregateBand } from './band-aggregate.js';
 import { bucketWidthFor } from './bucket-width.js';
 import { decodeCursor, encodeCursor, fingerprint } from './cursor.js';
 import { deviceNotFound } from './device-routes.js';
@@ -88,7 +88,10 @@ export function registerReadingsRoutes(app: FastifyInstance, { store, registry, 
         every,
         agg,
         source: page.source,
-        points: page.items.map(({ bucket, ...point }) => ({ ...point, t: bucket })),
+        // Named keys, not a rest/spread copy: a day of minutes is 1,440 points per answer.
+        points: page.items.map((p: AggregatePoint | BandPoint) =>
+          'min' in p ? { sensor: p.sensor, t: p.bucket, value: p.value, min: p.min, max: p.max, count: p.count } : { sensor: p.sensor, t: p.bucket, value: p.value, count: p.count },
+        ),
         truncated: page.truncated,
         nextCursor: page.next && encodeCursor({ k: 'agg', p: page.next }, key),
       };
