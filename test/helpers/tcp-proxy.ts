@@ -9,12 +9,15 @@ export interface TcpProxy {
   cut(): void;
   /** Accepts connections again. */
   restore(): void;
+  /** Connections refused while cut: a client's reconnect attempts. */
+  readonly refused: number;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let down = false;
+  let refused = 0;
   const track = (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -23,7 +26,10 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
   };
   const server: Server = createServer((client) => {
     track(client);
-    if (down) return void client.destroy();
+    if (down) {
+      refused++;
+      return void client.destroy();
+    }
     const upstream = connect(targetPort, host);
     track(upstream);
     client.pipe(upstream).pipe(client);
@@ -34,6 +40,9 @@ export async function startTcpProxy(targetPort: number, host = '127.0.0.1'): Pro
   const port = (server.address() as { port: number }).port;
   return {
     port,
+    get refused() {
+      return refused;
+    },
     cut() {
       down = true;
       for (const socket of sockets) socket.destroy();
