@@ -12,7 +12,10 @@ import { seedReadings } from './helpers/seed-readings.js';
 
 const log = pino({ level: 'silent' });
 const DEVICE = 'furnace-api';
-const T0 = Date.UTC(2025, 10, 28, 12);
+const HOUR_MS = 3_600_000;
+// Recent, on an hour: readings older than rawRetentionDays (30) would be deleted by the backend's
+// retention at start-up, racing the query below (a fixed date made this test fail once it aged).
+const T0 = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 2 * 24 * HOUR_MS;
 
 describe('backend query API over HTTP', () => {
   let dir: string;
@@ -21,10 +24,10 @@ describe('backend query API over HTTP', () => {
   // One backend for the file: no test here changes what the others read.
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'backend-api-'));
-    // 200 000 readings of a second device, for a query that cannot finish in 100 ms.
+    // 400 000 readings of a second device, for a query that cannot finish in 100 ms (about 350 ms here).
     const seeding = new SqliteReadingStore(join(dir, 'backend'));
     await seeding.close();
-    seedReadings(join(dir, 'backend', SQLITE_FILE), { device: 'big', boot: 'b', sensors: 50, seconds: 4000, t0: T0 });
+    seedReadings(join(dir, 'backend', SQLITE_FILE), { device: 'big', boot: 'b', sensors: 50, seconds: 8000, t0: T0 });
     const file = writeBackendConfig(dir, { query: { timeoutMs: 100, workers: 1 } });
     // Nothing listens on the broker port: the API must answer without a broker.
     const mqttUrl = `mqtt://127.0.0.1:${await freePort()}`;
@@ -65,7 +68,7 @@ describe('backend query API over HTTP', () => {
 
   it('answers a query past its budget with 503 API_QUERY_TIMEOUT at once, never a hang, and goes on answering', async () => {
     const started = performance.now();
-    const answer = await apiGet<{ code: string; message: string }>(base, `/api/v1/devices/big/readings?every=1s&agg=max&from=${T0}&to=${T0 + 4_000_000}&limit=10000`);
+    const answer = await apiGet<{ code: string; message: string }>(base, `/api/v1/devices/big/readings?every=1s&agg=max&from=${T0}&to=${T0 + 8_000_000}&limit=10000`);
     expect(answer).toMatchObject({ status: 503, body: { code: 'API_QUERY_TIMEOUT', message: expect.stringMatching(/within 100 ms/) as string } });
     expect(performance.now() - started).toBeLessThan(1000);
     expect(await apiGet(base, `/api/v1/devices/${DEVICE}/latest`)).toMatchObject({ status: 200 });
