@@ -40,7 +40,7 @@ const Mqtt = Type.Object(
 const Ingest = Type.Object(
   {
     batchMaxReadings: Int(1, 100_000, 5000, 'a write transaction is committed once it holds this many readings (or after batchMaxDelayMs)'),
-    batchMaxDelayMs: Int(0, 10_000, 50, 'ms a received batch may wait for others to share its write transaction'),
+    batchMaxDelayMs: Int(0, 10_000, 10, 'ms a received batch may wait for others to share its write transaction while the store is idle; during a commit, what arrives waits for it and goes in the next one'),
     maxPendingReadings: Int(1000, 1_000_000, 20_000, 'readings received but not committed; past it no more are taken from the broker until the store catches up'),
     retryMaxDelayMs: Int(100, 60_000, 5000, 'longest pause between retries of a failed write'),
     confirmIntervalMs: Int(

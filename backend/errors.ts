@@ -14,6 +14,8 @@ export type BackendErrorCode =
   | 'STORE_QUERY_BUSY'
   | 'STORE_QUERY_ABORTED'
   | 'STORE_QUERY_FAILED'
+  /** The store's writer thread died (crashed, out of memory): the writes in flight failed and are retried on a new one. */
+  | 'STORE_WRITE_FAILED'
   /** InfluxDB does not answer (refused, reset, timed out): store.influx.url. */
   | 'STORE_INFLUX_UNREACHABLE'
   /** 401/403: store.influx.token, or username and password. */

@@ -108,7 +108,7 @@ export async function run(): Promise<void> {
       `  every device crosses the limit and back once a second; warm-up ${warmupS} s, measured ${measureS} s\n` +
       // The backend judges a batch on arrival, beside its write, so the write-grouping delay should not show
       // in the alert latency; it is printed so a run with another value can be compared.
-      `  backend ingest.batchMaxDelayMs ${process.env.FURNACE_BACKEND_INGEST_BATCH_MAX_DELAY_MS ?? '50 (default)'} ms (env FURNACE_BACKEND_INGEST_BATCH_MAX_DELAY_MS)\n`,
+      `  backend ingest.batchMaxDelayMs ${process.env.FURNACE_BACKEND_INGEST_BATCH_MAX_DELAY_MS ?? '10 (default)'} ms (env FURNACE_BACKEND_INGEST_BATCH_MAX_DELAY_MS)\n`,
   );
   const dir = await mkdtemp(join(tmpdir(), 'bench-alerts-'));
   const rulesFile = join(dir, 'rules.yaml');

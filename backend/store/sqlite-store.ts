@@ -25,10 +25,9 @@ import type {
   StoredReading,
 } from './reading-store.js';
 import { type ReadingRow, toReading } from './sqlite-queries.js';
-import { SqliteRetention } from './sqlite-retention.js';
 import { migrate } from './sqlite-schema.js';
 import { SeqRanges } from './sqlite-seq-ranges.js';
-import { SqliteWriter } from './sqlite-writer.js';
+import { WriteThread } from './write-thread.js';
 
 export interface SqliteStoreOptions {
   retention: RetentionPolicy;
@@ -46,16 +45,16 @@ const DEFAULTS: SqliteStoreOptions = {
 export const SQLITE_FILE = 'readings.sqlite';
 
 /**
- * The embedded store: one SQLite file in WAL mode, zero set-up, right on a Pi too. The main
- * thread writes, and answers the queries whose cost is bounded by an index lookup (latest,
- * devices, gaps); range queries go to worker threads (see query-pool.ts).
+ * The embedded store: one SQLite file in WAL mode, zero set-up, right on a Pi too. A writer thread
+ * commits and runs retention (see write-thread.ts); the main thread answers the queries whose cost
+ * is bounded by an index lookup (latest, devices, gaps); range queries go to worker threads (see
+ * query-pool.ts).
  */
 export class SqliteReadingStore implements ReadingStore {
   readonly file: string;
   private readonly db: Database.Database;
-  private readonly writer: SqliteWriter;
+  private readonly writer: WriteThread;
   private readonly ranges: SeqRanges;
-  private readonly retention: SqliteRetention;
   private readonly pool: QueryPool;
   /** The main thread's reads, prepared once: preparing costs more than running them. */
   private readonly statements: Record<'listDevices' | 'device' | 'latest' | 'readings', Database.Statement>;
@@ -82,9 +81,8 @@ export class SqliteReadingStore implements ReadingStore {
         cause: error,
       });
     }
-    this.writer = new SqliteWriter(this.db);
+    this.writer = new WriteThread({ file: this.file, retention });
     this.ranges = new SeqRanges(this.db);
-    this.retention = new SqliteRetention(this.db, retention);
     this.pool = new QueryPool({ file: this.file, ...query, log, observe: observeQuery });
     const devices = 'SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices';
     this.statements = {
@@ -97,14 +95,16 @@ export class SqliteReadingStore implements ReadingStore {
   }
 
   insertBatches(batches: readonly BatchToInsert[]): Promise<InsertResult> {
-    try {
-      const result = this.writer.write(batches);
-      this.lastWriteError = undefined;
-      return Promise.resolve(result);
-    } catch (error) {
-      this.lastWriteError = error as Error;
-      return Promise.reject(asError(error));
-    }
+    return this.writer.insert(batches).then(
+      (result) => {
+        this.lastWriteError = undefined;
+        return result;
+      },
+      (error: unknown) => {
+        this.lastWriteError = asError(error);
+        throw this.lastWriteError;
+      },
+    );
   }
 
   insertBatch(batch: ReadingBatch, receivedAt: number): Promise<InsertResult> {
@@ -144,23 +144,21 @@ export class SqliteReadingStore implements ReadingStore {
   }
 
   applyRetention(now: number, options: { signal?: AbortSignal } = {}): Promise<RetentionResult> {
-    return this.retention.apply(now, options.signal);
+    return this.writer.retention(now, options.signal);
   }
 
-  health(): Promise<StoreHealth> {
+  async health(): Promise<StoreHealth> {
     try {
-      // BEGIN IMMEDIATE takes the write lock without waiting (timeout 0): it fails at once if another
-      // process holds it or the file cannot be written.
-      this.db.exec('BEGIN IMMEDIATE; ROLLBACK;');
+      await this.writer.health();
     } catch (error) {
-      return Promise.resolve({ writable: false, detail: (error as Error).message });
+      return { writable: false, detail: (error as Error).message };
     }
-    if (this.lastWriteError) return Promise.resolve({ writable: false, detail: `last write failed: ${this.lastWriteError.message}` });
-    return Promise.resolve({ writable: true });
+    if (this.lastWriteError) return { writable: false, detail: `last write failed: ${this.lastWriteError.message}` };
+    return { writable: true };
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.writer.close()]);
     if (this.db.open) this.db.close();
   }
 
