@@ -2,6 +2,7 @@
 // token, one request at a time, from a worker thread (pipeline-latest-worker.ts). Only the
 // requests made while `measuring` is on count.
 import { Worker } from 'node:worker_threads';
+import { percentile } from './pipeline-cases.js';
 import type { LatestProbeData, LatestSample } from './pipeline-latest-worker.js';
 
 export interface LatestResult {
@@ -17,10 +18,6 @@ export interface LatestResult {
 export interface LatestProbe {
   measuring: boolean;
   stop: () => Promise<LatestResult>;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 export function startLatestProbe(httpUrl: string, token: string, device: string, perS: number): LatestProbe {
