@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { filters } from '../contract/index.js';
 import { CommitWatcher } from './pipeline-commits.js';
 import { connectClient, type Load, startLoad } from './pipeline-load.js';
-import { type BenchUsers, countStored, memoryMiB, scrapeMetric, startOurPipeline } from './pipeline-stack.js';
+import { drainAndCheck, storedTotal } from './pipeline-end-check.js';
+import { type BenchUsers, memoryMiB, scrapeMetric, startOurPipeline } from './pipeline-stack.js';
 
 export interface CaseSettings {
   warmupS: number;
@@ -58,12 +59,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const rate = (n: number, ms: number) => (n * 1000) / ms;
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 /** Warm-up, then the measured window; `count` is what is being measured (committed, relayed). */
-async function measureWindow(settings: CaseSettings, label: string, load: Load, count: () => Promise<number>, onMeasuring: (on: boolean) => void) {
+export async function measureWindow(settings: CaseSettings, label: string, load: Load, count: () => Promise<number>, onMeasuring: (on: boolean) => void) {
   const started = performance.now();
   let last = { at: started, n: await count() };
   const tick = async () => {
@@ -114,33 +115,16 @@ export async function measureOurs(k: number, settings: CaseSettings): Promise<Ou
     const commits = await CommitWatcher.start(pipeline.url, settings.users.observer);
     watcher = commits;
     let measuring = false;
-    let lastProgress = 0;
     const loadStarted = performance.now();
     const load = await startLoad(pipeline.url, settings.users.devices, k, (device, seq, at) => measuring && commits.sample(device, seq, at));
-    const stored = () => scrapeMetric(pipeline.backendMetricsUrl, 'furnace_backend_readings_stored_total');
+    const stored = () => storedTotal(pipeline);
     const window = await measureWindow(settings, `K=${k} ours`, load, stored, (on) => (measuring = on));
     const memory = await memoryMiB(pipeline.backend.pid);
-    await load.stop();
-    const stopped = performance.now();
-    const lastSeqs = new Map(load.devices.map((device) => [device.device, device.lastSeq]));
-    // The broker took far more than the backend committed meanwhile: wait for the backlog while it
-    // moves, and give up only once it has stood still for drainS.
-    let moved = { at: stopped, n: await stored() };
-    while (!commits.covers(lastSeqs) && performance.now() - moved.at < settings.drainS * 1000) {
-      await sleep(100);
-      const n = await stored();
-      if (n !== moved.n) moved = { at: performance.now(), n };
-      if (performance.now() - lastProgress >= 2000) {
-        lastProgress = performance.now();
-        settings.progress(`K=${k} ours draining: ${fmt(n)} of ${fmt(load.published())} committed`);
-      }
-    }
-    const drained = performance.now();
-    const drainS = (drained - stopped) / 1000;
-    const table = countStored(pipeline.dataDir);
+    const lastSeqs = () => new Map(load.devices.map((device) => [device.device, device.lastSeq]));
+    const end = await drainAndCheck(pipeline, load, { label: `K=${k} ours`, drainS: settings.drainS, progress: settings.progress, done: () => commits.covers(lastSeqs()) });
     const latencies = [...commits.latenciesMs].sort((a, b) => a - b);
     return {
-      committedPerS: rate(table.distinct, drained - loadStarted),
+      committedPerS: rate(end.storedDistinct, end.drainedAt - loadStarted),
       committedWhilePublishingPerS: window.perS,
       publishedPerS: window.publishedPerS,
       p50Ms: percentile(latencies, 50),
@@ -151,13 +135,13 @@ export async function measureOurs(k: number, settings: CaseSettings): Promise<Ou
       backendStalls: await scrapeMetric(pipeline.brokerMetricsUrl, 'furnace_broker_limit_hits_total', 'limit="subscriber_stall"'),
       rssMiB: memory.rss,
       peakRssMiB: memory.peak,
-      published: load.published(),
-      storedRows: table.rows,
-      storedDistinct: table.distinct,
-      lost: load.published() - table.distinct,
-      doubled: table.rows - table.distinct,
-      publishErrors: load.devices.reduce((sum, device) => sum + device.errors, 0),
-      drainS,
+      published: end.published,
+      storedRows: end.storedRows,
+      storedDistinct: end.storedDistinct,
+      lost: end.lost,
+      doubled: end.doubled,
+      publishErrors: end.publishErrors,
+      drainS: end.drainS,
     };
   } finally {
     await watcher?.stop();

@@ -1,6 +1,6 @@
 // The processes the pipeline bench measures: furnace-broker (password file made with
 // `furnace-broker passwd add`, ACL on, publish rate limit off, metrics on) with furnace-backend
-// (SQLite in a temp folder) behind it; and Mosquitto 2 with a password file and ACL as the
+// (SQLite in a temp folder, its API behind the tests' read token) behind it; and Mosquitto 2 with a password file and ACL as the
 // reference. Plus what the bench reads from them: Prometheus counters, VmRSS, the readings table.
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { SQLITE_FILE } from '../backend/store/sqlite-store.js';
+import { READ_TOKEN, writeBackendConfig } from '../test/helpers/backend-http.js';
 import { DIST_DIR, startCli } from '../test/helpers/cli.js';
 import { freePorts } from '../test/helpers/free-port.js';
 import { type SecureMosquitto, startMosquittoWithAuth } from '../test/helpers/mosquitto-auth.js';
@@ -44,6 +45,9 @@ export async function writeBrokerUsers(file: string, users: BenchUsers): Promise
 
 export interface OurPipeline {
   url: string;
+  /** The backend's HTTP API, e.g. http://127.0.0.1:PORT (no trailing slash), and a read token it accepts. */
+  httpUrl: string;
+  readToken: string;
   broker: RunningProcess;
   backend: RunningProcess;
   brokerMetricsUrl: string;
@@ -63,7 +67,12 @@ export async function startOurPipeline(dir: string, usersFile: string, users: Be
     { FURNACE_BROKER_LIMITS_PUBLISH_RATE_PER_SECOND: '0' },
   );
   const dataDir = join(dir, 'backend');
-  const backend = await startCli('backend', ['--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', url, '--data-dir', dataDir, '--open-access'], {
+  // A config with API tokens, as a plant runs it: the steady case reads /latest and /stream with the read token.
+  const config = writeBackendConfig(dir);
+  const args = ['--config', config, '--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', url, '--data-dir', dataDir];
+  const backend = await startCli('backend', args, {
+    // The API's rate limit (600/min per token) would refuse the bench's /latest loop, not measure it.
+    FURNACE_BACKEND_RATE_LIMIT_PER_MINUTE: '1000000',
     FURNACE_BACKEND_MQTT_USERNAME: users.backend.username,
     FURNACE_BACKEND_MQTT_PASSWORD: users.backend.password,
     FURNACE_BACKEND_INGEST_CONFIRM_INTERVAL_MS: String(confirmIntervalMs),
@@ -74,6 +83,8 @@ export async function startOurPipeline(dir: string, usersFile: string, users: Be
   });
   return {
     url,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    readToken: READ_TOKEN,
     broker,
     backend,
     brokerMetricsUrl: `http://127.0.0.1:${brokerMetricsPort}/metrics`,
