@@ -1,9 +1,9 @@
 // When a reading is committed, as an HTTP client learns it: the backend's readings stream
 // (GET /api/v1/stream?device=..., server-sent events), one per device. The stream only carries
 // readings after their write transaction has committed: the write batcher
-// (backend/ingest/write-batcher.ts, commitHead) calls store.insertBatches, which for SQLite runs
-// the better-sqlite3 transaction synchronously (COMMIT done when it returns,
-// backend/store/sqlite-store.ts and sqlite-writer.ts); only then does it resolve each batch, and
+// (backend/ingest/write-batcher.ts, commitHead) calls store.insertBatches, which for SQLite
+// resolves once the writer thread has run the transaction and COMMIT has returned
+// (backend/store/write-thread.ts, write-worker.ts, sqlite-writer.ts); only then does it resolve each batch, and
 // ingest's `.then` emits `stored` (backend/ingest/ingest.ts, route), which backend.ts forwards to
 // the ReadingsFeed that writes the SSE events (backend/http/readings-feed.ts, stream-routes.ts).
 // So an event is proof of a commit, sent at once, with none of the confirmations' throttle
