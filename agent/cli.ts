@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { type Logger, pino } from 'pino';
 import { SettingsError } from '../contract/index.js';
+import type { SettingsDeprecation } from '../contract/settings.js';
 import { type RunningAgent, startAgent } from './agent.js';
 import { loadAgentConfig, maskSecrets } from './config.js';
 import { AgentError } from './errors.js';
@@ -43,18 +44,23 @@ function main(): void {
     process.stdout.write(HELP);
     return;
   }
-  const config = loadAgentConfig(values.config, process.env, {
+  // Old setting names in use: said once the logger exists (its level is a setting too).
+  const deprecations: SettingsDeprecation[] = [];
+  const overrides = {
     device: values.device,
     'serial.path': values['serial-path'],
     'mqtt.url': values['mqtt-url'],
     dataDir: values['data-dir'],
     'health.port': values['health-port'],
-  });
+  };
+  const config = loadAgentConfig(values.config, process.env, overrides, (deprecation) => deprecations.push(deprecation));
   if (values['print-config']) {
+    for (const { message } of deprecations) process.stderr.write(`furnace-agent: warning: ${message}\n`);
     process.stdout.write(`${JSON.stringify(maskSecrets(config), null, 2)}\n`);
     return;
   }
   const log = pino({ base: { part: 'agent' }, level: config.logLevel });
+  for (const { found, use, message } of deprecations) log.warn({ setting: found, use }, message);
   const agent = startAgent(config, { log });
   agent.ready.catch((error: unknown) => fail(log, agent, error));
   let stopping = false;

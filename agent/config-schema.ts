@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { SEGMENT_PATTERN } from '../contract/index.js';
+import { LogLevelSetting } from '../contract/settings.js';
 
 // The agent's settings, one schema: defaults, descriptions (shown in every error message) and,
 // through contract/settings.ts, the environment variable of each scalar key. Lists (`sensors`)
@@ -130,10 +131,7 @@ export const AgentConfigSchema = Type.Object(
   {
     device: Type.String({ pattern: SEGMENT_PATTERN, description: `this furnace's device id: ${idRule}` }),
     dataDir: Type.String({ minLength: 1, default: './data/agent', description: 'folder of the durable outbox' }),
-    logLevel: Type.Union(
-      ['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((level) => Type.Literal(level)),
-      { default: 'info', description: 'fatal, error, warn, info, debug or trace' },
-    ),
+    logLevel: LogLevelSetting,
     serial: PortSchema,
     ports: Type.Record(Type.String({ pattern: SEGMENT_PATTERN }), PortSchema, {
       default: {},
@@ -171,7 +169,7 @@ export const AgentConfigSchema = Type.Object(
           },
           { additionalProperties: false, default: {} },
         ),
-        keepaliveS: Type.Integer({ minimum: 5, maximum: 3600, default: 30, description: 'MQTT keepalive, in seconds' }),
+        keepaliveSeconds: Type.Integer({ minimum: 5, maximum: 3600, default: 30, description: 'MQTT keepalive, in seconds (formerly keepaliveS)' }),
         connectTimeoutMs: Type.Integer({ minimum: 500, maximum: 600_000, default: 10_000, description: 'how long a connection attempt may take, in ms' }),
         reconnectMinMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 1000, description: 'first wait before reconnecting, in ms' }),
         reconnectMaxMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 60_000, description: 'longest wait between reconnection attempts, in ms' }),

@@ -122,6 +122,21 @@ mqtt: { url: "mqtt://broker:1883", tls: { ca: /etc/ca.pem, cert: /etc/agent.pem 
     expect(config.mqtt.password).toBe('s3cret'); // the settings in force are untouched
   });
 
+  it('still takes mqtt.keepaliveS (file) and FURNACE_AGENT_MQTT_KEEPALIVE_S, each with a warning naming the new name', () => {
+    const base = { FURNACE_AGENT_DEVICE: 'f1', FURNACE_AGENT_SERIAL_PATH: '/dev/ttyUSB0' };
+    const warnings: string[] = [];
+    const warn = (deprecation: { message: string }) => warnings.push(deprecation.message);
+    const file = yaml('mqtt:\n  keepaliveS: 45\n');
+    expect(loadAgentConfig(file, base, {}, warn).mqtt.keepaliveSeconds).toBe(45);
+    expect(loadAgentConfig(undefined, { ...base, FURNACE_AGENT_MQTT_KEEPALIVE_S: '20' }, {}, warn).mqtt.keepaliveSeconds).toBe(20);
+    expect(warnings).toEqual([
+      `mqtt.keepaliveS in ${file} is deprecated: rename it to mqtt.keepaliveSeconds (the old name still works for now)`,
+      expect.stringMatching(/^environment variable FURNACE_AGENT_MQTT_KEEPALIVE_S is deprecated: rename it to FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS/),
+    ]);
+    expect(loadAgentConfig(undefined, { ...base, FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS: '25' }, {}, warn).mqtt.keepaliveSeconds).toBe(25);
+    expect(warnings).toHaveLength(2); // the new names alone say nothing
+  });
+
   it('confirms end to end by default, and refuses a confirmation timeout past its maximum, naming both', () => {
     const defaults = loadAgentConfig(undefined, { FURNACE_AGENT_DEVICE: 'f1', FURNACE_AGENT_SERIAL_PATH: '/dev/ttyUSB0' });
     expect(defaults.confirm).toEqual({ by: 'backend', timeoutMs: 15_000, maxTimeoutMs: 600_000 });

@@ -54,7 +54,7 @@ export function connectMqtt({ settings, tls, device, will, willTopic, log }: Mqt
     username: settings.username,
     password: settings.password,
     protocolVersion: 4,
-    keepalive: settings.keepaliveS,
+    keepalive: settings.keepaliveSeconds,
     connectTimeout: settings.connectTimeoutMs,
     reconnectPeriod: 0,
     will: makeWill(),

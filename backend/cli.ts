@@ -2,8 +2,9 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { SettingsError } from '../contract/index.js';
+import { maskSecrets } from '../contract/settings.js';
 import { startBackend } from './backend.js';
-import { type BackendConfig, loadBackendConfig } from './config.js';
+import { loadBackendConfig } from './config.js';
 import { BackendError } from './errors.js';
 import { hashToken, newToken } from './http/auth.js';
 
@@ -27,10 +28,11 @@ const HELP = `furnace-backend: stores furnace readings from MQTT and answers the
                       config file: FURNACE_BACKEND_STORE_INFLUX_PASSWORD, FURNACE_BACKEND_STORE_INFLUX_TOKEN
   --new-token NAME    print a new API token and the config entry that accepts it, then exit
   --scope SCOPE       with --new-token: read (default) or admin
-  --print-config      print the settings in force (token hashes shown; passwords, webhook secrets and
-                      credentials in webhook URLs masked) and exit
+  --print-config      print the settings in force (token hashes shown; passwords, tokens, webhook secrets
+                      and credentials inside URLs masked) and exit
   --help              this text
 
+Every setting can also come from FURNACE_BACKEND_<KEY_PATH>, e.g. FURNACE_BACKEND_LOG_LEVEL=debug.
 Signals: SIGTERM/SIGINT stop after committing what is pending; SIGHUP reloads the alert rules
 (alerts.rules in --config, or alerts.rulesFile), keeping the old ones if the new set has an error.
 `;
@@ -43,13 +45,6 @@ function printNewToken(name: string, scope: string): void {
     `token (give it to the client; it is not stored anywhere):\n  ${token}\n\n` +
       `config entry (add it under auth.tokens):\n  - name: ${name}\n    sha256: ${hashToken(token)}\n    scopes: [${scope === 'admin' ? 'read, admin' : 'read'}]\n`,
   );
-}
-
-/** A webhook as --print-config shows it: no secret, and no user info or query (often a token) in the URL. */
-function maskWebhook(hook: BackendConfig['alerts']['webhooks'][number]): typeof hook {
-  const url = new URL(hook.url);
-  const masked = `${url.protocol}//${url.username || url.password ? '***@' : ''}${url.host}${url.pathname}${url.search ? '?***' : ''}`;
-  return { ...hook, url: masked, ...(hook.secret === undefined ? {} : { secret: '***' }) };
 }
 
 async function main(): Promise<void> {
@@ -92,23 +87,8 @@ async function main(): Promise<void> {
   };
   const configFile = values.config;
   const config = loadBackendConfig(configFile, process.env, overrides);
-  if (values['print-config']) {
-    const masked = {
-      ...config,
-      mqtt: { ...config.mqtt, password: config.mqtt.password === undefined ? undefined : '***' },
-      store: {
-        ...config.store,
-        influx: {
-          ...config.store.influx,
-          token: config.store.influx.token === undefined ? undefined : '***',
-          password: config.store.influx.password === undefined ? undefined : '***',
-        },
-      },
-      alerts: { ...config.alerts, webhooks: config.alerts.webhooks.map(maskWebhook) },
-    };
-    return void process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
-  }
-  const log = pino({ base: { part: 'backend' } });
+  if (values['print-config']) return void process.stdout.write(`${JSON.stringify(maskSecrets(config), null, 2)}\n`);
+  const log = pino({ base: { part: 'backend' }, level: config.logLevel });
   // SIGHUP re-reads the settings for the alert rules (the rest needs a restart).
   const backend = await startBackend(config, log, { configFile, reloadConfig: () => loadBackendConfig(configFile, process.env, overrides) });
   process.on('SIGHUP', () => void backend.alerting.reload('SIGHUP'));

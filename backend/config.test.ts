@@ -43,6 +43,14 @@ describe('backend config', () => {
     expect([config.auth.openAccess, config.query.timeoutMs, config.http.port]).toEqual([true, 250, 9001]);
   });
 
+  it('takes logLevel like the other parts (default info, FURNACE_BACKEND_LOG_LEVEL), and refuses an unknown level', () => {
+    expect(loadBackendConfig(undefined, {}).logLevel).toBe('info');
+    expect(loadBackendConfig(undefined, { FURNACE_BACKEND_LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+    expect(() => loadBackendConfig(undefined, { FURNACE_BACKEND_LOG_LEVEL: 'loud' })).toThrow(
+      /logLevel = "loud": .*fatal, error, warn, info, debug.*\[from environment FURNACE_BACKEND_LOG_LEVEL\]/,
+    );
+  });
+
   it('reports every bad setting at once, naming it, its value and what is allowed', () => {
     const env = { FURNACE_BACKEND_QUERY_WORKERS: '0', FURNACE_BACKEND_INGEST_BATCH_MAX_DELAY_MS: 'soon' };
     const error = ((): unknown => {

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { SEGMENT_PATTERN, SettingsError, loadSettings } from '../contract/index.js';
+import { LogLevelSetting } from '../contract/settings.js';
 import { parseRules } from './alerts/rule-schema.js';
 import { InfluxSettingsSchema, influxSettingsProblems } from './store/influx/influx-settings.js';
 
@@ -163,6 +164,7 @@ const Alerts = Type.Object(
 export const BackendConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, default: './data/backend', description: 'folder of the SQLite files' }),
+    logLevel: LogLevelSetting,
     http: Http,
     mqtt: Mqtt,
     ingest: Ingest,

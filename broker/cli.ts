@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { SettingsError } from '../contract/index.js';
+import { maskSecrets } from '../contract/settings.js';
 import { startBroker } from './broker.js';
 import { loadBrokerConfig } from './config.js';
 import { BrokerError } from './errors.js';
@@ -25,6 +26,7 @@ const HELP = `furnace-broker: the MQTT broker of furnace telemetry (aedes)
   --metrics-port N       serve Prometheus /metrics on N (127.0.0.1 unless metrics.host says otherwise)
   --persistence KIND     memory (default) or redis             (env FURNACE_BROKER_PERSISTENCE_BACKEND)
   --redis-url URL        e.g. redis://127.0.0.1:6379           (env FURNACE_BROKER_PERSISTENCE_REDIS_URL)
+  --print-config         print the settings in force (credentials inside URLs masked) and exit
   --help                 this text
 
 Every setting can also come from FURNACE_BROKER_<KEY_PATH>, e.g. FURNACE_BROKER_LIMITS_MAX_CONNECTIONS.
@@ -52,6 +54,7 @@ async function runBroker(args: string[]): Promise<void> {
       'metrics-port': { type: 'string' },
       persistence: { type: 'string' },
       'redis-url': { type: 'string' },
+      'print-config': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -75,6 +78,10 @@ async function runBroker(args: string[]): Promise<void> {
     'persistence.backend': values.persistence,
     'persistence.redisUrl': values['redis-url'],
   });
+  if (values['print-config']) {
+    process.stdout.write(`${JSON.stringify(maskSecrets(config), null, 2)}\n`);
+    return;
+  }
   const log = pino({ base: { part: 'broker' }, level: config.logLevel });
   const broker = await startBroker(config, log);
   let stopping = false;

@@ -1,5 +1,6 @@
 import { type Static, type TProperties, Type } from '@sinclair/typebox';
 import { SettingsError, loadSettings } from '../contract/index.js';
+import { LogLevelSetting } from '../contract/settings.js';
 import { DEFAULT_ACL } from './acl-defaults.js';
 import { configProblems } from './config-checks.js';
 
@@ -38,10 +39,7 @@ export const BrokerConfigSchema = Type.Object(
     brokerId: Type.Optional(
       Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'id in $SYS topics and between cluster nodes (default: random at each start)' }),
     ),
-    logLevel: Type.Union(
-      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
-      { default: 'info', description: 'least important log level written: fatal, error, warn, info, debug, trace or silent' },
-    ),
+    logLevel: LogLevelSetting,
     tcp: section({
       enabled: Type.Boolean({ default: true, description: 'serve plain MQTT over TCP' }),
       host: host('MQTT listener'),

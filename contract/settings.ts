@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { type Static, type TObject, type TSchema, TypeGuard } from '@sinclair/typebox';
+import { type Static, type TObject, type TSchema, Type, TypeGuard } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ContractError } from './errors.js';
+import { type RenamedSettings, type SettingsDeprecation, emitDeprecation, renameEnvVars, renameFileKeys } from './settings-renamed.js';
+
+export type { RenamedSettings, SettingsDeprecation } from './settings-renamed.js';
+export { maskSecrets } from './settings-mask.js';
 
 // The settings loader every part uses (agent, broker, backend). It lives in contract/
 // because that is the one folder all parts may import, and it shares the schema library
@@ -18,7 +22,18 @@ export interface SettingsSources {
   envPrefix: string;
   /** Values from command-line flags, by dotted key path; these win over everything. */
   overrides?: Record<string, string | number | boolean | undefined>;
+  /** Keys that were renamed, old dotted path → new: the old name still works in the file and environment, with a warning. */
+  renamed?: RenamedSettings;
+  /** Each use of a renamed key's old name; by default a Node DeprecationWarning on stderr. */
+  onDeprecated?: (deprecation: SettingsDeprecation) => void;
 }
+
+/** pino's levels, the same setting (`logLevel`) in every part. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LogLevelSetting = Type.Union(
+  LOG_LEVELS.map((level) => Type.Literal(level)),
+  { default: 'info', description: 'least important log level written: fatal, error, warn, info, debug (per-message detail), trace or silent' },
+);
 
 export class SettingsError extends ContractError {
   constructor(readonly problems: string[]) {
@@ -97,12 +112,22 @@ function deepFreeze<T>(value: T): T {
 export function loadSettings<S extends TObject>(schema: S, sources: SettingsSources): Readonly<Static<S>> {
   const merged: Record<string, unknown> = sources.file ? readFile(sources.file) : {};
   const origin = new Map<string, string>();
+  const renamed = sources.renamed ?? {};
+  const onDeprecated = sources.onDeprecated ?? emitDeprecation;
+  if (sources.file !== undefined) {
+    for (const { deprecation, movedTo } of renameFileKeys(merged, renamed, sources.file)) {
+      if (movedTo) origin.set(`/${movedTo.join('/')}`, `file ${sources.file}, as ${deprecation.found}`);
+      onDeprecated(deprecation);
+    }
+  }
+  const env = renameEnvVars(sources.env ?? {}, renamed, (path) => envName(sources.envPrefix, path));
+  env.deprecations.forEach((deprecation) => onDeprecated(deprecation));
   for (const leaf of leaves(schema)) {
     const name = envName(sources.envPrefix, leaf.path);
-    const raw = sources.env?.[name];
+    const raw = env.env[name];
     if (raw !== undefined && raw !== '') {
       setPath(merged, leaf.path, coerce(leaf.schema, raw));
-      origin.set(`/${leaf.path.join('/')}`, `environment ${name}`);
+      origin.set(`/${leaf.path.join('/')}`, `environment ${env.cameFrom.get(name) ?? name}`);
     }
     const flag = sources.overrides?.[leaf.path.join('.')];
     if (flag !== undefined) {

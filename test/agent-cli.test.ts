@@ -1,6 +1,6 @@
 // `furnace-agent` as an operator meets it: --print-config, a bad setting, a port by USB id on a
 // machine that cannot list USB ports.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -34,6 +34,19 @@ describe('furnace-agent on the command line', () => {
     expect(settings.mqtt).toMatchObject({ url: 'mqtts://agent:********@broker:8883', username: 'kiln-7', password: '********' });
     expect(settings.sensors.map((sensor) => sensor.id)).toEqual(['tc1']);
     expect(settings.health.port).toBe(9100);
+  });
+
+  it('takes a renamed setting under its old name, warning with the new one (mqtt.keepaliveS, FURNACE_AGENT_MQTT_KEEPALIVE_S)', async () => {
+    const file = join(dir, 'agent.yaml');
+    writeFileSync(file, 'device: kiln-7\nserial:\n  path: /dev/ttyUSB0\nmqtt:\n  keepaliveS: 45\n');
+    const fromFile = await agentCli(['--config', file, '--print-config']);
+    expect((await fromFile.waitForExit()).code).toBe(0);
+    expect(fromFile.lines).toContain(`furnace-agent: warning: mqtt.keepaliveS in ${file} is deprecated: rename it to mqtt.keepaliveSeconds (the old name still works for now)`);
+    expect(fromFile.lines.join('\n')).toMatch(/"keepaliveSeconds": 45/);
+    const fromEnv = await agentCli(['--device', 'kiln-7', '--serial-path', '/dev/ttyUSB0', '--print-config'], { FURNACE_AGENT_MQTT_KEEPALIVE_S: '20' });
+    expect((await fromEnv.waitForExit()).code).toBe(0);
+    expect(fromEnv.lines.join('\n')).toMatch(/warning: environment variable FURNACE_AGENT_MQTT_KEEPALIVE_S is deprecated: rename it to FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS/);
+    expect(fromEnv.lines.join('\n')).toMatch(/"keepaliveSeconds": 20/);
   });
 
   it('refuses bad settings with exit code 2, naming each and where it came from', async () => {

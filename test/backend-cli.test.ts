@@ -39,6 +39,19 @@ describe('furnace-backend command line', () => {
     expect(await apiGet(`http://127.0.0.1:${httpPort}`, '/api/v1/devices', null)).toMatchObject({ status: 200, body: { devices: [] } });
   });
 
+  it('writes only what logLevel lets through (FURNACE_BACKEND_LOG_LEVEL=warn: warnings, not the info lines)', async () => {
+    const [httpPort, mqttPort] = (await freePorts(2)) as [number, number];
+    const args = ['--open-access', '--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', `mqtt://127.0.0.1:${mqttPort}`, '--data-dir', dir];
+    const backend = await backendCli(args, { FURNACE_BACKEND_LOG_LEVEL: 'warn' });
+    await backend.waitForLine(/auth\.openAccess is on/);
+    // Started: it answers. Had the level not taken effect, "HTTP API ready" (info) would be written by now.
+    await expect.poll(async () => (await apiGet(`http://127.0.0.1:${httpPort}`, '/api/v1/devices', null).catch(() => ({ status: 0 }))).status, { timeout: 15_000 }).toBe(200);
+    const levels = backend.lines.map((line) => (JSON.parse(line) as { level: number }).level);
+    expect(levels.length).toBeGreaterThan(0);
+    expect(levels.every((level) => level >= 40)).toBe(true);
+    expect(backend.lines.join('\n')).not.toContain('HTTP API ready');
+  });
+
   it('refuses bad settings at start-up, naming each one and where it came from', async () => {
     const proc = await backendCli(['--data-dir', dir], { FURNACE_BACKEND_QUERY_WORKERS: '0', FURNACE_BACKEND_AUTH_OPEN_ACCESS: 'maybe' });
     expect((await proc.waitForExit(10_000)).code).toBe(2);

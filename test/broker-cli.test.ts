@@ -70,6 +70,17 @@ describe('furnace-broker', () => {
     expect(result.stderr).toMatch(/CONTRACT_SETTINGS_INVALID: invalid settings:\n {2}auth\.passwordFile is not set and auth\.allowAnonymous is false/);
   });
 
+  it('prints the settings in force with --print-config, credentials inside URLs masked, and exits', async () => {
+    const file = join(dir, 'print-users');
+    const redisUrl = 'redis://furnace:redis-secret@10.0.0.5:6379/2';
+    const result = await cli(['--port', '1999', '--password-file', file, '--persistence', 'redis', '--redis-url', redisUrl, '--print-config']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain('redis-secret');
+    const settings = JSON.parse(result.stdout) as { tcp: { port: number }; auth: { passwordFile: string }; persistence: { backend: string; redisUrl: string }; logLevel: string };
+    expect(settings.persistence).toMatchObject({ backend: 'redis', redisUrl: 'redis://furnace:********@10.0.0.5:6379/2' });
+    expect([settings.tcp.port, settings.auth.passwordFile, settings.logLevel]).toEqual([1999, file, 'info']);
+  });
+
   it('with --allow-anonymous, warns at start and lets clients in without credentials', async () => {
     const [port] = await freePorts(1);
     const proc = await broker(['--port', String(port), '--allow-anonymous']);
