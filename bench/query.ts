@@ -37,7 +37,7 @@ async function timed<T>(call: () => Promise<T>): Promise<{ ms: number; value: T 
 function summary(name: string, samples: number[]): string {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN).toFixed(2).padStart(8);
-  return `  ${name.padEnd(44)} p50 ${at(0.5)} ms   p95 ${at(0.95)} ms   max ${at(1)} ms`;
+  return `  ${name.padEnd(44)} p50 ${at(0.5)} ms   p95 ${at(0.95)} ms   p99 ${at(0.99)} ms   max ${at(1)} ms`;
 }
 
 /** 1000 readings/s of 20 live devices: to the backend over MQTT and to InfluxDB over /write, until stopped. */

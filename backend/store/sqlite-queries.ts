@@ -13,7 +13,8 @@ import {
 } from './reading-store.js';
 
 // The range queries, as plain functions of a connection: the query workers run them on their
-// read-only connections. Every statement is bounded by its LIMIT and by the index range it
+// read-only connections, and the main thread runs the rollup aggregates whose rows are bounded
+// (rollupRowsToRead; statements are cached per connection either way). Every statement is bounded by its LIMIT and by the index range it
 // seeks, and parameters are always bound, never spliced: the only text put into SQL is the
 // choice among fixed fragments below.
 
@@ -99,8 +100,29 @@ export function chooseSource(every: number): AggregateSource {
   return ROLLUP_WIDTHS.find(({ width }) => every % width === 0)?.source ?? 'raw';
 }
 
-/** sensor, bucket, value, count (then, for `last` from a GROUP BY, the time that picked the value). */
-type AggregateRow = [string, number, number, number, ...number[]];
+/**
+ * The most rows an aggregate may read and still run on the main thread's connection (see
+ * mainThreadAggregate in sqlite-store.ts). A rollup row costs about a microsecond to read and hand
+ * to JavaScript, so this holds the event loop (ingest, acks, /latest) for a few milliseconds at
+ * most: a day of one-minute buckets for two sensors. Anything that may read more goes to a worker.
+ */
+export const MAIN_THREAD_ROLLUP_ROWS = 3_000;
+
+/**
+ * An upper bound on the rollup rows an aggregate reads: sensors × rollup rows in its widest window
+ * (`limit` buckets, and never more than from..to). Infinity for raw readings, whose count per
+ * bucket nothing bounds (a device may send a thousand readings a second).
+ */
+export function rollupRowsToRead(query: AggregateQuery, sensors: number): number {
+  const source = query.source === 'raw' ? 'raw' : chooseSource(query.every);
+  const width = ROLLUP_WIDTHS.find((rollup) => rollup.source === source)?.width;
+  if (width === undefined) return Number.POSITIVE_INFINITY;
+  const window = Math.min(query.to - query.from, query.limit * query.every);
+  return sensors * Math.ceil(Math.max(0, window) / width);
+}
+
+/** sensor (null when the query names it), bucket, value, count (then, for `last` from a GROUP BY, the time that picked the value). */
+type AggregateRow = [string | null, number, number, number, ...number[]];
 
 /**
  * The FROM/WHERE of a source, with its time and sensor columns. Rollups are keyed (device, sensor,
@@ -155,8 +177,10 @@ export function aggregate(db: Database.Database, query: AggregateQuery): Aggrega
   const resume = query.after === undefined ? '' : `AND (${time} >= @afterBucket + @every OR ${sensorColumn} > @afterSensor)`;
   const direct = source !== 'raw' && ROLLUP_WIDTHS.find((rollup) => rollup.source === source)?.width === query.every;
   // Columns: sensor, bucket, value, count (and the time of the last value, which only picks the row).
+  // One named sensor: no per-row copy of its name out of SQLite (a string per row is a third of the read).
+  const sensorOut = query.sensor === undefined ? 'r.sensor' : 'NULL';
   const sql = direct
-    ? `SELECT r.sensor, r.bucket, ${ROLLUP_ROW_SQL[query.agg]}, r.n
+    ? `SELECT ${sensorOut}, r.bucket, ${ROLLUP_ROW_SQL[query.agg]}, r.n
       FROM ${from} AND r.bucket >= @start AND r.bucket < @end ${resume}
       ORDER BY r.bucket, r.sensor LIMIT @limit`
     : `SELECT ${sensorColumn}, ${time} - ${time} % @every AS bucket, ${AGG_SQL[kind][query.agg]}, ${COUNT_SQL[kind]}${query.agg === 'last' ? LAST_BY[kind] : ''}
@@ -178,7 +202,7 @@ export function aggregate(db: Database.Database, query: AggregateQuery): Aggrega
   const items = new Array<AggregatePoint>(count);
   for (let i = 0; i < count; i++) {
     const [sensor, bucket, value, n] = rows[i] as AggregateRow;
-    items[i] = { sensor, bucket, value, count: n };
+    items[i] = { sensor: sensor ?? query.sensor ?? '', bucket, value, count: n };
   }
   const last = items[items.length - 1];
   if (cut && last) return { items, truncated: true, next: { bucket: last.bucket, sensor: last.sensor }, source };

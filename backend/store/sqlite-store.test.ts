@@ -7,7 +7,7 @@ import { type StoreFixtureOptions, describeReadingStoreContract } from '../../te
 import { BOOT, DEVICE, T0, batch, reading } from '../../test/helpers/reading-store-fixtures.js';
 import { waitFor } from '../../test/helpers/wait-for.js';
 import { BackendError } from '../errors.js';
-import { chooseSource } from './sqlite-queries.js';
+import { chooseSource, rollupRowsToRead } from './sqlite-queries.js';
 import { SQLITE_FILE, SqliteReadingStore } from './sqlite-store.js';
 
 async function openSqliteFixture(options: StoreFixtureOptions = {}) {
@@ -52,6 +52,30 @@ describe('SqliteReadingStore (SQLite particulars)', () => {
     expect([1000, 30_000, 90_000, 60_000, 300_000, 3_600_000, 86_400_000].map(chooseSource)).toEqual([
       'raw', 'raw', 'raw', 'rollup_1m', 'rollup_1m', 'rollup_1h', 'rollup_1h',
     ]);
+  });
+
+  it('bounds the rollup rows an aggregate reads; raw readings have no bound', () => {
+    const day = { device: DEVICE, from: T0, to: T0 + 86_400_000, agg: 'mean' as const };
+    expect(rollupRowsToRead({ ...day, every: 60_000, limit: 2000 }, 1)).toBe(1440);
+    expect(rollupRowsToRead({ ...day, every: 60_000, limit: 2000 }, 3)).toBe(4320);
+    expect(rollupRowsToRead({ ...day, every: 120_000, limit: 10 }, 1)).toBe(20); // one page: `limit` buckets of two minutes
+    expect(rollupRowsToRead({ ...day, every: 3_600_000, limit: 2000 }, 1)).toBe(24);
+    expect(rollupRowsToRead({ ...day, every: 1000, limit: 10 }, 1)).toBe(Number.POSITIVE_INFINITY);
+    expect(rollupRowsToRead({ ...day, every: 60_000, limit: 10, source: 'raw' }, 1)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('answers a bounded rollup aggregate on the main thread while the only worker runs a long scan', async () => {
+    const store = open({ query: { workers: 1, maxQueued: 4, timeoutMs: 30_000 } });
+    await store.insertBatch(batch([reading(1), reading(2), reading(3)], { boot: 'other-boot' }), T0);
+    seedMany(join(dir, SQLITE_FILE), 60, 5000);
+    let scanned = false;
+    // Per-second buckets over every sensor: 300 000 readings on the worker, far longer than the rollup read.
+    const slow = store.aggregate({ device: DEVICE, from: T0, to: T0 + 5_000_000, every: 1000, agg: 'mean', limit: 100_000 });
+    const settled = slow.then(() => (scanned = true), () => (scanned = true));
+    const minute = await store.aggregate({ device: DEVICE, sensor: 'tc1', from: T0, to: T0 + 60_000, every: 60_000, agg: 'last', limit: 10 });
+    expect(minute).toEqual({ items: [{ sensor: 'tc1', bucket: T0, value: 803, count: 3 }], truncated: false, source: 'rollup_1m' });
+    expect(scanned).toBe(false);
+    await settled;
   });
 
   it('throws BACKEND_STORE_OPEN_FAILED where no folder can be made', () => {

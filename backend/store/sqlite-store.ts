@@ -24,7 +24,7 @@ import type {
   StoreHealth,
   StoredReading,
 } from './reading-store.js';
-import { type ReadingRow, toReading } from './sqlite-queries.js';
+import { MAIN_THREAD_ROLLUP_ROWS, type ReadingRow, aggregate, rollupRowsToRead, toReading } from './sqlite-queries.js';
 import { migrate } from './sqlite-schema.js';
 import { SeqRanges } from './sqlite-seq-ranges.js';
 import { WriteThread } from './write-thread.js';
@@ -46,9 +46,11 @@ export const SQLITE_FILE = 'readings.sqlite';
 
 /**
  * The embedded store: one SQLite file in WAL mode, zero set-up, right on a Pi too. A writer thread
- * commits and runs retention (see write-thread.ts); the main thread answers the queries whose cost
- * is bounded by an index lookup (latest, devices, gaps); range queries go to worker threads (see
- * query-pool.ts).
+ * commits and runs retention (see write-thread.ts); the main thread only reads, and answers the
+ * queries whose cost is bounded up front: index lookups (latest, devices, gaps) and rollup
+ * aggregates that read at most MAIN_THREAD_ROLLUP_ROWS rows. Raw ranges, raw aggregates and
+ * anything else whose cost is not bounded go to worker threads (see query-pool.ts), where a
+ * deadline applies; a bounded read needs none and would only pay the hop.
  */
 export class SqliteReadingStore implements ReadingStore {
   readonly file: string;
@@ -57,7 +59,8 @@ export class SqliteReadingStore implements ReadingStore {
   private readonly ranges: SeqRanges;
   private readonly pool: QueryPool;
   /** The main thread's reads, prepared once: preparing costs more than running them. */
-  private readonly statements: Record<'listDevices' | 'device' | 'latest' | 'readings', Database.Statement>;
+  private readonly statements: Record<'listDevices' | 'device' | 'latest' | 'readings' | 'sensorCount', Database.Statement>;
+  private readonly observeQuery: SqliteStoreOptions['observeQuery'];
   private lastWriteError: Error | undefined;
 
   constructor(dataDir: string, options: Partial<SqliteStoreOptions> = {}) {
@@ -84,6 +87,7 @@ export class SqliteReadingStore implements ReadingStore {
     this.writer = new WriteThread({ file: this.file, retention });
     this.ranges = new SeqRanges(this.db);
     this.pool = new QueryPool({ file: this.file, ...query, log, observe: observeQuery });
+    this.observeQuery = observeQuery;
     const devices = 'SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices';
     this.statements = {
       listDevices: this.db.prepare(`${devices} ORDER BY device`),
@@ -91,6 +95,8 @@ export class SqliteReadingStore implements ReadingStore {
       latest: this.db.prepare('SELECT * FROM latest WHERE device = ? ORDER BY sensor'),
       // A scan of the device's readings, sorted: for tests and tools, not for the API.
       readings: this.db.prepare('SELECT * FROM readings WHERE device = ? ORDER BY seq, boot LIMIT ?'),
+      // The sensors an all-sensor aggregate reads rollups of (sqlite-queries.ts lists them from `latest` too).
+      sensorCount: this.db.prepare('SELECT count(*) FROM latest WHERE device = ?').pluck(),
     };
   }
 
@@ -132,6 +138,10 @@ export class SqliteReadingStore implements ReadingStore {
   }
 
   aggregate(query: AggregateQuery, options: QueryOptions = {}): Promise<AggregatePage> {
+    if (this.db.open) {
+      const sensors = query.sensor === undefined ? (this.statements.sensorCount.get(query.device) as number) : 1;
+      if (rollupRowsToRead(query, sensors) <= MAIN_THREAD_ROLLUP_ROWS) return this.mainThreadAggregate(query, options.signal);
+    }
     return this.pool.run<PackedAggregatePage>({ kind: 'aggregate', query }, options.signal).then(unpackAggregatePage);
   }
 
@@ -160,6 +170,29 @@ export class SqliteReadingStore implements ReadingStore {
   async close(): Promise<void> {
     await Promise.all([this.pool.close(), this.writer.close()]);
     if (this.db.open) this.db.close();
+  }
+
+  /**
+   * A rollup aggregate with a bounded row count, on this thread's connection: its statement is
+   * prepared once and cached, and the answer is made here, with no worker hop (posting the task,
+   * packing and unpacking the page). Outcomes and errors are those of the pool, so callers and
+   * metrics cannot tell the two paths apart.
+   */
+  private mainThreadAggregate(query: AggregateQuery, signal: AbortSignal | undefined): Promise<AggregatePage> {
+    if (signal?.aborted) {
+      this.observeQuery?.('aggregate', 'aborted', 0);
+      return Promise.reject(new BackendError('STORE_QUERY_ABORTED', 'the query was cancelled'));
+    }
+    const started = performance.now();
+    try {
+      const page = aggregate(this.db, query);
+      this.observeQuery?.('aggregate', 'ok', (performance.now() - started) / 1000);
+      return Promise.resolve(page);
+    } catch (error) {
+      this.observeQuery?.('aggregate', 'failed', (performance.now() - started) / 1000);
+      const { message, code } = asError(error) as Error & { code?: string };
+      return Promise.reject(new BackendError('STORE_QUERY_FAILED', `query failed: ${message}${code ? ` (${code})` : ''}`, { cause: error }));
+    }
   }
 
   /** A main-thread read; a closed store answers with STORE_CLOSED rather than a TypeError. */
