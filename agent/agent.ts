@@ -107,7 +107,6 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
     board,
     metrics,
     clock: () => clock.state(),
-    online: () => client.connected,
     committed: (lastSeq) => publisher.readingsAdded(lastSeq),
     stateChanged: () => presence.sensorsChanged(),
     log: log.child({ component: 'agent:readings' }),

@@ -100,7 +100,11 @@ export class BatchLane {
   }
 }
 
-/** The contract's readings batch; `replay` marks readings sent from the outbox after an outage. */
+/**
+ * The contract's readings batch. `replay` marks readings sent from the outbox after an outage: the
+ * replay lane's readings (the backlog of an outage or of an earlier run, and readings sent again
+ * unconfirmed), never the live lane's. It is decided here, by the lane, for the whole batch.
+ */
 export function toBatch(device: string, boot: string, entries: readonly OutboxEntry[], replay: boolean): ReadingBatch {
   return {
     v: CONTRACT_VERSION,

@@ -5,7 +5,7 @@ import { SettingsError } from '../contract/index.js';
 import type { SettingsDeprecation } from '../contract/settings.js';
 import { type RunningAgent, startAgent } from './agent.js';
 import { loadAgentConfig, maskSecrets } from './config.js';
-import { AgentError } from './errors.js';
+import { AgentError, type AgentErrorCode } from './errors.js';
 
 const HELP = `furnace-agent: reads a furnace's serial sensors and publishes their readings over MQTT
 
@@ -87,7 +87,7 @@ function main(): void {
 }
 
 function fail(log: Logger, agent: RunningAgent, error: unknown): void {
-  const code = error instanceof AgentError ? error.code : 'AGENT_START_FAILED';
+  const code: AgentErrorCode = error instanceof AgentError ? error.code : 'AGENT_START_FAILED';
   log.fatal({ err: error, code }, 'agent cannot run');
   process.stderr.write(`furnace-agent: ${code}: ${(error as Error).message}\n`);
   void agent.stop().finally(() => process.exit(1));

@@ -17,7 +17,7 @@ const DEVICE = 'confirm-test';
 const BOOT = 'boot-1';
 
 function reading(ts = Date.now()): NewReading {
-  return { ts, sensor: 'tc1', value: 800, unit: 'C', quality: 'good', clock: 'synced', replay: false };
+  return { ts, sensor: 'tc1', value: 800, unit: 'C', quality: 'good', clock: 'synced' };
 }
 
 /**

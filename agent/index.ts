@@ -1,8 +1,4 @@
-// agent/: the edge agent's public surface.
-export { startAgent, type RunningAgent, type AgentStats, type AgentDependencies } from './agent.js';
-export { AgentConfigSchema, type AgentConfig, loadAgentConfig, maskSecrets, AGENT_ENV_PREFIX } from './config.js';
+// agent/: the edge agent's public surface: what the stack and other parts use. Tests import the modules.
+export { startAgent, type RunningAgent } from './agent.js';
+export { type AgentConfig, loadAgentConfig } from './config.js';
 export { AgentError, type AgentErrorCode } from './errors.js';
-export { parseSensorLine, type ParsedLine } from './line-parser.js';
-export { DurableOutbox, type NewReading, type OutboxEntry } from './outbox.js';
-export { SerialSource, type SerialSourceOptions, type SourceState } from './serial-source.js';
-export { planAgent, type AgentPlan, type PortPlan, type SensorPlan } from './sensor-plan.js';

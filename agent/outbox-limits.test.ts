@@ -8,7 +8,7 @@ const BOOT = '01JBOOT';
 const T0 = 1_764_340_000_000;
 
 function reading(ts: number): NewReading {
-  return { ts, sensor: 'tc1', value: 812.5, unit: 'C', quality: 'good', clock: 'synced', replay: true };
+  return { ts, sensor: 'tc1', value: 812.5, unit: 'C', quality: 'good', clock: 'synced' };
 }
 
 describe('DurableOutbox limits', () => {

@@ -10,7 +10,7 @@ const BOOT_A = '01JBOOTA';
 const BOOT_B = '01JBOOTB';
 
 function reading(overrides: Partial<NewReading> = {}): NewReading {
-  return { ts: 1764340000000, sensor: 'tc1', value: 812.5, unit: 'C', quality: 'good', clock: 'synced', replay: false, ...overrides };
+  return { ts: 1764340000000, sensor: 'tc1', value: 812.5, unit: 'C', quality: 'good', clock: 'synced', ...overrides };
 }
 
 describe('DurableOutbox', () => {
@@ -114,14 +114,13 @@ describe('DurableOutbox', () => {
     expect(second.append(BOOT_B, reading())).toBe(5);
   });
 
-  it('round-trips a bad reading with a null value, and the replay and clock flags', () => {
+  it('round-trips a bad reading with a null value, and the clock flag', () => {
     const outbox = open();
-    const bad = reading({ value: null, quality: 'bad', clock: 'unsynced', replay: true, sensor: 'tc-2', unit: 'degC' });
+    const bad = reading({ value: null, quality: 'bad', clock: 'unsynced', sensor: 'tc-2', unit: 'degC' });
     const seq = outbox.append(BOOT_A, bad);
     expect(outbox.peek(1)).toEqual([{ seq, boot: BOOT_A, ...bad }]);
     const [entry] = outbox.peek(1);
     expect(entry?.value).toBeNull();
-    expect(entry?.replay).toBe(true);
   });
 
   describe('sent, confirmed, sent again', () => {

@@ -12,8 +12,6 @@ export interface NewReading {
   unit: string;
   quality: Quality;
   clock: ClockState;
-  /** Read while the broker was unreachable: it will go out as a replay. */
-  replay: boolean;
 }
 
 /** How much the outbox may hold while the broker is away, and what gives way when it is full. */
@@ -35,7 +33,11 @@ export const DEFAULT_OUTBOX_LIMITS: OutboxLimits = {
 /** Age pruning runs at most this often, on append: no timer, no work while idle. */
 const PRUNE_EVERY_MS = 60_000;
 
-export interface OutboxEntry extends Reading {
+/**
+ * A reading as the outbox holds it. It has no `replay` flag: that says how a reading is sent, not
+ * what it is, so the lane that sends it sets it (batch-lane.ts).
+ */
+export interface OutboxEntry extends Omit<Reading, 'replay'> {
   /** The agent boot the reading was taken under; a re-send keeps it, so the backend can drop the duplicate. */
   boot: string;
 }
@@ -49,11 +51,10 @@ interface Row {
   unit: string;
   quality: Quality;
   clock: ClockState;
-  replay: number;
 }
 
 /** A reading's own columns: the sent state (outbox-sent.ts) stays inside the outbox. */
-const READING_COLUMNS = 'seq, boot, ts, sensor, value, unit, quality, clock, replay';
+const READING_COLUMNS = 'seq, boot, ts, sensor, value, unit, quality, clock';
 
 /**
  * The durable outbox: every reading is committed to SQLite before anything is published.
@@ -97,6 +98,7 @@ export class DurableOutbox {
       this.db.pragma('journal_mode = WAL');
       // FULL: a committed reading survives a power cut too, not only a crash of the process.
       this.db.pragma('synchronous = FULL');
+      // `replay` is a column of earlier versions, kept so their outbox files open as they are: written 0, never read.
       this.db.exec(`CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         boot TEXT NOT NULL, ts INTEGER NOT NULL, sensor TEXT NOT NULL, value REAL, unit TEXT NOT NULL,
@@ -112,7 +114,7 @@ export class DurableOutbox {
     }
     this.insert = this.db.prepare(
       `INSERT INTO outbox (boot, ts, sensor, value, unit, quality, clock, replay)
-       VALUES (@boot, @ts, @sensor, @value, @unit, @quality, @clock, @replay) RETURNING seq`,
+       VALUES (@boot, @ts, @sensor, @value, @unit, @quality, @clock, 0) RETURNING seq`,
     );
     this.oldest = this.db.prepare(`SELECT ${READING_COLUMNS} FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?`);
     this.removeThrough = this.db.prepare('DELETE FROM outbox WHERE seq <= ?');
@@ -152,7 +154,7 @@ export class DurableOutbox {
           seqs.push(undefined);
           return;
         }
-        const row = this.insert.get({ ...reading, boot, replay: reading.replay ? 1 : 0 }) as { seq: number };
+        const row = this.insert.get({ ...reading, boot }) as { seq: number };
         this.rows++;
         seqs.push(row.seq);
       });
@@ -259,5 +261,5 @@ export function runsOf(entries: readonly { seq: number }[]): SeqRun[] {
 /** Cuts at the first change of boot: acknowledging a batch must never cover a row not in it. */
 function sameBoot(rows: Row[]): OutboxEntry[] {
   const end = rows.findIndex((row) => row.boot !== rows[0]?.boot);
-  return rows.slice(0, end < 0 ? rows.length : end).map((row) => ({ ...row, replay: row.replay === 1 }));
+  return rows.slice(0, end < 0 ? rows.length : end);
 }

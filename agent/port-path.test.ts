@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../test/helpers/wait-for.js';
 import { AgentError } from './errors.js';
 import { listPorts, parsePortPath, resolveUsbPort } from './port-path.js';
-import { SerialSource } from './serial-source.js';
+import { SerialSource } from '../test/helpers/serial-source.js';
 
 const log = pino({ level: 'silent' });
 

@@ -42,7 +42,7 @@ describe('ReadingPipeline', () => {
     const committed: number[] = [];
     let changes = 0;
     const sink = new ReadingPipeline({
-      boot: 'b1', sensors, outbox, board, metrics, log, clock: () => 'synced', online: () => online,
+      boot: 'b1', sensors, outbox, board, metrics, log, clock: () => 'synced',
       committed: (seq) => committed.push(seq),
       stateChanged: () => changes++,
     });
@@ -51,7 +51,7 @@ describe('ReadingPipeline', () => {
     return { sink, committed, board, metric, changes: () => changes };
   }
 
-  it('commits a burst in one go, with each sensor unit, the clock flag and the replay flag', async () => {
+  it('commits a burst in one go, with each sensor unit and the clock flag', async () => {
     const { sink, committed } = pipeline([sensor('tc1'), sensor('tc2')], undefined, false);
     sink.reading('tc1', T0, 800, 'good');
     sink.reading('tc2', T0, null, 'bad');
@@ -60,9 +60,9 @@ describe('ReadingPipeline', () => {
     await waitFor(() => committed.length === 1, { timeoutMs: 2000, what: 'the commit' });
     expect(committed).toEqual([3]);
     expect(outbox.peek(10)).toEqual([
-      { seq: 1, boot: 'b1', ts: T0, sensor: 'tc1', value: 800, unit: 'C', quality: 'good', clock: 'synced', replay: true },
-      { seq: 2, boot: 'b1', ts: T0, sensor: 'tc2', value: null, unit: 'C', quality: 'bad', clock: 'synced', replay: true },
-      { seq: 3, boot: 'b1', ts: T0 + 1, sensor: 'tc1', value: 2000, unit: 'C', quality: 'uncertain', clock: 'synced', replay: true },
+      { seq: 1, boot: 'b1', ts: T0, sensor: 'tc1', value: 800, unit: 'C', quality: 'good', clock: 'synced' },
+      { seq: 2, boot: 'b1', ts: T0, sensor: 'tc2', value: null, unit: 'C', quality: 'bad', clock: 'synced' },
+      { seq: 3, boot: 'b1', ts: T0 + 1, sensor: 'tc1', value: 2000, unit: 'C', quality: 'uncertain', clock: 'synced' },
     ]);
   });
 

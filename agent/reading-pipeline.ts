@@ -16,8 +16,6 @@ export interface PipelineOptions {
   board: SensorHealthBoard;
   metrics: AgentMetrics;
   clock: () => ClockState;
-  /** Whether the broker is connected now: a reading taken while it is not is marked for replay. */
-  online: () => boolean;
   /** Readings up to this seq are committed. */
   committed: (lastSeq: number) => void;
   /** A sensor's state changed. */
@@ -77,7 +75,7 @@ export class ReadingPipeline implements SensorSink {
       return;
     }
     const unit = this.units.get(sensorId) ?? '';
-    this.pending.push({ ts, sensor: sensorId, value, unit, quality, clock: this.options.clock(), replay: !this.options.online() });
+    this.pending.push({ ts, sensor: sensorId, value, unit, quality, clock: this.options.clock() });
     if (waiting.length > 0) this.pendingWaiters.set(this.pending.length - 1, waiting);
     if (!this.flushScheduled) {
       this.flushScheduled = true;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { KEEP_EVERY_READING, Sampler } from './sampler.js';
+import { Sampler, type SamplingOptions } from './sampler.js';
+
+const KEEP_EVERY_READING: SamplingOptions = { minIntervalMs: 0, deadband: 0, heartbeatMs: 0 };
 
 /** Feeds [ts, value] pairs and returns the ones kept. */
 function kept(sampler: Sampler, series: Array<[number, number | null]>, quality: 'good' | 'bad' = 'good'): number[] {

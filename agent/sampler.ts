@@ -9,8 +9,6 @@ export interface SamplingOptions {
   heartbeatMs: number;
 }
 
-export const KEEP_EVERY_READING: SamplingOptions = { minIntervalMs: 0, deadband: 0, heartbeatMs: 0 };
-
 /**
  * Decides which readings of one sensor are worth sending. A change of quality is always
  * kept: a thermocouple going open must never wait for a heartbeat.

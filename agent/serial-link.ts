@@ -2,6 +2,7 @@ import { autoDetect } from '@serialport/bindings-cpp';
 import type { BindingInterface } from '@serialport/bindings-interface';
 import { SerialPortStream } from '@serialport/stream';
 import type { Logger } from 'pino';
+import { AgentError } from './errors.js';
 import { type PortAddress, resolveUsbPort } from './port-path.js';
 import type { Connection, Opener } from './reopening-link.js';
 
@@ -43,7 +44,10 @@ export function serialOpener(options: SerialOpenerOptions): Opener {
     port.on('data', (chunk: Buffer) => onData(chunk));
     // Errors also end in 'close' when they matter; without a listener one would crash the agent.
     port.on('error', (error) => log.debug({ err: error, path }, 'serial port error'));
-    await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
+    // The operating system's words stay the message (they are the sensor's state reason); the code says what failed.
+    await new Promise<void>((resolve, reject) =>
+      port.open((error) => (error ? reject(new AgentError('AGENT_SERIAL_OPEN_FAILED', error.message, { cause: error })) : resolve())),
+    );
     port.once('close', (error?: Error | null) => onClose(error?.message ? `port closed: ${error.message}` : 'port closed'));
     const connection: Connection = {
       write: (data) => {

@@ -9,7 +9,7 @@ import { capturedLog } from '../test/helpers/agent-observer.js';
 import { describeWithProgram } from '../test/helpers/require-program.js';
 import { startPtyPair } from '../test/helpers/socat.js';
 import { waitFor } from '../test/helpers/wait-for.js';
-import { SerialSource, type SerialSourceOptions, type SourceState } from './serial-source.js';
+import { SerialSource, type SerialSourceOptions, type SourceState } from '../test/helpers/serial-source.js';
 
 const log = pino({ level: 'silent' });
 // Kept before any test fakes the timers: the deadlines below must run on real time.

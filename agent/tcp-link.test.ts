@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type TcpTransport, openTcpTransport } from '../hardware/transports/tcp-transport.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { waitFor } from '../test/helpers/wait-for.js';
-import { type SourceState, SerialSource } from './serial-source.js';
+import { type SourceState, SerialSource } from '../test/helpers/serial-source.js';
 
 const log = pino({ level: 'silent' });
 

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt from 'mqtt';
-import { DurableOutbox, type NewReading } from '../agent/index.js';
+import { DurableOutbox } from '../agent/outbox.js';
 import { type Reading, type ReadingBatch, encodePayload, topics } from '../contract/index.js';
 import { DIST_DIR } from '../test/helpers/cli.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
@@ -88,7 +88,8 @@ async function costAtTenPerSecond(dir: string, brokerUrl: string): Promise<void>
   for (const proc of [agent, reader, ...emulators]) await proc.stop();
 }
 
-function backlogReading(i: number): NewReading {
+/** A backlog reading: what the outbox takes, and with a seq what the reference publishes (marked replay, as the agent's replay lane sends it). */
+function backlogReading(i: number): Omit<Reading, 'seq'> {
   return { ts: 1_800_000_000_000 + i * 1000, sensor: 'tc1', value: 800 + (i % 100) / 10, unit: 'C', quality: 'good', clock: 'synced', replay: true };
 }
 

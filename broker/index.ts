@@ -1,7 +1,6 @@
-// broker/: the MQTT broker's public surface.
+// broker/: the MQTT broker's public surface: what the stack, bench and cross-part tests use. Tests of the broker import the modules.
 export { startBroker, type RunningBroker } from './broker.js';
-export { BrokerConfigSchema, type BrokerConfig, type Role, ROLES, loadBrokerConfig, BROKER_ENV_PREFIX } from './config.js';
+export { type BrokerConfig, type Role, loadBrokerConfig } from './config.js';
 export { BrokerError, type BrokerErrorCode } from './errors.js';
-export { type Credential, formatCredentials, parseCredentials, readCredentialsFile, writeCredentialsFile } from './credentials.js';
-export { hashPassword, verifyPassword } from './password-hash.js';
-export { runPasswd } from './passwd-cli.js';
+export { type Credential, writeCredentialsFile } from './credentials.js';
+export { hashPassword } from './password-hash.js';

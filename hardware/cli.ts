@@ -2,7 +2,7 @@
 // furnace-emulator: emulated furnaces on pseudo-terminals, TCP ports or standard I/O (spec §21).
 import { pino } from 'pino';
 import { HELP, parseCliOptions } from './cli-options.js';
-import { HardwareError } from './errors.js';
+import { HardwareError, type HardwareErrorCode } from './errors.js';
 import { type Fleet, startFleet } from './fleet.js';
 import { LineEmulator } from './line-emulator.js';
 
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const code = error instanceof HardwareError ? error.code : 'HARDWARE_FAILED';
+  const code: HardwareErrorCode = error instanceof HardwareError ? error.code : 'HARDWARE_FAILED';
   process.stderr.write(`furnace-emulator: ${code}: ${(error as Error).message}\n`);
   process.exit(error instanceof HardwareError && error.code === 'HARDWARE_BAD_OPTION' ? 2 : 1);
 });

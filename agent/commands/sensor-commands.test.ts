@@ -60,7 +60,7 @@ describe('read-now and set-interval', () => {
     const metrics = new AgentMetrics({ outboxDepth: () => outbox.depth, outboxOldestAgeMs: () => 0, mqttConnected: () => true });
     const board = new SensorHealthBoard('f', sensors.map((sensor) => sensor.id));
     const pipeline = new ReadingPipeline({
-      boot: 'b1', sensors, outbox, board, metrics, log, clock: () => 'synced', online: () => true, committed: () => undefined, stateChanged: () => undefined,
+      boot: 'b1', sensors, outbox, board, metrics, log, clock: () => 'synced', committed: () => undefined, stateChanged: () => undefined,
     });
     return { board, pipeline };
   }

@@ -31,7 +31,3 @@ function build(pattern: string): GlobMatcher {
   const regex = new RegExp(`^${source}$`);
   return (value) => regex.test(value);
 }
-
-export function matchesGlob(pattern: string, value: string): boolean {
-  return compileGlob(pattern)(value);
-}

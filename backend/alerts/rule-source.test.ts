@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseRulesText, readRulesFile, rulesOf, writeRulesFile } from './rule-source.js';
+import { parseRulesText, prepareRulesFile, readRulesFile, rulesOf } from './rule-source.js';
 
 const HOT = { id: 'hot', kind: 'threshold', match: { device: 'f-*' }, severity: 'critical', above: 100 };
 
@@ -46,7 +46,7 @@ describe('rule sources', () => {
     writeFileSync(path, '[]\n');
     const parsed = parseRulesText(JSON.stringify([HOT]));
     if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
-    writeRulesFile(path, parsed.rules, 'ops');
+    prepareRulesFile(path, parsed.rules, 'ops').commit();
     expect(readFileSync(path, 'utf8')).toMatch(/^# Alert rules, written by PUT \/api\/v1\/rules \(ops\)/);
     expect(readRulesFile(path)).toEqual({ ok: true, set: { source: path, rules: parsed.rules } });
     expect(readdirSync(dir)).toEqual(['rules.yaml']);

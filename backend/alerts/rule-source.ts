@@ -81,7 +81,3 @@ export function prepareRulesFile(path: string, rules: readonly Rule[], by: strin
   }
   return { commit: () => renameSync(temporary, path), discard };
 }
-
-export function writeRulesFile(path: string, rules: readonly Rule[], by: string): void {
-  prepareRulesFile(path, rules, by).commit();
-}

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Reading, ReadingBatch } from '../../contract/index.js';
-import { type TestApp, startTestApp } from '../../test/helpers/backend-app.js';
+import { ADMIN_TOKEN, type TestApp, startTestApp } from '../../test/helpers/backend-app.js';
 
 const DEVICE = 'furnace-1';
 const NOW = 1764340000000;
@@ -131,6 +131,21 @@ describe('buildApp (HTTP query API): devices, probes, errors', () => {
     const expected = { statusCode: 404, code: 'API_ROUTE_NOT_FOUND', error: 'Not Found', message: 'no route GET /api/v1/nothing-here' };
     expect(await t.get('/api/v1/nothing-here?x=1')).toMatchObject({ status: 404, body: expected });
     expect(await t.get('/api/v1/nothing-here', null)).toMatchObject({ status: 404, body: expected });
+  });
+
+  it('answers a body past the limit with 413 API_BODY_TOO_LARGE and a body of another type with 415 API_UNSUPPORTED_MEDIA_TYPE', async () => {
+    const post = async (headers: Record<string, string>, payload: string) => {
+      const response = await t.app.inject({ method: 'POST', url: '/api/v1/admin/retention', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...headers }, payload });
+      return { status: response.statusCode, body: response.json<unknown>() };
+    };
+    expect(await post({ 'content-type': 'application/json' }, `{"comment":"${'x'.repeat(1_100_000)}"}`)).toStrictEqual({
+      status: 413,
+      body: { statusCode: 413, code: 'API_BODY_TOO_LARGE', error: 'Payload Too Large', message: anyString },
+    });
+    expect(await post({ 'content-type': 'application/xml' }, '<silence/>')).toStrictEqual({
+      status: 415,
+      body: { statusCode: 415, code: 'API_UNSUPPORTED_MEDIA_TYPE', error: 'Unsupported Media Type', message: anyString },
+    });
   });
 
   it('is healthy on /healthz and ready on /readyz without a token', async () => {

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { API_ERRORS, ApiError, BackendError } from '../errors.js';
+import { API_ERRORS, ApiError, type ApiErrorCode, BackendError } from '../errors.js';
 
 /** The one error shape of the API, as fastify's own errors have it. */
 export interface ApiErrorBody {
@@ -15,6 +15,8 @@ const reasons: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -46,6 +48,9 @@ function validationMessage(error: FastifyError): string {
   if (item.keyword === 'enum') return `${name}: must be one of ${(item.params?.allowedValues as string[] | undefined)?.join(', ') ?? '(see the API document)'}`;
   return `${name}: ${item.message ?? 'is not valid'}`;
 }
+
+/** fastify's own 4xx errors (FST_ERR_CTP_BODY_TOO_LARGE, FST_ERR_CTP_INVALID_MEDIA_TYPE, ...), by status, under our codes. */
+const FASTIFY_4XX: Partial<Record<number, ApiErrorCode>> = { 413: 'API_BODY_TOO_LARGE', 415: 'API_UNSUPPORTED_MEDIA_TYPE' };
 
 /** The store's own failures, as API errors with stable codes. */
 function fromBackendError(error: BackendError): ApiError | undefined {
@@ -99,14 +104,15 @@ export function installErrorHandlers(app: FastifyInstance): void {
     const status = statusCode && statusCode >= 400 && statusCode < 500 ? statusCode : 500;
     if (status === 500) {
       request.log.error({ err: error }, 'request failed');
-      return reply.status(500).send(errorBody(500, 'API_INTERNAL', 'internal error; see the backend log'));
+      return reply.status(500).send(errorBody(500, 'API_INTERNAL', API_ERRORS.API_INTERNAL.message));
     }
-    // A fastify 4xx (e.g. a body too large): keep its status, under our code.
-    return reply.status(status).send(errorBody(status, 'API_BAD_REQUEST', error.message));
+    // A fastify 4xx (a body too large, of a type the route does not take, malformed JSON): keep its
+    // status, under our code for it; the rest of them are requests that are not valid.
+    return reply.status(status).send(errorBody(status, FASTIFY_4XX[status] ?? 'API_BAD_REQUEST', error.message));
   });
   app.setNotFoundHandler((request, reply) =>
     reply
-      .status(API_ERRORS.API_ROUTE_NOT_FOUND)
+      .status(API_ERRORS.API_ROUTE_NOT_FOUND.statusCode)
       .send(errorBody(404, 'API_ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)),
   );
 }

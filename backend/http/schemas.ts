@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { ClockState, Quality, SEGMENT_PATTERN, SensorState } from '../../contract/index.js';
+import { API_ERRORS } from '../errors.js';
 
 // The HTTP API's request and response schemas (TypeBox: JSON Schema, so fastify validates and
 // serialises with them and @fastify/swagger publishes them unchanged).
@@ -9,7 +10,11 @@ export const UnixMs = (description: string) => Type.Integer({ description: `${de
 export const ErrorBody = Type.Object(
   {
     statusCode: Type.Integer(),
-    code: Type.String({ description: 'stable code, e.g. API_DEVICE_NOT_FOUND' }),
+    code: Type.String({
+      description: `stable code: ${Object.entries(API_ERRORS)
+        .map(([code, { statusCode }]) => `${code} (${statusCode})`)
+        .join(', ')}`,
+    }),
     error: Type.String({ description: 'the HTTP reason phrase' }),
     message: Type.String({ description: 'what went wrong, naming the parameter at fault' }),
   },

@@ -1,15 +1,15 @@
 import type { BindingInterface } from '@serialport/bindings-interface';
 import type { Logger } from 'pino';
-import { createLink } from './link-factory.js';
-import { LineSource } from './line-source.js';
+import { createLink } from '../../agent/link-factory.js';
+import { LineSource } from '../../agent/line-source.js';
 
-export type { SourceState } from './reopening-link.js';
+export type { SourceState } from '../../agent/reopening-link.js';
 
 export interface SerialSourceOptions {
   /** A device path, usb:VID:PID or tcp://host:port. */
   path: string;
   baudRate: number;
-  /** The serialport binding; the operating system's by default, a mock in tests and demos. */
+  /** The serialport binding; the operating system's by default, a mock in tests. */
   binding?: BindingInterface;
   reopenMinMs?: number;
   reopenMaxMs: number;
@@ -19,9 +19,8 @@ export interface SerialSourceOptions {
 }
 
 /**
- * A serial port read as lines, that keeps itself open: reopened with growing, jittered delays
- * when it fails or vanishes, and when it is open but silent for `stallAfterMs`, until `stop()`.
- * The emulator's tests and tools reuse it as the reference reader of a line.
+ * The line source the agent's line drivers read (agent/drivers.ts builds the same: a LineSource
+ * over createLink), made from plain options so tests can read a port as lines without a driver.
  */
 export class SerialSource extends LineSource {
   constructor(options: SerialSourceOptions) {
