@@ -32,6 +32,17 @@ const HEAVY_TEST_TIMEOUT_MS = 180_000;
 const BUSY_TIMEOUT_DEFAULT_MS = 5000;
 const LOCKED_ANSWER_BOUND_MS = BUSY_TIMEOUT_DEFAULT_MS / 2;
 
+/** BEGIN IMMEDIATE without waiting: true once this connection holds the write lock. */
+function tryBegin(db: Database.Database): boolean {
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') return false;
+    throw error;
+  }
+}
+
 describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do not drag each other down', () => {
   let dir: string;
   let broker: Mosquitto;
@@ -148,7 +159,9 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do no
     // Another process takes the write lock and keeps it: a backup, a stuck sqlite3 shell.
     const other = new Database(join(dir, 'backend', SQLITE_FILE), { timeout: 0 });
     try {
-      other.exec('BEGIN IMMEDIATE');
+      // The backend commits on its own thread: it may hold the lock at this moment (a repeat of
+      // reading 1 from waitUntilSubscribed). Take it as soon as it is free.
+      await waitFor(() => tryBegin(other), { timeoutMs: 5000, what: 'the write lock' });
       const readyz = await apiGet<{ code: string; message: string }>(base, '/readyz', null);
       expect(readyz).toMatchObject({ status: 503, body: { code: 'API_NOT_READY', message: 'store not writable: database is locked' } });
       expect(readyz.ms).toBeLessThan(LOCKED_ANSWER_BOUND_MS);
@@ -167,7 +180,7 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do no
       }
       expect((await apiGet(base, '/readyz', null)).status).toBe(503);
     } finally {
-      other.exec('ROLLBACK');
+      if (other.inTransaction) other.exec('ROLLBACK');
       other.close();
     }
     await waitFor(async () => (await apiGet(base, '/readyz', null)).status === 200, { timeoutMs: 5000, what: 'ready again' });
