@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { type Logger, pino } from 'pino';
 import type { AlertTransition } from '../../contract/index.js';
+import { OncePerKey } from '../../contract/log-once.js';
 import { type AlertInstance, instanceKey } from './alert-state.js';
 import type { Acknowledgement, AlertEventRecord, ChannelItem, HistoryQuery, Silence, SilenceMatchers } from './types.js';
 
@@ -88,7 +89,7 @@ export class AlertStore {
   private readonly commitTx: (change: AlertCommit) => AlertEventRecord[];
   private readonly log: Logger;
   /** Rows already reported as corrupt: each is logged at error once, then at debug (they come back on every read). */
-  private readonly reported = new Set<string>();
+  private readonly reported = new OncePerKey();
   private corrupt = 0;
   private readonly silenceEndedListeners: Array<(now: number) => void> = [];
 
@@ -349,10 +350,8 @@ export class AlertStore {
     if (problem === undefined && 'value' in parsed) return parsed.value;
     this.corrupt++;
     const id = `${table}/${key}`;
-    const first = !this.reported.has(id);
-    // Bounded: a table full of bad rows must not grow this set without end.
-    if (first && this.reported.size < 10_000) this.reported.add(id);
-    this.log[first ? 'error' : 'debug']({ table, key, problem }, `unreadable ${table} row ${key} skipped: ${problem}`);
+    // Bounded (10 000 rows remembered, then it starts over): a table full of bad rows must not grow it without end.
+    this.log[this.reported.level(id, '', 'error')]({ table, key, problem }, `unreadable ${table} row ${key} skipped: ${problem}`);
     return undefined;
   }
 }
