@@ -68,6 +68,7 @@ function fromBackendError(error: BackendError): ApiError | undefined {
     case 'STORE_INFLUX_REFUSED':
     case 'STORE_INFLUX_TOO_LARGE':
     case 'STORE_QUERY_FAILED':
+    case 'STORE_WRITE_FAILED':
     case 'BACKEND_PORT_IN_USE':
     case 'BACKEND_LISTEN_FAILED':
     case 'BACKEND_STORE_OPEN_FAILED':
