@@ -1,6 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { CONTRACT_VERSION, type ReadingBatch, encodePayload, topics } from '../contract/index.js';
+import { onceLevel } from '../contract/log-once.js';
 import type { DurableOutbox, OutboxEntry } from './outbox.js';
 
 export type LaneName = 'live' | 'replay';
@@ -80,7 +81,7 @@ export class BatchLane {
       this.failing = false;
       return true;
     } catch (error) {
-      log[this.failing ? 'debug' : 'error']({ err: error, lane: name }, 'the outbox cannot record an acknowledged batch; it will be sent again');
+      log[onceLevel(!this.failing, 'error')]({ err: error, lane: name }, 'the outbox cannot record an acknowledged batch; it will be sent again');
       this.failing = true;
       return false;
     }

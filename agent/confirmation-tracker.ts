@@ -1,6 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { type StoredConfirmation, decodeStoredConfirmation, formatIssues, topics } from '../contract/index.js';
+import { onceLevel } from '../contract/log-once.js';
 import type { DurableOutbox } from './outbox.js';
 
 export interface ConfirmationTrackerOptions {
@@ -101,7 +102,7 @@ export class ConfirmationTracker {
     const decoded = decodeStoredConfirmation(this.options.device, payload);
     if (!decoded.ok) {
       this.stats.refused++;
-      this.options.log[this.refusalLogged ? 'debug' : 'warn']({ cause: decoded.cause, detail: formatIssues(decoded.issues) }, 'confirmation refused');
+      this.options.log[onceLevel(!this.refusalLogged)]({ cause: decoded.cause, detail: formatIssues(decoded.issues) }, 'confirmation refused');
       this.refusalLogged = true;
       return;
     }
@@ -156,7 +157,7 @@ export class ConfirmationTracker {
       if (due === 0) return;
       this.stats.resent.timeout += due;
       // Loud once per stretch without confirmations, quiet while it lasts.
-      log[this.timeoutsLogged ? 'debug' : 'warn']({ readings: due }, 'no confirmation from the backend in time; sending those readings again');
+      log[onceLevel(!this.timeoutsLogged)]({ readings: due }, 'no confirmation from the backend in time; sending those readings again');
       this.timeoutsLogged = true;
       this.options.resend();
     });
@@ -169,7 +170,7 @@ export class ConfirmationTracker {
       if (this.failing) this.options.log.info('the outbox takes confirmations again');
       this.failing = false;
     } catch (error) {
-      this.options.log[this.failing ? 'debug' : 'error']({ err: error }, 'the outbox cannot record confirmations; the readings are kept');
+      this.options.log[onceLevel(!this.failing, 'error')]({ err: error }, 'the outbox cannot record confirmations; the readings are kept');
       this.failing = true;
     }
   }

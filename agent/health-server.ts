@@ -1,6 +1,7 @@
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { describeListenFailure, listenOn } from '../contract/listen.js';
 import { AgentError } from './errors.js';
 
 export interface HealthReport {
@@ -46,19 +47,9 @@ export async function startHealthServer(options: {
       response.end(JSON.stringify({ error: 'not found', routes: ['/healthz', '/metrics'] }));
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        new AgentError(
-          'AGENT_HEALTH_PORT_FAILED',
-          error.code === 'EADDRINUSE'
-            ? `health port ${options.port} on ${options.host} is already in use (setting health.port)`
-            : `cannot listen on ${options.host}:${options.port}: ${error.message}`,
-          { cause: error },
-        ),
-      ),
-    );
-    server.listen(options.port, options.host, () => resolve());
+  await listenOn(server, options.port, options.host).catch((error: unknown) => {
+    const target = { host: options.host, port: options.port, name: 'health port', inUseHint: ' (setting health.port)' };
+    throw new AgentError('AGENT_HEALTH_PORT_FAILED', describeListenFailure(error, target).message, { cause: error });
   });
   return {
     port: (server.address() as AddressInfo).port,

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
+import { backoffDelay } from '../contract/backoff.js';
 import type { AgentConfig } from './config-schema.js';
 import { AgentError } from './errors.js';
-import { backoffDelay } from './reopening-link.js';
 
 export interface MqttConnectionOptions {
   settings: AgentConfig['mqtt'];
@@ -83,7 +83,7 @@ export function connectMqtt({ settings, tls, device, will, willTopic, log }: Mqt
   client.on('close', () => {
     if (ending || timer) return;
     failures++;
-    const delay = backoffDelay(failures, settings.reconnectMinMs, settings.reconnectMaxMs);
+    const delay = backoffDelay(failures, { minMs: settings.reconnectMinMs, maxMs: settings.reconnectMaxMs, jitter: { below: 0.2, above: 0.2 } });
     const fields = { url: settings.url, reason: lastError?.message ?? 'connection closed', retryInMs: delay, failures };
     // Loud once per outage, quiet while it lasts: an outage of hours must not fill the SD card.
     if (failures === 1) log.warn(fields, 'broker unreachable; readings wait in the outbox');

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ClockState, Quality, SensorState } from '../contract/index.js';
+import { OncePerKey, onceLevel } from '../contract/log-once.js';
 import { errorCode } from './errors.js';
 import type { AgentMetrics } from './metrics.js';
 import type { DurableOutbox, NewReading } from './outbox.js';
@@ -43,7 +44,8 @@ export class ReadingPipeline implements SensorSink {
   readonly stats: PipelineStats = { linesRead: 0, readingsStored: 0, outboxWriteErrors: 0, linesRefused: {} };
   private readonly samplers = new Map<string, Sampler>();
   private readonly units = new Map<string, string>();
-  private readonly logged = new Set<string>();
+  /** Causes already logged loudly: a noisy line must not flood the log. */
+  private readonly logged = new OncePerKey();
   private pending: NewReading[] = [];
   /** Read-now waiters of the pending readings, by their index in `pending`. */
   private pendingWaiters = new Map<number, Array<(reading: TakenReading) => void>>();
@@ -110,12 +112,12 @@ export class ReadingPipeline implements SensorSink {
     const { stats, options } = this;
     stats.linesRefused[reason] = (stats.linesRefused[reason] ?? 0) + 1;
     options.metrics.parseErrors.inc({ sensor: sensorId, reason });
-    this.once(`${sensorId}:${reason}`, { sensor: sensorId, reason, line: line.slice(0, 40) }, 'sensor line refused');
+    options.log[this.logged.level(`${sensorId}:${reason}`)]({ sensor: sensorId, reason, line: line.slice(0, 40) }, 'sensor line refused');
   }
 
   failed(sensorId: string, reason: string, detail: string): void {
     this.options.metrics.modbusFailures.inc({ sensor: sensorId, reason });
-    this.once(`${sensorId}:${reason}`, { sensor: sensorId, reason, detail }, 'modbus poll failed');
+    this.options.log[this.logged.level(`${sensorId}:${reason}`)]({ sensor: sensorId, reason, detail }, 'modbus poll failed');
   }
 
   /** Commits what waits now (the agent is stopping). */
@@ -136,7 +138,7 @@ export class ReadingPipeline implements SensorSink {
       // A full or failing disk: these readings cannot be kept, but the agent goes on for the next ones,
       // unhealthy (/healthz 503) until a write succeeds again. Loud once per outage, then quiet.
       const fields = { err: error, code: errorCode(error) ?? 'AGENT_OUTBOX_WRITE_FAILED', lost: readings.length };
-      log[this.writable ? 'error' : 'debug'](fields, 'readings lost: the outbox cannot be written');
+      log[onceLevel(this.writable, 'error')](fields, 'readings lost: the outbox cannot be written');
       this.writable = false;
       this.stats.outboxWriteErrors += readings.length;
       metrics.readingsDropped.inc({ cause: 'write_failed' }, readings.length);
@@ -163,13 +165,6 @@ export class ReadingPipeline implements SensorSink {
       this.options.log.warn({ full: droppedBy.full, expired: droppedBy.expired }, 'outbox cap reached: readings are being dropped');
     }
     this.dropsSeen = { ...droppedBy };
-  }
-
-  /** Loud once per cause, then quiet: a noisy line must not flood the log. */
-  private once(key: string, fields: Record<string, unknown>, message: string): void {
-    const level = this.logged.has(key) ? 'debug' : 'warn';
-    this.logged.add(key);
-    this.options.log[level](fields, message);
   }
 }
 

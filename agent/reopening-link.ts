@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import { backoffDelay } from '../contract/backoff.js';
+import { onceLevel } from '../contract/log-once.js';
 
 export type SourceState = 'opening' | 'open' | 'closed' | 'stalled';
 
@@ -191,10 +193,11 @@ export class ReopeningLink extends EventEmitter<LinkEvents> {
     const { describe, log, reopenMinMs = 250, reopenMaxMs } = this.options;
     if (this.failures === 0) this.failingSince = Date.now();
     this.failures++;
-    const delay = backoffDelay(this.failures, reopenMinMs, reopenMaxMs);
+    // ±20 % jitter: many agents (or many ports) that lost their link together do not retry in step.
+    const delay = backoffDelay(this.failures, { minMs: reopenMinMs, maxMs: reopenMaxMs, jitter: { below: 0.2, above: 0.2 } });
     const fields = { path: describe, reason, failures: this.failures, retryInMs: delay };
     // One warning per outage; the attempts after it only at debug, or a dead port floods the log.
-    const level = this.failures === 1 ? 'warn' : 'debug';
+    const level = onceLevel(this.failures === 1);
     switch (kind) {
       case 'stalled':
         log[level](fields, 'port stalled; reopening');
@@ -211,13 +214,4 @@ export class ReopeningLink extends EventEmitter<LinkEvents> {
     log.info({ path: describe, failures: this.failures, outageMs: Date.now() - this.failingSince }, 'port recovered');
     this.failures = 0;
   }
-}
-
-/**
- * Exponential backoff from `minMs`, capped at `maxMs`, with ±20 % jitter so that many agents
- * (or many ports) do not retry in step. `failures` counts from 1.
- */
-export function backoffDelay(failures: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
-  const base = Math.min(minMs * 2 ** Math.min(failures - 1, 20), maxMs);
-  return Math.round(base * (0.8 + random() * 0.4));
 }

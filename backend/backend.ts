@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Reading } from '../contract/index.js';
+import { describeListenFailure } from '../contract/listen.js';
 import { Alerting } from './alerts/alerting.js';
 import { CommandClient } from './commands/command-client.js';
 import { GapFiller, type GapFillerOptions } from './commands/gap-filler.js';
@@ -133,12 +134,8 @@ export async function startBackend(config: BackendConfig, log: Logger, options: 
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
     await stopAll();
-    const code = (error as NodeJS.ErrnoException).code;
-    throw code === 'EADDRINUSE'
-      ? new BackendError('BACKEND_PORT_IN_USE', `HTTP port ${config.http.port} on ${config.http.host} is already in use`, { cause: error })
-      : new BackendError('BACKEND_LISTEN_FAILED', `cannot listen on ${config.http.host}:${config.http.port}: ${(error as Error).message}`, {
-          cause: error,
-        });
+    const { inUse, message } = describeListenFailure(error, { host: config.http.host, port: config.http.port, name: 'HTTP port' });
+    throw new BackendError(inUse ? 'BACKEND_PORT_IN_USE' : 'BACKEND_LISTEN_FAILED', message, { cause: error });
   }
   retention.start();
   const { port } = app.server.address() as AddressInfo;

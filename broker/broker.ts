@@ -17,7 +17,7 @@ import type { ListenerDeps } from './listener-deps.js';
 import { BrokerMetrics } from './metrics.js';
 import { startMetricsServer } from './metrics-server.js';
 import { guardMqEmitter } from './mq-guards.js';
-import { OncePerKey } from './once-per-key.js';
+import { OncePerKey } from '../contract/log-once.js';
 import { createPersistence } from './persistence.js';
 import { installPublishDrop } from './publish-drop.js';
 import { Sessions } from './sessions.js';

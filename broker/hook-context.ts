@@ -4,7 +4,7 @@ import type { ConnectionRegistry } from './connections.js';
 import type { Credentials } from './credentials.js';
 import type { LimitReporter } from './limit-reporter.js';
 import type { BrokerMetrics } from './metrics.js';
-import type { OncePerKey } from './once-per-key.js';
+import type { OncePerKey } from '../contract/log-once.js';
 import type { DropPacket } from './publish-drop.js';
 import type { Sessions } from './sessions.js';
 

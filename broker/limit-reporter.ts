@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { BrokerMetrics, LimitName } from './metrics.js';
-import { OncePerKey } from './once-per-key.js';
+import { OncePerKey } from '../contract/log-once.js';
 
 /**
  * Counts every hit of a limit and logs it once per client (a client object, or a remote address

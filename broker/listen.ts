@@ -1,4 +1,5 @@
 import type { AddressInfo, Server } from 'node:net';
+import { describeListenFailure, listenOn } from '../contract/listen.js';
 import { BrokerError } from './errors.js';
 
 /** A server that is listening, as the broker tracks it. */
@@ -9,19 +10,9 @@ export interface Listening {
 
 /** Listens, or fails with a BrokerError that names the setting and the address. */
 export async function listen(server: Server, host: string, port: number, setting: string): Promise<Listening> {
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new BrokerError('BROKER_PORT_IN_USE', `${setting} ${port} on ${host} is already in use`, { cause: error })
-          : new BrokerError('BROKER_LISTEN_FAILED', `cannot listen on ${host}:${port} (${setting}): ${error.message}`, { cause: error }),
-      );
-    };
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
+  await listenOn(server, port, host).catch((error: unknown) => {
+    const { inUse, message } = describeListenFailure(error, { host, port, name: setting, setting });
+    throw new BrokerError(inUse ? 'BROKER_PORT_IN_USE' : 'BROKER_LISTEN_FAILED', message, { cause: error });
   });
   return {
     port: (server.address() as AddressInfo).port,

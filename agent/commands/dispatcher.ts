@@ -9,6 +9,7 @@ import {
   type CommandReply,
   compileValidator,
 } from '../../contract/index.js';
+import { OncePerKey } from '../../contract/log-once.js';
 import { AgentError, errorCode } from '../errors.js';
 import type { AgentMetrics } from '../metrics.js';
 import { untilAborted } from '../sensor-control.js';
@@ -49,7 +50,7 @@ const isCommandName = (name: string): name is CommandName => (COMMAND_NAMES as r
 export class CommandDispatcher {
   private readonly cache: ReplyCache;
   private readonly running = new Set<AbortController>();
-  private readonly logged = new Set<string>();
+  private readonly logged = new OncePerKey();
   private readonly now: () => number;
 
   constructor(private readonly options: DispatcherOptions) {
@@ -152,7 +153,6 @@ export class CommandDispatcher {
 
   /** Loud once per cause, then quiet: a requester sending junk in a loop must not flood the SD card. */
   private once(key: string, fields: Record<string, unknown>, message: string): void {
-    this.options.log[this.logged.has(key) ? 'debug' : 'warn'](fields, message);
-    this.logged.add(key);
+    this.options.log[this.logged.level(key)](fields, message);
   }
 }

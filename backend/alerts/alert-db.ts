@@ -1,7 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { BackendError } from '../errors.js';
+import { openSqliteIn } from '../store/sqlite-file.js';
 
 // The alert engine's SQLite file, apart from the readings (whatever engine stores those): the
 // state of every (rule, device, sensor), the alert log, silences and the delivery outboxes. One
@@ -56,21 +55,11 @@ export const ALERTS_FILE = 'alerts.sqlite';
 /** Opens (and creates or upgrades) the alert database in `dataDir`. */
 export function openAlertDb(dataDir: string): Database.Database {
   try {
-    mkdirSync(dataDir, { recursive: true });
-    const db = new Database(join(dataDir, ALERTS_FILE), { timeout: 1000 });
-    db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode, as the readings store: a crashed process loses nothing committed, a power cut may lose
-    // the last commits but never corrupts the file; FULL would cost an fsync per evaluation batch.
-    db.pragma('synchronous = NORMAL');
-    let version = db.pragma('user_version', { simple: true }) as number;
-    for (; version < MIGRATIONS.length; version++) {
-      const step = MIGRATIONS[version] ?? '';
-      db.transaction(() => {
-        db.exec(step);
-        db.pragma(`user_version = ${version + 1}`);
-      })();
-    }
-    return db;
+    // Busy timeout 0, as every backend file (sqlite-file.ts): evaluation runs on the ingest path, and a
+    // wait for a lock there would hold the event loop. Durability normal: a crashed process loses nothing
+    // committed, a power cut may lose the last commits but never corrupts the file; FULL would cost an
+    // fsync per evaluation batch.
+    return openSqliteIn(dataDir, ALERTS_FILE, { durability: 'normal', migrations: MIGRATIONS });
   } catch (error) {
     throw new BackendError('BACKEND_ALERTS_OPEN_FAILED', `cannot open the alert store in ${dataDir}: ${(error as Error).message}`, {
       cause: error,

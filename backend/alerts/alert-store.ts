@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
 import { type Logger, pino } from 'pino';
 import type { AlertTransition } from '../../contract/index.js';
+import { OncePerKey } from '../../contract/log-once.js';
+import { cachedStatement } from '../store/sqlite-file.js';
 import { type AlertInstance, instanceKey } from './alert-state.js';
 import type { Acknowledgement, AlertEventRecord, ChannelItem, HistoryQuery, Silence, SilenceMatchers } from './types.js';
 
@@ -83,12 +85,10 @@ const matchersProblem = (v: unknown) => (isObject(v) && strings(v, ['device', 's
 
 export class AlertStore {
   private readonly sql;
-  /** History queries come in a handful of shapes (which filters are set): one statement per shape. */
-  private readonly historySql = new Map<string, Database.Statement>();
   private readonly commitTx: (change: AlertCommit) => AlertEventRecord[];
   private readonly log: Logger;
   /** Rows already reported as corrupt: each is logged at error once, then at debug (they come back on every read). */
-  private readonly reported = new Set<string>();
+  private readonly reported = new OncePerKey();
   private corrupt = 0;
   private readonly silenceEndedListeners: Array<(now: number) => void> = [];
 
@@ -248,12 +248,8 @@ export class AlertStore {
     filter('from', 'ts >= @from');
     filter('to', 'ts < @to');
     const sql = `SELECT ${EVENT_COLUMNS} FROM alert_events${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT @limit`;
-    let statement = this.historySql.get(sql);
-    if (statement === undefined) {
-      statement = this.db.prepare(sql);
-      this.historySql.set(sql, statement);
-    }
-    return statement.all(params) as EventRow[];
+    // History queries come in a handful of shapes (which filters are set): one statement per shape.
+    return cachedStatement(this.db, sql).all(params) as EventRow[];
   }
 
   /** False when no instance is in that episode (it resolved meanwhile, or never was). */
@@ -349,10 +345,8 @@ export class AlertStore {
     if (problem === undefined && 'value' in parsed) return parsed.value;
     this.corrupt++;
     const id = `${table}/${key}`;
-    const first = !this.reported.has(id);
-    // Bounded: a table full of bad rows must not grow this set without end.
-    if (first && this.reported.size < 10_000) this.reported.add(id);
-    this.log[first ? 'error' : 'debug']({ table, key, problem }, `unreadable ${table} row ${key} skipped: ${problem}`);
+    // Bounded (10 000 rows remembered, then it starts over): a table full of bad rows must not grow it without end.
+    this.log[this.reported.level(id, '', 'error')]({ table, key, problem }, `unreadable ${table} row ${key} skipped: ${problem}`);
     return undefined;
   }
 }

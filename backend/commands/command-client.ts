@@ -9,6 +9,7 @@ import {
   encodePayload,
   topics,
 } from '../../contract/index.js';
+import { onceLevel } from '../../contract/log-once.js';
 import type { BackendMetrics, CommandResult } from '../metrics.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
 import { CommandError } from './command-errors.js';
@@ -207,7 +208,7 @@ export class CommandClient implements CommandSender {
   /** Counted always; logged loudly once (a device answering for another, a stale session), then quietly. */
   private unknownReply(device: string, command: string, requestId: string, why: string): void {
     this.options.metrics.commandRepliesUnknown.inc();
-    this.options.log[this.warnedUnknown ? 'debug' : 'warn']({ device, command, requestId }, `command reply dropped: it ${why}`);
+    this.options.log[onceLevel(!this.warnedUnknown)]({ device, command, requestId }, `command reply dropped: it ${why}`);
     this.warnedUnknown = true;
   }
 }

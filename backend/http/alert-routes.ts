@@ -17,7 +17,7 @@ import {
   SilenceSchema,
   SilencesQuery,
 } from './alert-schemas.js';
-import { fingerprint } from './cursor.js';
+import { decodeCursor, encodeCursor, fingerprint } from './cursor.js';
 import { errorBody } from './error-handler.js';
 import { errorResponses } from './schemas.js';
 import { parseTime } from './time-params.js';
@@ -37,27 +37,6 @@ export const recordBody = (record: AlertEventRecord) => ({ ...record.event, seq:
 
 const bad = (name: string, message: string) => new ApiError('API_BAD_REQUEST', `${name}: ${message}`);
 const byOf = (request: FastifyRequest) => request.principal?.name ?? 'unknown';
-
-/**
- * The history cursor: the seq to continue below, tied to the filters like the readings cursors
- * (cursor.ts), so a cursor replayed on other filters is refused rather than answering a mix.
- */
-const encodeCursor = (before: number, key: string) => Buffer.from(JSON.stringify({ k: 'alert', p: { before }, q: key })).toString('base64url');
-
-function decodeCursor(raw: string, key: string): number {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-  } catch {
-    parsed = undefined; // not JSON: refused below like any other foreign cursor
-  }
-  const { k, p, q } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { k?: unknown; p?: { before?: unknown } | null; q?: unknown };
-  const before = p?.before;
-  if (k !== 'alert' || q !== key || typeof before !== 'number' || !Number.isSafeInteger(before) || before < 1) {
-    throw bad('cursor', 'not a cursor of this query (pass next back with the same other parameters)');
-  }
-  return before;
-}
 
 /** A time in a JSON body: Unix ms as a number, or a string; either way checked as a query's times are. */
 const bodyTime = (name: string, value: number | string) => parseTime(name, String(value));
@@ -105,13 +84,14 @@ function addRoutes(app: FastifyInstance, { alerts, query: limits }: AlertRouteDe
       const to = q.to === undefined ? undefined : parseTime('to', q.to);
       if (from !== undefined && to !== undefined && from >= to) throw bad('from', `${q.from} is not before to (${q.to})`);
       const limit = q.limit ?? limits.defaultLimit;
+      // The cursor is the seq to continue below, tied to the filters: replayed on others it is refused, not answered with a mix.
       const key = fingerprint(['alerts', q.state, q.device, from, to]);
-      const before = q.cursor === undefined ? undefined : decodeCursor(q.cursor, key);
+      const before = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'alert', key).before;
       // One more than asked tells whether another page follows without a second query.
       const records = alerts.history({ state: q.state, device: q.device, from, to, limit: limit + 1, before });
       const page = records.slice(0, limit);
       const last = page.at(-1);
-      return { items: page.map(recordBody), next: records.length > limit && last ? encodeCursor(last.seq, key) : null };
+      return { items: page.map(recordBody), next: records.length > limit && last ? encodeCursor({ k: 'alert', p: { before: last.seq } }, key) : null };
     },
   );
 

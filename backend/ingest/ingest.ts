@@ -12,6 +12,7 @@ import {
   formatIssues,
   parseTopic,
 } from '../../contract/index.js';
+import { OncePerKey } from '../../contract/log-once.js';
 import type { BackendConfig } from '../config.js';
 import type { BackendMetrics } from '../metrics.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
@@ -88,7 +89,7 @@ export class Ingest {
   /** Why command replies cannot arrive although telemetry can: the broker refused their filter. */
   private repliesRefused: string | undefined;
   private subackTimer: NodeJS.Timeout | undefined;
-  private readonly failedListeners = new Set<string>();
+  private readonly failedListeners = new OncePerKey();
   private readonly acks: AckQueue;
   private readonly rejects: RejectLog;
   private readonly summaryTimer: NodeJS.Timeout;
@@ -372,9 +373,7 @@ export class Ingest {
       work();
     } catch (error) {
       this.options.metrics.listenerErrors.inc({ event });
-      const first = !this.failedListeners.has(event);
-      this.failedListeners.add(event);
-      this.options.log[first ? 'error' : 'debug']({ err: error, event }, 'an ingest listener threw; ingest and acknowledgements go on');
+      this.options.log[this.failedListeners.level(event, '', 'error')]({ err: error, event }, 'an ingest listener threw; ingest and acknowledgements go on');
     }
   }
 

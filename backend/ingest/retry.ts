@@ -1,3 +1,5 @@
+import { backoffDelay } from '../../contract/backoff.js';
+
 export interface RetryOptions {
   maxDelayMs: number;
   /** Called on each failure, before the pause. */
@@ -18,7 +20,8 @@ export async function retryUntilDone<T>(attempt: () => Promise<T>, options: Retr
       return await attempt();
     } catch (error) {
       if (options.giveUp()) throw error;
-      const delay = Math.min(100 * 2 ** (tries - 1), options.maxDelayMs);
+      // No jitter: one backend retries its own writes, there is no herd to spread.
+      const delay = backoffDelay(tries, { minMs: 100, maxMs: options.maxDelayMs });
       options.onFailure(error as Error, tries, delay);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, delay))), options.cancelled]);

@@ -1,8 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { DeviceStatus, SensorInfo, SensorState, SensorsHealth } from '../../contract/index.js';
 import { BackendError } from '../errors.js';
+import { cachedStatement, openSqliteIn } from '../store/sqlite-file.js';
 import { type StatusMark, judgeStatus, markAfter } from './status-order.js';
 
 // The device registry: what the agents say about themselves on the retained `status` and
@@ -68,11 +67,8 @@ export class DeviceRegistry {
 
   constructor(dataDir: string) {
     try {
-      mkdirSync(dataDir, { recursive: true });
-      this.db = new Database(join(dataDir, REGISTRY_FILE), { timeout: 0 });
-      this.db.pragma('journal_mode = WAL');
-      this.db.exec(SCHEMA);
-      addFloorColumn(this.db);
+      // Durability normal: a status lost to a power cut is sent again, retained, at the next connection.
+      this.db = openSqliteIn(dataDir, REGISTRY_FILE, { durability: 'normal', migrations: [SCHEMA, addFloorColumn] });
     } catch (error) {
       throw new BackendError('BACKEND_REGISTRY_OPEN_FAILED', `cannot open the device registry in ${dataDir}: ${(error as Error).message}`, {
         cause: error,
@@ -89,63 +85,66 @@ export class DeviceRegistry {
    */
   putStatus(status: DeviceStatus, receivedAt: number): boolean {
     return this.db.transaction(() => {
-      const row = this.db.prepare('SELECT state, ts, boot, floor_ts FROM device_status WHERE device = ?').get(status.device) as
+      const row = this.statement('SELECT state, ts, boot, floor_ts FROM device_status WHERE device = ?').get(status.device) as
         | Pick<StatusRow, 'state' | 'ts' | 'boot' | 'floor_ts'>
         | undefined;
       const current: StatusMark | undefined = row && { state: row.state, ts: row.ts, boot: row.boot ?? undefined, floor: row.floor_ts ?? undefined };
       if (judgeStatus(current, status) !== 'newer') return false;
       const mark = markAfter(current, status);
-      this.db
-        .prepare(
-          `INSERT INTO device_status (device, state, ts, received_at, boot, agent_version, sensors, floor_ts)
-           VALUES (@device, @state, @ts, @receivedAt, @boot, @agentVersion, @sensors, @floor)
-           ON CONFLICT (device) DO UPDATE SET state = excluded.state, ts = excluded.ts, received_at = excluded.received_at,
-             boot = excluded.boot, agent_version = excluded.agent_version, sensors = excluded.sensors, floor_ts = excluded.floor_ts`,
-        )
-        .run({
-          device: status.device,
-          state: status.state,
-          ts: status.ts,
-          receivedAt,
-          boot: status.boot ?? null,
-          agentVersion: status.agentVersion ?? null,
-          sensors: JSON.stringify(status.sensors ?? []),
-          floor: mark.floor ?? null,
-        });
+      const upsert = this.statement(
+        `INSERT INTO device_status (device, state, ts, received_at, boot, agent_version, sensors, floor_ts)
+         VALUES (@device, @state, @ts, @receivedAt, @boot, @agentVersion, @sensors, @floor)
+         ON CONFLICT (device) DO UPDATE SET state = excluded.state, ts = excluded.ts, received_at = excluded.received_at,
+           boot = excluded.boot, agent_version = excluded.agent_version, sensors = excluded.sensors, floor_ts = excluded.floor_ts`,
+      );
+      upsert.run({
+        device: status.device,
+        state: status.state,
+        ts: status.ts,
+        receivedAt,
+        boot: status.boot ?? null,
+        agentVersion: status.agentVersion ?? null,
+        sensors: JSON.stringify(status.sensors ?? []),
+        floor: mark.floor ?? null,
+      });
       return true;
     })();
   }
 
   /** An empty retained message: the status was cleared on the broker. */
   forgetStatus(device: string): void {
-    this.db.prepare('DELETE FROM device_status WHERE device = ?').run(device);
+    this.statement('DELETE FROM device_status WHERE device = ?').run(device);
   }
 
   putSensorsHealth(health: SensorsHealth): void {
-    this.db
-      .prepare(
-        `INSERT INTO sensor_health (device, ts, sensors) VALUES (?, ?, ?)
-         ON CONFLICT (device) DO UPDATE SET ts = excluded.ts, sensors = excluded.sensors WHERE excluded.ts >= sensor_health.ts`,
-      )
-      .run(health.device, health.ts, JSON.stringify(health.sensors));
+    const upsert = this.statement(
+      `INSERT INTO sensor_health (device, ts, sensors) VALUES (?, ?, ?)
+       ON CONFLICT (device) DO UPDATE SET ts = excluded.ts, sensors = excluded.sensors WHERE excluded.ts >= sensor_health.ts`,
+    );
+    upsert.run(health.device, health.ts, JSON.stringify(health.sensors));
   }
 
   forgetSensorsHealth(device: string): void {
-    this.db.prepare('DELETE FROM sensor_health WHERE device = ?').run(device);
+    this.statement('DELETE FROM sensor_health WHERE device = ?').run(device);
   }
 
   get(device: string): RegistryEntry | undefined {
-    const status = this.db.prepare('SELECT * FROM device_status WHERE device = ?').get(device) as StatusRow | undefined;
-    const health = this.db.prepare('SELECT * FROM sensor_health WHERE device = ?').get(device) as HealthRow | undefined;
+    const status = this.statement('SELECT * FROM device_status WHERE device = ?').get(device) as StatusRow | undefined;
+    const health = this.statement('SELECT * FROM sensor_health WHERE device = ?').get(device) as HealthRow | undefined;
     if (!status && !health) return undefined;
     return entry(device, status, health);
   }
 
   list(): RegistryEntry[] {
-    const statuses = new Map((this.db.prepare('SELECT * FROM device_status').all() as StatusRow[]).map((row) => [row.device, row]));
-    const healths = new Map((this.db.prepare('SELECT * FROM sensor_health').all() as HealthRow[]).map((row) => [row.device, row]));
+    const statuses = new Map((this.statement('SELECT * FROM device_status').all() as StatusRow[]).map((row) => [row.device, row]));
+    const healths = new Map((this.statement('SELECT * FROM sensor_health').all() as HealthRow[]).map((row) => [row.device, row]));
     const devices = [...new Set([...statuses.keys(), ...healths.keys()])].sort();
     return devices.map((device) => entry(device, statuses.get(device), healths.get(device)));
+  }
+
+  /** Prepared once per connection (sqlite-file.ts): preparing costs more than running. */
+  private statement(sql: string): Database.Statement {
+    return cachedStatement(this.db, sql);
   }
 
   close(): void {
@@ -153,7 +152,10 @@ export class DeviceRegistry {
   }
 }
 
-/** Registries written before the status order knew about boots lack the column; NULL reads as "no floor". */
+/**
+ * Registries written before the status order knew about boots lack the column; NULL reads as "no floor".
+ * Registries from before user_version have the tables of SCHEMA (IF NOT EXISTS), with or without it.
+ */
 function addFloorColumn(db: Database.Database): void {
   const columns = db.prepare('PRAGMA table_info(device_status)').all() as Array<{ name: string }>;
   if (!columns.some((column) => column.name === 'floor_ts')) db.exec('ALTER TABLE device_status ADD COLUMN floor_ts INTEGER');

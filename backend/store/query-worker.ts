@@ -1,9 +1,10 @@
 // A query worker thread: one read-only connection to the store, answering range queries one at
 // a time. See query-pool.ts for why queries run here and not on the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { packAggregatePage } from './aggregate-transfer.js';
 import type { AggregateQuery, RawQuery } from './reading-store.js';
+import { openSqliteReader } from './sqlite-file.js';
 import { aggregate, rawRange } from './sqlite-queries.js';
 
 export type QueryTask = { kind: 'raw'; query: RawQuery } | { kind: 'aggregate'; query: AggregateQuery };
@@ -33,8 +34,7 @@ function answer(db: Database.Database, task: QueryTask): unknown {
 const port = parentPort;
 if (port) {
   const { file } = workerData as QueryWorkerData;
-  // timeout 0: a reader in WAL mode never waits for the writer, so there is nothing to wait for.
-  const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
+  const db = openSqliteReader(file);
   port.on('message', ({ id, task }: QueryRequest) => {
     let response: QueryResponse;
     let transfer: ArrayBuffer[] = [];

@@ -11,6 +11,7 @@ import {
   type RawQuery,
   type StoredReading,
 } from './reading-store.js';
+import { cachedStatement } from './sqlite-file.js';
 
 // The range queries, as plain functions of a connection: the query workers run them on their
 // read-only connections, and the main thread runs the rollup aggregates whose rows are bounded
@@ -41,17 +42,6 @@ export const toReading = ({ replay, received_at, ...rest }: ReadingRow): StoredR
 /** `aggregatable` (reading-store.ts) of the `value` column, in SQL; the rollup backfill (sqlite-schema.ts) uses it too. */
 export const AGGREGATABLE_SQL = `value IS NOT NULL AND abs(value) <= ${AGGREGATE_MAGNITUDE_LIMIT}`;
 
-const cache = new WeakMap<Database.Database, Map<string, Database.Statement>>();
-
-/** A statement prepared once per connection and SQL text; `raw`: it answers rows as arrays. */
-function prepare(db: Database.Database, sql: string, raw = false): Database.Statement {
-  let statements = cache.get(db);
-  if (!statements) cache.set(db, (statements = new Map<string, Database.Statement>()));
-  let statement = statements.get(sql);
-  if (!statement) statements.set(sql, (statement = raw ? db.prepare(sql).raw(true) : db.prepare(sql)));
-  return statement;
-}
-
 export function rawRange(db: Database.Database, query: RawQuery): Page<StoredReading, RawPosition> {
   const sensorFilter = query.sensor === undefined ? '' : 'AND sensor = @sensor';
   // The plain `ts >= @from` bound lets SQLite seek; the row value then skips what the last page gave.
@@ -61,7 +51,7 @@ export function rawRange(db: Database.Database, query: RawQuery): Page<StoredRea
   const sql = `SELECT * FROM readings
     WHERE device = @device ${sensorFilter} AND ts >= @from AND ts < @to ${resume}
     ORDER BY ts, sensor, boot, seq LIMIT @limit`;
-  const rows = prepare(db, sql).all({
+  const rows = cachedStatement(db, sql).all({
     device: query.device,
     sensor: query.sensor,
     from: Math.max(query.from, query.after?.ts ?? query.from),
@@ -156,7 +146,7 @@ function firstDataTime(db: Database.Database, source: AggregateSource, query: Ag
       ? `SELECT min((SELECT bucket FROM ${source} r WHERE r.device = s.device AND r.sensor = s.sensor AND bucket >= @start AND bucket < @to
            ORDER BY bucket LIMIT 1)) AS t FROM latest s WHERE s.device = @device`
       : `SELECT ${time} AS t FROM ${from} AND ${time} >= @start AND ${time} < @to ORDER BY ${time} LIMIT 1`;
-  const row = prepare(db, sql).get({ device: query.device, sensor: query.sensor, start, to: query.to }) as { t: number | null } | undefined;
+  const row = cachedStatement(db, sql).get({ device: query.device, sensor: query.sensor, start, to: query.to }) as { t: number | null } | undefined;
   return row?.t ?? undefined;
 }
 
@@ -187,7 +177,7 @@ export function aggregate(db: Database.Database, query: AggregateQuery): Aggrega
       FROM ${from} AND ${time} >= @start AND ${time} < @end ${resume}
       GROUP BY 2, 1 ORDER BY 2, 1 LIMIT @limit`;
   // Rows as arrays (raw mode): one object per point, the one answered, not two.
-  const rows = prepare(db, sql, true).all({
+  const rows = cachedStatement(db, sql, true).all({
     device: query.device,
     sensor: query.sensor,
     every: query.every,

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { type Migration, migrate as applyMigrations } from './sqlite-file.js';
 import { AGGREGATABLE_SQL } from './sqlite-queries.js';
 import { moveReadingsToVersion3 } from './sqlite-schema-v3.js';
 
@@ -68,12 +69,6 @@ UPDATE seq_ranges SET
   first_ts = (SELECT ts FROM readings r WHERE r.device = seq_ranges.device AND r.boot = seq_ranges.boot AND r.seq = seq_ranges.first_seq),
   last_ts = (SELECT ts FROM readings r WHERE r.device = seq_ranges.device AND r.boot = seq_ranges.boot AND r.seq = seq_ranges.last_seq);`;
 
-/** A step is SQL run in one transaction, or a function that sets user_version itself (in as many transactions as it needs). */
-type Migration = string | ((db: Database.Database, options: MigrateOptions) => void);
-
-const MIGRATIONS: readonly Migration[] = [VERSION_1, VERSION_2, (db, options) => moveReadingsToVersion3(db, options)];
-export const SCHEMA_VERSION = MIGRATIONS.length;
-
 export interface MigrateOptions {
   /** Readings moved per transaction when upgrading to version 3. */
   chunkRows?: number;
@@ -83,20 +78,15 @@ export interface MigrateOptions {
   afterChunk?: (moved: number) => void;
 }
 
+/** The steps to the current schema; version 3 moves every reading, in as many transactions as it takes. */
+export function readingsMigrations(options: MigrateOptions = {}): Migration[] {
+  return [VERSION_1, VERSION_2, { ownTransactions: (db) => moveReadingsToVersion3(db, options) }];
+}
+
+export const SCHEMA_VERSION = readingsMigrations().length;
+
 /** Brings the schema to SCHEMA_VERSION (or `toVersion`), step by step. */
 export function migrate(db: Database.Database, options: MigrateOptions = {}): void {
-  let version = db.pragma('user_version', { simple: true }) as number;
-  const target = Math.min(options.toVersion ?? SCHEMA_VERSION, SCHEMA_VERSION);
   // A store from before versioning has the version 1 tables but user_version 0; CREATE IF NOT EXISTS covers it.
-  for (; version < target; version++) {
-    const step = MIGRATIONS[version] ?? '';
-    if (typeof step === 'function') {
-      step(db, options);
-      continue;
-    }
-    db.transaction(() => {
-      db.exec(step);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
-  }
+  applyMigrations(db, readingsMigrations(options), options.toVersion);
 }

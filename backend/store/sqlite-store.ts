@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { type Logger, pino } from 'pino';
 import type { ReadingBatch } from '../../contract/index.js';
 import { BackendError } from '../errors.js';
@@ -25,7 +24,8 @@ import type {
   StoredReading,
 } from './reading-store.js';
 import { MAIN_THREAD_ROLLUP_ROWS, type ReadingRow, aggregate, rollupRowsToRead, toReading } from './sqlite-queries.js';
-import { migrate } from './sqlite-schema.js';
+import { openSqliteIn } from './sqlite-file.js';
+import { readingsMigrations } from './sqlite-schema.js';
 import { SeqRanges } from './sqlite-seq-ranges.js';
 import { WriteThread } from './write-thread.js';
 
@@ -67,18 +67,13 @@ export class SqliteReadingStore implements ReadingStore {
     const { retention, query, log, observeQuery } = { ...DEFAULTS, ...options };
     this.file = join(dataDir, SQLITE_FILE);
     try {
-      mkdirSync(dataDir, { recursive: true });
-      // timeout 0: better-sqlite3 would otherwise wait up to 5 s for a lock held by another process,
-      // blocking the event loop (ingest, API, readiness) all that time. A busy store fails fast instead,
-      // and ingest retries later without holding the thread.
-      this.db = new Database(this.file, { timeout: 0 });
-      this.db.pragma('journal_mode = WAL');
-      // FULL: a commit is on disk before it returns. The backend confirms each commit to the agent,
-      // which then deletes those readings: with NORMAL a power cut could undo a confirmed commit, and
-      // the readings would be gone from both ends. Ingest groups readings into few transactions, so
-      // this is one sync per transaction, not per reading.
-      this.db.pragma('synchronous = FULL');
-      migrate(this.db);
+      // This connection migrates the file, then only reads; the writer thread commits (write-worker.ts).
+      // Busy timeout 0 (sqlite-file.ts): a migration blocked by another process fails at once rather
+      // than hold the event loop. Durability full, as the writer's: a commit is on disk before it
+      // returns. The backend confirms each commit to the agent, which then deletes those readings:
+      // with NORMAL a power cut could undo a confirmed commit, and the readings would be gone from
+      // both ends. Ingest groups readings into few transactions, so this is one sync per transaction.
+      this.db = openSqliteIn(dataDir, SQLITE_FILE, { durability: 'full', migrations: readingsMigrations() });
     } catch (error) {
       throw new BackendError('BACKEND_STORE_OPEN_FAILED', `cannot open the SQLite store in ${dataDir}: ${(error as Error).message}`, {
         cause: error,

@@ -1,8 +1,8 @@
 // The writer thread: the store's one write connection, committing what ingest hands it and running
 // retention. See write-thread.ts for why writes run here and not on the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import Database from 'better-sqlite3';
 import type { RetentionPolicy } from './reading-store.js';
+import { openSqliteFile } from './sqlite-file.js';
 import { SqliteRetention } from './sqlite-retention.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import { type PackedBatches, unpackBatches } from './write-transfer.js';
@@ -26,12 +26,11 @@ export type WriteResponse =
 const port = parentPort;
 if (port) {
   const { file, retention: policy } = workerData as WriteWorkerData;
-  // timeout 0: a lock held by another process fails the commit at once, and ingest retries it
-  // with backoff, as it did when this ran on the main thread; a wait here would hold every
-  // write queued behind it without a word.
-  const db = new Database(file, { timeout: 0, fileMustExist: true });
-  // FULL is per connection: a commit is on disk before it is confirmed (sqlite-store.ts says why).
-  db.pragma('synchronous = FULL');
+  // Busy timeout 0 (sqlite-file.ts): a lock held by another process fails the commit at once, and
+  // ingest retries it with backoff, as it did when this ran on the main thread; a wait here would
+  // hold every write queued behind it without a word. Durability full, set per connection: a commit
+  // is on disk before it is confirmed (sqlite-store.ts says why).
+  const db = openSqliteFile(file, { durability: 'full', fileMustExist: true });
   const writer = new SqliteWriter(db);
   const retention = new SqliteRetention(db, policy);
   const running = new Map<number, AbortController>();

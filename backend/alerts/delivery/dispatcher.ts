@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { backoffDelay } from '../../../contract/backoff.js';
+import { onceLevel } from '../../../contract/log-once.js';
 import type { BackendMetrics } from '../../metrics.js';
 import { type DeliveryChannel, itemLabel } from './channel.js';
 import { describeError } from './errors.js';
@@ -155,8 +157,7 @@ export class Dispatcher {
     this.options.outbox.retryLater(row.id, error, at);
     this.options.metrics.alertDeliveries.inc({ channel: this.name, outcome: 'retry' });
     // The first failure of an item loudly, its repeats quietly: an outage is one warning per item.
-    const level = row.attempts === 0 ? 'warn' : 'debug';
-    this.log[level]({ eventId: label, attempts: row.attempts + 1, error, retryInMs: at - now }, 'alert delivery failed; will retry');
+    this.log[onceLevel(row.attempts === 0)]({ eventId: label, attempts: row.attempts + 1, error, retryInMs: at - now }, 'alert delivery failed; will retry');
   }
 
   private giveUp(row: OutboxRow, error: string, label: string): void {
@@ -171,10 +172,9 @@ export class Dispatcher {
 
   /** retryMinMs doubling per attempt up to retryMaxMs, up to a quarter less at random, never under retryMinMs. */
   private backoff(previousAttempts: number): number {
-    const { retryMinMs, retryMaxMs } = this.options;
-    const base = Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(previousAttempts, 30));
+    const { retryMinMs: minMs, retryMaxMs: maxMs } = this.options;
     // Jitter spreads the retries of items that failed together (one receiver outage).
-    return Math.max(retryMinMs, Math.round(base * (1 - 0.25 * this.random())));
+    return backoffDelay(previousAttempts + 1, { minMs, maxMs, jitter: { below: 0.25, above: 0 }, atLeastMin: true }, this.random);
   }
 
   private schedule(dueAt: number | undefined): void {

@@ -1,10 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Reading } from '../../../contract/index.js';
 import { BackendError } from '../../errors.js';
 import { type BatchToInsert, type DeviceSummary, FUTURE_STAMP_TOLERANCE_MS, type InsertResult, type StoredReading } from '../reading-store.js';
 import { runsOf } from '../seq-range-set.js';
+import { cachedStatement, openSqliteIn } from '../sqlite-file.js';
 import { SeqRanges } from '../sqlite-seq-ranges.js';
 
 // What the InfluxDB store keeps beside InfluxDB, in an embedded SQLite file (dataDir/influx-index.sqlite):
@@ -60,12 +59,8 @@ export class InfluxIndex {
 
   constructor(dataDir: string) {
     try {
-      mkdirSync(dataDir, { recursive: true });
-      this.db = new Database(join(dataDir, INDEX_FILE), { timeout: 0 });
-      this.db.pragma('journal_mode = WAL');
-      // FULL, as the SQLite store: what is recorded here is confirmed to agents, which then forget it.
-      this.db.pragma('synchronous = FULL');
-      this.db.exec(SCHEMA);
+      // Durability full, as the SQLite store: what is recorded here is confirmed to agents, which then forget it.
+      this.db = openSqliteIn(dataDir, INDEX_FILE, { durability: 'full', migrations: [SCHEMA] });
     } catch (error) {
       throw new BackendError('BACKEND_STORE_OPEN_FAILED', `cannot open the InfluxDB store's index in ${dataDir}: ${(error as Error).message}`, { cause: error });
     }
@@ -155,23 +150,23 @@ export class InfluxIndex {
   }
 
   listDevices(): DeviceSummary[] {
-    return this.db.prepare('SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices ORDER BY device').all() as DeviceSummary[];
+    return cachedStatement(this.db, 'SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices ORDER BY device').all() as DeviceSummary[];
   }
 
   device(device: string): DeviceSummary | undefined {
-    return this.db.prepare('SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices WHERE device = ?').get(device) as
+    return cachedStatement(this.db, 'SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices WHERE device = ?').get(device) as
       | DeviceSummary
       | undefined;
   }
 
   latest(device: string): StoredReading[] {
-    const rows = this.db.prepare('SELECT * FROM latest WHERE device = ? ORDER BY sensor').all(device) as LatestRow[];
+    const rows = cachedStatement(this.db, 'SELECT * FROM latest WHERE device = ? ORDER BY sensor').all(device) as LatestRow[];
     return rows.map(({ replay, received_at, ...rest }) => ({ ...rest, replay: replay === 1, receivedAt: received_at }));
   }
 
   /** Sensors of a device, for queries that list each one. */
   sensors(device: string): string[] {
-    return (this.db.prepare('SELECT sensor FROM latest WHERE device = ? ORDER BY sensor').all(device) as Array<{ sensor: string }>).map((r) => r.sensor);
+    return (cachedStatement(this.db, 'SELECT sensor FROM latest WHERE device = ? ORDER BY sensor').all(device) as Array<{ sensor: string }>).map((r) => r.sensor);
   }
 
   /** Whether the file takes a write now, without waiting for a lock. */

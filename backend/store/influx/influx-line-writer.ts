@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay } from '../../../contract/backoff.js';
 import { BackendError } from '../../errors.js';
 import { InfluxError } from './influx-errors.js';
 import type { InfluxSettings } from './influx-settings.js';
@@ -81,9 +82,9 @@ export class InfluxLineWriter {
           await this.sendRetrying(chunk.slice(half), deadline, signal, refused);
           return;
         }
-        const backoff = Math.min(this.timing.retryMinDelayMs * 2 ** (attempt - 1), this.timing.retryMaxDelayMs);
+        const { retryMinDelayMs: minMs, retryMaxDelayMs: maxMs } = this.timing;
         // "Equal jitter": half the pause fixed, half random, so that backends restarted together do not retry in step.
-        const pause = backoff / 2 + Math.random() * (backoff / 2);
+        const pause = backoffDelay(attempt, { minMs, maxMs, jitter: { below: 0.5, above: 0 } });
         if (thrown.retryAfterMs !== undefined) this.notBefore = Math.max(this.notBefore, Date.now() + thrown.retryAfterMs);
         const wait = Math.max(pause, this.notBefore - Date.now());
         const retry = Date.now() + wait <= deadline;
