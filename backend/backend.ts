@@ -2,14 +2,15 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Reading } from '../contract/index.js';
+import { Closers } from '../contract/closers.js';
 import { describeListenFailure } from '../contract/listen.js';
 import { Alerting } from './alerts/alerting.js';
 import { CommandClient } from './commands/command-client.js';
 import { GapFiller, type GapFillerOptions } from './commands/gap-filler.js';
 import type { BackendConfig } from './config.js';
 import { BackendError } from './errors.js';
-import { buildApp } from './http/app.js';
-import { Ingest } from './ingest/ingest.js';
+import { type AppDependencies, buildApp } from './http/app.js';
+import { Ingest, type IngestObserver } from './ingest/ingest.js';
 import { BackendMetrics } from './metrics.js';
 import { DeviceRegistry } from './registry/device-registry.js';
 import { RetentionTimer } from './retention-timer.js';
@@ -40,125 +41,141 @@ export interface BackendStartOptions {
 /**
  * Starts the backend: the store, the registry, MQTT ingest, retention and the HTTP API. The API
  * does not wait for the broker: it answers (from the store) while ingest is still connecting.
+ * Parts are built in dependency order, each closer registered as its part exists: a start that
+ * fails part-way and close() run the same list, newest first.
  */
 export async function startBackend(config: BackendConfig, log: Logger, options: BackendStartOptions = {}): Promise<RunningBackend> {
+  const parts = new Closers((error) => log.warn({ err: error }, 'closing the parts of a failed start failed'));
   const metrics = new BackendMetrics();
-  const store = await openReadingStore(config, metrics, log);
-  let registry: DeviceRegistry;
-  try {
-    registry = new DeviceRegistry(config.dataDir);
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  // Alerts publish on ingest's MQTT session, so ingest comes first and alerting right after it. No
-  // message can reach the observer in between: they arrive from the network, after this synchronous set-up.
-  let alerting: Alerting | undefined;
-  let commands: CommandClient | undefined;
-  const ingest = new Ingest({
-    mqtt: config.mqtt,
-    batching: config.ingest,
-    store,
-    registry,
-    metrics,
-    log: log.child({ component: 'backend:ingest' }),
-    observer: {
-      readings: (...args) => alerting?.readings(...args),
-      readingsMany: (...args) => alerting?.readingsMany(...args),
-      status: (...args) => alerting?.status(...args),
-      statusCleared: (...args) => alerting?.statusCleared(...args),
-      sensors: (...args) => alerting?.sensors(...args),
-    },
-    commandReplies: (...args) => commands?.takeReply(...args),
-  });
-  try {
-    // Commands go out on ingest's session, and their replies come back through it.
-    commands = new CommandClient({
-      client: ingest.client,
-      registry,
-      metrics,
-      log: log.child({ component: 'backend:commands' }),
-      maxInFlightPerDevice: config.commands.maxInFlightPerDevice,
-      maxInFlight: config.commands.maxInFlight,
-      problem: () => ingest.commandsProblem,
-    });
-    alerting = new Alerting({ ...options, config, mqttClient: ingest.client, metrics, log: log.child({ component: 'backend:alerts' }) });
-  } catch (error) {
-    await ingest.stop();
-    await store.close();
-    registry.close();
-    throw error;
-  }
-  const alerts = alerting;
-  const commandClient = commands;
-  alerts.start();
+  const store = await parts.build(() => openReadingStore(config, metrics, log), (built) => built.close());
+  const registry = await parts.build(() => new DeviceRegistry(config.dataDir), (built) => built.close());
+  const { ingest, commands, alerting } = await startMessaging(parts, config, log, options, { store, registry, metrics });
+  alerting.start();
   const retention = new RetentionTimer(store, config.store.retentionIntervalMs, metrics, log.child({ component: 'backend:retention' }));
-  const gapFiller = startGapFiller(config, { store, registry, commands: commandClient, metrics, ingest, log });
-  const stopAll = async () => {
-    gapFiller?.stop();
-    commandClient.close();
+  parts.add(async () => {
     retention.stop();
-    await ingest.stop();
-    await alerts.close();
     await retention.idle();
-    await store.close();
-    registry.close();
-  };
-
-  let app: FastifyInstance;
-  try {
-    app = await buildApp({
-      store,
-      registry,
-      metrics,
-      log: log.child({ component: 'backend:http' }),
-      config,
-      alerts,
-      commands: commandClient,
-      readings: (listener) => {
-        // The batch as ingest decoded it, not a copy per reading: the feed makes those only for a client that reads them.
-        const forward = (device: string, boot: string, readings: readonly Reading[], receivedAt: number) => listener([{ device, boot, receivedAt, readings }]);
-        ingest.events.on('stored', forward);
-        return () => ingest.events.off('stored', forward);
-      },
-      readiness: { mqttConnected: () => ingest.connected, mqttProblem: () => ingest.mqttProblem, storeFailure: () => ingest.storeFailure },
-      admin: {
-        runRetention: () => retention.runNow(),
-        ingestState: () => ({
-          connected: ingest.connected,
-          uncommittedReadings: ingest.uncommittedReadings,
-          storeFailure: ingest.storeFailure?.message ?? null,
-        }),
-      },
-    });
-    await app.listen({ host: config.http.host, port: config.http.port });
-  } catch (error) {
-    await stopAll();
-    const { inUse, message } = describeListenFailure(error, { host: config.http.host, port: config.http.port, name: 'HTTP port' });
-    throw new BackendError(inUse ? 'BACKEND_PORT_IN_USE' : 'BACKEND_LISTEN_FAILED', message, { cause: error });
-  }
+  });
+  const gapFiller = startGapFiller(config, { store, registry, commands, metrics, ingest, log });
+  parts.add(() => gapFiller?.stop());
+  const app = await parts.build(
+    () => buildApp(appOptions(config, log, { store, registry, metrics, ingest, alerting, commands, retention })),
+    (built) => built.close(),
+  );
+  // app.close() waits for the requests in flight, a command waiting for its reply among them
+  // (up to commands.maxTimeoutMs): those answer 503 at once instead, and no new one is sent.
+  parts.add(() => {
+    gapFiller?.stop();
+    commands.close();
+  });
+  await parts.step(() => listenHttp(app, config));
   retention.start();
   const { port } = app.server.address() as AddressInfo;
   log.info({ port, dataDir: config.dataDir, store: config.store.kind }, 'HTTP API ready');
+  return { port, app, store, registry, metrics, ingest, alerting, commands, gapFiller, close: () => parts.close() };
+}
+
+interface BuiltParts {
+  store: ReadingStore;
+  registry: DeviceRegistry;
+  metrics: BackendMetrics;
+}
+
+/**
+ * Ingest, and the two parts that use its MQTT session: commands go out on it and their replies
+ * come back through it; alerts publish on it. Ingest calls back into both, so it is given relays
+ * that reach them once built. No message can reach those in between: they arrive from the network,
+ * after this synchronous set-up.
+ */
+async function startMessaging(parts: Closers, config: BackendConfig, log: Logger, options: BackendStartOptions, built: BuiltParts) {
+  const late: { alerting?: Alerting; commands?: CommandClient } = {};
+  const ingest = await parts.build(
+    () =>
+      new Ingest({
+        ...built,
+        mqtt: config.mqtt,
+        batching: config.ingest,
+        log: log.child({ component: 'backend:ingest' }),
+        observer: relayTo(() => late.alerting),
+        commandReplies: (...args) => late.commands?.takeReply(...args),
+      }),
+  );
+  // Ingest's last commit, as it stops, is judged by alerting: alerting closes after it.
+  parts.add(async () => {
+    await ingest.stop();
+    await late.alerting?.close();
+  });
+  const commands = await parts.build(
+    () =>
+      new CommandClient({
+        client: ingest.client,
+        registry: built.registry,
+        metrics: built.metrics,
+        log: log.child({ component: 'backend:commands' }),
+        maxInFlightPerDevice: config.commands.maxInFlightPerDevice,
+        maxInFlight: config.commands.maxInFlight,
+        problem: () => ingest.commandsProblem,
+      }),
+    (client) => client.close(),
+  );
+  late.commands = commands;
+  const alerting = await parts.step(
+    () => new Alerting({ ...options, config, mqttClient: ingest.client, metrics: built.metrics, log: log.child({ component: 'backend:alerts' }) }),
+  );
+  late.alerting = alerting;
+  return { ingest, commands, alerting };
+}
+
+/** An observer for ingest that hands everything to alerting once it exists. */
+function relayTo(alerting: () => Alerting | undefined): IngestObserver {
   return {
-    port,
-    app,
+    readings: (...args) => alerting()?.readings(...args),
+    readingsMany: (...args) => alerting()?.readingsMany(...args),
+    status: (...args) => alerting()?.status(...args),
+    statusCleared: (...args) => alerting()?.statusCleared(...args),
+    sensors: (...args) => alerting()?.sensors(...args),
+  };
+}
+
+function appOptions(
+  config: BackendConfig,
+  log: Logger,
+  deps: BuiltParts & { ingest: Ingest; alerting: Alerting; commands: CommandClient; retention: RetentionTimer },
+): AppDependencies {
+  const { store, registry, metrics, ingest, alerting, commands, retention } = deps;
+  return {
     store,
     registry,
     metrics,
-    ingest,
-    alerting: alerts,
-    commands: commandClient,
-    gapFiller,
-    async close() {
-      // app.close() waits for the requests in flight, a command waiting for its reply among them
-      // (up to commands.maxTimeoutMs): those answer 503 at once instead, and no new one is sent.
-      gapFiller?.stop();
-      commandClient.close();
-      await app.close();
-      await stopAll();
+    log: log.child({ component: 'backend:http' }),
+    config,
+    alerts: alerting,
+    commands,
+    readings: (listener) => {
+      // The batch as ingest decoded it, not a copy per reading: the feed makes those only for a client that reads them.
+      const forward = (device: string, boot: string, readings: readonly Reading[], receivedAt: number) => listener([{ device, boot, receivedAt, readings }]);
+      ingest.events.on('stored', forward);
+      return () => ingest.events.off('stored', forward);
+    },
+    readiness: { mqttConnected: () => ingest.connected, mqttProblem: () => ingest.mqttProblem, storeFailure: () => ingest.storeFailure },
+    admin: {
+      runRetention: () => retention.runNow(),
+      ingestState: () => ({
+        connected: ingest.connected,
+        uncommittedReadings: ingest.uncommittedReadings,
+        storeFailure: ingest.storeFailure?.message ?? null,
+      }),
     },
   };
+}
+
+async function listenHttp(app: FastifyInstance, config: BackendConfig): Promise<void> {
+  try {
+    await app.listen({ host: config.http.host, port: config.http.port });
+  } catch (error) {
+    const { inUse, message } = describeListenFailure(error, { host: config.http.host, port: config.http.port, name: 'HTTP port' });
+    throw new BackendError(inUse ? 'BACKEND_PORT_IN_USE' : 'BACKEND_LISTEN_FAILED', message, { cause: error });
+  }
 }
 
 /** Gap filling, fed by ingest's commit events; `undefined` when commands.fillGapsAfterMs is 0. */
