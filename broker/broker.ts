@@ -17,6 +17,7 @@ import type { ListenerDeps } from './listener-deps.js';
 import { BrokerMetrics } from './metrics.js';
 import { startMetricsServer } from './metrics-server.js';
 import { guardMqEmitter } from './mq-guards.js';
+import { Closers } from '../contract/closers.js';
 import { OncePerKey } from '../contract/log-once.js';
 import { createPersistence } from './persistence.js';
 import { installPublishDrop } from './publish-drop.js';
@@ -43,7 +44,12 @@ export interface RunningBroker {
 // aedes' default: messages in flight at once through the emitter.
 const CONCURRENCY = 100;
 
+/**
+ * Parts are built in dependency order, each closer registered as its part exists: a start that
+ * fails part-way and close() run the same list, newest first.
+ */
 export async function startBroker(config: BrokerConfig, log: Logger): Promise<RunningBroker> {
+  const parts = new Closers((error) => log.warn({ err: error }, 'closing the parts of a failed start failed'));
   const authLog = log.child({ component: 'broker:auth' });
   const listenerLog = log.child({ component: 'broker:listener' });
   const enabled = (['tcp', 'tls', 'ws'] as const).filter((name) => config[name].enabled);
@@ -56,33 +62,12 @@ export async function startBroker(config: BrokerConfig, log: Logger): Promise<Ru
   const limits: LimitReporter = new LimitReporter(metrics, log.child({ component: 'broker:limits' }));
   const connections: ConnectionRegistry = new ConnectionRegistry(config.limits.maxConnections, limits, listenerLog);
   const sessions = new Sessions();
-
-  const credentials = new CredentialStore(config.auth.passwordFile, metrics, authLog, (changed) => {
-    const names = new Set(changed);
-    for (const [client, session] of sessions.connected()) {
-      if (session.credential && names.has(session.credential.username)) {
-        authLog.info({ clientId: client.id, username: session.credential.username }, 'credentials changed or removed: client disconnected');
-        client.close();
-      }
-    }
-  });
-  await credentials.load();
-  const persistence = await createPersistence(config.persistence, CONCURRENCY, log.child({ component: 'broker:persistence' })).catch((error: unknown) => {
-    credentials.close();
-    throw error;
-  });
-
-  const broker: Aedes = new Aedes({
-    id: config.brokerId,
-    persistence: persistence.persistence,
-    mq: persistence.mq,
-    concurrency: CONCURRENCY,
-    heartbeatInterval: config.sys.heartbeatIntervalMs,
-    connectTimeout: config.limits.connectTimeoutMs,
-    drainTimeout: config.limits.drainTimeoutMs,
-    maxClientsIdLength: config.limits.maxClientIdLength,
-  });
-  guardMqEmitter((broker as unknown as { mq: unknown }).mq);
+  const credentials = await parts.build(() => loadCredentials(config, { sessions, metrics, log: authLog }), (built) => built.close());
+  const persistence = await parts.build(
+    () => createPersistence(config.persistence, CONCURRENCY, log.child({ component: 'broker:persistence' })),
+    (built) => built.close(),
+  );
+  const broker: Aedes = createAedes(config, persistence);
   const ctx: HookContext = {
     config,
     sessions,
@@ -94,28 +79,10 @@ export async function startBroker(config: BrokerConfig, log: Logger): Promise<Ru
     drop: installPublishDrop(broker),
     log: authLog,
   };
-  broker.preConnect = createPreConnect(ctx);
-  broker.authenticate = createAuthenticate(ctx);
-  Object.assign(broker, createAuthorizers(ctx));
-  watchBrokerEvents(broker, { metrics, limits, connections, log: log.child({ component: 'broker:clients' }) });
-
+  installHooks(broker, ctx, log);
   const listening: Array<[ListenerName | 'metrics', Listening]> = [];
-  const stop = async () => {
-    credentials.close();
-    const closed = Promise.all(listening.map(([, listener]) => listener.close()));
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, config.shutdown.graceMs);
-      broker.close(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-    connections.destroyAll(); // whatever aedes did not close: half-open, TLS handshakes, plain HTTP
-    await closed;
-    persistence.close();
-  };
-
-  try {
+  parts.add(() => closeGracefully(broker, connections, listening, config.shutdown.graceMs));
+  await parts.step(async () => {
     await broker.listen();
     // aedes sets `persistence` in listen() and leaves it untyped. Without the guard a persistent
     // session's subscriptions hang on Redis (issue 13).
@@ -129,29 +96,92 @@ export async function startBroker(config: BrokerConfig, log: Logger): Promise<Ru
       log: listenerLog,
       attach: (stream, info, request) => attachClient({ aedes: broker, connections, sessions, limits, config: config.limits }, stream, info, request),
     };
-    if (config.tcp.enabled) listening.push(['tcp', await startTcpListener(config.tcp, deps)]);
-    if (config.tls.enabled) listening.push(['tls', await startTlsListener(config.tls, deps)]);
-    if (config.ws.enabled) listening.push(['ws', await startWsListener(config.ws, config.limits.maxPacketBytes, deps)]);
-    if (config.metrics.enabled) listening.push(['metrics', await startMetricsServer(config.metrics, metrics.registry, log.child({ component: 'broker:metrics' }))]);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-
+    await startListeners(config, deps, metrics, log, listening);
+  });
   const ports = Object.fromEntries(listening.map(([name, listener]) => [name, listener.port]));
   const port = ports.tcp ?? ports.tls ?? ports.ws ?? 0;
   if (config.auth.allowAnonymous) {
     authLog.warn({ role: config.auth.anonymousRole }, 'auth.allowAnonymous is on: clients without credentials connect with this role. For development only.');
   }
   log.info({ port, ports, brokerId: broker.id, persistence: config.persistence.backend }, 'MQTT listener ready');
+  return { port, ports, aedes: broker, metrics: metrics.registry, reloadCredentials: () => credentials.reload(), close: () => parts.close() };
+}
 
-  let closing: Promise<void> | undefined;
-  return {
-    port,
-    ports,
-    aedes: broker,
-    metrics: metrics.registry,
-    reloadCredentials: () => credentials.reload(),
-    close: () => (closing ??= stop()),
-  };
+/** The credentials file, loaded; a client whose credentials change or go is disconnected. */
+async function loadCredentials(config: BrokerConfig, deps: { sessions: Sessions; metrics: BrokerMetrics; log: Logger }): Promise<CredentialStore> {
+  const { sessions, metrics, log } = deps;
+  const credentials = new CredentialStore(config.auth.passwordFile, metrics, log, (changed) => {
+    const names = new Set(changed);
+    for (const [client, session] of sessions.connected()) {
+      if (session.credential && names.has(session.credential.username)) {
+        log.info({ clientId: client.id, username: session.credential.username }, 'credentials changed or removed: client disconnected');
+        client.close();
+      }
+    }
+  });
+  try {
+    await credentials.load();
+  } catch (error) {
+    credentials.close();
+    throw error;
+  }
+  return credentials;
+}
+
+function createAedes(config: BrokerConfig, persistence: Awaited<ReturnType<typeof createPersistence>>): Aedes {
+  const broker = new Aedes({
+    id: config.brokerId,
+    persistence: persistence.persistence,
+    mq: persistence.mq,
+    concurrency: CONCURRENCY,
+    heartbeatInterval: config.sys.heartbeatIntervalMs,
+    connectTimeout: config.limits.connectTimeoutMs,
+    drainTimeout: config.limits.drainTimeoutMs,
+    maxClientsIdLength: config.limits.maxClientIdLength,
+  });
+  guardMqEmitter((broker as unknown as { mq: unknown }).mq);
+  return broker;
+}
+
+function installHooks(broker: Aedes, ctx: HookContext, log: Logger): void {
+  broker.preConnect = createPreConnect(ctx);
+  broker.authenticate = createAuthenticate(ctx);
+  Object.assign(broker, createAuthorizers(ctx));
+  watchBrokerEvents(broker, { metrics: ctx.metrics, limits: ctx.limits, connections: ctx.connections, log: log.child({ component: 'broker:clients' }) });
+}
+
+/** Starts the enabled listeners, each added to `listening` as it is bound (so a failure closes those before it). */
+async function startListeners(
+  config: BrokerConfig,
+  deps: ListenerDeps,
+  metrics: BrokerMetrics,
+  log: Logger,
+  listening: Array<[ListenerName | 'metrics', Listening]>,
+): Promise<void> {
+  if (config.tcp.enabled) listening.push(['tcp', await startTcpListener(config.tcp, deps)]);
+  if (config.tls.enabled) listening.push(['tls', await startTlsListener(config.tls, deps)]);
+  if (config.ws.enabled) listening.push(['ws', await startWsListener(config.ws, config.limits.maxPacketBytes, deps)]);
+  if (config.metrics.enabled) listening.push(['metrics', await startMetricsServer(config.metrics, metrics.registry, log.child({ component: 'broker:metrics' }))]);
+}
+
+/**
+ * Stops aedes and its listeners together: a listener's close resolves only once its connections
+ * have ended, and those end when aedes closes its clients (or, after the grace, are destroyed).
+ */
+async function closeGracefully(
+  broker: Aedes,
+  connections: ConnectionRegistry,
+  listening: ReadonlyArray<[ListenerName | 'metrics', Listening]>,
+  graceMs: number,
+): Promise<void> {
+  const closed = Promise.all(listening.map(([, listener]) => listener.close()));
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, graceMs);
+    broker.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  connections.destroyAll(); // whatever aedes did not close: half-open, TLS handshakes, plain HTTP
+  await closed;
 }
