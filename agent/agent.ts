@@ -17,7 +17,8 @@ import { Publisher } from './publisher.js';
 import { ReadingPipeline } from './reading-pipeline.js';
 import { SensorControl } from './sensor-control.js';
 import { SensorHealthBoard } from './sensor-health.js';
-import { planAgent } from './sensor-plan.js';
+import { type AgentPlan, planAgent } from './sensor-plan.js';
+import { Closers } from '../contract/closers.js';
 import { packageVersion } from '../contract/package-version.js';
 
 // The wiring: ports and their drivers → reading pipeline (sampling, clock) → durable outbox →
@@ -55,6 +56,10 @@ export interface AgentDependencies {
   binding?: BindingInterface;
 }
 
+/**
+ * Parts are built in dependency order, each closer registered as its part exists: stop() runs the
+ * list newest first, each step bounded.
+ */
 export function startAgent(config: AgentConfig, { log, binding }: AgentDependencies): RunningAgent {
   const { plan, problems } = planAgent(config);
   if (!plan) throw new SettingsError(problems);
@@ -66,105 +71,30 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
   // What can refuse to start is done first, before anything runs that would need stopping.
   const tls = readTlsFiles(config.mqtt.tls);
   const outbox = new DurableOutbox(config.dataDir, config.outbox, config.confirm);
+  const parts = new Closers();
+  parts.add(() => outbox.close());
   const clock = new ClockMonitor();
   void clock.start();
+  parts.add(() => clock.stop());
   const board = new SensorHealthBoard(device, plan.sensors.map((sensor) => sensor.id));
-  const presence = new Presence({ device, boot, agentVersion: packageVersion(), sensors: plan.sensors, board, log: log.child({ component: 'agent:presence' }) });
-  const mqttLog = log.child({ component: 'agent:mqtt' });
-  const connection = connectMqtt({ settings: config.mqtt, tls, device, willTopic: topics.status(device), will: () => presence.status('offline'), log: mqttLog });
-  const { client } = connection;
-  // Attached first, so that at each connection the birth goes out before any reading.
-  presence.attach(client);
-  const { batchMaxReadings, batchIntervalMs, ackTimeoutMs } = config.mqtt;
-  const confirmBy = config.confirm.by;
-  const publisher = new Publisher({ client, outbox, device, log: mqttLog, batchMaxReadings, batchIntervalMs, ackTimeoutMs, confirmBy, replay: config.replay });
-  const confirmations =
-    confirmBy === 'backend'
-      ? new ConfirmationTracker({ client, outbox, device, resend: () => publisher.resend(), log: log.child({ component: 'agent:confirm' }) })
-      : undefined;
-  // Readings sent under confirm.by backend that nothing will confirm now: send them again.
-  if (!confirmations) outbox.sent.resendAll();
-  // Counts rows: read at most once a second, however often /metrics, /healthz and `outbox` ask.
-  const unconfirmed = () => {
-    const now = Date.now();
-    const { count, oldestTs } = outbox.sent.unconfirmed(1000, now);
-    return { count, oldestAgeMs: oldestTs === undefined ? 0 : Math.max(0, now - oldestTs) };
-  };
-  const metrics = new AgentMetrics({
-    outboxDepth: () => outbox.depth,
-    outboxOldestAgeMs: () => outbox.oldestAgeMs(),
-    mqttConnected: () => client.connected,
-    sensorStates: () => plan.sensors.map(({ id }) => [id, board.get(id)?.state ?? 'disconnected'] as const),
-    readingsSent: () => ({ sent: publisher.stats.readingsSent, replayed: publisher.stats.readingsReplayed }),
-    reconnects: () => connection.reconnects,
-    unconfirmed,
-    resent: () => confirmations?.stats.resent ?? { timeout: 0, hole: 0 },
-  });
-  const pipeline = new ReadingPipeline({
-    boot,
-    sensors: plan.sensors,
-    outbox,
-    board,
-    metrics,
-    clock: () => clock.state(),
-    committed: (lastSeq) => publisher.readingsAdded(lastSeq),
-    stateChanged: () => presence.sensorsChanged(),
-    log: log.child({ component: 'agent:readings' }),
-  });
-  const drivers = createDrivers(plan.ports, pipeline, log, binding);
-  const commands = serveCommands({
-    client,
-    device,
-    control: new SensorControl(plan.sensors, plan.ports, drivers, pipeline),
-    board,
-    presence,
-    outbox: { outbox, confirmBy, confirmations: confirmations?.stats, replaying: () => publisher.replaying },
-    resend: () => publisher.resend(),
-    ping: { device, boot, agentVersion: packageVersion(), startedAt, clock: () => clock.state() },
-    clock: () => clock.state(),
-    metrics,
-    log: log.child({ component: 'agent:commands' }),
-  });
-  const healthReport = () => {
-    const waiting = confirmations && unconfirmed();
-    return {
-      // Unhealthy only when the agent cannot do its job: keep readings. A dead broker or a
-      // broken thermocouple is reported here, but is not the agent's failure.
-      ok: pipeline.writable,
-      device,
-      boot,
-      mqtt: { connected: client.connected, reconnects: connection.reconnects, replaying: publisher.replaying },
-      outbox: {
-        depth: outbox.depth,
-        oldestAgeMs: outbox.oldestAgeMs(),
-        dropped: outbox.dropped,
-        writeErrors: pipeline.stats.outboxWriteErrors,
-        writable: pipeline.writable,
-      },
-      confirm: {
-        by: confirmBy,
-        ...(confirmations && {
-          unconfirmed: waiting?.count,
-          oldestUnconfirmedAgeMs: waiting?.oldestAgeMs,
-          subscribed: confirmations.stats.subscribed,
-          confirmed: confirmations.stats.confirmed,
-          lastConfirmedAgoMs: confirmations.stats.lastConfirmedAt === undefined ? null : Date.now() - confirmations.stats.lastConfirmedAt,
-          resent: confirmations.stats.resent,
-        }),
-      },
-      commands: { subscribed: commands.subscribed },
-      sensors: board.payload().sensors,
-    };
-  };
+  const farewell = { drained: false };
+  const link = startLink(parts, farewell, { config, tls, plan, boot, board, outbox, log });
+  const { publisher } = link;
+  const metrics = agentMetrics({ plan, board, outbox, link });
+  const { pipeline, drivers } = startReading(parts, { plan, boot, board, outbox, metrics, clock, link, log, binding });
+  const commands = startCommands({ config, plan, boot, startedAt, board, outbox, clock, metrics, link, pipeline, drivers, log });
   const health = config.health.enabled
     ? serveHealth({
         host: config.health.host,
         port: config.health.port,
         registry: metrics.registry,
         log: log.child({ component: 'agent:health' }),
-        health: healthReport,
+        health: () => healthReport({ device, boot, board, outbox, pipeline, commands, link }),
       })
     : undefined;
+  parts.add(() => health?.close());
+  // Last, so it runs first: a command waiting for a reading ends now with a reply, not at its deadline.
+  parts.add(() => commands.stop());
 
   for (const driver of drivers) driver.start();
   const ready = Promise.all([checkPortListing(plan.ports, binding), health?.started]).then(() => {
@@ -176,24 +106,8 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
-    // First, so that a command waiting for a reading ends now with a reply, not at its deadline.
-    commands.stop();
-    clock.stop();
-    await Promise.all(drivers.map((driver) => driver.stop()));
-    pipeline.flush();
-    // The outbox is durable, so this only saves the readings a wait for the next start; bounded,
-    // because the broker may be the thing that is gone.
-    const drained = await settlesWithin(publisher.drain(), config.shutdown.flushMs);
-    publisher.stop();
-    confirmations?.stop();
-    let saidGoodbye = false;
-    await settlesWithin(presence.goodbye().then(() => (saidGoodbye = true)), GOODBYE_MS);
-    // A clean DISCONNECT when the broker answers and nothing waits for a PUBACK (MQTT.js would
-    // wait for it, for ever if the broker is gone); otherwise the socket is dropped.
-    await settlesWithin(connection.end(!(saidGoodbye && drained)), GOODBYE_MS);
-    await health?.close();
-    outbox.close();
-    agentLog.info({ drained, left: outbox.depth, ...pipeline.stats }, 'agent stopped');
+    await parts.close();
+    agentLog.info({ drained: farewell.drained, left: outbox.depth, ...pipeline.stats }, 'agent stopped');
   };
   const stats = Object.defineProperties(pipeline.stats, {
     outboxDepth: { get: () => outbox.depth, enumerable: true },
@@ -207,5 +121,187 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
       return health?.port;
     },
     stop: () => (stopping ??= stop()),
+  };
+}
+
+interface CommandInputs {
+  config: AgentConfig;
+  plan: AgentPlan;
+  boot: string;
+  startedAt: number;
+  board: SensorHealthBoard;
+  outbox: DurableOutbox;
+  clock: ClockMonitor;
+  metrics: AgentMetrics;
+  link: Link;
+  pipeline: ReadingPipeline;
+  drivers: ReturnType<typeof createDrivers>;
+  log: Logger;
+}
+
+/** The commands the agent answers on cmd/v1/{device}/+. */
+function startCommands(inputs: CommandInputs) {
+  const { config, plan, boot, startedAt, board, outbox, clock, metrics, link, pipeline, drivers, log } = inputs;
+  const { device } = config;
+  const { client, presence, publisher, confirmations } = link;
+  return serveCommands({
+    client,
+    device,
+    control: new SensorControl(plan.sensors, plan.ports, drivers, pipeline),
+    board,
+    presence,
+    outbox: { outbox, confirmBy: config.confirm.by, confirmations: confirmations?.stats, replaying: () => publisher.replaying },
+    resend: () => publisher.resend(),
+    ping: { device, boot, agentVersion: packageVersion(), startedAt, clock: () => clock.state() },
+    clock: () => clock.state(),
+    metrics,
+    log: log.child({ component: 'agent:commands' }),
+  });
+}
+
+interface ReadingInputs {
+  plan: AgentPlan;
+  boot: string;
+  board: SensorHealthBoard;
+  outbox: DurableOutbox;
+  metrics: AgentMetrics;
+  clock: ClockMonitor;
+  link: Link;
+  log: Logger;
+  binding: BindingInterface | undefined;
+}
+
+/** Ports and their drivers → reading pipeline (sampling, clock) → outbox; the publisher is told of each commit. */
+function startReading(parts: Closers, { plan, boot, board, outbox, metrics, clock, link, log, binding }: ReadingInputs) {
+  const pipeline = new ReadingPipeline({
+    boot,
+    sensors: plan.sensors,
+    outbox,
+    board,
+    metrics,
+    clock: () => clock.state(),
+    committed: (lastSeq) => link.publisher.readingsAdded(lastSeq),
+    stateChanged: () => link.presence.sensorsChanged(),
+    log: log.child({ component: 'agent:readings' }),
+  });
+  parts.add(() => pipeline.flush());
+  const drivers = createDrivers(plan.ports, pipeline, log, binding);
+  parts.add(() => Promise.all(drivers.map((driver) => driver.stop())));
+  return { pipeline, drivers };
+}
+
+interface LinkInputs {
+  config: AgentConfig;
+  tls: ReturnType<typeof readTlsFiles>;
+  plan: AgentPlan;
+  boot: string;
+  board: SensorHealthBoard;
+  outbox: DurableOutbox;
+  log: Logger;
+}
+
+type Link = ReturnType<typeof startLink>;
+
+/**
+ * The MQTT side: the connection, the presence (birth, will), the publisher and, with confirm.by
+ * backend, the confirmation tracker. On stop: the outbox's readings are sent within
+ * `shutdown.flushMs`, then `offline` is said, then the connection ends, each bounded.
+ */
+function startLink(parts: Closers, farewell: { drained: boolean }, inputs: LinkInputs) {
+  const { config, tls, plan, boot, board, outbox, log } = inputs;
+  const { device } = config;
+  const presence = new Presence({ device, boot, agentVersion: packageVersion(), sensors: plan.sensors, board, log: log.child({ component: 'agent:presence' }) });
+  const mqttLog = log.child({ component: 'agent:mqtt' });
+  const connection = connectMqtt({ settings: config.mqtt, tls, device, willTopic: topics.status(device), will: () => presence.status('offline'), log: mqttLog });
+  const { client } = connection;
+  let saidGoodbye = false;
+  // A clean DISCONNECT when the broker answers and nothing waits for a PUBACK (MQTT.js would
+  // wait for it, for ever if the broker is gone); otherwise the socket is dropped.
+  parts.add(() => settlesWithin(connection.end(!(saidGoodbye && farewell.drained)), GOODBYE_MS));
+  // Attached first, so that at each connection the birth goes out before any reading.
+  presence.attach(client);
+  parts.add(() => settlesWithin(presence.goodbye().then(() => (saidGoodbye = true)), GOODBYE_MS));
+  const { batchMaxReadings, batchIntervalMs, ackTimeoutMs } = config.mqtt;
+  const confirmBy = config.confirm.by;
+  const publisher = new Publisher({ client, outbox, device, log: mqttLog, batchMaxReadings, batchIntervalMs, ackTimeoutMs, confirmBy, replay: config.replay });
+  const confirmations =
+    confirmBy === 'backend'
+      ? new ConfirmationTracker({ client, outbox, device, resend: () => publisher.resend(), log: log.child({ component: 'agent:confirm' }) })
+      : undefined;
+  // Readings sent under confirm.by backend that nothing will confirm now: send them again.
+  if (!confirmations) outbox.sent.resendAll();
+  parts.add(async () => {
+    // The outbox is durable, so this only saves the readings a wait for the next start; bounded,
+    // because the broker may be the thing that is gone.
+    farewell.drained = await settlesWithin(publisher.drain(), config.shutdown.flushMs);
+    publisher.stop();
+    confirmations?.stop();
+  });
+  return { client, connection, presence, publisher, confirmations, confirmBy, unconfirmed: countUnconfirmed(outbox) };
+}
+
+/** Counts rows: read at most once a second, however often /metrics, /healthz and `outbox` ask. */
+function countUnconfirmed(outbox: DurableOutbox) {
+  return () => {
+    const now = Date.now();
+    const { count, oldestTs } = outbox.sent.unconfirmed(1000, now);
+    return { count, oldestAgeMs: oldestTs === undefined ? 0 : Math.max(0, now - oldestTs) };
+  };
+}
+
+function agentMetrics({ plan, board, outbox, link }: { plan: AgentPlan; board: SensorHealthBoard; outbox: DurableOutbox; link: Link }): AgentMetrics {
+  const { client, connection, publisher, confirmations, unconfirmed } = link;
+  return new AgentMetrics({
+    outboxDepth: () => outbox.depth,
+    outboxOldestAgeMs: () => outbox.oldestAgeMs(),
+    mqttConnected: () => client.connected,
+    sensorStates: () => plan.sensors.map(({ id }) => [id, board.get(id)?.state ?? 'disconnected'] as const),
+    readingsSent: () => ({ sent: publisher.stats.readingsSent, replayed: publisher.stats.readingsReplayed }),
+    reconnects: () => connection.reconnects,
+    unconfirmed,
+    resent: () => confirmations?.stats.resent ?? { timeout: 0, hole: 0 },
+  });
+}
+
+interface HealthInputs {
+  device: string;
+  boot: string;
+  board: SensorHealthBoard;
+  outbox: DurableOutbox;
+  pipeline: ReadingPipeline;
+  commands: { readonly subscribed: boolean };
+  link: Link;
+}
+
+function healthReport({ device, boot, board, outbox, pipeline, commands, link }: HealthInputs) {
+  const { client, connection, publisher, confirmations, confirmBy, unconfirmed } = link;
+  const waiting = confirmations && unconfirmed();
+  return {
+    // Unhealthy only when the agent cannot do its job: keep readings. A dead broker or a
+    // broken thermocouple is reported here, but is not the agent's failure.
+    ok: pipeline.writable,
+    device,
+    boot,
+    mqtt: { connected: client.connected, reconnects: connection.reconnects, replaying: publisher.replaying },
+    outbox: {
+      depth: outbox.depth,
+      oldestAgeMs: outbox.oldestAgeMs(),
+      dropped: outbox.dropped,
+      writeErrors: pipeline.stats.outboxWriteErrors,
+      writable: pipeline.writable,
+    },
+    confirm: {
+      by: confirmBy,
+      ...(confirmations && {
+        unconfirmed: waiting?.count,
+        oldestUnconfirmedAgeMs: waiting?.oldestAgeMs,
+        subscribed: confirmations.stats.subscribed,
+        confirmed: confirmations.stats.confirmed,
+        lastConfirmedAgoMs: confirmations.stats.lastConfirmedAt === undefined ? null : Date.now() - confirmations.stats.lastConfirmedAt,
+        resent: confirmations.stats.resent,
+      }),
+    },
+    commands: { subscribed: commands.subscribed },
+    sensors: board.payload().sensors,
   };
 }
