@@ -64,7 +64,16 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
   });
 }
 
-function addRoutes(app: FastifyInstance, { alerts, query: limits }: AlertRouteDeps): void {
+function addRoutes(app: FastifyInstance, deps: AlertRouteDeps): void {
+  addHistoryRoutes(app, deps);
+  addAckRoute(app, deps);
+  addSilenceRoutes(app, deps);
+  addSilenceRemoval(app, deps);
+  addRuleRoutes(app, deps);
+}
+
+/** GET /alerts (the log of transitions) and GET /alerts/active. */
+function addHistoryRoutes(app: FastifyInstance, { alerts, query: limits }: AlertRouteDeps): void {
   app.get<{ Querystring: AlertsQuery }>(
     '/api/v1/alerts',
     {
@@ -103,7 +112,10 @@ function addRoutes(app: FastifyInstance, { alerts, query: limits }: AlertRouteDe
     },
     () => ({ items: alerts.active() }),
   );
+}
 
+/** POST /alerts/:id/ack. */
+function addAckRoute(app: FastifyInstance, { alerts }: AlertRouteDeps): void {
   app.post<{ Params: IdParams; Body: AckBody | undefined }>(
     '/api/v1/alerts/:id/ack',
     {
@@ -133,7 +145,10 @@ function addRoutes(app: FastifyInstance, { alerts, query: limits }: AlertRouteDe
       return alert;
     },
   );
+}
 
+/** GET and POST /silences. */
+function addSilenceRoutes(app: FastifyInstance, { alerts }: AlertRouteDeps): void {
   app.get<{ Querystring: SilencesQuery }>(
     '/api/v1/silences',
     {
@@ -174,7 +189,10 @@ function addRoutes(app: FastifyInstance, { alerts, query: limits }: AlertRouteDe
       return reply.status(201).send(silence);
     },
   );
+}
 
+/** DELETE /silences/:id. */
+function addSilenceRemoval(app: FastifyInstance, { alerts }: AlertRouteDeps): void {
   app.delete<{ Params: IdParams }>(
     '/api/v1/silences/:id',
     {
@@ -194,7 +212,10 @@ function addRoutes(app: FastifyInstance, { alerts, query: limits }: AlertRouteDe
       return reply.status(204).send();
     },
   );
+}
 
+/** GET and PUT /rules, the latter in JSON or YAML. */
+function addRuleRoutes(app: FastifyInstance, { alerts }: AlertRouteDeps): void {
   app.get(
     '/api/v1/rules',
     {
