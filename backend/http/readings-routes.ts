@@ -22,11 +22,18 @@ const readRoute = { access: 'read' as const };
 const JSON_TYPE = 'application/json; charset=utf-8';
 const security = [{ bearer: [] }];
 
-export function registerReadingsRoutes(app: FastifyInstance, { store, registry, query: limits }: ReadingsRouteDeps): void {
-  const knownDevice = async (device: string) => {
-    if (!(await store.device(device)) && !registry.get(device)) throw deviceNotFound(device);
-  };
+export function registerReadingsRoutes(app: FastifyInstance, deps: ReadingsRouteDeps): void {
+  addReadingsRoute(app, deps);
+  addGapsRoute(app, deps);
+}
 
+/** 404 for a device neither stored nor registered. */
+async function assertKnownDevice({ store, registry }: ReadingsRouteDeps, device: string): Promise<void> {
+  if (!(await store.device(device)) && !registry.get(device)) throw deviceNotFound(device);
+}
+
+function addReadingsRoute(app: FastifyInstance, deps: ReadingsRouteDeps): void {
+  const { store, query: limits } = deps;
   app.get<{ Params: DeviceParams; Querystring: ReadingsQuery }>(
     '/api/v1/devices/:device/readings',
     {
@@ -56,40 +63,60 @@ export function registerReadingsRoutes(app: FastifyInstance, { store, registry, 
       const bucketed = q.every !== undefined || q.points !== undefined;
       if (q.agg !== undefined && !bucketed) throw new ApiError('API_BAD_REQUEST', 'agg: needs every (the bucket width), e.g. every=1m, or points');
       const limit = q.limit ?? (q.points !== undefined ? limits.maxLimit : limits.defaultLimit);
-      await knownDevice(device);
+      await assertKnownDevice(deps, device);
       const signal = request.signal;
-
-      if (!bucketed) {
-        const key = fingerprint(['raw', device, q.sensor, range.from, range.to]);
-        const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'raw', key);
-        const page = await store.rawRange({ device, sensor: q.sensor, ...range, limit, after }, { signal });
-        return {
-          device,
-          sensor: q.sensor,
-          ...range,
-          source: 'raw',
-          readings: page.items,
-          truncated: page.truncated,
-          nextCursor: page.next && encodeCursor({ k: 'raw', p: page.next }, key),
-        };
-      }
-
+      if (!bucketed) return rawPage(store, { device, sensor: q.sensor, ...range, limit, cursor: q.cursor }, signal);
       const every = q.every !== undefined ? parseEvery(q.every, limits.maxRangeDays * 86_400_000) : bucketWidthFor(range.from, range.to, q.points ?? 1);
-      const agg: AggParam = q.agg ?? 'mean';
-      // Whole buckets only: the rollups hold whole minutes and hours, so the answer is exact either way.
-      const from = range.from - (range.from % every);
-      const to = Math.ceil(range.to / every) * every;
-      const key = fingerprint(['agg', device, q.sensor, from, to, every, agg]);
-      const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, 'agg', key);
-      const query = { device, sensor: q.sensor, from, to, every, limit, after };
-      const page = agg === 'band' ? await aggregateBand(store, query, { signal }) : await store.aggregate({ ...query, agg }, { signal });
-      const nextCursor = page.next && encodeCursor({ k: 'agg', p: page.next }, key);
+      const json = await aggregatePage(store, { device, sensor: q.sensor, ...range, every, agg: q.agg ?? 'mean', limit, cursor: q.cursor }, signal);
       // Already JSON (aggregate-json.ts says why): fastify sends a string of a JSON content type as it is.
       void reply.type(JSON_TYPE);
-      return aggregatePageJson({ device, sensor: q.sensor, from, to, every, agg, source: page.source, truncated: page.truncated }, page.items, nextCursor);
+      return json;
     },
   );
+}
 
+interface PageAsked {
+  device: string;
+  sensor: string | undefined;
+  from: number;
+  to: number;
+  limit: number;
+  cursor: string | undefined;
+}
+
+async function rawPage(store: ReadingStore, asked: PageAsked, signal: AbortSignal) {
+  const { device, sensor, from, to, limit } = asked;
+  const key = fingerprint(['raw', device, sensor, from, to]);
+  const after = asked.cursor === undefined ? undefined : decodeCursor(asked.cursor, 'raw', key);
+  const page = await store.rawRange({ device, sensor, from, to, limit, after }, { signal });
+  return {
+    device,
+    sensor,
+    from,
+    to,
+    source: 'raw',
+    readings: page.items,
+    truncated: page.truncated,
+    nextCursor: page.next && encodeCursor({ k: 'raw', p: page.next }, key),
+  };
+}
+
+/** One point per bucket and sensor, as a JSON string. */
+async function aggregatePage(store: ReadingStore, asked: PageAsked & { every: number; agg: AggParam }, signal: AbortSignal): Promise<string> {
+  const { device, sensor, every, agg, limit } = asked;
+  // Whole buckets only: the rollups hold whole minutes and hours, so the answer is exact either way.
+  const from = asked.from - (asked.from % every);
+  const to = Math.ceil(asked.to / every) * every;
+  const key = fingerprint(['agg', device, sensor, from, to, every, agg]);
+  const after = asked.cursor === undefined ? undefined : decodeCursor(asked.cursor, 'agg', key);
+  const query = { device, sensor, from, to, every, limit, after };
+  const page = agg === 'band' ? await aggregateBand(store, query, { signal }) : await store.aggregate({ ...query, agg }, { signal });
+  const nextCursor = page.next && encodeCursor({ k: 'agg', p: page.next }, key);
+  return aggregatePageJson({ device, sensor, from, to, every, agg, source: page.source, truncated: page.truncated }, page.items, nextCursor);
+}
+
+function addGapsRoute(app: FastifyInstance, deps: ReadingsRouteDeps): void {
+  const { store, query: limits } = deps;
   app.get<{ Params: DeviceParams; Querystring: GapsQuery }>(
     '/api/v1/devices/:device/gaps',
     {
@@ -106,7 +133,7 @@ export function registerReadingsRoutes(app: FastifyInstance, { store, registry, 
     async (request) => {
       const { device } = request.params;
       const { boot, cursor } = request.query;
-      await knownDevice(device);
+      await assertKnownDevice(deps, device);
       const key = fingerprint(['gap', device, boot]);
       const after = cursor === undefined ? undefined : decodeCursor(cursor, 'gap', key);
       const page = await store.gaps({ device, boot, limit: request.query.limit ?? limits.defaultLimit, after });
