@@ -67,6 +67,16 @@ const streamResponse = { 200: Type.String({ description: 'text/event-stream' }),
  * which also lifts fastify's handlerTimeout from them.
  */
 export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps): void {
+  const start = sseStarter(app, deps);
+  const { alerts, readings } = deps;
+  if (alerts) addAlertStream(app, alerts, deps, start);
+  if (readings) addReadingStream(app, readings, deps, start);
+}
+
+type StartStream = (reply: FastifyReply, stream: 'alerts' | 'readings', log: FastifyBaseLogger) => SseWriter;
+
+/** Takes a reply over as an SSE stream, counted while open and ended when the app closes. */
+function sseStarter(app: FastifyInstance, deps: StreamRouteDeps): StartStream {
   const options: SseOptions = { heartbeatMs: deps.heartbeatMs ?? 15_000, maxBufferedBytes: deps.maxBufferedBytes ?? 1024 * 1024 };
   const open = new Set<SseWriter>();
   // server.close() waits for every connection to end: end the streams first, or shutdown would hang.
@@ -75,7 +85,7 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
     done();
   });
 
-  const start = (reply: FastifyReply, stream: 'alerts' | 'readings', log: FastifyBaseLogger): SseWriter => {
+  return (reply, stream, log) => {
     reply.hijack();
     const writer = new SseWriter(reply.raw, options);
     open.add(writer);
@@ -87,86 +97,85 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
     });
     return writer;
   };
+}
 
-  const { alerts, readings } = deps;
-  if (alerts) {
-    const limits = { maxHeld: deps.maxHeldEvents ?? 10_000, page: deps.backlogPage ?? 500 };
-    app.get<{ Querystring: AlertStreamQuery; Headers: AlertStreamHeaders }>(
-      '/api/v1/alerts/stream',
-      {
-        config: readRoute,
-        schema: {
-          tags: ['alerts'],
-          summary: 'alert transitions as server-sent events (event: alert, id: seq), resumable',
-          description:
-            'Each event is `{seq, silenced, ...transition}`. With a Last-Event-ID header (or lastEventId=, or since=), the ' +
-            'events after it come first, then the live ones, with no gap and no repeat. Without, live events only, after a bare ' +
-            '`id: <newest seq>` that sets the client\'s Last-Event-ID so a reconnect before the first event resumes. A `: ping` ' +
-            'comment every 15 s. A client too slow to keep up is disconnected; it reconnects with its Last-Event-ID.',
-          security,
-          querystring: AlertStreamQuery,
-          headers: AlertStreamHeaders,
-          produces: ['text/event-stream'],
-          response: streamResponse,
-        },
+function addAlertStream(app: FastifyInstance, alerts: AlertsService, deps: StreamRouteDeps, start: StartStream): void {
+  const limits = { maxHeld: deps.maxHeldEvents ?? 10_000, page: deps.backlogPage ?? 500 };
+  app.get<{ Querystring: AlertStreamQuery; Headers: AlertStreamHeaders }>(
+    '/api/v1/alerts/stream',
+    {
+      config: readRoute,
+      schema: {
+        tags: ['alerts'],
+        summary: 'alert transitions as server-sent events (event: alert, id: seq), resumable',
+        description:
+          'Each event is `{seq, silenced, ...transition}`. With a Last-Event-ID header (or lastEventId=, or since=), the ' +
+          'events after it come first, then the live ones, with no gap and no repeat. Without, live events only, after a bare ' +
+          '`id: <newest seq>` that sets the client\'s Last-Event-ID so a reconnect before the first event resumes. A `: ping` ' +
+          'comment every 15 s. A client too slow to keep up is disconnected; it reconnects with its Last-Event-ID.',
+        security,
+        querystring: AlertStreamQuery,
+        headers: AlertStreamHeaders,
+        produces: ['text/event-stream'],
+        response: streamResponse,
       },
-      (request, reply) => {
-        const header = request.headers['last-event-id'];
-        // The header wins: a browser's EventSource reconnects to the same URL (same since=) with the header set.
-        const after = header !== undefined ? Number(header) : (request.query.lastEventId ?? request.query.since);
-        const writer = start(reply, 'alerts', request.log);
-        streamAlerts(writer, alerts, after, limits).catch((error: unknown) => {
-          request.log.error({ err: error }, 'alert stream failed');
-          writer.cutOff();
-        });
-      },
-    );
-  }
+    },
+    (request, reply) => {
+      const header = request.headers['last-event-id'];
+      // The header wins: a browser's EventSource reconnects to the same URL (same since=) with the header set.
+      const after = header !== undefined ? Number(header) : (request.query.lastEventId ?? request.query.since);
+      const writer = start(reply, 'alerts', request.log);
+      streamAlerts(writer, alerts, after, limits).catch((error: unknown) => {
+        request.log.error({ err: error }, 'alert stream failed');
+        writer.cutOff();
+      });
+    },
+  );
+}
 
-  if (readings) {
-    const feed = new ReadingsFeed(readings, { ...deps.readingsWindow, log: app.log });
-    app.addHook('onClose', (_instance, done) => {
-      feed.close();
-      done();
-    });
-    const page = deps.backlogPage ?? 500;
-    app.get<{ Querystring: ReadingStreamQuery; Headers: ReadingStreamHeaders }>(
-      '/api/v1/stream',
-      {
-        config: readRoute,
-        schema: {
-          tags: ['readings'],
-          summary: 'readings of one device as server-sent events (event: reading, id: <epoch>-<n>), resumable for 10 minutes',
-          description:
-            'Each event is a stored reading, sent as it is committed; its id is `<epoch>-<n>`: n numbers the readings of every ' +
-            'device as this backend run stores them, the epoch names the run. With a Last-Event-ID header (or lastEventId=), ' +
-            'the readings after it come first, then the live ones, with no gap and no repeat, as long as the backend still holds ' +
-            'them (the last 50 000 readings of all devices, at most 10 minutes old). When it does not (the id is older, or from ' +
-            'before a restart) the stream starts with `event: reset`, data `{"reason": "expired" | "restarted", "since": <Unix ms>}` ' +
-            'and an id: readings received up to `since` may be missed, to fetch from /api/v1/devices/{device}/readings; every ' +
-            'reading held after it follows, then live ones. Without an id, live readings only, after a bare `id: <epoch>-<n>` ' +
-            'that sets the client\'s Last-Event-ID so a reconnect before the first reading resumes. A `: ping` comment every ' +
-            '15 s. A client too slow to keep up is disconnected; it reconnects with its Last-Event-ID. A device not seen yet is ' +
-            'allowed: it may come online later.',
-          security,
-          querystring: ReadingStreamQuery,
-          headers: ReadingStreamHeaders,
-          produces: ['text/event-stream'],
-          response: streamResponse,
-        },
+function addReadingStream(app: FastifyInstance, readings: ReadingsSource, deps: StreamRouteDeps, start: StartStream): void {
+  const feed = new ReadingsFeed(readings, { ...deps.readingsWindow, log: app.log });
+  app.addHook('onClose', (_instance, done) => {
+    feed.close();
+    done();
+  });
+  const page = deps.backlogPage ?? 500;
+  app.get<{ Querystring: ReadingStreamQuery; Headers: ReadingStreamHeaders }>(
+    '/api/v1/stream',
+    {
+      config: readRoute,
+      schema: {
+        tags: ['readings'],
+        summary: 'readings of one device as server-sent events (event: reading, id: <epoch>-<n>), resumable for 10 minutes',
+        description:
+          'Each event is a stored reading, sent as it is committed; its id is `<epoch>-<n>`: n numbers the readings of every ' +
+          'device as this backend run stores them, the epoch names the run. With a Last-Event-ID header (or lastEventId=), ' +
+          'the readings after it come first, then the live ones, with no gap and no repeat, as long as the backend still holds ' +
+          'them (the last 50 000 readings of all devices, at most 10 minutes old). When it does not (the id is older, or from ' +
+          'before a restart) the stream starts with `event: reset`, data `{"reason": "expired" | "restarted", "since": <Unix ms>}` ' +
+          'and an id: readings received up to `since` may be missed, to fetch from /api/v1/devices/{device}/readings; every ' +
+          'reading held after it follows, then live ones. Without an id, live readings only, after a bare `id: <epoch>-<n>` ' +
+          'that sets the client\'s Last-Event-ID so a reconnect before the first reading resumes. A `: ping` comment every ' +
+          '15 s. A client too slow to keep up is disconnected; it reconnects with its Last-Event-ID. A device not seen yet is ' +
+          'allowed: it may come online later.',
+        security,
+        querystring: ReadingStreamQuery,
+        headers: ReadingStreamHeaders,
+        produces: ['text/event-stream'],
+        response: streamResponse,
       },
-      (request, reply) => {
-        const { device, sensor, lastEventId } = request.query;
-        // The header wins, as for the alerts: an EventSource reconnects to the same URL with the header set.
-        const after = request.headers['last-event-id'] ?? lastEventId;
-        const writer = start(reply, 'readings', request.log);
-        streamReadings(writer, feed, { device, sensor }, after, page).catch((error: unknown) => {
-          request.log.error({ err: error }, 'readings stream failed');
-          writer.cutOff();
-        });
-      },
-    );
-  }
+    },
+    (request, reply) => {
+      const { device, sensor, lastEventId } = request.query;
+      // The header wins, as for the alerts: an EventSource reconnects to the same URL with the header set.
+      const after = request.headers['last-event-id'] ?? lastEventId;
+      const writer = start(reply, 'readings', request.log);
+      streamReadings(writer, feed, { device, sensor }, after, page).catch((error: unknown) => {
+        request.log.error({ err: error }, 'readings stream failed');
+        writer.cutOff();
+      });
+    },
+  );
 }
 
 /**
