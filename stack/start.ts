@@ -5,11 +5,12 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Closers } from '../contract/closers.js';
 import { type StackChild, startChild } from './child-process.js';
 import { ensureDemoCredentials } from './demo-credentials.js';
 import { describeFirstReading, startClock, waitForFirstStoredReading } from './first-reading.js';
 import { DEMO_SETPOINT_C, demoEmulatorArgs, demoScenario, describeDemoCycle, ensureDemoRules } from './demo-rules.js';
-import { type InProcessPair, startInProcessPair } from './in-process-pair.js';
+import { startInProcessPair } from './in-process-pair.js';
 import { formatLogLine } from './log-format.js';
 import { PortUnavailableError, assertPortFree } from './ports.js';
 
@@ -38,8 +39,8 @@ const distDir = resolve(fileURLToPath(import.meta.url), '..', '..');
 
 class StartError extends Error {}
 
-const children: StackChild[] = [];
-let pair: InProcessPair | undefined;
+/** Every part started, each stop registered as it starts: stopped newest first. */
+const parts = new Closers();
 let stopping = false;
 
 /** Stops every part, newest first, then exits. */
@@ -47,8 +48,7 @@ async function shutdown(code: number, reason: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   process.stdout.write(`\nstopping the stack (${reason})\n`);
-  await pair?.stop();
-  for (const child of [...children].reverse()) await child.stop();
+  await parts.close().catch((error: unknown) => process.stderr.write(`npm start: stopping a part failed: ${(error as Error).message}\n`));
   process.exit(code);
 }
 
@@ -75,7 +75,10 @@ function hasSocat(): boolean {
   return spawnSync('socat', ['-V'], { stdio: 'ignore' }).error === undefined;
 }
 
-async function main(): Promise<void> {
+type StackOptions = NonNullable<ReturnType<typeof parseOptions>>;
+
+/** The command line, checked; `undefined` after --help. */
+function parseOptions() {
   const { values } = parseArgs({
     options: {
       'mqtt-port': { type: 'string', default: process.env.FURNACE_MQTT_PORT ?? '1883' },
@@ -95,7 +98,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(HELP);
-    return;
+    return undefined;
   }
   const mqttPort = integer('--mqtt-port', values['mqtt-port'], 1, 65_535);
   const httpPort = integer('--http-port', values['http-port'], 1, 65_535);
@@ -107,16 +110,22 @@ async function main(): Promise<void> {
     throw new StartError(`--serial ${JSON.stringify(values.serial)}: expected auto, pty or in-process`);
   }
   const usePty = values.serial === 'pty' || (values.serial === 'auto' && hasSocat());
+  return { values, mqttPort, httpPort, healthPort, intervalMs, speed, dataDir, usePty };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  if (!options) return;
+  const { values, mqttPort, httpPort, healthPort } = options;
   await assertPortFree(mqttPort, '0.0.0.0', 'MQTT');
   await assertPortFree(httpPort, '0.0.0.0', 'HTTP API');
   await assertPortFree(healthPort, '0.0.0.0', 'agent health');
-
   const print = (part: string) => (line: string) => {
     process.stdout.write(`${values.json ? line : formatLogLine(line, part)}\n`);
   };
-  const run = (name: string, script: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
+  const run: RunPart = (name, script, args, env = {}) => {
     const child = startChild(name, join(distDir, script), args, print(name), env);
-    children.push(child);
+    parts.add(() => child.stop());
     child.process.once('exit', (code, signal) => {
       // Ctrl-C reaches every process of the group; a part that stopped cleanly asks for a clean stop.
       if (!stopping) void shutdown(code === 0 ? 0 : 1, `${name} exited with ${signal ?? `code ${code}`}`);
@@ -125,7 +134,17 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown(0, 'SIGINT'));
   process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
+  const rulesPath = await startParts(options, run, print);
+  const firstReading = describeFirstReading(startClock(), await waitForFirstStoredReading(httpPort, FIRST_READING_TIMEOUT_MS), FIRST_READING_TIMEOUT_MS);
+  process.stdout.write(banner(options, firstReading, rulesPath));
+}
 
+type RunPart = (name: string, script: string, args: string[], env?: NodeJS.ProcessEnv) => StackChild;
+type Print = (part: string) => (line: string) => void;
+
+/** Broker, backend, emulator and agent, each after what it needs; answers the rules file's path. */
+async function startParts(options: StackOptions, run: RunPart, print: Print): Promise<string> {
+  const { values, mqttPort, httpPort, healthPort, intervalMs, speed, dataDir, usePty } = options;
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
   // The emulated furnace needs nothing else: it starts beside the broker and backend instead of
   // after them, one process start fewer before the first reading. Its failure is awaited below.
@@ -157,45 +176,54 @@ async function main(): Promise<void> {
     await emulatorReady;
     await run('agent', 'agent/cli.js', [...agentArgs, '--serial-path', link], agentEnv).waitForLine(/agent started/, 15_000);
   } else {
-    const why = values.serial === 'in-process' ? '--serial in-process' : 'socat not found (Debian package socat)';
-    print('stack')(
-      JSON.stringify({ level: 40, time: Date.now(), part: 'stack', msg: `${why}: emulator and agent are joined in-process through serialport's mock binding` }),
-    );
-    pair = startInProcessPair({
-      device: DEVICE,
-      mqttUrl,
-      env: agentEnv,
-      healthPort,
-      dataDir: join(dataDir, 'agent'),
-      intervalMs,
-      speed,
-      setpoint: DEMO_SETPOINT_C,
-      scenario: demoScenario(),
-      print: print('agent'),
-    });
+    startPair(options, { mqttUrl, agentEnv, print });
   }
-  const firstReading = describeFirstReading(startClock(), await waitForFirstStoredReading(httpPort, FIRST_READING_TIMEOUT_MS), FIRST_READING_TIMEOUT_MS);
-  process.stdout.write(
-    [
-      '',
-      'Furnace telemetry is running.',
-      `  first reading: ${firstReading}`,
-      `  dashboard: http://localhost:${httpPort}/`,
-      `  devices:   http://localhost:${httpPort}/api/v1/devices`,
-      `  latest:    http://localhost:${httpPort}/api/v1/devices/${DEVICE}/latest`,
-      `  metrics:   http://localhost:${httpPort}/metrics`,
-      `  alerts:    http://localhost:${httpPort}/api/v1/alerts/active  (history: /api/v1/alerts)`,
-      `  stream:    http://localhost:${httpPort}/api/v1/alerts/stream  (server-sent events; on MQTT: alerts/v1/#)`,
-      `  rules:     ${rules.path}  (${describeDemoCycle(speed)})`,
-      `  agent:     http://localhost:${healthPort}/healthz  (and /metrics)`,
-      `  MQTT:      mqtt://localhost:${mqttPort}  (telemetry/v1/${DEVICE}/readings; users and passwords in ${join(dataDir, 'broker', 'demo-passwords.json')})`,
-      `  data:      ${dataDir}`,
-      `  readings:  ${values.store === 'influxdb' ? `InfluxDB at ${values['influx-url'] ?? 'http://localhost:8086'}, measurement "readings"` : `SQLite ${join(dataDir, 'backend')}`}`,
-      `  serial:    ${usePty ? `socat pseudo-terminal ${join(dataDir, 'serial', DEVICE)}` : 'in-process mock binding'}`,
-      'Ctrl-C stops everything.',
-      '',
-    ].join('\n'),
+  return rules.path;
+}
+
+/** Emulator and agent in this process, joined through serialport's mock binding. */
+function startPair(options: StackOptions, { mqttUrl, agentEnv, print }: { mqttUrl: string; agentEnv: NodeJS.ProcessEnv; print: Print }): void {
+  const { values, healthPort, intervalMs, speed, dataDir } = options;
+  const why = values.serial === 'in-process' ? '--serial in-process' : 'socat not found (Debian package socat)';
+  print('stack')(
+    JSON.stringify({ level: 40, time: Date.now(), part: 'stack', msg: `${why}: emulator and agent are joined in-process through serialport's mock binding` }),
   );
+  const pair = startInProcessPair({
+    device: DEVICE,
+    mqttUrl,
+    env: agentEnv,
+    healthPort,
+    dataDir: join(dataDir, 'agent'),
+    intervalMs,
+    speed,
+    setpoint: DEMO_SETPOINT_C,
+    scenario: demoScenario(),
+    print: print('agent'),
+  });
+  parts.add(() => pair.stop());
+}
+
+function banner(options: StackOptions, firstReading: string, rulesPath: string): string {
+  const { values, mqttPort, httpPort, healthPort, speed, dataDir, usePty } = options;
+  return [
+    '',
+    'Furnace telemetry is running.',
+    `  first reading: ${firstReading}`,
+    `  dashboard: http://localhost:${httpPort}/`,
+    `  devices:   http://localhost:${httpPort}/api/v1/devices`,
+    `  latest:    http://localhost:${httpPort}/api/v1/devices/${DEVICE}/latest`,
+    `  metrics:   http://localhost:${httpPort}/metrics`,
+    `  alerts:    http://localhost:${httpPort}/api/v1/alerts/active  (history: /api/v1/alerts)`,
+    `  stream:    http://localhost:${httpPort}/api/v1/alerts/stream  (server-sent events; on MQTT: alerts/v1/#)`,
+    `  rules:     ${rulesPath}  (${describeDemoCycle(speed)})`,
+    `  agent:     http://localhost:${healthPort}/healthz  (and /metrics)`,
+    `  MQTT:      mqtt://localhost:${mqttPort}  (telemetry/v1/${DEVICE}/readings; users and passwords in ${join(dataDir, 'broker', 'demo-passwords.json')})`,
+    `  data:      ${dataDir}`,
+    `  readings:  ${values.store === 'influxdb' ? `InfluxDB at ${values['influx-url'] ?? 'http://localhost:8086'}, measurement "readings"` : `SQLite ${join(dataDir, 'backend')}`}`,
+    `  serial:    ${usePty ? `socat pseudo-terminal ${join(dataDir, 'serial', DEVICE)}` : 'in-process mock binding'}`,
+    'Ctrl-C stops everything.',
+    '',
+  ].join('\n');
 }
 
 main().catch((error: unknown) => {
