@@ -92,26 +92,7 @@ export class DurableOutbox {
     private readonly limits: OutboxLimits = DEFAULT_OUTBOX_LIMITS,
     resendTiming: ResendTiming = DEFAULT_RESEND_TIMING,
   ) {
-    try {
-      mkdirSync(dataDir, { recursive: true });
-      this.db = new Database(join(dataDir, 'outbox.sqlite'));
-      this.db.pragma('journal_mode = WAL');
-      // FULL: a committed reading survives a power cut too, not only a crash of the process.
-      this.db.pragma('synchronous = FULL');
-      // `replay` is a column of earlier versions, kept so their outbox files open as they are: written 0, never read.
-      this.db.exec(`CREATE TABLE IF NOT EXISTS outbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        boot TEXT NOT NULL, ts INTEGER NOT NULL, sensor TEXT NOT NULL, value REAL, unit TEXT NOT NULL,
-        quality TEXT NOT NULL, clock TEXT NOT NULL, replay INTEGER NOT NULL)`);
-      // Age pruning finds the expired rows through this index instead of scanning a backlog of millions.
-      this.db.exec('CREATE INDEX IF NOT EXISTS outbox_ts ON outbox (ts)');
-      migrateSentState(this.db);
-    } catch (error) {
-      // Also a file that is not a database (SQLITE_NOTADB): say which file, never start without an outbox.
-      throw new AgentError('AGENT_OUTBOX_OPEN_FAILED', `cannot open the outbox in ${dataDir}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
+    this.db = openOutboxDb(dataDir);
     this.insert = this.db.prepare(
       `INSERT INTO outbox (boot, ts, sensor, value, unit, quality, clock, replay)
        VALUES (@boot, @ts, @sensor, @value, @unit, @quality, @clock, 0) RETURNING seq`,
@@ -134,32 +115,35 @@ export class DurableOutbox {
     this.sequence = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'");
     this.rows = (this.db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
     // Making room and inserting are one transaction: a crash between them can lose neither more nor less.
-    this.appendTx = this.db.transaction((boot: string, readings: readonly NewReading[]) => {
-      let room = this.limits.maxReadings - this.rows;
-      const excess = readings.length - room;
-      if (excess > 0 && this.limits.whenFull === 'drop-oldest') {
-        // The oldest rows go first; when the batch alone exceeds the cap, its own oldest go too.
-        const removed = this.dropOldest.run(Math.min(excess, this.rows)).changes;
-        this.rows -= removed;
-        this.droppedBy.full += removed;
-        room += removed;
+    this.appendTx = this.db.transaction((boot: string, readings: readonly NewReading[]) => this.insertMaking(boot, readings));
+  }
+
+  /** Makes room as the limits say and inserts what fits: the body of one transaction. */
+  private insertMaking(boot: string, readings: readonly NewReading[]): Array<number | undefined> {
+    let room = this.limits.maxReadings - this.rows;
+    const excess = readings.length - room;
+    if (excess > 0 && this.limits.whenFull === 'drop-oldest') {
+      // The oldest rows go first; when the batch alone exceeds the cap, its own oldest go too.
+      const removed = this.dropOldest.run(Math.min(excess, this.rows)).changes;
+      this.rows -= removed;
+      this.droppedBy.full += removed;
+      room += removed;
+    }
+    const skip = Math.max(0, readings.length - room);
+    const seqs: Array<number | undefined> = [];
+    readings.forEach((reading, i) => {
+      // drop-newest refuses what does not fit; drop-oldest drops the batch's own head.
+      const dropped = this.limits.whenFull === 'drop-newest' ? i >= readings.length - skip : i < skip;
+      if (dropped) {
+        this.droppedBy.full++;
+        seqs.push(undefined);
+        return;
       }
-      const skip = Math.max(0, readings.length - room);
-      const seqs: Array<number | undefined> = [];
-      readings.forEach((reading, i) => {
-        // drop-newest refuses what does not fit; drop-oldest drops the batch's own head.
-        const dropped = this.limits.whenFull === 'drop-newest' ? i >= readings.length - skip : i < skip;
-        if (dropped) {
-          this.droppedBy.full++;
-          seqs.push(undefined);
-          return;
-        }
-        const row = this.insert.get({ ...reading, boot }) as { seq: number };
-        this.rows++;
-        seqs.push(row.seq);
-      });
-      return seqs;
+      const row = this.insert.get({ ...reading, boot }) as { seq: number };
+      this.rows++;
+      seqs.push(row.seq);
     });
+    return seqs;
   }
 
   /** Commits one reading and returns its seq; `undefined` if the outbox is full and keeps its oldest. */
@@ -262,4 +246,29 @@ export function runsOf(entries: readonly { seq: number }[]): SeqRun[] {
 function sameBoot(rows: Row[]): OutboxEntry[] {
   const end = rows.findIndex((row) => row.boot !== rows[0]?.boot);
   return rows.slice(0, end < 0 ? rows.length : end);
+}
+
+/** Opens (or creates) the outbox file and brings its tables up to date. */
+function openOutboxDb(dataDir: string): Database.Database {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    const db = new Database(join(dataDir, 'outbox.sqlite'));
+    db.pragma('journal_mode = WAL');
+    // FULL: a committed reading survives a power cut too, not only a crash of the process.
+    db.pragma('synchronous = FULL');
+    // `replay` is a column of earlier versions, kept so their outbox files open as they are: written 0, never read.
+    db.exec(`CREATE TABLE IF NOT EXISTS outbox (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      boot TEXT NOT NULL, ts INTEGER NOT NULL, sensor TEXT NOT NULL, value REAL, unit TEXT NOT NULL,
+      quality TEXT NOT NULL, clock TEXT NOT NULL, replay INTEGER NOT NULL)`);
+    // Age pruning finds the expired rows through this index instead of scanning a backlog of millions.
+    db.exec('CREATE INDEX IF NOT EXISTS outbox_ts ON outbox (ts)');
+    migrateSentState(db);
+    return db;
+  } catch (error) {
+    // Also a file that is not a database (SQLITE_NOTADB): say which file, never start without an outbox.
+    throw new AgentError('AGENT_OUTBOX_OPEN_FAILED', `cannot open the outbox in ${dataDir}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
 }

@@ -54,84 +54,71 @@ interface DeviceWrite {
 export class SqliteWriter {
   private readonly transaction: (batches: readonly BatchToInsert[]) => InsertResult;
   private readonly names: { device: NameIds; sensor: NameIds; boot: NameIds };
+  private readonly statements: WriterStatements;
+  private readonly ranges: SeqRanges;
+  private readonly rows: ReadingRowInserter;
 
   constructor(db: Database.Database) {
-    const upsertLatest = db.prepare(
-      `INSERT INTO latest (device, sensor, boot, seq, ts, value, unit, quality, clock, replay, received_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (device, sensor) DO UPDATE SET boot = excluded.boot, seq = excluded.seq, ts = excluded.ts,
-         value = excluded.value, unit = excluded.unit, quality = excluded.quality, clock = excluded.clock,
-         replay = excluded.replay, received_at = excluded.received_at
-       WHERE ${trustedTimeSql('excluded')} >= ${trustedTimeSql('latest')}`,
-    );
-    const touchDevice = db.prepare(
-      `INSERT INTO devices (device, first_seen, last_seen, readings) VALUES (?, ?, ?, ?)
-       ON CONFLICT (device) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen), readings = readings + excluded.readings`,
-    );
-    // In an upsert's SET, bare column names are the row's old values; excluded.* the new bucket's.
-    const upsertRollup = ROLLUPS.map(({ table }) =>
-      db.prepare(
-        `INSERT INTO ${table} (device, sensor, bucket, min_value, max_value, sum_value, n, last_ts, last_value)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (device, sensor, bucket) DO UPDATE SET
-           min_value = min(min_value, excluded.min_value), max_value = max(max_value, excluded.max_value),
-           sum_value = sum_value + excluded.sum_value, n = n + excluded.n,
-           last_value = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last_value ELSE last_value END,
-           last_ts = max(last_ts, excluded.last_ts)`,
-      ),
-    );
-    const ranges = new SeqRanges(db);
-    const rows = new ReadingRowInserter(db);
-    const names = (this.names = { device: new NameIds(db, 'device_names'), sensor: new NameIds(db, 'sensor_names'), boot: new NameIds(db, 'boot_names') });
+    this.statements = prepareStatements(db);
+    this.ranges = new SeqRanges(db);
+    this.rows = new ReadingRowInserter(db);
+    this.names = { device: new NameIds(db, 'device_names'), sensor: new NameIds(db, 'sensor_names'), boot: new NameIds(db, 'boot_names') };
+    this.transaction = db.transaction((batches: readonly BatchToInsert[]) => this.insertAll(batches));
+  }
 
-    this.transaction = db.transaction((batches: readonly BatchToInsert[]) => {
-      const result: InsertResult = { inserted: 0, duplicates: 0, gapsOpened: 0, gapsClosed: 0 };
-      const devices = new Map<string, DeviceWrite>();
-      for (const { batch, receivedAt } of batches) {
-        const write = devices.get(batch.device);
-        if (!write) devices.set(batch.device, { name: batch.device, firstReceivedAt: receivedAt, lastReceivedAt: receivedAt, inserted: 0, sensors: new Map() });
-        else write.lastReceivedAt = Math.max(write.lastReceivedAt, receivedAt);
+  /** The body of one transaction: the rows, the seq ranges, then each device's summaries. */
+  private insertAll(batches: readonly BatchToInsert[]): InsertResult {
+    const result: InsertResult = { inserted: 0, duplicates: 0, gapsOpened: 0, gapsClosed: 0 };
+    const devices = devicesOf(batches);
+    for (const group of groupByDeviceAndBoot(batches).values()) {
+      const write = devices.get(group.device);
+      if (!write) continue; // every device of `batches` is there
+      this.insertGroup(group, write, result);
+    }
+    this.rows.flush();
+    for (const write of devices.values()) this.writeSummaries(write);
+    return result;
+  }
+
+  /** The readings of one (device, boot) not stored yet, and the seq ranges they fill. */
+  private insertGroup(group: Group, write: DeviceWrite, result: InsertResult): void {
+    const { device, boot } = group;
+    const { names, rows } = this;
+    const deviceId = names.device.id(device);
+    const bootId = names.boot.id(boot);
+    const set = this.ranges.near(device, boot, group.minSeq, group.maxSeq);
+    for (const { batch, receivedAt } of group.items) {
+      const stored = storeNew(batch.readings, set, (reading) => {
+        const sensorId = names.sensor.id(reading.sensor);
+        rows.add(deviceId, reading.ts, sensorId, bootId, reading.seq, reading.value, reading.unit, QUALITY_CODE[reading.quality], CLOCK_CODE[reading.clock], reading.replay ? 1 : 0, receivedAt);
+        noteSensor(write, sensorId, reading, boot, receivedAt);
+      });
+      for (const run of stored.runs) {
+        const change = set.add(run);
+        if (change > 0) result.gapsOpened += change;
+        else result.gapsClosed -= change;
       }
-      for (const group of groupByDeviceAndBoot(batches).values()) {
-        const { device, boot } = group;
-        const write = devices.get(device);
-        if (!write) continue; // every device of `batches` is there
-        const deviceId = names.device.id(device);
-        const bootId = names.boot.id(boot);
-        const set = ranges.near(device, boot, group.minSeq, group.maxSeq);
-        for (const { batch, receivedAt } of group.items) {
-          const stored = storeNew(batch.readings, set, (reading) => {
-            const sensorId = names.sensor.id(reading.sensor);
-            rows.add(deviceId, reading.ts, sensorId, bootId, reading.seq, reading.value, reading.unit, QUALITY_CODE[reading.quality], CLOCK_CODE[reading.clock], reading.replay ? 1 : 0, receivedAt);
-            noteSensor(write, sensorId, reading, boot, receivedAt);
-          });
-          for (const run of stored.runs) {
-            const change = set.add(run);
-            if (change > 0) result.gapsOpened += change;
-            else result.gapsClosed -= change;
-          }
-          write.inserted += stored.count;
-          result.inserted += stored.count;
-          result.duplicates += batch.readings.length - stored.count;
-        }
-        ranges.save(device, boot, set);
+      write.inserted += stored.count;
+      result.inserted += stored.count;
+      result.duplicates += batch.readings.length - stored.count;
+    }
+    this.ranges.save(device, boot, set);
+  }
+
+  /** A device's counters, and per sensor its latest reading and rollup buckets. */
+  private writeSummaries(write: DeviceWrite): void {
+    const { touchDevice, upsertLatest, upsertRollup } = this.statements;
+    touchDevice.run(write.name, write.firstReceivedAt, write.lastReceivedAt, write.inserted);
+    for (const sensor of write.sensors.values()) {
+      const newest = sensor.latest;
+      if (newest) {
+        const { reading: r, boot, receivedAt } = newest;
+        upsertLatest.run(write.name, sensor.name, boot, r.seq, r.ts, r.value, r.unit, r.quality, r.clock, r.replay ? 1 : 0, receivedAt);
       }
-      rows.flush();
-      for (const write of devices.values()) {
-        touchDevice.run(write.name, write.firstReceivedAt, write.lastReceivedAt, write.inserted);
-        for (const sensor of write.sensors.values()) {
-          const newest = sensor.latest;
-          if (newest) {
-            const { reading: r, boot, receivedAt } = newest;
-            upsertLatest.run(write.name, sensor.name, boot, r.seq, r.ts, r.value, r.unit, r.quality, r.clock, r.replay ? 1 : 0, receivedAt);
-          }
-          sensor.buckets.forEach((buckets, i) => {
-            for (const b of buckets.values()) upsertRollup[i]?.run(write.name, sensor.name, b.bucket, b.min, b.max, b.sum, b.n, b.lastTs, b.lastValue);
-          });
-        }
-      }
-      return result;
-    });
+      sensor.buckets.forEach((buckets, i) => {
+        for (const b of buckets.values()) upsertRollup[i]?.run(write.name, sensor.name, b.bucket, b.min, b.max, b.sum, b.n, b.lastTs, b.lastValue);
+      });
+    }
   }
 
   /** Commits every batch or none; throws what SQLite throws (SQLITE_BUSY, SQLITE_FULL, ...). */
@@ -146,6 +133,51 @@ export class SqliteWriter {
       throw error;
     }
   }
+}
+
+interface WriterStatements {
+  upsertLatest: Database.Statement;
+  touchDevice: Database.Statement;
+  upsertRollup: Database.Statement[];
+}
+
+function prepareStatements(db: Database.Database): WriterStatements {
+  const upsertLatest = db.prepare(
+    `INSERT INTO latest (device, sensor, boot, seq, ts, value, unit, quality, clock, replay, received_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (device, sensor) DO UPDATE SET boot = excluded.boot, seq = excluded.seq, ts = excluded.ts,
+       value = excluded.value, unit = excluded.unit, quality = excluded.quality, clock = excluded.clock,
+       replay = excluded.replay, received_at = excluded.received_at
+     WHERE ${trustedTimeSql('excluded')} >= ${trustedTimeSql('latest')}`,
+  );
+  const touchDevice = db.prepare(
+    `INSERT INTO devices (device, first_seen, last_seen, readings) VALUES (?, ?, ?, ?)
+     ON CONFLICT (device) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen), readings = readings + excluded.readings`,
+  );
+  // In an upsert's SET, bare column names are the row's old values; excluded.* the new bucket's.
+  const upsertRollup = ROLLUPS.map(({ table }) =>
+    db.prepare(
+      `INSERT INTO ${table} (device, sensor, bucket, min_value, max_value, sum_value, n, last_ts, last_value)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (device, sensor, bucket) DO UPDATE SET
+         min_value = min(min_value, excluded.min_value), max_value = max(max_value, excluded.max_value),
+         sum_value = sum_value + excluded.sum_value, n = n + excluded.n,
+         last_value = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last_value ELSE last_value END,
+         last_ts = max(last_ts, excluded.last_ts)`,
+    ),
+  );
+  return { upsertLatest, touchDevice, upsertRollup };
+}
+
+/** One write per device of `batches`, with the span of its receive times. */
+function devicesOf(batches: readonly BatchToInsert[]): Map<string, DeviceWrite> {
+  const devices = new Map<string, DeviceWrite>();
+  for (const { batch, receivedAt } of batches) {
+    const write = devices.get(batch.device);
+    if (!write) devices.set(batch.device, { name: batch.device, firstReceivedAt: receivedAt, lastReceivedAt: receivedAt, inserted: 0, sensors: new Map() });
+    else write.lastReceivedAt = Math.max(write.lastReceivedAt, receivedAt);
+  }
+  return devices;
 }
 
 interface Group {
