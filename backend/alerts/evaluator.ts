@@ -50,73 +50,95 @@ export function transitionOf(rule: Pick<Rule, 'id' | 'severity'>, state: AlertIn
   };
 }
 
+/** One step's instance as it changes, and the moves that change it. */
+interface Step {
+  next: AlertInstance;
+  readonly at: number;
+  /** A transition to `to`, recorded. */
+  move(to: AlertPhase): void;
+  /** A reminder (firing → firing) once rule.repeatEvery has passed since the last notification. */
+  remindIfDue(): void;
+}
+
 function step(rule: Rule, previous: AlertInstance, observation: Observation, newId: IdGenerator): Evaluation {
   // Time on one instance's clock never runs backwards, so a late reading cannot shorten or undo a wait.
   const at = Math.max(observation.at, previous.clock ?? observation.at);
   const holds = observation.holds ?? previous.holds;
-  let next: AlertInstance = {
-    ...previous,
-    clock: at,
-    holds,
-    memory: observation.memory,
-    ...(observation.value === undefined ? {} : { value: observation.value }),
-  };
   const transitions: AlertTransition[] = [];
-  const move = (to: AlertPhase) => {
-    transitions.push(transitionOf(rule, next, to, at, observation.message, newId()));
-    // A reminder (firing → firing) is not a new state: `since` keeps saying when it began firing.
-    next = { ...next, phase: to, since: to === next.phase ? next.since : at };
-  };
-  const remindIfDue = () => {
-    // A state saved without a notification time counts from now rather than never reminding.
-    next.notifiedAt ??= at;
-    if (rule.repeatEvery !== undefined && at - next.notifiedAt >= rule.repeatEvery) {
-      move('firing');
-      next.notifiedAt = at;
-    }
-  };
-
-  if (holds) {
-    next.clearSince = undefined;
-    const holdingSince = previous.holds && previous.holdingSince !== undefined ? previous.holdingSince : at;
-    next.holdingSince = holdingSince;
-    const due = at - holdingSince >= rule.for;
-    switch (next.phase) {
-      case 'inactive':
-      case 'resolved':
-      case 'pending':
-        if (due) {
-          move('firing');
-          next.notifiedAt = at;
-        } else if (next.phase !== 'pending') move('pending');
-        break;
-      case 'firing':
-        remindIfDue();
-        break;
-    }
-  } else {
-    next.holdingSince = undefined;
-    switch (next.phase) {
-      case 'inactive':
-      case 'resolved':
-        break;
-      case 'pending':
-        move('inactive');
-        break;
-      case 'firing': {
-        // keepFiringFor: a condition that stops only briefly does not resolve and re-fire.
-        const clearSince = next.clearSince ?? at;
-        next.clearSince = clearSince;
-        if (at - clearSince >= rule.keepFiringFor) {
-          move('resolved');
-          next.clearSince = undefined;
-          next.notifiedAt = undefined;
-        } else remindIfDue();
-        break;
+  const current: Step = {
+    next: {
+      ...previous,
+      clock: at,
+      holds,
+      memory: observation.memory,
+      ...(observation.value === undefined ? {} : { value: observation.value }),
+    },
+    at,
+    move(to) {
+      const { next } = current;
+      transitions.push(transitionOf(rule, next, to, at, observation.message, newId()));
+      // A reminder (firing → firing) is not a new state: `since` keeps saying when it began firing.
+      current.next = { ...next, phase: to, since: to === next.phase ? next.since : at };
+    },
+    remindIfDue() {
+      // A state saved without a notification time counts from now rather than never reminding.
+      current.next.notifiedAt ??= at;
+      if (rule.repeatEvery !== undefined && at - current.next.notifiedAt >= rule.repeatEvery) {
+        current.move('firing');
+        current.next.notifiedAt = at;
       }
+    },
+  };
+  if (holds) whileHolding(rule, previous, current);
+  else whileClear(rule, current);
+  return { instance: current.next, transitions };
+}
+
+/** The condition holds: pending, then firing once it has held for rule.for; reminders while firing. */
+function whileHolding(rule: Rule, previous: AlertInstance, current: Step): void {
+  const { at } = current;
+  current.next.clearSince = undefined;
+  const holdingSince = previous.holds && previous.holdingSince !== undefined ? previous.holdingSince : at;
+  current.next.holdingSince = holdingSince;
+  const due = at - holdingSince >= rule.for;
+  switch (current.next.phase) {
+    case 'inactive':
+    case 'resolved':
+    case 'pending':
+      if (due) {
+        current.move('firing');
+        current.next.notifiedAt = at;
+      } else if (current.next.phase !== 'pending') current.move('pending');
+      break;
+    case 'firing':
+      current.remindIfDue();
+      break;
+  }
+}
+
+/** The condition does not hold: pending ends, firing resolves after rule.keepFiringFor. */
+function whileClear(rule: Rule, current: Step): void {
+  const { at } = current;
+  current.next.holdingSince = undefined;
+  switch (current.next.phase) {
+    case 'inactive':
+    case 'resolved':
+      break;
+    case 'pending':
+      current.move('inactive');
+      break;
+    case 'firing': {
+      // keepFiringFor: a condition that stops only briefly does not resolve and re-fire.
+      const clearSince = current.next.clearSince ?? at;
+      current.next.clearSince = clearSince;
+      if (at - clearSince >= rule.keepFiringFor) {
+        current.move('resolved');
+        current.next.clearSince = undefined;
+        current.next.notifiedAt = undefined;
+      } else current.remindIfDue();
+      break;
     }
   }
-  return { instance: next, transitions };
 }
 
 /**
