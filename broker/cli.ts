@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { SettingsError } from '../contract/index.js';
 import { maskSecrets } from '../contract/settings.js';
-import { startBroker } from './broker.js';
+import { type RunningBroker, startBroker } from './broker.js';
 import { loadBrokerConfig } from './config.js';
 import { BrokerError } from './errors.js';
 import { runPasswd } from './passwd-cli.js';
@@ -83,7 +83,11 @@ async function runBroker(args: string[]): Promise<void> {
     return;
   }
   const log = pino({ base: { part: 'broker' }, level: config.logLevel });
-  const broker = await startBroker(config, log);
+  handleSignals(await startBroker(config, log), log);
+}
+
+/** SIGINT and SIGTERM stop gracefully, SIGHUP reloads the credentials file. */
+function handleSignals(broker: RunningBroker, log: Logger): void {
   let stopping = false;
   const stop = (signal: string) => {
     // Ctrl-C under npm start reaches us twice (the terminal's SIGINT, then the launcher's SIGTERM).

@@ -75,11 +75,10 @@ function oneOf<T extends string>(option: string, raw: string, allowed: readonly 
   return raw as T;
 }
 
-/** Reads argv; `undefined` means --help was asked for. Throws HARDWARE_BAD_OPTION naming the option. */
-export function parseCliOptions(argv: string[]): EmulatorConfig | undefined {
-  let values;
+/** argv as node's parseArgs reads it; throws HARDWARE_BAD_OPTION naming an unknown or incomplete option. */
+function readArgs(argv: string[]) {
   try {
-    ({ values } = parseArgs({
+    return parseArgs({
       args: argv,
       strict: true,
       allowPositionals: false,
@@ -101,14 +100,17 @@ export function parseCliOptions(argv: string[]): EmulatorConfig | undefined {
         'slave-id': { type: 'string' },
         help: { type: 'boolean' },
       },
-    }));
+    }).values;
   } catch (error) {
     // node's message names the option: "Unknown option '--bogus'", "Option '--seed <value>' argument missing".
     throw new HardwareError('HARDWARE_BAD_OPTION', (error as Error).message, { cause: error });
   }
-  if (values.help) return undefined;
-  const protocol = oneOf('protocol', values.protocol ?? 'line', ['line', 'modbus'] as const);
-  const transport = oneOf('transport', values.transport ?? 'pty', ['pty', 'tcp', 'stdio'] as const);
+}
+
+type CliValues = ReturnType<typeof readArgs>;
+
+/** Options that apply to one transport or protocol are refused with the others. */
+function assertApplicable(values: CliValues, protocol: 'line' | 'modbus', transport: 'pty' | 'tcp' | 'stdio'): void {
   const only = (option: string, given: string | boolean | undefined, allowed: boolean, where: string) => {
     if (given === undefined || allowed) return;
     if (typeof given === 'boolean') throw new HardwareError('HARDWARE_BAD_OPTION', `--${option}: applies to ${where} only`);
@@ -119,6 +121,30 @@ export function parseCliOptions(argv: string[]): EmulatorConfig | undefined {
   only('host', values.host, transport === 'tcp', '--transport tcp');
   only('checksum', values.checksum, protocol === 'line', '--protocol line');
   only('slave-id', values['slave-id'], protocol === 'modbus', '--protocol modbus');
+}
+
+/** --program and --scenario, parsed into `config`; a problem names its option. */
+function addProgramAndScenario(config: EmulatorConfig, values: CliValues): void {
+  try {
+    if (values.program !== undefined) config.program = parseProgram(values.program);
+  } catch (error) {
+    throw bad('program', values.program, (error as Error).message);
+  }
+  try {
+    config.scenario = parseScenario(config.scenarioText);
+    assertScenarioFits(config.scenario, config.protocol, config.checksum);
+  } catch (error) {
+    throw bad('scenario', values.scenario, (error as Error).message);
+  }
+}
+
+/** Reads argv; `undefined` means --help was asked for. Throws HARDWARE_BAD_OPTION naming the option. */
+export function parseCliOptions(argv: string[]): EmulatorConfig | undefined {
+  const values = readArgs(argv);
+  if (values.help) return undefined;
+  const protocol = oneOf('protocol', values.protocol ?? 'line', ['line', 'modbus'] as const);
+  const transport = oneOf('transport', values.transport ?? 'pty', ['pty', 'tcp', 'stdio'] as const);
+  assertApplicable(values, protocol, transport);
   const count = numberOption('count', values.count ?? '1', 1, 1000, true);
   if (transport === 'stdio' && count > 1) throw bad('count', values.count, 'stdio carries one furnace only');
   const port = numberOption('port', values.port ?? '5020', 0, 65_535, true);
@@ -142,16 +168,6 @@ export function parseCliOptions(argv: string[]): EmulatorConfig | undefined {
     baudRate: Number(oneOf('baud', values.baud ?? (protocol === 'line' ? '9600' : '19200'), BAUD_RATES.map(String))),
     slaveId: numberOption('slave-id', values['slave-id'] ?? '1', 1, 247, true),
   };
-  try {
-    if (values.program !== undefined) config.program = parseProgram(values.program);
-  } catch (error) {
-    throw bad('program', values.program, (error as Error).message);
-  }
-  try {
-    config.scenario = parseScenario(config.scenarioText);
-    assertScenarioFits(config.scenario, protocol, checksum);
-  } catch (error) {
-    throw bad('scenario', values.scenario, (error as Error).message);
-  }
+  addProgramAndScenario(config, values);
   return config;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // furnace-emulator: emulated furnaces on pseudo-terminals, TCP ports or standard I/O (spec §21).
-import { pino } from 'pino';
-import { HELP, parseCliOptions } from './cli-options.js';
+import { type Logger, pino } from 'pino';
+import { type EmulatorConfig, HELP, parseCliOptions } from './cli-options.js';
 import { HardwareError, type HardwareErrorCode } from './errors.js';
 import { type Fleet, startFleet } from './fleet.js';
 import { LineEmulator } from './line-emulator.js';
@@ -51,6 +51,11 @@ async function main(): Promise<void> {
     stop(reason, code);
     return;
   }
+  logReady(log, config, fleet);
+}
+
+/** The one line `npm start` waits for, and one per furnace when there are several. */
+function logReady(log: Logger, config: EmulatorConfig, fleet: Fleet): void {
   const devicePaths = fleet.members.map((member) => member.transport.devicePath);
   if (config.count > 1) {
     for (const member of fleet.members) log.info({ index: member.index, seed: member.seed, devicePath: member.transport.devicePath }, 'furnace ready');

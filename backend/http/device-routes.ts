@@ -25,7 +25,13 @@ function withAge(reading: StoredReading, now: number) {
   return { ...reading, ageMs: now - time, ageFrom: time === reading.ts ? ('ts' as const) : ('receivedAt' as const) };
 }
 
-export function registerDeviceRoutes(app: FastifyInstance, { store, registry, staleAfterMs }: DeviceRouteDeps): void {
+export function registerDeviceRoutes(app: FastifyInstance, deps: DeviceRouteDeps): void {
+  addDeviceListRoutes(app, deps);
+  addLatestRoute(app, deps);
+}
+
+/** GET /devices and GET /devices/:device. */
+function addDeviceListRoutes(app: FastifyInstance, { store, registry, staleAfterMs }: DeviceRouteDeps): void {
   app.get(
     '/api/v1/devices',
     {
@@ -65,6 +71,10 @@ export function registerDeviceRoutes(app: FastifyInstance, { store, registry, st
       return { ...counts(device, summary), status: statusOf(entry), sensors: sensorsOf(entry, latest, Date.now(), staleAfterMs) };
     },
   );
+}
+
+/** GET /devices/:device/latest. */
+function addLatestRoute(app: FastifyInstance, { store }: DeviceRouteDeps): void {
 
   app.get<{ Params: DeviceParams }>(
     '/api/v1/devices/:device/latest',
