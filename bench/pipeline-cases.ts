@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { filters } from '../contract/index.js';
 import { CommitWatcher } from './pipeline-commits.js';
 import { connectClient, type Load, startLoad } from './pipeline-load.js';
-import { drainAndCheck, storedTotal } from './pipeline-end-check.js';
+import { type EndCheck, drainAndCheck, storedTotal } from './pipeline-end-check.js';
 import { type BenchUsers, memoryMiB, scrapeMetric, startOurPipeline } from './pipeline-stack.js';
 
 export interface CaseSettings {
@@ -21,7 +21,8 @@ export interface CaseSettings {
   progress: (line: string) => void;
 }
 
-export interface OursResult {
+/** What the end check counted (published, stored, lost, doubled, drain time), and the case's rates and latency. */
+export interface OursResult extends Omit<EndCheck, 'drainedAt'> {
   /** Readings in the store at the end over the time from the first publish until the last was committed. */
   committedPerS: number;
   /** Readings committed per second in the measured window, while the devices were publishing. */
@@ -38,14 +39,6 @@ export interface OursResult {
   backendStalls: number;
   rssMiB: number;
   peakRssMiB: number;
-  published: number;
-  storedRows: number;
-  storedDistinct: number;
-  lost: number;
-  doubled: number;
-  publishErrors: number;
-  /** Seconds from the end of publishing until every reading was confirmed (or the backlog stood still for drainS). */
-  drainS: number;
 }
 
 export interface RelayResult {
