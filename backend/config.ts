@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { SEGMENT_PATTERN, SettingsError, loadSettings } from '../contract/index.js';
 import { LogLevelSetting } from '../contract/settings.js';
-import { parseRules } from './alerts/rule-schema.js';
+import { parseRules } from './alerts/rules/rule-schema.js';
 import { InfluxSettingsSchema, influxSettingsProblems } from './store/influx/influx-settings.js';
 
 // One schema for every backend setting: defaults, descriptions (shown in errors and in

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt from 'mqtt';
-import { DurableOutbox } from '../agent/outbox.js';
+import { DurableOutbox } from '../agent/outbox/outbox.js';
 import { type Reading, type ReadingBatch, encodePayload, topics } from '../contract/index.js';
 import { DIST_DIR } from '../test/helpers/cli.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';

@@ -3,11 +3,11 @@
 // into limit hits. Broken clients are routine on a plant network: nothing here ever throws.
 import type { Aedes, Client } from 'aedes';
 import type { Logger } from 'pino';
-import type { ConnectionRegistry } from './connections.js';
+import type { ConnectionRegistry } from './listeners/connections.js';
 import { BrokerError } from './errors.js';
-import { CONNACK_RESULTS } from './hook-context.js';
-import type { LimitReporter } from './limit-reporter.js';
-import type { BrokerMetrics } from './metrics.js';
+import { CONNACK_RESULTS } from './hooks/hook-context.js';
+import type { LimitReporter } from './guards/limit-reporter.js';
+import type { BrokerMetrics } from './metrics/metrics.js';
 
 export interface EventDeps {
   readonly metrics: BrokerMetrics;

@@ -6,7 +6,7 @@ import { maskSecrets } from '../contract/settings.js';
 import { type RunningBroker, startBroker } from './broker.js';
 import { loadBrokerConfig } from './config.js';
 import { BrokerError } from './errors.js';
-import { runPasswd } from './passwd-cli.js';
+import { runPasswd } from './access/passwd-cli.js';
 
 const HELP = `furnace-broker: the MQTT broker of furnace telemetry (aedes)
 

@@ -1,4 +1,4 @@
-import { aclProblems } from './acl.js';
+import { aclProblems } from './access/acl.js';
 import type { BrokerConfig } from './config.js';
 
 /** The rules the schema cannot express, each naming the keys involved; empty when all hold. */

@@ -1,7 +1,7 @@
 import { type Static, type TProperties, Type } from '@sinclair/typebox';
 import { SettingsError, loadSettings } from '../contract/index.js';
 import { LogLevelSetting } from '../contract/settings.js';
-import { DEFAULT_ACL } from './acl-defaults.js';
+import { DEFAULT_ACL } from './access/acl-defaults.js';
 import { configProblems } from './config-checks.js';
 
 // One schema for every broker setting: defaults, descriptions (shown in start-up errors) and the
@@ -84,7 +84,7 @@ export const BrokerConfigSchema = Type.Object(
       backend: rolePatterns('backend'),
       viewer: rolePatterns('viewer'),
       admin: rolePatterns('admin'),
-      // Fences that win over every role's own patterns; admin alone is exempt (broker/acl.ts).
+      // Fences that win over every role's own patterns; admin alone is exempt (broker/access/acl.ts).
       deny: section({ publish: denied('publish'), subscribe: denied('subscribe') }),
     }),
     limits: section({

@@ -2,5 +2,5 @@
 export { startBroker, type RunningBroker } from './broker.js';
 export { type BrokerConfig, type Role, loadBrokerConfig } from './config.js';
 export { BrokerError, type BrokerErrorCode } from './errors.js';
-export { type Credential, writeCredentialsFile } from './credentials.js';
-export { hashPassword } from './password-hash.js';
+export { type Credential, writeCredentialsFile } from './access/credentials.js';
+export { hashPassword } from './access/password-hash.js';

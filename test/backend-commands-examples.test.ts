@@ -9,10 +9,10 @@ import { pingHandler } from '../agent/commands/ping.js';
 import { readNowHandler } from '../agent/commands/read-now.js';
 import { resendHandler } from '../agent/commands/resend.js';
 import { setIntervalHandler } from '../agent/commands/set-interval.js';
-import type { DurableOutbox } from '../agent/outbox.js';
-import type { Presence } from '../agent/presence.js';
-import type { SensorControl } from '../agent/sensor-control.js';
-import type { SensorHealthBoard } from '../agent/sensor-health.js';
+import type { DurableOutbox } from '../agent/outbox/outbox.js';
+import type { Presence } from '../agent/mqtt/presence.js';
+import type { SensorControl } from '../agent/sensors/sensor-control.js';
+import type { SensorHealthBoard } from '../agent/sensors/sensor-health.js';
 import { COMMAND_DOCS } from '../backend/http/command-schemas.js';
 
 const context: CommandContext = { signal: new AbortController().signal, requester: 'test', waitingFor: () => undefined };

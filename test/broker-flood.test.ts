@@ -40,7 +40,7 @@ import(workerData.aedes).then(async ({ Aedes }) => {
 `;
 
 describe('flood with a frozen subscriber', () => {
-  // Fails once aedes/mqemitter fix the crash: then broker/mq-guards.ts can drop its recursion guard.
+  // Fails once aedes/mqemitter fix the crash: then broker/guards/mq-guards.ts can drop its recursion guard.
   it('crashes bare aedes when the frozen subscriber is killed (the failure reproduced)', async () => {
     const worker = new Worker(BARE_AEDES, { eval: true, workerData: { aedes: import.meta.resolve('aedes') }, resourceLimits: { stackSizeMb: 1 } });
     workers.push(worker);

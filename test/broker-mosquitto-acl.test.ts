@@ -7,7 +7,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { rightsFor } from '../broker/acl.js';
+import { rightsFor } from '../broker/access/acl.js';
 import { loadBrokerConfig } from '../broker/index.js';
 import { type SecureMosquitto, startMosquittoWithAuth } from './helpers/mosquitto-auth.js';
 import { grants, inbox, trackedClients } from './helpers/mqtt-observe.js';

@@ -58,7 +58,7 @@ describe('client identifiers', () => {
     expect(client.closed).toBe(true);
   });
 
-  // Fails once aedes gets this right itself: then broker/connect-checks.ts can drop its workaround.
+  // Fails once aedes gets this right itself: then broker/hooks/connect-checks.ts can drop its workaround.
   it('bare aedes 1.2 accepts that CONNECT (the bug worked around)', async () => {
     const bare = await Aedes.createBroker();
     const tcp = createServer(bare.handle);

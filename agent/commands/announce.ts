@@ -1,4 +1,4 @@
-import type { Presence } from '../presence.js';
+import type { Presence } from '../mqtt/presence.js';
 import { type CommandHandler, ok } from './handler.js';
 
 /** announce: the retained birth (`online`) and sensor states published again; ok once the broker took both. */

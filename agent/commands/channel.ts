@@ -1,7 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { type CommandReply, encodePayload, filters, parseTopic, topics } from '../../contract/index.js';
-import type { AgentMetrics } from '../metrics.js';
+import type { AgentMetrics } from '../health/metrics.js';
 import type { CommandDispatcher } from './dispatcher.js';
 
 export interface CommandChannelOptions {

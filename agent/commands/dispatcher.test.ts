@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ClockState, CommandReply } from '../../contract/index.js';
-import { AgentMetrics } from '../metrics.js';
+import { AgentMetrics } from '../health/metrics.js';
 import { CommandDispatcher } from './dispatcher.js';
 import { type CommandHandlers, ok } from './handler.js';
 import { ReplyCache } from './reply-cache.js';

@@ -11,8 +11,8 @@ import {
 } from '../../contract/index.js';
 import { OncePerKey } from '../../contract/log-once.js';
 import { AgentError, errorCode } from '../errors.js';
-import type { AgentMetrics } from '../metrics.js';
-import { untilAborted } from '../sensor-control.js';
+import type { AgentMetrics } from '../health/metrics.js';
+import { untilAborted } from '../sensors/sensor-control.js';
 import { type CommandContext, type CommandHandler, type CommandHandlers, type CommandResult, refused } from './handler.js';
 import { ReplyCache } from './reply-cache.js';
 import { commandBudgetMs, isExpired, readRequest } from './request.js';

@@ -1,11 +1,11 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { ClockState } from '../../contract/index.js';
-import type { AgentMetrics } from '../metrics.js';
-import type { DurableOutbox } from '../outbox.js';
-import type { Presence } from '../presence.js';
-import type { SensorControl } from '../sensor-control.js';
-import type { SensorHealthBoard } from '../sensor-health.js';
+import type { AgentMetrics } from '../health/metrics.js';
+import type { DurableOutbox } from '../outbox/outbox.js';
+import type { Presence } from '../mqtt/presence.js';
+import type { SensorControl } from '../sensors/sensor-control.js';
+import type { SensorHealthBoard } from '../sensors/sensor-health.js';
 import { announceHandler } from './announce.js';
 import { type CommandChannel, attachCommandChannel } from './channel.js';
 import { CommandDispatcher } from './dispatcher.js';

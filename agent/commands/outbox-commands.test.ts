@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DurableOutbox, type NewReading } from '../outbox.js';
+import { DurableOutbox, type NewReading } from '../outbox/outbox.js';
 import type { CommandContext, CommandResult } from './handler.js';
 import { outboxHandler } from './outbox.js';
 import { pingHandler } from './ping.js';

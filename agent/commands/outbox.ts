@@ -1,5 +1,5 @@
-import type { ConfirmationStats } from '../confirmation-tracker.js';
-import type { DurableOutbox } from '../outbox.js';
+import type { ConfirmationStats } from '../outbox/confirmation-tracker.js';
+import type { DurableOutbox } from '../outbox/outbox.js';
 import { type CommandHandler, ok } from './handler.js';
 
 export interface OutboxSources {

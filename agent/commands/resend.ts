@@ -1,4 +1,4 @@
-import type { DurableOutbox } from '../outbox.js';
+import type { DurableOutbox } from '../outbox/outbox.js';
 import { type CommandHandler, ok, refused } from './handler.js';
 
 /** Rows made waiting again per step: each step is one short write, then the readings get the event loop back. */

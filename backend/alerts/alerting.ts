@@ -6,13 +6,13 @@ import { SettingsError } from '../../contract/index.js';
 import type { BackendConfig } from '../config.js';
 import type { IngestObserver, ReceivedReadings } from '../ingest/ingest.js';
 import type { BackendMetrics } from '../metrics.js';
-import { openAlertDb } from './alert-db.js';
-import { AlertStore } from './alert-store.js';
+import { openAlertDb } from './store/alert-db.js';
+import { AlertStore } from './store/alert-store.js';
 import { AlertDelivery } from './delivery/index.js';
-import { AlertEngine } from './engine.js';
-import { SeenReadings, type SeenUpdate } from './seen-readings.js';
-import { type RuleSet, parseRulesDocument, prepareRulesFile, rulesOf } from './rule-source.js';
-import { checkSilence } from './silences.js';
+import { AlertEngine } from './engine/engine.js';
+import { SeenReadings, type SeenUpdate } from './engine/seen-readings.js';
+import { type RuleSet, parseRulesDocument, prepareRulesFile, rulesOf } from './rules/rule-source.js';
+import { checkSilence } from './engine/silences.js';
 import type { ActiveAlert, AlertEventRecord, AlertsService, HistoryQuery, NewSilence, RulesUpdate, Silence } from './types.js';
 
 /** SQLite result codes of failures that retrying can get past. */

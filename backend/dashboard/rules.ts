@@ -9,7 +9,7 @@ export interface Level {
   label: string;
 }
 
-/** The backend's glob: `*` matches any run of characters, nothing else is special (backend/alerts/glob.ts). */
+/** The backend's glob: `*` matches any run of characters, nothing else is special (backend/alerts/rules/glob.ts). */
 export function globMatches(pattern: string, text: string): boolean {
   const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
   return new RegExp(`^${escaped}$`).test(text);

@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { AlertTransition, SEGMENT_PATTERN, Severity } from '../../contract/index.js';
-import { GLOB_PATTERN } from '../alerts/glob.js';
-import { OfflineRule, RateRule, SensorRule, StaleRule, ThresholdRule } from '../alerts/rule-schema.js';
+import { GLOB_PATTERN } from '../alerts/rules/glob.js';
+import { OfflineRule, RateRule, SensorRule, StaleRule, ThresholdRule } from '../alerts/rules/rule-schema.js';
 import { ErrorBody, TimeParam, UnixMs } from './schemas.js';
 
 // Request and response schemas of the alert routes (alert-routes.ts). They mirror the shapes of

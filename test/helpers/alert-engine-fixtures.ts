@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { pino } from 'pino';
 import type { Reading } from '../../contract/index.js';
-import { openAlertDb } from '../../backend/alerts/alert-db.js';
-import type { AlertInstance } from '../../backend/alerts/alert-state.js';
-import { AlertStore } from '../../backend/alerts/alert-store.js';
-import { AlertEngine } from '../../backend/alerts/engine.js';
-import { parseRules, type Rule } from '../../backend/alerts/rule-schema.js';
+import { openAlertDb } from '../../backend/alerts/store/alert-db.js';
+import type { AlertInstance } from '../../backend/alerts/engine/alert-state.js';
+import { AlertStore } from '../../backend/alerts/store/alert-store.js';
+import { AlertEngine } from '../../backend/alerts/engine/engine.js';
+import { parseRules, type Rule } from '../../backend/alerts/rules/rule-schema.js';
 import type { AlertEventRecord, ChannelItem, ChannelSpec } from '../../backend/alerts/types.js';
 import { BackendMetrics } from '../../backend/metrics.js';
 

@@ -1,7 +1,7 @@
 import type { AlertTransition, Reading } from '../../contract/index.js';
-import { type AlertInput, type AlertInstance, newInstance } from '../../backend/alerts/alert-state.js';
-import { evaluate } from '../../backend/alerts/evaluator.js';
-import { parseRules, type Rule } from '../../backend/alerts/rule-schema.js';
+import { type AlertInput, type AlertInstance, newInstance } from '../../backend/alerts/engine/alert-state.js';
+import { evaluate } from '../../backend/alerts/engine/evaluator.js';
+import { parseRules, type Rule } from '../../backend/alerts/rules/rule-schema.js';
 
 // Shared by the evaluator tests: parse a rule as an operator writes it, then drive one
 // instance through a scripted run with explicit times, collecting every transition.

@@ -4,9 +4,9 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { AlertTransition, Reading } from '../../contract/index.js';
-import { parseRulesDocument } from '../../backend/alerts/rule-source.js';
-import type { Rule } from '../../backend/alerts/rule-schema.js';
-import { silenceMatches } from '../../backend/alerts/silences.js';
+import { parseRulesDocument } from '../../backend/alerts/rules/rule-source.js';
+import type { Rule } from '../../backend/alerts/rules/rule-schema.js';
+import { silenceMatches } from '../../backend/alerts/engine/silences.js';
 import type { ActiveAlert, AlertEventRecord, AlertsService, HistoryQuery, NewSilence, RulesUpdate, Silence } from '../../backend/alerts/types.js';
 import { loadBackendConfig } from '../../backend/config.js';
 import { BackendMetrics } from '../../backend/metrics.js';

@@ -1,6 +1,6 @@
-// A SensorSink (agent/sensor-events.ts) that records what the agent's drivers report, for their tests.
+// A SensorSink (agent/drivers/sensor-events.ts) that records what the agent's drivers report, for their tests.
 import type { Quality, SensorState } from '../../contract/index.js';
-import type { SensorSink } from '../../agent/sensor-events.js';
+import type { SensorSink } from '../../agent/drivers/sensor-events.js';
 
 export interface RecordedReading {
   sensor: string;

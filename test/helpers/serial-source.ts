@@ -1,9 +1,9 @@
 import type { BindingInterface } from '@serialport/bindings-interface';
 import type { Logger } from 'pino';
-import { createLink } from '../../agent/link-factory.js';
-import { LineSource } from '../../agent/line-source.js';
+import { createLink } from '../../agent/links/link-factory.js';
+import { LineSource } from '../../agent/drivers/line-source.js';
 
-export type { SourceState } from '../../agent/reopening-link.js';
+export type { SourceState } from '../../agent/links/reopening-link.js';
 
 export interface SerialSourceOptions {
   /** A device path, usb:VID:PID or tcp://host:port. */
@@ -19,7 +19,7 @@ export interface SerialSourceOptions {
 }
 
 /**
- * The line source the agent's line drivers read (agent/drivers.ts builds the same: a LineSource
+ * The line source the agent's line drivers read (agent/drivers/drivers.ts builds the same: a LineSource
  * over createLink), made from plain options so tests can read a port as lines without a driver.
  */
 export class SerialSource extends LineSource {

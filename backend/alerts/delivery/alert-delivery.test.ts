@@ -9,7 +9,7 @@ import { MqttAlertRecorder, WebhookReceiver } from '../../../test/helpers/alert-
 import { CapturedLog, type TestBroker, USERS, connectAs, startTestBroker } from '../../../test/helpers/test-broker.js';
 import { waitFor } from '../../../test/helpers/wait-for.js';
 import { BackendMetrics } from '../../metrics.js';
-import { openAlertDb } from '../alert-db.js';
+import { openAlertDb } from '../store/alert-db.js';
 import type { ChannelItem } from '../types.js';
 import { AlertDelivery } from './alert-delivery.js';
 import { ChannelOutbox } from './outbox.js';

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CapturedLog } from '../../../test/helpers/test-broker.js';
 import { waitFor } from '../../../test/helpers/wait-for.js';
 import { BackendMetrics } from '../../metrics.js';
-import { openAlertDb } from '../alert-db.js';
+import { openAlertDb } from '../store/alert-db.js';
 import type { ChannelItem } from '../types.js';
 import type { DeliveryChannel } from './channel.js';
 import { Dispatcher, type DispatcherOptions } from './dispatcher.js';

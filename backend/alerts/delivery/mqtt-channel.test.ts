@@ -10,7 +10,7 @@ import { MqttAlertRecorder } from '../../../test/helpers/alert-channels.js';
 import { CapturedLog, type TestBroker, USERS, connectAs, startTestBroker } from '../../../test/helpers/test-broker.js';
 import { waitFor } from '../../../test/helpers/wait-for.js';
 import { BackendMetrics } from '../../metrics.js';
-import { openAlertDb } from '../alert-db.js';
+import { openAlertDb } from '../store/alert-db.js';
 import type { ChannelItem } from '../types.js';
 import { Dispatcher } from './dispatcher.js';
 import { MqttAlertChannel } from './mqtt-channel.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openAlertDb } from '../alert-db.js';
+import { openAlertDb } from '../store/alert-db.js';
 import type { ChannelItem } from '../types.js';
 import { ChannelOutbox } from './outbox.js';
 

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { ChannelItem } from '../types.js';
 
-/** One row of a channel's queue in `alert_outbox` (alert-db.ts). */
+/** One row of a channel's queue in `alert_outbox` (alerts/store/alert-db.ts). */
 export interface OutboxRow {
   id: number;
   /** Undefined when the stored JSON does not parse: the dispatcher records it as failed. */

@@ -10,7 +10,7 @@ import { freePort } from '../../../test/helpers/free-port.js';
 import { CapturedLog } from '../../../test/helpers/test-broker.js';
 import { waitFor } from '../../../test/helpers/wait-for.js';
 import { BackendMetrics } from '../../metrics.js';
-import { openAlertDb } from '../alert-db.js';
+import { openAlertDb } from '../store/alert-db.js';
 import type { ChannelItem } from '../types.js';
 import { Dispatcher } from './dispatcher.js';
 import { DeliveryError } from './errors.js';
