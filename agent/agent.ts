@@ -15,9 +15,9 @@ import { DurableOutbox } from './outbox/outbox.js';
 import { Presence } from './mqtt/presence.js';
 import { Publisher } from './mqtt/publisher.js';
 import { ReadingPipeline } from './readings/reading-pipeline.js';
-import { SensorControl } from './sensors/sensor-control.js';
-import { SensorHealthBoard } from './sensors/sensor-health.js';
-import { type AgentPlan, planAgent } from './sensors/sensor-plan.js';
+import { SensorControl } from './readings/sensor-control.js';
+import { SensorHealthBoard } from './readings/sensor-health.js';
+import { type AgentPlan, planAgent } from './sensor-plan.js';
 import { Closers } from '../contract/closers.js';
 import { packageVersion } from '../contract/package-version.js';
 

@@ -6,7 +6,7 @@ import { type TSchema, TypeGuard } from '@sinclair/typebox';
 import { SettingsError } from '../contract/index.js';
 import { loadAgentConfig, maskSecrets } from './config.js';
 import { AgentConfigSchema } from './config-schema.js';
-import { planAgent } from './sensors/sensor-plan.js';
+import { planAgent } from './sensor-plan.js';
 
 describe('agent settings', () => {
   let dir: string;

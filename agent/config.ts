@@ -1,7 +1,7 @@
 import { SettingsError, loadSettings } from '../contract/index.js';
 import type { RenamedSettings, SettingsDeprecation } from '../contract/settings.js';
 import { type AgentConfig, AgentConfigSchema } from './config-schema.js';
-import { planAgent } from './sensors/sensor-plan.js';
+import { planAgent } from './sensor-plan.js';
 
 export { AgentConfigSchema, type AgentConfig } from './config-schema.js';
 /** The settings as `--print-config` shows them: passwords, and credentials inside URLs, masked. */

@@ -3,7 +3,7 @@
 // into limit hits. Broken clients are routine on a plant network: nothing here ever throws.
 import type { Aedes, Client } from 'aedes';
 import type { Logger } from 'pino';
-import type { ConnectionRegistry } from './listeners/connections.js';
+import type { ConnectionRegistry } from './hooks/connections.js';
 import { BrokerError } from './errors.js';
 import { CONNACK_RESULTS } from './hooks/hook-context.js';
 import type { LimitReporter } from './guards/limit-reporter.js';

@@ -8,7 +8,7 @@ import { createAuthorizers } from './hooks/authorize.js';
 import { watchBrokerEvents } from './broker-events.js';
 import type { BrokerConfig } from './config.js';
 import { createPreConnect } from './hooks/connect-checks.js';
-import { ConnectionRegistry, type ListenerName } from './listeners/connections.js';
+import { ConnectionRegistry, type ListenerName } from './hooks/connections.js';
 import { CredentialStore } from './access/credential-store.js';
 import type { HookContext } from './hooks/hook-context.js';
 import { LimitReporter } from './guards/limit-reporter.js';

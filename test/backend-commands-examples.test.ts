@@ -11,8 +11,8 @@ import { resendHandler } from '../agent/commands/resend.js';
 import { setIntervalHandler } from '../agent/commands/set-interval.js';
 import type { DurableOutbox } from '../agent/outbox/outbox.js';
 import type { Presence } from '../agent/mqtt/presence.js';
-import type { SensorControl } from '../agent/sensors/sensor-control.js';
-import type { SensorHealthBoard } from '../agent/sensors/sensor-health.js';
+import type { SensorControl } from '../agent/readings/sensor-control.js';
+import type { SensorHealthBoard } from '../agent/readings/sensor-health.js';
 import { COMMAND_DOCS } from '../backend/http/command-schemas.js';
 
 const context: CommandContext = { signal: new AbortController().signal, requester: 'test', waitingFor: () => undefined };

@@ -12,7 +12,7 @@ import {
 import { OncePerKey } from '../../contract/log-once.js';
 import { AgentError, errorCode } from '../errors.js';
 import type { AgentMetrics } from '../health/metrics.js';
-import { untilAborted } from '../sensors/sensor-control.js';
+import { untilAborted } from '../readings/sensor-control.js';
 import { type CommandContext, type CommandHandler, type CommandHandlers, type CommandResult, refused } from './handler.js';
 import { ReplyCache } from './reply-cache.js';
 import { commandBudgetMs, isExpired, readRequest } from './request.js';

@@ -1,5 +1,5 @@
-import type { SensorControl } from '../sensors/sensor-control.js';
-import type { SensorHealthBoard } from '../sensors/sensor-health.js';
+import type { SensorControl } from '../readings/sensor-control.js';
+import type { SensorHealthBoard } from '../readings/sensor-health.js';
 import { type CommandHandler, noSuchSensor, ok } from './handler.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { SensorControl } from '../sensors/sensor-control.js';
+import type { SensorControl } from '../readings/sensor-control.js';
 import { type CommandHandler, noSuchSensor, ok } from './handler.js';
 
 /**

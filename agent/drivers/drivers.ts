@@ -7,7 +7,7 @@ import { createLink } from '../links/link-factory.js';
 import { ModbusBusDriver } from './modbus-driver.js';
 import { isListingImpossible, listPorts, parsePortPath } from '../links/port-path.js';
 import type { SensorDriver, SensorSink } from './sensor-events.js';
-import { DEFAULT_PORT, type LineSensorPlan, type PortPlan } from '../sensors/sensor-plan.js';
+import { DEFAULT_PORT, type LineSensorPlan, type PortPlan } from '../sensor-plan.js';
 
 /** The setting a port's path came from, for error messages. */
 export function pathSetting(port: PortPlan): string {

@@ -6,7 +6,7 @@ import { waitFor } from '../../test/helpers/wait-for.js';
 import { LinePortDriver } from './line-driver.js';
 import { LineSource } from './line-source.js';
 import { createLink } from '../links/link-factory.js';
-import type { LineSensorPlan } from '../sensors/sensor-plan.js';
+import type { LineSensorPlan } from '../sensor-plan.js';
 
 const log = pino({ level: 'silent' });
 

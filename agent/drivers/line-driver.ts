@@ -1,7 +1,7 @@
 import { type ParsedLine, type SensorFaultCode, parseSensorLine } from './line-parser.js';
 import type { LineSource } from './line-source.js';
 import { type SensorDriver, type SensorSink, reportPortState } from './sensor-events.js';
-import type { LineSensorPlan } from '../sensors/sensor-plan.js';
+import type { LineSensorPlan } from '../sensor-plan.js';
 
 /** Spec §5: what each fault line means, for the sensor's state. */
 const FAULT_REASONS: Record<SensorFaultCode, string> = {

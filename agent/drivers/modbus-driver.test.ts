@@ -7,7 +7,7 @@ import { waitFor } from '../../test/helpers/wait-for.js';
 import type { ModbusOptions } from '../config-schema.js';
 import { createLink } from '../links/link-factory.js';
 import { ModbusBusDriver } from './modbus-driver.js';
-import type { ModbusSensorPlan, PortPlan } from '../sensors/sensor-plan.js';
+import type { ModbusSensorPlan, PortPlan } from '../sensor-plan.js';
 import { RecordingSink } from '../../test/helpers/recording-sink.js';
 
 const log = pino({ level: 'silent' });

@@ -3,7 +3,7 @@ import { ModbusError, ModbusMaster, type ReadOutcome, frameGapMs } from './modbu
 import { decodeRegisters, engineeringValue, registerCount } from './modbus-value.js';
 import type { ReopeningLink } from '../links/reopening-link.js';
 import { type SensorDriver, type SensorSink, reportPortState } from './sensor-events.js';
-import { type ModbusSensorPlan, type PortPlan, outOfRange } from '../sensors/sensor-plan.js';
+import { type ModbusSensorPlan, type PortPlan, outOfRange } from '../sensor-plan.js';
 
 interface Poller {
   sensor: ModbusSensorPlan;

@@ -1,8 +1,8 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { CONTRACT_VERSION, type DeviceStatus, type SensorInfo, encodePayload, topics } from '../../contract/index.js';
-import type { SensorHealthBoard } from '../sensors/sensor-health.js';
-import type { SensorPlan } from '../sensors/sensor-plan.js';
+import type { SensorHealthBoard } from '../readings/sensor-health.js';
+import type { SensorPlan } from '../sensor-plan.js';
 
 export interface PresenceOptions {
   device: string;

@@ -7,8 +7,8 @@ import { waitFor } from '../../test/helpers/wait-for.js';
 import { AgentMetrics } from '../health/metrics.js';
 import { DEFAULT_OUTBOX_LIMITS, DurableOutbox } from '../outbox/outbox.js';
 import { ReadingPipeline } from './reading-pipeline.js';
-import { SensorHealthBoard } from '../sensors/sensor-health.js';
-import type { SensorPlan } from '../sensors/sensor-plan.js';
+import { SensorHealthBoard } from './sensor-health.js';
+import type { SensorPlan } from '../sensor-plan.js';
 
 const log = pino({ level: 'silent' });
 const T0 = 1_800_000_000_000;

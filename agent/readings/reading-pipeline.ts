@@ -7,8 +7,8 @@ import type { DurableOutbox, NewReading } from '../outbox/outbox.js';
 import { type ReadingWait, ReadingWaiters, type TakenReading } from './reading-waiters.js';
 import { Sampler } from './sampler.js';
 import type { SensorSink } from '../drivers/sensor-events.js';
-import type { SensorHealthBoard } from '../sensors/sensor-health.js';
-import type { SensorPlan } from '../sensors/sensor-plan.js';
+import type { SensorHealthBoard } from './sensor-health.js';
+import type { SensorPlan } from '../sensor-plan.js';
 
 export interface PipelineOptions {
   boot: string;

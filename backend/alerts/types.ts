@@ -1,5 +1,5 @@
 import type { AlertState, AlertTransition, Severity } from '../../contract/index.js';
-import type { AlertPhase } from './engine/alert-state.js';
+import type { AlertPhase } from './alert-state.js';
 import type { Rule } from './rules/rule-schema.js';
 
 // The shapes the alert engine, its store, the delivery channels and the HTTP API share.

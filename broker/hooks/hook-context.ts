@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.js';
-import type { ConnectionRegistry } from '../listeners/connections.js';
+import type { ConnectionRegistry } from './connections.js';
 import type { Credentials } from '../access/credentials.js';
 import type { LimitReporter } from '../guards/limit-reporter.js';
 import type { BrokerMetrics } from '../metrics/metrics.js';

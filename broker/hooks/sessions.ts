@@ -1,6 +1,6 @@
 import type { Client } from 'aedes';
 import type { TopicRights } from '../access/acl.js';
-import type { ConnectionInfo } from '../listeners/connections.js';
+import type { ConnectionInfo } from './connections.js';
 import type { Credential } from '../access/credentials.js';
 import type { PublishThrottle } from '../guards/publish-throttle.js';
 

@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Aedes } from 'aedes';
 import type { BrokerConfig } from '../config.js';
-import type { ConnectionInfo, ConnectionRegistry } from './connections.js';
+import type { ConnectionInfo, ConnectionRegistry } from '../hooks/connections.js';
 import { BrokerError } from '../errors.js';
 import type { LimitReporter } from '../guards/limit-reporter.js';
 import { PacketSizeGuard } from '../guards/packet-size-guard.js';

@@ -1,6 +1,6 @@
 import { type Socket, createServer } from 'node:net';
 import type { BrokerConfig } from '../config.js';
-import type { ConnectionInfo } from './connections.js';
+import type { ConnectionInfo } from '../hooks/connections.js';
 import { type Listening, listen } from './listen.js';
 import type { ListenerDeps } from './listener-deps.js';
 

@@ -5,7 +5,7 @@ import type Database from 'better-sqlite3';
 import { pino } from 'pino';
 import type { Reading } from '../../contract/index.js';
 import { openAlertDb } from '../../backend/alerts/store/alert-db.js';
-import type { AlertInstance } from '../../backend/alerts/engine/alert-state.js';
+import type { AlertInstance } from '../../backend/alerts/alert-state.js';
 import { AlertStore } from '../../backend/alerts/store/alert-store.js';
 import { AlertEngine } from '../../backend/alerts/engine/engine.js';
 import { parseRules, type Rule } from '../../backend/alerts/rules/rule-schema.js';

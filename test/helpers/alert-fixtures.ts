@@ -1,5 +1,5 @@
 import type { AlertTransition, Reading } from '../../contract/index.js';
-import { type AlertInput, type AlertInstance, newInstance } from '../../backend/alerts/engine/alert-state.js';
+import { type AlertInput, type AlertInstance, newInstance } from '../../backend/alerts/alert-state.js';
 import { evaluate } from '../../backend/alerts/engine/evaluator.js';
 import { parseRules, type Rule } from '../../backend/alerts/rules/rule-schema.js';
 

@@ -1,4 +1,4 @@
-import type { AlertInstance } from './alert-state.js';
+import type { AlertInstance } from '../alert-state.js';
 import type { InstanceTable } from './engine-state.js';
 import type { Rule } from '../rules/rule-schema.js';
 

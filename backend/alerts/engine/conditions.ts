@@ -1,5 +1,5 @@
 import { judgeStatus, markAfter } from '../../registry/status-order.js';
-import type { AlertInput, AlertInstance, ConditionMemory } from './alert-state.js';
+import type { AlertInput, AlertInstance, ConditionMemory } from '../alert-state.js';
 import type { OfflineRule, RateRule, Rule, SensorRule, StaleRule, ThresholdRule } from '../rules/rule-schema.js';
 
 // What each kind of rule makes of one input: whether its condition holds, at what time,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AlertState, AlertTransition } from '../../../contract/index.js';
-import type { AlertInstance, AlertPhase } from './alert-state.js';
+import type { AlertInstance, AlertPhase } from '../alert-state.js';
 import type { StoredInstance } from '../store/alert-store.js';
 import { transitionOf } from './evaluator.js';
 import type { Rule } from '../rules/rule-schema.js';

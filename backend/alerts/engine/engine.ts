@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Reading, SensorsHealth } from '../../../contract/index.js';
 import type { BackendMetrics } from '../../metrics.js';
-import { type AlertInput, type AlertPhase, instanceKey, newInstance } from './alert-state.js';
+import { type AlertInput, type AlertPhase, instanceKey, newInstance } from '../alert-state.js';
 import type { AlertStore } from '../store/alert-store.js';
 import { BrokerCut } from './broker-cut.js';
 import { AlertEngineEmitter } from './engine-events.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AlertInstance, instanceKey, newInstance } from './alert-state.js';
+import { type AlertInstance, instanceKey, newInstance } from '../alert-state.js';
 import { evaluate, ruleApplies } from './evaluator.js';
 import { reading, Run, rule } from '../../../test/helpers/alert-fixtures.js';
 

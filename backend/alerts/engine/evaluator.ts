@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AlertTransition } from '../../../contract/index.js';
-import type { AlertInput, AlertInstance, AlertPhase, Evaluation } from './alert-state.js';
+import type { AlertInput, AlertInstance, AlertPhase, Evaluation } from '../alert-state.js';
 import { type Observation, observe } from './conditions.js';
 import { compileGlob } from '../rules/glob.js';
 import type { Rule } from '../rules/rule-schema.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AlertTransition } from '../../../contract/index.js';
 import { compileValidator } from '../../../contract/index.js';
-import { newInstance } from './alert-state.js';
+import { newInstance } from '../alert-state.js';
 import { evaluate } from './evaluator.js';
 import { reading, Run, rule } from '../../../test/helpers/alert-fixtures.js';
 

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AlertTransition } from '../../../contract/index.js';
 import { openAlertDb } from './alert-db.js';
-import { newInstance } from '../engine/alert-state.js';
+import { newInstance } from '../alert-state.js';
 import { AlertStore, SILENCE_KEEP_MS } from './alert-store.js';
 import type { Silence } from '../types.js';
 

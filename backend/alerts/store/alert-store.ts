@@ -3,7 +3,7 @@ import { type Logger, pino } from 'pino';
 import type { AlertTransition } from '../../../contract/index.js';
 import { OncePerKey } from '../../../contract/log-once.js';
 import { cachedStatement } from '../../store/sqlite-file.js';
-import { type AlertInstance, instanceKey } from '../engine/alert-state.js';
+import { type AlertInstance, instanceKey } from '../alert-state.js';
 import type { Acknowledgement, AlertEventRecord, ChannelItem, HistoryQuery, Silence, SilenceMatchers } from '../types.js';
 
 // The alert engine's persistence over alerts.sqlite (alert-db.ts): instance states, the alert log,

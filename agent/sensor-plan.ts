@@ -8,10 +8,10 @@ import {
   type PortConfig,
   PortSchema,
   type SensorConfig,
-} from '../config-schema.js';
-import { type LineParserOptions, TYPE_K_RANGE } from '../drivers/line-parser.js';
-import { parsePortPath } from '../links/port-path.js';
-import type { SamplingOptions } from '../readings/sampler.js';
+} from './config-schema.js';
+import { type LineParserOptions, TYPE_K_RANGE } from './drivers/line-parser.js';
+import { parsePortPath } from './links/port-path.js';
+import type { SamplingOptions } from './readings/sampler.js';
 
 // From settings to what runs: every port with the sensors on it, every default filled in. The
 // checks the schema cannot make (a sensor on a port that does not exist, two drivers on one

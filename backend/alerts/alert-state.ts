@@ -1,5 +1,5 @@
-import type { AlertTransition, Reading, SensorState } from '../../../contract/index.js';
-import type { StatusMark } from '../../registry/status-order.js';
+import type { AlertTransition, Reading, SensorState } from '../../contract/index.js';
+import type { StatusMark } from '../registry/status-order.js';
 
 // The state of one alert instance: one rule applied to one (device, sensor). It is plain
 // data so the store can persist it and a restart picks up where it left off.

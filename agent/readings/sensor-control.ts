@@ -1,9 +1,9 @@
 import { AgentError } from '../errors.js';
 import { ModbusBusDriver } from '../drivers/modbus-driver.js';
-import type { ReadingPipeline } from '../readings/reading-pipeline.js';
-import type { TakenReading } from '../readings/reading-waiters.js';
+import type { ReadingPipeline } from './reading-pipeline.js';
+import type { TakenReading } from './reading-waiters.js';
 import type { SensorDriver } from '../drivers/sensor-events.js';
-import type { PortPlan, SensorPlan } from './sensor-plan.js';
+import type { PortPlan, SensorPlan } from '../sensor-plan.js';
 
 /** The setting a run-time interval stands in for: a Modbus poll period, or a line sensor's sampling. */
 export type IntervalSetting = 'modbus.pollMs' | 'sampling.minIntervalMs';
