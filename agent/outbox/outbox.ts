@@ -42,15 +42,9 @@ export interface OutboxEntry extends Omit<Reading, 'replay'> {
   boot: string;
 }
 
-interface Row {
+interface Row extends NewReading {
   seq: number;
   boot: string;
-  ts: number;
-  sensor: string;
-  value: number | null;
-  unit: string;
-  quality: Quality;
-  clock: ClockState;
 }
 
 /** A reading's own columns: the sent state (outbox-sent.ts) stays inside the outbox. */
