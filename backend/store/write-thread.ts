@@ -59,7 +59,8 @@ export class WriteThread {
 
   retention(now: number, signal?: AbortSignal): Promise<RetentionResult> {
     const { id, answer } = this.send<RetentionResult>({ kind: 'retention', now });
-    const abort = () => this.post({ id: this.nextId++, task: { kind: 'abort', target: id } });
+    // Only to a live thread: a dead one took the retention with it, and a new one has nothing to abort.
+    const abort = () => this.worker?.postMessage({ id: this.nextId++, task: { kind: 'abort', target: id } } satisfies WriteRequest);
     signal?.addEventListener('abort', abort, { once: true });
     return answer.finally(() => signal?.removeEventListener('abort', abort));
   }
