@@ -58,28 +58,40 @@ export interface AgentDependencies {
 
 /**
  * Parts are built in dependency order, each closer registered as its part exists: stop() runs the
- * list newest first, each step bounded.
+ * list newest first, each step bounded, and a start that throws part-way runs it too.
  */
 export function startAgent(config: AgentConfig, { log, binding }: AgentDependencies): RunningAgent {
   const { plan, problems } = planAgent(config);
   if (!plan) throw new SettingsError(problems);
+  // What can refuse to start is done first, before anything runs that would need stopping.
+  const tls = readTlsFiles(config.mqtt.tls);
+  const outbox = new DurableOutbox(config.dataDir, config.outbox, config.confirm);
+  const parts = new Closers((error) => log.warn({ err: error }, 'closing the parts of a failed start failed'));
+  parts.add(() => outbox.close());
+  // If a later part throws, the MQTT connection, the clock and the outbox built before it are closed.
+  return parts.stepSync(() => assembleAgent(parts, { config, plan, tls, outbox, log, binding }));
+}
+
+interface AssemblyInputs {
+  config: AgentConfig;
+  plan: AgentPlan;
+  tls: ReturnType<typeof readTlsFiles>;
+  outbox: DurableOutbox;
+  log: Logger;
+  binding: BindingInterface | undefined;
+}
+
+function assembleAgent(parts: Closers, { config, plan, tls, outbox, log, binding }: AssemblyInputs): RunningAgent {
   const startedAt = Date.now();
   // A time-ordered, unique id for this start; the contract only needs it to be new per start.
   const boot = `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
   const { device } = config;
-  const agentLog = log.child({ component: 'agent' });
-  // What can refuse to start is done first, before anything runs that would need stopping.
-  const tls = readTlsFiles(config.mqtt.tls);
-  const outbox = new DurableOutbox(config.dataDir, config.outbox, config.confirm);
-  const parts = new Closers();
-  parts.add(() => outbox.close());
   const clock = new ClockMonitor();
   void clock.start();
   parts.add(() => clock.stop());
   const board = new SensorHealthBoard(device, plan.sensors.map((sensor) => sensor.id));
   const farewell = { drained: false };
   const link = startLink(parts, farewell, { config, tls, plan, boot, board, outbox, log });
-  const { publisher } = link;
   const metrics = agentMetrics({ plan, board, outbox, link });
   const { pipeline, drivers } = startReading(parts, { plan, boot, board, outbox, metrics, clock, link, log, binding });
   const commands = startCommands({ config, plan, boot, startedAt, board, outbox, clock, metrics, link, pipeline, drivers, log });
@@ -97,6 +109,7 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
   parts.add(() => commands.stop());
 
   for (const driver of drivers) driver.start();
+  const agentLog = log.child({ component: 'agent' });
   const ready = Promise.all([checkPortListing(plan.ports, binding), health?.started]).then(() => {
     const ports = plan.ports.map(({ name, path, driver }) => ({ name, path, driver }));
     agentLog.info({ device, boot, ports, sensors: plan.sensors.length, backlog: outbox.depth, healthPort: health?.port }, 'agent started');
@@ -104,14 +117,14 @@ export function startAgent(config: AgentConfig, { log, binding }: AgentDependenc
   // A caller that does not wait for `ready` must not get an unhandled rejection for it.
   ready.catch(() => undefined);
 
-  let stopping: Promise<void> | undefined;
   const stop = async () => {
     await parts.close();
     agentLog.info({ drained: farewell.drained, left: outbox.depth, ...pipeline.stats }, 'agent stopped');
   };
+  let stopping: Promise<void> | undefined;
   const stats = Object.defineProperties(pipeline.stats, {
     outboxDepth: { get: () => outbox.depth, enumerable: true },
-    readingsSent: { get: () => publisher.stats.readingsSent, enumerable: true },
+    readingsSent: { get: () => link.publisher.stats.readingsSent, enumerable: true },
   }) as AgentStats;
   return {
     boot,
@@ -221,13 +234,30 @@ function startLink(parts: Closers, farewell: { drained: boolean }, inputs: LinkI
   // Attached first, so that at each connection the birth goes out before any reading.
   presence.attach(client);
   parts.add(() => settlesWithin(presence.goodbye().then(() => (saidGoodbye = true)), GOODBYE_MS));
+  const { publisher, confirmations } = startPublishing(parts, farewell, { config, client, outbox, log: mqttLog, confirmLog: log.child({ component: 'agent:confirm' }) });
+  const confirmBy = config.confirm.by;
+  return { client, connection, presence, publisher, confirmations, confirmBy, unconfirmed: countUnconfirmed(outbox) };
+}
+
+interface PublishingInputs {
+  config: AgentConfig;
+  client: ReturnType<typeof connectMqtt>['client'];
+  outbox: DurableOutbox;
+  log: Logger;
+  confirmLog: Logger;
+}
+
+/**
+ * The publisher (live and replay lanes) and, with confirm.by backend, the confirmation tracker.
+ * On stop, the outbox's readings are sent within `shutdown.flushMs`.
+ */
+function startPublishing(parts: Closers, farewell: { drained: boolean }, { config, client, outbox, log, confirmLog }: PublishingInputs) {
+  const { device } = config;
   const { batchMaxReadings, batchIntervalMs, ackTimeoutMs } = config.mqtt;
   const confirmBy = config.confirm.by;
-  const publisher = new Publisher({ client, outbox, device, log: mqttLog, batchMaxReadings, batchIntervalMs, ackTimeoutMs, confirmBy, replay: config.replay });
+  const publisher = new Publisher({ client, outbox, device, log, batchMaxReadings, batchIntervalMs, ackTimeoutMs, confirmBy, replay: config.replay });
   const confirmations =
-    confirmBy === 'backend'
-      ? new ConfirmationTracker({ client, outbox, device, resend: () => publisher.resend(), log: log.child({ component: 'agent:confirm' }) })
-      : undefined;
+    confirmBy === 'backend' ? new ConfirmationTracker({ client, outbox, device, resend: () => publisher.resend(), log: confirmLog }) : undefined;
   // Readings sent under confirm.by backend that nothing will confirm now: send them again.
   if (!confirmations) outbox.sent.resendAll();
   parts.add(async () => {
@@ -237,7 +267,7 @@ function startLink(parts: Closers, farewell: { drained: boolean }, inputs: LinkI
     publisher.stop();
     confirmations?.stop();
   });
-  return { client, connection, presence, publisher, confirmations, confirmBy, unconfirmed: countUnconfirmed(outbox) };
+  return { publisher, confirmations };
 }
 
 /** Counts rows: read at most once a second, however often /metrics, /healthz and `outbox` ask. */

@@ -68,6 +68,9 @@ const DRIVER_LINE_DEFAULTS: Record<Driver, { baudRate: number; parity: 'none' | 
 
 const show = (value: unknown) => (value === undefined ? 'missing' : JSON.stringify(value));
 
+/** Records a problem with a setting: its key, the value found and why it cannot be used. */
+type Problem = (key: string, value: unknown, why: string) => void;
+
 /** Builds the plan, or returns every problem found. */
 export function planAgent(config: AgentConfig): { plan: AgentPlan; problems: [] } | { plan?: undefined; problems: string[] } {
   const problems: string[] = [];
@@ -86,6 +89,13 @@ export function planAgent(config: AgentConfig): { plan: AgentPlan; problems: [] 
     const planned = planSensor(sensor, key, problem);
     if (planned) sensors.push(planned);
   });
+  const ports = planPorts(config, sensors, problem);
+  checkMqtt(config, problem);
+  return problems.length > 0 ? { problems } : { plan: { ports, sensors }, problems: [] };
+}
+
+/** The ports that have sensors on them, each with its driver and line settings; the others are not opened. */
+function planPorts(config: AgentConfig, sensors: SensorPlan[], problem: Problem): PortPlan[] {
   const ports: PortPlan[] = [];
   const portConfigs: Array<[string, PortConfig]> = [[DEFAULT_PORT, config.serial], ...Object.entries(config.ports)];
   for (const [name, raw] of portConfigs) {
@@ -119,11 +129,10 @@ export function planAgent(config: AgentConfig): { plan: AgentPlan; problems: [] 
       sensors: on,
     });
   }
-  checkMqtt(config, problem);
-  return problems.length > 0 ? { problems } : { plan: { ports, sensors }, problems: [] };
+  return ports;
 }
 
-function planSensor(sensor: SensorConfig, key: string, problem: (key: string, value: unknown, why: string) => void): SensorPlan | undefined {
+function planSensor(sensor: SensorConfig, key: string, problem: Problem): SensorPlan | undefined {
   const base = { id: sensor.id, port: sensor.port, unit: sensor.unit, sampling: sensor.sampling };
   if (sensor.driver === 'line') {
     if (sensor.modbus !== undefined) problem(`${key}.modbus`, sensor.modbus, 'only for driver modbus');
@@ -167,7 +176,7 @@ function parserOptions(line: LineOptions, range: Range | undefined): LineParserO
   }
 }
 
-function checkMqtt(config: AgentConfig, problem: (key: string, value: unknown, why: string) => void): void {
+function checkMqtt(config: AgentConfig, problem: Problem): void {
   const { mqtt } = config;
   const tlsFiles = (['ca', 'cert', 'key'] as const).filter((file) => mqtt.tls[file] !== undefined);
   if (tlsFiles.length > 0 && !/^(mqtts|wss|tls|ssl):\/\//.test(mqtt.url)) {

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { SettingsError } from '../contract/index.js';
 import { maskSecrets } from '../contract/settings.js';
-import { startBackend } from './backend.js';
+import { type RunningBackend, startBackend } from './backend.js';
 import { loadBackendConfig } from './config.js';
 import { BackendError } from './errors.js';
 import { hashToken, newToken } from './http/auth.js';
@@ -92,6 +92,11 @@ async function main(): Promise<void> {
   // SIGHUP re-reads the settings for the alert rules (the rest needs a restart).
   const backend = await startBackend(config, log, { configFile, reloadConfig: () => loadBackendConfig(configFile, process.env, overrides) });
   process.on('SIGHUP', () => void backend.alerting.reload('SIGHUP'));
+  stopOnSignals(backend, log);
+}
+
+/** SIGINT and SIGTERM stop the backend once; the exit code says whether it stopped cleanly. */
+function stopOnSignals(backend: RunningBackend, log: Logger): void {
   let stopping = false;
   const stop = (signal: string) => {
     // Ctrl-C under npm start reaches us twice (the terminal's SIGINT, then the launcher's SIGTERM).

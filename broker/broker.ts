@@ -82,22 +82,7 @@ export async function startBroker(config: BrokerConfig, log: Logger): Promise<Ru
   installHooks(broker, ctx, log);
   const listening: Array<[ListenerName | 'metrics', Listening]> = [];
   parts.add(() => closeGracefully(broker, connections, listening, config.shutdown.graceMs));
-  await parts.step(async () => {
-    await broker.listen();
-    // aedes sets `persistence` in listen() and leaves it untyped. Without the guard a persistent
-    // session's subscriptions hang on Redis (issue 13).
-    guardSubscriptionWrites((broker as unknown as { persistence: SubscriptionWrites }).persistence, (client, filter) =>
-      Boolean(sessions.get(client)?.rights.canSubscribe(filter)),
-    );
-    const deps: ListenerDeps = {
-      connections,
-      limits,
-      connectTimeoutMs: config.limits.connectTimeoutMs,
-      log: listenerLog,
-      attach: (stream, info, request) => attachClient({ aedes: broker, connections, sessions, limits, config: config.limits }, stream, info, request),
-    };
-    await startListeners(config, deps, metrics, log, listening);
-  });
+  await parts.step(() => listenAll(broker, config, ctx, log, listening));
   const ports = Object.fromEntries(listening.map(([name, listener]) => [name, listener.port]));
   const port = ports.tcp ?? ports.tls ?? ports.ws ?? 0;
   if (config.auth.allowAnonymous) {
@@ -148,6 +133,31 @@ function installHooks(broker: Aedes, ctx: HookContext, log: Logger): void {
   broker.authenticate = createAuthenticate(ctx);
   Object.assign(broker, createAuthorizers(ctx));
   watchBrokerEvents(broker, { metrics: ctx.metrics, limits: ctx.limits, connections: ctx.connections, log: log.child({ component: 'broker:clients' }) });
+}
+
+/** Starts aedes, then its listeners, each added to `listening` as it is bound. */
+async function listenAll(
+  broker: Aedes,
+  config: BrokerConfig,
+  ctx: HookContext,
+  log: Logger,
+  listening: Array<[ListenerName | 'metrics', Listening]>,
+): Promise<void> {
+  const { sessions, connections, limits, metrics } = ctx;
+  await broker.listen();
+  // aedes sets `persistence` in listen() and leaves it untyped. Without the guard a persistent
+  // session's subscriptions hang on Redis (issue 13).
+  guardSubscriptionWrites((broker as unknown as { persistence: SubscriptionWrites }).persistence, (client, filter) =>
+    Boolean(sessions.get(client)?.rights.canSubscribe(filter)),
+  );
+  const deps: ListenerDeps = {
+    connections,
+    limits,
+    connectTimeoutMs: config.limits.connectTimeoutMs,
+    log: log.child({ component: 'broker:listener' }),
+    attach: (stream, info, request) => attachClient({ aedes: broker, connections, sessions, limits, config: config.limits }, stream, info, request),
+  };
+  await startListeners(config, deps, metrics, log, listening);
 }
 
 /** Starts the enabled listeners, each added to `listening` as it is bound (so a failure closes those before it). */

@@ -54,4 +54,31 @@ describe('Closers', () => {
     await expect(closers.step(() => Promise.reject(new Error('listen failed')))).rejects.toThrow('listen failed');
     expect(closed).toEqual(['store']);
   });
+
+  it('closes what was built when a step of a synchronous start throws, and rethrows at once', async () => {
+    const closed: string[] = [];
+    const closers = new Closers();
+    closers.add(() => closed.push('outbox'));
+    closers.add(async () => {
+      await Promise.resolve();
+      closed.push('mqtt');
+    });
+    expect(() =>
+      closers.stepSync(() => {
+        throw new Error('no such driver');
+      }),
+    ).toThrow('no such driver');
+    await closers.close();
+    expect(closed).toEqual(['mqtt', 'outbox']);
+  });
+
+  it('returns what a synchronous step built and closes nothing', async () => {
+    const closed: string[] = [];
+    const closers = new Closers();
+    closers.add(() => closed.push('outbox'));
+    expect(closers.stepSync(() => 'agent')).toBe('agent');
+    expect(closed).toEqual([]);
+    await closers.close();
+    expect(closed).toEqual(['outbox']);
+  });
 });

@@ -46,6 +46,20 @@ export class Closers {
     }
   }
 
+  /**
+   * A step of a synchronous start: if it throws, starts closing what was built and rethrows at
+   * once. The closing goes on after the throw (a synchronous caller cannot wait for it); call
+   * close() to wait.
+   */
+  stepSync<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      this.close().catch(this.onUnwindError);
+      throw error;
+    }
+  }
+
   /** Closes what was built, then throws `error`: the end of a start that failed part-way. */
   async unwind(error: unknown): Promise<never> {
     await this.close().catch(this.onUnwindError);

@@ -86,16 +86,7 @@ export class AgentMetrics {
 
   constructor(sources: AgentGaugeSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'furnace_agent_' });
-    const gauge = (name: string, help: string, read: (set: (value: number, labels?: Record<string, string>) => void) => void, labelNames: string[] = []) =>
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers: [this.registry],
-        collect() {
-          read((value, labels) => (labels ? this.set(labels, value) : this.set(value)));
-        },
-      });
+    const gauge = (name: string, help: string, read: GaugeRead, labelNames: string[] = []) => gaugeFrom(this.registry, name, help, read, labelNames);
     gauge('furnace_agent_outbox_depth', 'Readings waiting in the outbox', (set) => set(sources.outboxDepth()));
     gauge('furnace_agent_outbox_oldest_age_seconds', 'Age of the oldest reading waiting in the outbox', (set) => set(sources.outboxOldestAgeMs() / 1000));
     gauge('furnace_agent_mqtt_connected', '1 while connected to the broker', (set) => set(sources.mqttConnected() ? 1 : 0));
@@ -109,20 +100,7 @@ export class AgentMetrics {
     gauge('furnace_agent_outbox_unconfirmed_oldest_age_seconds', 'Source age of the oldest reading waiting for the backend confirmation', (set) =>
       set((sources.unconfirmed?.().oldestAgeMs ?? 0) / 1000),
     );
-    const resentBy = { timeout: 0, hole: 0 };
-    new Counter({
-      name: 'furnace_agent_readings_resent_total',
-      help: 'Readings sent again because the backend had not confirmed them, by reason: hole (the broker took them before readings the backend stored), timeout',
-      labelNames: ['reason'],
-      registers: [this.registry],
-      collect() {
-        const now = sources.resent?.() ?? resentBy;
-        for (const reason of ['timeout', 'hole'] as const) {
-          if (now[reason] > resentBy[reason]) this.inc({ reason }, now[reason] - resentBy[reason]);
-          resentBy[reason] = Math.max(resentBy[reason], now[reason]);
-        }
-      },
-    });
+    resentCounter(this.registry, () => sources.resent?.());
     counterFrom(this.registry, 'furnace_agent_mqtt_reconnects_total', 'Reconnections to the broker', () => sources.reconnects?.() ?? 0);
     gauge(
       'furnace_agent_sensor_state',
@@ -135,6 +113,39 @@ export class AgentMetrics {
       ['sensor', 'state'],
     );
   }
+}
+
+type GaugeRead = (set: (value: number, labels?: Record<string, string>) => void) => void;
+
+/** A gauge whose value (or values, by label) is read from `read` at scrape time. */
+function gaugeFrom(registry: Registry, name: string, help: string, read: GaugeRead, labelNames: string[]): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      read((value, labels) => (labels ? this.set(labels, value) : this.set(value)));
+    },
+  });
+}
+
+/** Readings sent again for want of the backend's confirmation, by reason; totals read at scrape time. */
+function resentCounter(registry: Registry, read: () => { timeout: number; hole: number } | undefined): void {
+  const reported = { timeout: 0, hole: 0 };
+  new Counter({
+    name: 'furnace_agent_readings_resent_total',
+    help: 'Readings sent again because the backend had not confirmed them, by reason: hole (the broker took them before readings the backend stored), timeout',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const now = read() ?? reported;
+      for (const reason of ['timeout', 'hole'] as const) {
+        if (now[reason] > reported[reason]) this.inc({ reason }, now[reason] - reported[reason]);
+        reported[reason] = Math.max(reported[reason], now[reason]);
+      }
+    },
+  });
 }
 
 /** A counter whose total is read from `read` at scrape time (it must only grow). */

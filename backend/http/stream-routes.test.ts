@@ -1,73 +1,9 @@
-import { type ClientRequest, type IncomingHttpHeaders, request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/helpers/wait-for.js';
 import type { Socket } from 'node:net';
-import type { StoredReading } from '../store/reading-store.js';
-import { type AlertsTestApp, READ_TOKEN, buildAlertsTestApp, storedReading, transition } from '../../test/helpers/fake-alerts-service.js';
+import { StreamReader } from '../../test/helpers/sse-reader.js';
+import { type AlertsTestApp, buildAlertsTestApp, storedReading, transition } from '../../test/helpers/fake-alerts-service.js';
 import type { StreamRouteDeps } from './stream-routes.js';
-
-interface Message {
-  id: string | undefined;
-  event: string | undefined;
-  data: string;
-}
-
-/** Reads an event stream as it arrives: messages, comments, and whether it ended. */
-class StreamReader {
-  status: number | undefined;
-  headers: IncomingHttpHeaders = {};
-  body = '';
-  readonly messages: Message[] = [];
-  readonly comments: string[] = [];
-  ended = false;
-  private readonly req: ClientRequest;
-
-  /** `paused`: never reads, like a client on a stalled link. */
-  constructor(url: string, headers: Record<string, string> = {}, paused = false) {
-    this.req = request(url, { headers: { authorization: `Bearer ${READ_TOKEN}`, ...headers }, agent: false }, (res) => {
-      this.status = res.statusCode;
-      this.headers = res.headers;
-      res.on('close', () => (this.ended = true));
-      if (paused) return void res.pause();
-      res.setEncoding('utf8');
-      let buffer = '';
-      res.on('data', (chunk: string) => {
-        this.body += chunk;
-        buffer += chunk;
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          this.parse(buffer.slice(0, end));
-          buffer = buffer.slice(end + 2);
-        }
-      });
-    });
-    this.req.on('error', () => (this.ended = true));
-    this.req.end();
-  }
-
-  get seqs(): number[] {
-    return this.messages.filter((m) => m.event === 'alert').map((m) => (JSON.parse(m.data) as { seq: number }).seq);
-  }
-
-  /** The readings received, as `device/seq`. */
-  get readings(): string[] {
-    return this.messages.filter((m) => m.event === 'reading').map((m) => JSON.parse(m.data) as StoredReading).map((r) => `${r.device}/${r.seq}`);
-  }
-
-  close(): void {
-    this.req.destroy();
-  }
-
-  private parse(block: string): void {
-    const message: Message = { id: undefined, event: undefined, data: '' };
-    for (const line of block.split('\n')) {
-      if (line.startsWith(':')) this.comments.push(line);
-      else if (line.startsWith('id: ')) message.id = line.slice(4);
-      else if (line.startsWith('event: ')) message.event = line.slice(7);
-      else if (line.startsWith('data: ')) message.data += line.slice(6);
-    }
-    if (message.event !== undefined) this.messages.push(message);
-  }
-}
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const soon = { timeoutMs: 5000 };

@@ -7,10 +7,11 @@ import { type AlertInput, type AlertPhase, instanceKey, newInstance } from '../a
 import type { AlertStore } from '../store/alert-store.js';
 import { BrokerCut } from './broker-cut.js';
 import { AlertEngineEmitter } from './engine-events.js';
-import { CHECKPOINT_MS, type Change, type Entry, InstanceTable, type LastWords, differsInSubstance, emptyChange, endEntry, outboxRows, pairOf, resumed, retainedStates, toActiveAlert } from './engine-state.js';
+import { CHECKPOINT_MS, type Change, type Entry, InstanceTable, type LastWords, emptyChange, endEntry, outboxRows, pairOf, resumed, toActiveAlert } from './engine-state.js';
 import { evaluate, ruleApplies } from './evaluator.js';
+import { markSaved, prepareChange } from './engine-prepare.js';
 import type { Rule } from '../rules/rule-schema.js';
-import { catchUpSilenced, markOwedNotice } from './silence-catch-up.js';
+import { catchUpSilenced } from './silence-catch-up.js';
 import { anySilenceMatches } from './silences.js';
 import type { ActiveAlert, AlertEventRecord, ChannelItem, ChannelSpec, Silence } from '../types.js';
 
@@ -317,38 +318,17 @@ export class AlertEngine {
 
   /** Picks the entries to write (removed ones never are) and adds the steps' events and outbox rows. */
   private prepare(change: Change, now: number): void {
-    const stepped = new Set(change.steps.map((step) => step.key));
-    const removed = new Set(change.remove);
-    for (const [key, entry] of change.entries) {
-      const before = this.instances.get(key);
-      const write =
-        before === undefined ||
-        stepped.has(key) ||
-        differsInSubstance(before.instance, entry.instance) ||
-        (entry.dirty && now - entry.savedAt >= CHECKPOINT_MS);
-      if (write && !removed.has(key)) change.write.add(key);
-    }
-    const silences = change.steps.length > 0 ? this.store.activeSilences(now) : [];
-    const entryOf = (key: string) => change.entries.get(key) ?? this.instances.get(key);
-    const states = retainedStates(change.steps, (pair) => this.instances.keysOf(pair), entryOf, (key) => this.lastWords(key, change));
-    for (const { key, rule, event } of change.steps) {
-      const silenced = anySilenceMatches(silences, event, now);
-      markOwedNotice(change, key, event, silenced);
-      const state = event.to === 'firing' || event.to === 'resolved' ? states.get(pairOf(rule.id, event.device)) : undefined;
-      change.events.push({ event, silenced });
-      this.enqueue(change, { kind: 'transition', seq: 0, event, silenced, ...(state === undefined ? {} : { state }) });
-    }
+    prepareChange(change, now, {
+      before: (key) => this.instances.get(key),
+      keysOf: (pair) => this.instances.keysOf(pair),
+      silences: (at) => this.store.activeSilences(at),
+      lastWords: (key) => this.lastWords(key, change),
+      enqueue: (item) => this.enqueue(change, item),
+    });
   }
 
   private commit(change: Change, now: number): void {
-    const upsert: Entry[] = [];
-    for (const key of change.write) {
-      const entry = change.entries.get(key);
-      if (entry === undefined) continue;
-      const saved = { ...entry, savedAt: now, dirty: false };
-      change.entries.set(key, saved);
-      upsert.push(saved);
-    }
+    const upsert = markSaved(change, now);
     let records: AlertEventRecord[] = [];
     if (upsert.length > 0 || change.remove.length > 0 || change.events.length > 0 || change.outbox.length > 0) {
       try {
