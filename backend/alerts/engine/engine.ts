@@ -10,6 +10,7 @@ import { AlertEngineEmitter } from './engine-events.js';
 import { CHECKPOINT_MS, type Change, type Entry, InstanceTable, type LastWords, emptyChange, endEntry, outboxRows, pairOf, resumed, toActiveAlert } from './engine-state.js';
 import { evaluate, ruleApplies } from './evaluator.js';
 import { markSaved, prepareChange } from './engine-prepare.js';
+import { RuleSet } from './rule-set.js';
 import type { Rule } from '../rules/rule-schema.js';
 import { catchUpSilenced } from './silence-catch-up.js';
 import { anySilenceMatches } from './silences.js';
@@ -42,11 +43,9 @@ export class AlertEngine {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly newId: () => string;
-  private currentRules: readonly Rule[] = [];
+  private ruleSet = new RuleSet([]);
   private ruleById = new Map<string, Rule>();
   private readonly instances = new InstanceTable();
-  /** Rules by `device/sensor` ('' for device-wide): globs are matched once per pair, not per reading. */
-  private applicable = new Map<string, readonly Rule[]>();
   private timer: NodeJS.Timeout | undefined;
   private readonly cut = new BrokerCut();
 
@@ -68,7 +67,7 @@ export class AlertEngine {
   }
 
   get rules(): readonly Rule[] {
-    return this.currentRules;
+    return this.ruleSet.rules;
   }
 
   readings(device: string, readings: readonly Reading[], receivedAt: number): void {
@@ -197,9 +196,8 @@ export class AlertEngine {
       if (!remaining && this.store.everNotified(device, rule)) this.enqueue(change, { kind: 'forget', device, rule });
     }
     this.commit(change, now);
-    this.currentRules = rules;
+    this.ruleSet = new RuleSet(rules);
     this.ruleById = byId;
-    this.applicable = new Map();
     if (change.remove.length > 0) this.log.info({ removed: change.remove }, 'alert instances of changed rules dropped');
   }
 
@@ -262,15 +260,7 @@ export class AlertEngine {
   }
 
   private rulesFor(device: string, sensor: string | undefined): readonly Rule[] {
-    const cacheKey = `${device}/${sensor ?? ''}`;
-    let rules = this.applicable.get(cacheKey);
-    if (rules === undefined) {
-      rules = this.currentRules.filter((rule) => (rule.kind === 'offline') === (sensor === undefined) && ruleApplies(rule, device, sensor));
-      // Bounded in case device or sensor ids churn; rebuilding is cheap.
-      if (this.applicable.size >= 100_000) this.applicable.clear();
-      this.applicable.set(cacheKey, rules);
-    }
-    return rules;
+    return this.ruleSet.for(device, sensor);
   }
 
   /** The key of the instance, created on the first input that concerns it. */
