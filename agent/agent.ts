@@ -89,7 +89,10 @@ function assembleAgent(parts: Closers, { config, plan, tls, outbox, log, binding
   const clock = new ClockMonitor();
   void clock.start();
   parts.add(() => clock.stop());
-  const board = new SensorHealthBoard(device, plan.sensors.map((sensor) => sensor.id));
+  const board = new SensorHealthBoard(
+    device,
+    plan.sensors.map((sensor) => sensor.id),
+  );
   const farewell = { drained: false };
   const link = startLink(parts, farewell, { config, tls, plan, boot, board, outbox, log });
   const metrics = agentMetrics({ plan, board, outbox, link });
@@ -223,9 +226,23 @@ type Link = ReturnType<typeof startLink>;
 function startLink(parts: Closers, farewell: { drained: boolean }, inputs: LinkInputs) {
   const { config, tls, plan, boot, board, outbox, log } = inputs;
   const { device } = config;
-  const presence = new Presence({ device, boot, agentVersion: packageVersion(), sensors: plan.sensors, board, log: log.child({ component: 'agent:presence' }) });
+  const presence = new Presence({
+    device,
+    boot,
+    agentVersion: packageVersion(),
+    sensors: plan.sensors,
+    board,
+    log: log.child({ component: 'agent:presence' }),
+  });
   const mqttLog = log.child({ component: 'agent:mqtt' });
-  const connection = connectMqtt({ settings: config.mqtt, tls, device, willTopic: topics.status(device), will: () => presence.status('offline'), log: mqttLog });
+  const connection = connectMqtt({
+    settings: config.mqtt,
+    tls,
+    device,
+    willTopic: topics.status(device),
+    will: () => presence.status('offline'),
+    log: mqttLog,
+  });
   const { client } = connection;
   let saidGoodbye = false;
   // A clean DISCONNECT when the broker answers and nothing waits for a PUBACK (MQTT.js would
@@ -233,8 +250,19 @@ function startLink(parts: Closers, farewell: { drained: boolean }, inputs: LinkI
   parts.add(() => settlesWithin(connection.end(!(saidGoodbye && farewell.drained)), GOODBYE_MS));
   // Attached first, so that at each connection the birth goes out before any reading.
   presence.attach(client);
-  parts.add(() => settlesWithin(presence.goodbye().then(() => (saidGoodbye = true)), GOODBYE_MS));
-  const { publisher, confirmations } = startPublishing(parts, farewell, { config, client, outbox, log: mqttLog, confirmLog: log.child({ component: 'agent:confirm' }) });
+  parts.add(() =>
+    settlesWithin(
+      presence.goodbye().then(() => (saidGoodbye = true)),
+      GOODBYE_MS,
+    ),
+  );
+  const { publisher, confirmations } = startPublishing(parts, farewell, {
+    config,
+    client,
+    outbox,
+    log: mqttLog,
+    confirmLog: log.child({ component: 'agent:confirm' }),
+  });
   const confirmBy = config.confirm.by;
   return { client, connection, presence, publisher, confirmations, confirmBy, unconfirmed: countUnconfirmed(outbox) };
 }
@@ -255,9 +283,21 @@ function startPublishing(parts: Closers, farewell: { drained: boolean }, { confi
   const { device } = config;
   const { batchMaxReadings, batchIntervalMs, ackTimeoutMs } = config.mqtt;
   const confirmBy = config.confirm.by;
-  const publisher = new Publisher({ client, outbox, device, log, batchMaxReadings, batchIntervalMs, ackTimeoutMs, confirmBy, replay: config.replay });
+  const publisher = new Publisher({
+    client,
+    outbox,
+    device,
+    log,
+    batchMaxReadings,
+    batchIntervalMs,
+    ackTimeoutMs,
+    confirmBy,
+    replay: config.replay,
+  });
   const confirmations =
-    confirmBy === 'backend' ? new ConfirmationTracker({ client, outbox, device, resend: () => publisher.resend(), log: confirmLog }) : undefined;
+    confirmBy === 'backend'
+      ? new ConfirmationTracker({ client, outbox, device, resend: () => publisher.resend(), log: confirmLog })
+      : undefined;
   // Readings sent under confirm.by backend that nothing will confirm now: send them again.
   if (!confirmations) outbox.sent.resendAll();
   parts.add(async () => {
@@ -279,7 +319,17 @@ function countUnconfirmed(outbox: DurableOutbox) {
   };
 }
 
-function agentMetrics({ plan, board, outbox, link }: { plan: AgentPlan; board: SensorHealthBoard; outbox: DurableOutbox; link: Link }): AgentMetrics {
+function agentMetrics({
+  plan,
+  board,
+  outbox,
+  link,
+}: {
+  plan: AgentPlan;
+  board: SensorHealthBoard;
+  outbox: DurableOutbox;
+  link: Link;
+}): AgentMetrics {
   const { client, connection, publisher, confirmations, unconfirmed } = link;
   return new AgentMetrics({
     outboxDepth: () => outbox.depth,

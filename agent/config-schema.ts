@@ -29,7 +29,12 @@ export const PortSchema = Type.Object(
       }),
     ),
     stopBits: Type.Union([Type.Literal(1), Type.Literal(2)], { default: 1, description: 'stop bits: 1 or 2' }),
-    reopenMinMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 250, description: 'first wait before reopening a failed or stalled port, in ms' }),
+    reopenMinMs: Type.Integer({
+      minimum: 10,
+      maximum: 600_000,
+      default: 250,
+      description: 'first wait before reopening a failed or stalled port, in ms',
+    }),
     reopenMaxMs: Type.Integer({
       minimum: 100,
       maximum: 600_000,
@@ -42,7 +47,12 @@ export const PortSchema = Type.Object(
       default: 5,
       description: 'an open port that delivers no byte for this many expected intervals is stalled and reopened (0: never)',
     }),
-    connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000, description: 'tcp:// only: how long a connection attempt may take, in ms' }),
+    connectTimeoutMs: Type.Integer({
+      minimum: 100,
+      maximum: 600_000,
+      default: 5000,
+      description: 'tcp:// only: how long a connection attempt may take, in ms',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -82,11 +92,17 @@ export const ModbusOptionsSchema = Type.Object(
       default: 'input',
       description: 'input (function 04) or holding (function 03) registers',
     }),
-    type: Type.Union([Type.Literal('int16'), Type.Literal('uint16'), Type.Literal('int32'), Type.Literal('uint32'), Type.Literal('float32')], {
-      default: 'int16',
-      description: 'int16, uint16, int32, uint32 or float32 (32-bit types span two registers)',
+    type: Type.Union(
+      [Type.Literal('int16'), Type.Literal('uint16'), Type.Literal('int32'), Type.Literal('uint32'), Type.Literal('float32')],
+      {
+        default: 'int16',
+        description: 'int16, uint16, int32, uint32 or float32 (32-bit types span two registers)',
+      },
+    ),
+    byteOrder: Type.Union([Type.Literal('big'), Type.Literal('little')], {
+      default: 'big',
+      description: 'bytes within a register: big (Modbus) or little',
     }),
-    byteOrder: Type.Union([Type.Literal('big'), Type.Literal('little')], { default: 'big', description: 'bytes within a register: big (Modbus) or little' }),
     wordOrder: Type.Union([Type.Literal('big'), Type.Literal('little')], {
       default: 'big',
       description: '32-bit types: big (high word first, spec §12) or little',
@@ -105,7 +121,11 @@ export type ModbusOptions = Static<typeof ModbusOptionsSchema>;
 export const SamplingSchema = Type.Object(
   {
     minIntervalMs: ms('readings closer than this to the last one kept are dropped', 0),
-    deadband: Type.Number({ minimum: 0, default: 0, description: 'changes smaller than this from the last value kept are dropped (0: none)' }),
+    deadband: Type.Number({
+      minimum: 0,
+      default: 0,
+      description: 'changes smaller than this from the last value kept are dropped (0: none)',
+    }),
     heartbeatMs: ms('a reading is kept at least this often, changed or not (0: no heartbeat)', 0),
   },
   { additionalProperties: false, default: {} },
@@ -145,7 +165,12 @@ export const AgentConfigSchema = Type.Object(
     }),
     outbox: Type.Object(
       {
-        maxReadings: Type.Integer({ minimum: 1, maximum: 1_000_000_000, default: 5_000_000, description: 'readings kept at most while the broker is away' }),
+        maxReadings: Type.Integer({
+          minimum: 1,
+          maximum: 1_000_000_000,
+          default: 5_000_000,
+          description: 'readings kept at most while the broker is away',
+        }),
         maxAgeMs: Type.Integer({ minimum: 1000, default: 30 * 86_400_000, description: 'readings older than this are dropped, in ms' }),
         whenFull: Type.Union([Type.Literal('drop-oldest'), Type.Literal('drop-newest')], {
           default: 'drop-oldest',
@@ -156,10 +181,20 @@ export const AgentConfigSchema = Type.Object(
     ),
     mqtt: Type.Object(
       {
-        url: Type.String({ pattern: '^(mqtts?|wss?|tcp|tls|ssl)://', default: 'mqtt://localhost:1883', description: 'broker URL, mqtt:// or mqtts://' }),
+        url: Type.String({
+          pattern: '^(mqtts?|wss?|tcp|tls|ssl)://',
+          default: 'mqtt://localhost:1883',
+          description: 'broker URL, mqtt:// or mqtts://',
+        }),
         username: Type.Optional(Type.String({ minLength: 1, description: 'broker user name' })),
         password: Type.Optional(Type.String({ description: 'broker password' })),
-        clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'MQTT client id (default: the user name if set, else furnace-agent-DEVICE)' })),
+        clientId: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 128,
+            description: 'MQTT client id (default: the user name if set, else furnace-agent-DEVICE)',
+          }),
+        ),
         tls: Type.Object(
           {
             ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the CA that signed the broker certificate' })),
@@ -169,13 +204,43 @@ export const AgentConfigSchema = Type.Object(
           },
           { additionalProperties: false, default: {} },
         ),
-        keepaliveSeconds: Type.Integer({ minimum: 5, maximum: 3600, default: 30, description: 'MQTT keepalive, in seconds (formerly keepaliveS)' }),
-        connectTimeoutMs: Type.Integer({ minimum: 500, maximum: 600_000, default: 10_000, description: 'how long a connection attempt may take, in ms' }),
-        reconnectMinMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 1000, description: 'first wait before reconnecting, in ms' }),
-        reconnectMaxMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 60_000, description: 'longest wait between reconnection attempts, in ms' }),
+        keepaliveSeconds: Type.Integer({
+          minimum: 5,
+          maximum: 3600,
+          default: 30,
+          description: 'MQTT keepalive, in seconds (formerly keepaliveS)',
+        }),
+        connectTimeoutMs: Type.Integer({
+          minimum: 500,
+          maximum: 600_000,
+          default: 10_000,
+          description: 'how long a connection attempt may take, in ms',
+        }),
+        reconnectMinMs: Type.Integer({
+          minimum: 10,
+          maximum: 600_000,
+          default: 1000,
+          description: 'first wait before reconnecting, in ms',
+        }),
+        reconnectMaxMs: Type.Integer({
+          minimum: 10,
+          maximum: 600_000,
+          default: 60_000,
+          description: 'longest wait between reconnection attempts, in ms',
+        }),
         batchMaxReadings: Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'readings per batch at most' }),
-        batchIntervalMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 1000, description: 'longest wait before a partial batch is sent, in ms' }),
-        ackTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000, description: 'how long a batch waits for its PUBACK before it is offered again, in ms' }),
+        batchIntervalMs: Type.Integer({
+          minimum: 0,
+          maximum: 60_000,
+          default: 1000,
+          description: 'longest wait before a partial batch is sent, in ms',
+        }),
+        ackTimeoutMs: Type.Integer({
+          minimum: 100,
+          maximum: 600_000,
+          default: 30_000,
+          description: 'how long a batch waits for its PUBACK before it is offered again, in ms',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -190,7 +255,8 @@ export const AgentConfigSchema = Type.Object(
           minimum: 1000,
           maximum: 86_400_000,
           default: 15_000,
-          description: 'confirm.by backend: a reading still unconfirmed this long after the broker took it is sent again, in ms; each further send waits twice as long',
+          description:
+            'confirm.by backend: a reading still unconfirmed this long after the broker took it is sent again, in ms; each further send waits twice as long',
         }),
         maxTimeoutMs: Type.Integer({
           minimum: 1000,
@@ -203,7 +269,12 @@ export const AgentConfigSchema = Type.Object(
     ),
     replay: Type.Object(
       {
-        maxReadingsPerSecond: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 1000, description: 'backlog sent after an outage at most this fast (0: no limit)' }),
+        maxReadingsPerSecond: Type.Integer({
+          minimum: 0,
+          maximum: 1_000_000,
+          default: 1000,
+          description: 'backlog sent after an outage at most this fast (0: no limit)',
+        }),
         batchMaxReadings: Type.Integer({ minimum: 1, maximum: 1000, default: 500, description: 'readings per backlog batch at most' }),
       },
       { additionalProperties: false, default: {} },
@@ -218,7 +289,12 @@ export const AgentConfigSchema = Type.Object(
     ),
     shutdown: Type.Object(
       {
-        flushMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 3000, description: 'on SIGTERM, how long to keep sending what waits, in ms' }),
+        flushMs: Type.Integer({
+          minimum: 0,
+          maximum: 60_000,
+          default: 3000,
+          description: 'on SIGTERM, how long to keep sending what waits, in ms',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -36,7 +36,15 @@ describe('agent settings', () => {
       expect.objectContaining({ id: 'tc1', port: 'serial', unit: 'C', driver: 'line', range: { min: -200, max: 1372 }, intervalMs: 1000 }),
     ]);
     expect(plan?.ports).toEqual([
-      expect.objectContaining({ name: 'serial', path: '/dev/ttyUSB0', baudRate: 9600, parity: 'none', dataBits: 8, stopBits: 1, stallAfterMs: 5000 }),
+      expect.objectContaining({
+        name: 'serial',
+        path: '/dev/ttyUSB0',
+        baudRate: 9600,
+        parity: 'none',
+        dataBits: 8,
+        stopBits: 1,
+        stallAfterMs: 5000,
+      }),
     ]);
     expect(config.health).toEqual({ enabled: true, host: '0.0.0.0', port: 9100 });
   });
@@ -96,8 +104,17 @@ mqtt: { url: "mqtt://broker:1883", tls: { ca: /etc/ca.pem, cert: /etc/agent.pem 
     const keys = found.map((problem) => problem.split(' = ')[0]);
     expect(keys).toEqual(
       expect.arrayContaining([
-        'sensors.0.port', 'sensors.1.id', 'sensors.2.modbus', 'sensors.4.line', 'sensors.4.min', 'serial.path', 'ports.bus',
-        'ports.bus.path', 'mqtt.url', 'mqtt.tls.key', 'mqtt.username',
+        'sensors.0.port',
+        'sensors.1.id',
+        'sensors.2.modbus',
+        'sensors.4.line',
+        'sensors.4.min',
+        'serial.path',
+        'ports.bus',
+        'ports.bus.path',
+        'mqtt.url',
+        'mqtt.tls.key',
+        'mqtt.username',
       ]),
     );
     expect(found.find((problem) => problem.startsWith('ports.bus.path'))).toContain('tcp://host:port');
@@ -108,13 +125,23 @@ mqtt: { url: "mqtt://broker:1883", tls: { ca: /etc/ca.pem, cert: /etc/agent.pem 
     const env = { FURNACE_AGENT_DEVICE: 'f-9', FURNACE_AGENT_SERIAL_PATH: 'tcp://127.0.0.1:5020', FURNACE_AGENT_HEALTH_PORT: '0' };
     expect(loadAgentConfig(undefined, env).health.port).toBe(0);
     const found = problems(() => loadAgentConfig(undefined, { ...env, FURNACE_AGENT_REPLAY_MAX_READINGS_PER_SECOND: 'fast' }));
-    expect(found).toEqual([expect.stringMatching(/^replay\.maxReadingsPerSecond = "fast": .*environment FURNACE_AGENT_REPLAY_MAX_READINGS_PER_SECOND/)]);
+    expect(found).toEqual([
+      expect.stringMatching(/^replay\.maxReadingsPerSecond = "fast": .*environment FURNACE_AGENT_REPLAY_MAX_READINGS_PER_SECOND/),
+    ]);
   });
 
   it('masks the password, also one inside the broker URL', () => {
-    const config = loadAgentConfig(undefined, {}, {
-      device: 'f', 'serial.path': '/dev/ttyS0', 'mqtt.url': 'mqtts://agent:hunter2@broker:8883', 'mqtt.username': 'f', 'mqtt.password': 's3cret',
-    });
+    const config = loadAgentConfig(
+      undefined,
+      {},
+      {
+        device: 'f',
+        'serial.path': '/dev/ttyS0',
+        'mqtt.url': 'mqtts://agent:hunter2@broker:8883',
+        'mqtt.username': 'f',
+        'mqtt.password': 's3cret',
+      },
+    );
     const shown = JSON.stringify(maskSecrets(config));
     expect(shown).not.toContain('hunter2');
     expect(shown).not.toContain('s3cret');
@@ -131,7 +158,9 @@ mqtt: { url: "mqtt://broker:1883", tls: { ca: /etc/ca.pem, cert: /etc/agent.pem 
     expect(loadAgentConfig(undefined, { ...base, FURNACE_AGENT_MQTT_KEEPALIVE_S: '20' }, {}, warn).mqtt.keepaliveSeconds).toBe(20);
     expect(warnings).toEqual([
       `mqtt.keepaliveS in ${file} is deprecated: rename it to mqtt.keepaliveSeconds (the old name still works for now)`,
-      expect.stringMatching(/^environment variable FURNACE_AGENT_MQTT_KEEPALIVE_S is deprecated: rename it to FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS/),
+      expect.stringMatching(
+        /^environment variable FURNACE_AGENT_MQTT_KEEPALIVE_S is deprecated: rename it to FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS/,
+      ),
     ]);
     expect(loadAgentConfig(undefined, { ...base, FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS: '25' }, {}, warn).mqtt.keepaliveSeconds).toBe(25);
     expect(warnings).toHaveLength(2); // the new names alone say nothing
@@ -149,7 +178,9 @@ mqtt: { url: "mqtt://broker:1883", tls: { ca: /etc/ca.pem, cert: /etc/agent.pem 
       }),
     );
     expect(found.join('\n')).toMatch(/confirm\.timeoutMs = 90000: must not exceed confirm\.maxTimeoutMs \(60000\)/);
-    expect(problems(() => loadAgentConfig(undefined, { FURNACE_AGENT_DEVICE: 'f1', FURNACE_AGENT_CONFIRM_BY: 'nobody' })).join('\n')).toMatch(/confirm\.by/);
+    expect(
+      problems(() => loadAgentConfig(undefined, { FURNACE_AGENT_DEVICE: 'f1', FURNACE_AGENT_CONFIRM_BY: 'nobody' })).join('\n'),
+    ).toMatch(/confirm\.by/);
   });
 
   it('has an example file that loads and documents every key', () => {

@@ -22,7 +22,9 @@ export const AGENT_ERRORS = {
   // Commands (cmd/v1/{device}/{command}): the `code` of a reply that is not `ok`.
   AGENT_COMMAND_MALFORMED: { message: 'refused: the request is not JSON of the Command schema (answered only when it names a requestId)' },
   AGENT_COMMAND_UNKNOWN: { message: 'refused: no such command' },
-  AGENT_COMMAND_BAD_ARGS: { message: 'refused: an argument is missing, of the wrong type, out of its limits, or names no sensor of this agent' },
+  AGENT_COMMAND_BAD_ARGS: {
+    message: 'refused: an argument is missing, of the wrong type, out of its limits, or names no sensor of this agent',
+  },
   AGENT_COMMAND_EXPIRED: { message: "refused: it arrived after its deadline (only judged while the agent's clock is synchronised)" },
   AGENT_COMMAND_BUSY: { message: 'refused: too many commands are running at once' },
   AGENT_COMMAND_TIMED_OUT: { message: 'failed: tried, but not done by its deadline (read-now: no reading came in time)' },

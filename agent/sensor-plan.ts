@@ -75,7 +75,8 @@ type Problem = (key: string, value: unknown, why: string) => void;
 export function planAgent(config: AgentConfig): { plan: AgentPlan; problems: [] } | { plan?: undefined; problems: string[] } {
   const problems: string[] = [];
   const problem = (key: string, value: unknown, why: string) => problems.push(`${key} = ${show(value)}: ${why}`);
-  if (Object.hasOwn(config.ports, DEFAULT_PORT)) problem(`ports.${DEFAULT_PORT}`, config.ports[DEFAULT_PORT], 'the name serial is the top-level serial section');
+  if (Object.hasOwn(config.ports, DEFAULT_PORT))
+    problem(`ports.${DEFAULT_PORT}`, config.ports[DEFAULT_PORT], 'the name serial is the top-level serial section');
   const seen = new Set<string>();
   const sensors: SensorPlan[] = [];
   config.sensors.forEach((sensor, index) => {
@@ -85,7 +86,8 @@ export function planAgent(config: AgentConfig): { plan: AgentPlan; problems: [] 
     if (sensor.port !== DEFAULT_PORT && !Object.hasOwn(config.ports, sensor.port)) {
       problem(`${key}.port`, sensor.port, `no such port: ${[DEFAULT_PORT, ...Object.keys(config.ports)].join(', ')}`);
     }
-    if (sensor.min !== undefined && sensor.max !== undefined && sensor.min >= sensor.max) problem(`${key}.min`, sensor.min, `must be below max (${sensor.max})`);
+    if (sensor.min !== undefined && sensor.max !== undefined && sensor.min >= sensor.max)
+      problem(`${key}.min`, sensor.min, `must be below max (${sensor.max})`);
     const planned = planSensor(sensor, key, problem);
     if (planned) sensors.push(planned);
   });
@@ -104,14 +106,20 @@ function planPorts(config: AgentConfig, sensors: SensorPlan[], problem: Problem)
     const key = name === DEFAULT_PORT ? 'serial' : `ports.${name}`;
     const port = Value.Default(PortSchema, structuredClone(raw)) as PortConfig;
     const drivers = [...new Set(on.map((sensor) => sensor.driver))];
-    if (drivers.length > 1) problem(`${key}`, name, `line and modbus sensors cannot share one port (${on.map((s) => `${s.id}: ${s.driver}`).join(', ')})`);
+    if (drivers.length > 1)
+      problem(`${key}`, name, `line and modbus sensors cannot share one port (${on.map((s) => `${s.id}: ${s.driver}`).join(', ')})`);
     if (port.path === undefined) {
-      problem(`${key}.path`, undefined, `the port of sensor ${on.map((s) => s.id).join(', ')}: a device path, usb:VID:PID or tcp://host:port`);
+      problem(
+        `${key}.path`,
+        undefined,
+        `the port of sensor ${on.map((s) => s.id).join(', ')}: a device path, usb:VID:PID or tcp://host:port`,
+      );
       continue;
     }
     const address = parsePortPath(port.path);
     if (typeof address === 'string') problem(`${key}.path`, port.path, address);
-    if (port.reopenMinMs > port.reopenMaxMs) problem(`${key}.reopenMinMs`, port.reopenMinMs, `must not exceed reopenMaxMs (${port.reopenMaxMs})`);
+    if (port.reopenMinMs > port.reopenMaxMs)
+      problem(`${key}.reopenMinMs`, port.reopenMinMs, `must not exceed reopenMaxMs (${port.reopenMaxMs})`);
     const driver = drivers[0] ?? 'line';
     const expectedMs = Math.min(...on.map((sensor) => (sensor.driver === 'line' ? sensor.intervalMs : sensor.modbus.pollMs)));
     ports.push({
@@ -185,8 +193,11 @@ function checkMqtt(config: AgentConfig, problem: Problem): void {
   if ((mqtt.tls.cert === undefined) !== (mqtt.tls.key === undefined)) {
     problem(mqtt.tls.cert === undefined ? 'mqtt.tls.cert' : 'mqtt.tls.key', undefined, 'a client certificate needs both cert and key');
   }
-  if (mqtt.reconnectMinMs > mqtt.reconnectMaxMs) problem('mqtt.reconnectMinMs', mqtt.reconnectMinMs, `must not exceed mqtt.reconnectMaxMs (${mqtt.reconnectMaxMs})`);
-  if (mqtt.password !== undefined && mqtt.username === undefined) problem('mqtt.username', undefined, 'mqtt.password is set: give the user name too');
+  if (mqtt.reconnectMinMs > mqtt.reconnectMaxMs)
+    problem('mqtt.reconnectMinMs', mqtt.reconnectMinMs, `must not exceed mqtt.reconnectMaxMs (${mqtt.reconnectMaxMs})`);
+  if (mqtt.password !== undefined && mqtt.username === undefined)
+    problem('mqtt.username', undefined, 'mqtt.password is set: give the user name too');
   const { confirm } = config;
-  if (confirm.timeoutMs > confirm.maxTimeoutMs) problem('confirm.timeoutMs', confirm.timeoutMs, `must not exceed confirm.maxTimeoutMs (${confirm.maxTimeoutMs})`);
+  if (confirm.timeoutMs > confirm.maxTimeoutMs)
+    problem('confirm.timeoutMs', confirm.timeoutMs, `must not exceed confirm.maxTimeoutMs (${confirm.maxTimeoutMs})`);
 }

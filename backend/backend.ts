@@ -47,8 +47,14 @@ export interface BackendStartOptions {
 export async function startBackend(config: BackendConfig, log: Logger, options: BackendStartOptions = {}): Promise<RunningBackend> {
   const parts = new Closers((error) => log.warn({ err: error }, 'closing the parts of a failed start failed'));
   const metrics = new BackendMetrics();
-  const store = await parts.build(() => openReadingStore(config, metrics, log), (built) => built.close());
-  const registry = await parts.build(() => new DeviceRegistry(config.dataDir), (built) => built.close());
+  const store = await parts.build(
+    () => openReadingStore(config, metrics, log),
+    (built) => built.close(),
+  );
+  const registry = await parts.build(
+    () => new DeviceRegistry(config.dataDir),
+    (built) => built.close(),
+  );
   const { ingest, commands, alerting } = await startMessaging(parts, config, log, options, { store, registry, metrics });
   alerting.start();
   const retention = new RetentionTimer(store, config.store.retentionIntervalMs, metrics, log.child({ component: 'backend:retention' }));
@@ -120,7 +126,14 @@ async function startMessaging(parts: Closers, config: BackendConfig, log: Logger
   );
   late.commands = commands;
   const alerting = await parts.step(
-    () => new Alerting({ ...options, config, mqttClient: ingest.client, metrics: built.metrics, log: log.child({ component: 'backend:alerts' }) }),
+    () =>
+      new Alerting({
+        ...options,
+        config,
+        mqttClient: ingest.client,
+        metrics: built.metrics,
+        log: log.child({ component: 'backend:alerts' }),
+      }),
   );
   late.alerting = alerting;
   return { ingest, commands, alerting };
@@ -153,7 +166,8 @@ function appOptions(
     commands,
     readings: (listener) => {
       // The batch as ingest decoded it, not a copy per reading: the feed makes those only for a client that reads them.
-      const forward = (device: string, boot: string, readings: readonly Reading[], receivedAt: number) => listener([{ device, boot, receivedAt, readings }]);
+      const forward = (device: string, boot: string, readings: readonly Reading[], receivedAt: number) =>
+        listener([{ device, boot, receivedAt, readings }]);
       ingest.events.on('stored', forward);
       return () => ingest.events.off('stored', forward);
     },

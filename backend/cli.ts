@@ -90,7 +90,10 @@ async function main(): Promise<void> {
   if (values['print-config']) return void process.stdout.write(`${JSON.stringify(maskSecrets(config), null, 2)}\n`);
   const log = pino({ base: { part: 'backend' }, level: config.logLevel });
   // SIGHUP re-reads the settings for the alert rules (the rest needs a restart).
-  const backend = await startBackend(config, log, { configFile, reloadConfig: () => loadBackendConfig(configFile, process.env, overrides) });
+  const backend = await startBackend(config, log, {
+    configFile,
+    reloadConfig: () => loadBackendConfig(configFile, process.env, overrides),
+  });
   process.on('SIGHUP', () => void backend.alerting.reload('SIGHUP'));
   stopOnSignals(backend, log);
 }

@@ -67,16 +67,22 @@ describe('backend config', () => {
 
   it('refuses rules across keys: a default limit past the maximum, two tokens with one name', () => {
     const sha = 'a'.repeat(64);
-    expect(() => loadBackendConfig(undefined, { FURNACE_BACKEND_QUERY_DEFAULT_LIMIT: '500', FURNACE_BACKEND_QUERY_MAX_LIMIT: '100' })).toThrow(
-      /query\.defaultLimit = 500: must not exceed query\.maxLimit \(100\)/,
-    );
-    expect(() => checkTokens([{ name: 'a', sha256: sha, scopes: ['read'] }, { name: 'a', sha256: 'b'.repeat(64), scopes: ['read'] }])).toThrow(
-      /auth\.tokens\.1\.name = "a": used by another token/,
-    );
+    expect(() =>
+      loadBackendConfig(undefined, { FURNACE_BACKEND_QUERY_DEFAULT_LIMIT: '500', FURNACE_BACKEND_QUERY_MAX_LIMIT: '100' }),
+    ).toThrow(/query\.defaultLimit = 500: must not exceed query\.maxLimit \(100\)/);
+    expect(() =>
+      checkTokens([
+        { name: 'a', sha256: sha, scopes: ['read'] },
+        { name: 'a', sha256: 'b'.repeat(64), scopes: ['read'] },
+      ]),
+    ).toThrow(/auth\.tokens\.1\.name = "a": used by another token/);
   });
 
   it('takes the command settings from the environment, and refuses a default timeout past the maximum or a device bound past the total', () => {
-    const config = loadBackendConfig(undefined, { FURNACE_BACKEND_COMMANDS_MAX_TIMEOUT_MS: '60000', FURNACE_BACKEND_COMMANDS_FILL_GAPS_AFTER_MS: '0' });
+    const config = loadBackendConfig(undefined, {
+      FURNACE_BACKEND_COMMANDS_MAX_TIMEOUT_MS: '60000',
+      FURNACE_BACKEND_COMMANDS_FILL_GAPS_AFTER_MS: '0',
+    });
     expect(config.commands).toEqual({
       defaultTimeoutMs: 5000,
       maxTimeoutMs: 60_000,
@@ -85,19 +91,44 @@ describe('backend config', () => {
       fillGapsAfterMs: 0,
       fillGapsRepeatMs: 300_000,
     });
-    const env = { FURNACE_BACKEND_COMMANDS_DEFAULT_TIMEOUT_MS: '20000', FURNACE_BACKEND_COMMANDS_MAX_TIMEOUT_MS: '10000', FURNACE_BACKEND_COMMANDS_MAX_IN_FLIGHT: '2' };
-    expect(() => loadBackendConfig(undefined, env)).toThrow(/commands\.defaultTimeoutMs = 20000: must not exceed commands\.maxTimeoutMs \(10000\)/);
-    expect(() => loadBackendConfig(undefined, env)).toThrow(/commands\.maxInFlightPerDevice = 4: must not exceed commands\.maxInFlight \(2\)/);
-    expect(() => loadBackendConfig(undefined, { FURNACE_BACKEND_COMMANDS_MAX_IN_FLIGHT_PER_DEVICE: '0' })).toThrow(/commands\.maxInFlightPerDevice = 0: /);
+    const env = {
+      FURNACE_BACKEND_COMMANDS_DEFAULT_TIMEOUT_MS: '20000',
+      FURNACE_BACKEND_COMMANDS_MAX_TIMEOUT_MS: '10000',
+      FURNACE_BACKEND_COMMANDS_MAX_IN_FLIGHT: '2',
+    };
+    expect(() => loadBackendConfig(undefined, env)).toThrow(
+      /commands\.defaultTimeoutMs = 20000: must not exceed commands\.maxTimeoutMs \(10000\)/,
+    );
+    expect(() => loadBackendConfig(undefined, env)).toThrow(
+      /commands\.maxInFlightPerDevice = 4: must not exceed commands\.maxInFlight \(2\)/,
+    );
+    expect(() => loadBackendConfig(undefined, { FURNACE_BACKEND_COMMANDS_MAX_IN_FLIGHT_PER_DEVICE: '0' })).toThrow(
+      /commands\.maxInFlightPerDevice = 0: /,
+    );
   });
 
   it('takes the InfluxDB store from the environment and flags, and refuses a password without a user or a bad write mode', () => {
     const env = { FURNACE_BACKEND_STORE_INFLUX_TOKEN: 'secret', FURNACE_BACKEND_STORE_INFLUX_DATABASE: 'plant' };
-    const config = loadBackendConfig(undefined, env, { 'store.kind': 'influxdb', 'store.influx.url': 'http://influx:8086', 'store.influx.writeMode': 'v1' });
+    const config = loadBackendConfig(undefined, env, {
+      'store.kind': 'influxdb',
+      'store.influx.url': 'http://influx:8086',
+      'store.influx.writeMode': 'v1',
+    });
     expect(config.store.kind).toBe('influxdb');
-    expect(config.store.influx).toMatchObject({ url: 'http://influx:8086', writeMode: 'v1', token: 'secret', database: 'plant', bucket: 'furnace', batchSize: 5000 });
+    expect(config.store.influx).toMatchObject({
+      url: 'http://influx:8086',
+      writeMode: 'v1',
+      token: 'secret',
+      database: 'plant',
+      bucket: 'furnace',
+      batchSize: 5000,
+    });
     expect(loadBackendConfig(undefined, {}).store.kind).toBe('sqlite');
-    const bad = { FURNACE_BACKEND_STORE_KIND: 'influxdb', FURNACE_BACKEND_STORE_INFLUX_PASSWORD: 'x', FURNACE_BACKEND_STORE_INFLUX_WRITE_MODE: 'v3' };
+    const bad = {
+      FURNACE_BACKEND_STORE_KIND: 'influxdb',
+      FURNACE_BACKEND_STORE_INFLUX_PASSWORD: 'x',
+      FURNACE_BACKEND_STORE_INFLUX_WRITE_MODE: 'v3',
+    };
     expect(() => loadBackendConfig(undefined, bad)).toThrow(/store\.influx\.writeMode = "v3"/);
     expect(() => loadBackendConfig(undefined, { ...bad, FURNACE_BACKEND_STORE_INFLUX_WRITE_MODE: 'v2' })).toThrow(
       /store\.influx\.password is set but store\.influx\.username is not/,

@@ -41,8 +41,18 @@ const Mqtt = Type.Object(
 const Ingest = Type.Object(
   {
     batchMaxReadings: Int(1, 100_000, 5000, 'a write transaction is committed once it holds this many readings (or after batchMaxDelayMs)'),
-    batchMaxDelayMs: Int(0, 10_000, 10, 'ms a received batch may wait for others to share its write transaction while the store is idle; during a commit, what arrives waits for it and goes in the next one'),
-    maxPendingReadings: Int(1000, 1_000_000, 20_000, 'readings received but not committed; past it no more are taken from the broker until the store catches up'),
+    batchMaxDelayMs: Int(
+      0,
+      10_000,
+      10,
+      'ms a received batch may wait for others to share its write transaction while the store is idle; during a commit, what arrives waits for it and goes in the next one',
+    ),
+    maxPendingReadings: Int(
+      1000,
+      1_000_000,
+      20_000,
+      'readings received but not committed; past it no more are taken from the broker until the store catches up',
+    ),
     retryMaxDelayMs: Int(100, 60_000, 5000, 'longest pause between retries of a failed write'),
     confirmIntervalMs: Int(
       50,
@@ -58,7 +68,8 @@ const Store = Type.Object(
   {
     kind: Type.Union([Type.Literal('sqlite'), Type.Literal('influxdb')], {
       default: 'sqlite',
-      description: 'where readings go: sqlite (embedded, in dataDir) or influxdb (store.influx); alerts, registry and seq ranges stay in SQLite either way',
+      description:
+        'where readings go: sqlite (embedded, in dataDir) or influxdb (store.influx); alerts, registry and seq ranges stay in SQLite either way',
     }),
     rawRetentionDays: Int(1, 36_500, 30, 'raw readings older than this (by source time) are deleted'),
     minuteRollupRetentionDays: Int(1, 36_500, 400, 'per-minute rollups older than this are deleted'),
@@ -84,9 +95,19 @@ const Query = Type.Object(
 
 const Commands = Type.Object(
   {
-    defaultTimeoutMs: Int(100, 600_000, 5000, 'how long a command waits for the agent reply when the request gives no timeoutMs; past it: 504 API_DEVICE_TIMEOUT'),
+    defaultTimeoutMs: Int(
+      100,
+      600_000,
+      5000,
+      'how long a command waits for the agent reply when the request gives no timeoutMs; past it: 504 API_DEVICE_TIMEOUT',
+    ),
     maxTimeoutMs: Int(100, 600_000, 30_000, 'the longest timeoutMs a command request may ask for'),
-    maxInFlightPerDevice: Int(1, 1000, 4, 'commands waiting for one device reply; past it: 429 API_DEVICE_BUSY at once (refused, not queued)'),
+    maxInFlightPerDevice: Int(
+      1,
+      1000,
+      4,
+      'commands waiting for one device reply; past it: 429 API_DEVICE_BUSY at once (refused, not queued)',
+    ),
     maxInFlight: Int(1, 100_000, 256, 'commands waiting for a reply, all devices together; past it: 429 API_DEVICE_BUSY at once'),
     fillGapsAfterMs: Int(
       0,
@@ -102,11 +123,15 @@ const Commands = Type.Object(
 export const ApiTokenSchema = Type.Object(
   {
     name: Type.String({ pattern: SEGMENT_PATTERN, description: 'who holds the token (logs and rate limits use it)' }),
-    sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the token, lower-case hex (furnace-backend --new-token NAME)' }),
+    sha256: Type.String({
+      pattern: '^[0-9a-f]{64}$',
+      description: 'SHA-256 of the token, lower-case hex (furnace-backend --new-token NAME)',
+    }),
     scopes: Type.Array(Type.Union([Type.Literal('read'), Type.Literal('admin')]), {
       minItems: 1,
       uniqueItems: true,
-      description: 'read: every GET under /api/v1 and the commands that only ask (read-now, outbox, ping); admin: also /api/v1/admin and every command',
+      description:
+        'read: every GET under /api/v1 and the commands that only ask (read-now, outbox, ping); admin: also /api/v1/admin and every command',
     }),
     rateLimitPerMinute: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'overrides rateLimit.perMinute' })),
   },
@@ -135,11 +160,14 @@ const Webhook = Type.Object(
     name: Type.String({ pattern: SEGMENT_PATTERN, description: 'names the webhook in logs, metrics and its outbox' }),
     url: Type.String({ pattern: '^https?://', description: 'where alert events are POSTed as JSON' }),
     secret: Type.Optional(Type.String({ minLength: 16, description: 'HMAC-SHA256 key: the body is signed in X-Furnace-Signature' })),
-    transitions: Type.Array(Type.Union([Type.Literal('pending'), Type.Literal('firing'), Type.Literal('resolved'), Type.Literal('inactive')]), {
-      default: ['firing', 'resolved'],
-      uniqueItems: true,
-      description: 'which transitions (by the state entered) are sent; reminders are firing',
-    }),
+    transitions: Type.Array(
+      Type.Union([Type.Literal('pending'), Type.Literal('firing'), Type.Literal('resolved'), Type.Literal('inactive')]),
+      {
+        default: ['firing', 'resolved'],
+        uniqueItems: true,
+        description: 'which transitions (by the state entered) are sent; reminders are firing',
+      },
+    ),
     timeoutMs: Int(100, 120_000, 10_000, 'one POST waits this long for an answer'),
     retryForMs: Int(1000, 30 * DAY_MS, 24 * 3600 * 1000, 'an event is retried with backoff this long, then recorded as failed'),
   },
@@ -148,7 +176,10 @@ const Webhook = Type.Object(
 
 const Alerts = Type.Object(
   {
-    rules: Type.Array(Type.Unknown(), { default: [], description: 'alert rules (backend/alerts/README.md); ignored when rulesFile is set' }),
+    rules: Type.Array(Type.Unknown(), {
+      default: [],
+      description: 'alert rules (backend/alerts/README.md); ignored when rulesFile is set',
+    }),
     rulesFile: Type.Optional(
       Type.String({ minLength: 1, description: 'YAML file with the rules (a list); SIGHUP re-reads it, PUT /api/v1/rules rewrites it' }),
     ),
@@ -217,10 +248,14 @@ function crossChecks(config: BackendConfig): string[] {
   }
   const { commands } = config;
   if (commands.defaultTimeoutMs > commands.maxTimeoutMs) {
-    problems.push(`commands.defaultTimeoutMs = ${commands.defaultTimeoutMs}: must not exceed commands.maxTimeoutMs (${commands.maxTimeoutMs})`);
+    problems.push(
+      `commands.defaultTimeoutMs = ${commands.defaultTimeoutMs}: must not exceed commands.maxTimeoutMs (${commands.maxTimeoutMs})`,
+    );
   }
   if (commands.maxInFlightPerDevice > commands.maxInFlight) {
-    problems.push(`commands.maxInFlightPerDevice = ${commands.maxInFlightPerDevice}: must not exceed commands.maxInFlight (${commands.maxInFlight})`);
+    problems.push(
+      `commands.maxInFlightPerDevice = ${commands.maxInFlightPerDevice}: must not exceed commands.maxInFlight (${commands.maxInFlight})`,
+    );
   }
   if (config.alerts.rulesFile === undefined) {
     const parsed = parseRules(config.alerts.rules);

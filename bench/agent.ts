@@ -67,18 +67,31 @@ function bareReader(path: string): Promise<RunningProcess> {
 
 async function costAtTenPerSecond(dir: string, brokerUrl: string): Promise<void> {
   const emulator = (link: string) =>
-    startProcess(process.execPath, [join(DIST_DIR, 'hardware', 'cli.js'), '--link', link, '--interval-ms', '100', '--speed', '60'], { readyLine: /emulator ready/ });
+    startProcess(process.execPath, [join(DIST_DIR, 'hardware', 'cli.js'), '--link', link, '--interval-ms', '100', '--speed', '60'], {
+      readyLine: /emulator ready/,
+    });
   const emulators = [await emulator(join(dir, 'tty-agent')), await emulator(join(dir, 'tty-bare'))];
   const agent = await startProcess(
     process.execPath,
-    [join(DIST_DIR, 'agent', 'cli.js'), '--device', DEVICE, '--serial-path', join(dir, 'tty-agent'), '--mqtt-url', brokerUrl, '--data-dir', join(dir, 'outbox-rate')],
+    [
+      join(DIST_DIR, 'agent', 'cli.js'),
+      '--device',
+      DEVICE,
+      '--serial-path',
+      join(dir, 'tty-agent'),
+      '--mqtt-url',
+      brokerUrl,
+      '--data-dir',
+      join(dir, 'outbox-rate'),
+    ],
     { readyLine: /agent started/, env: { ...process.env, FURNACE_AGENT_HEALTH_PORT: '0' } },
   );
   const reader = await bareReader(join(dir, 'tty-bare'));
   await new Promise((done) => setTimeout(done, 3000)); // past start-up: JIT, first connections
   const [ours, bare] = await measureCost([agent.pid, reader.pid], RATE_SECONDS);
   if (!ours || !bare) throw new Error('no measurement');
-  const row = (name: string, cost: ProcessCost) => `  ${name.padEnd(34)} ${cost.cpuPercent.toFixed(2).padStart(6)} % CPU  ${cost.rssMb.toFixed(1).padStart(6)} MB RSS\n`;
+  const row = (name: string, cost: ProcessCost) =>
+    `  ${name.padEnd(34)} ${cost.cpuPercent.toFixed(2).padStart(6)} % CPU  ${cost.rssMb.toFixed(1).padStart(6)} MB RSS\n`;
   process.stdout.write(
     `agent at 10 readings/s (line sensor on a socat pty, QoS 1 batches every second), over ${RATE_SECONDS} s:\n` +
       row('furnace-agent', ours) +
@@ -90,7 +103,15 @@ async function costAtTenPerSecond(dir: string, brokerUrl: string): Promise<void>
 
 /** A backlog reading: what the outbox takes, and with a seq what the reference publishes (marked replay, as the agent's replay lane sends it). */
 function backlogReading(i: number): Omit<Reading, 'seq'> {
-  return { ts: 1_800_000_000_000 + i * 1000, sensor: 'tc1', value: 800 + (i % 100) / 10, unit: 'C', quality: 'good', clock: 'synced', replay: true };
+  return {
+    ts: 1_800_000_000_000 + i * 1000,
+    sensor: 'tc1',
+    value: 800 + (i % 100) / 10,
+    unit: 'C',
+    quality: 'good',
+    clock: 'synced',
+    replay: true,
+  };
 }
 
 /**
@@ -120,7 +141,10 @@ async function replayRate(dir: string, brokerUrl: string): Promise<void> {
   const outboxDir = join(dir, 'outbox-backlog');
   const outbox = new DurableOutbox(outboxDir);
   for (let i = 0; i < BACKLOG; i += 10_000) {
-    outbox.appendMany('bench-backlog', Array.from({ length: Math.min(10_000, BACKLOG - i) }, (_, j) => backlogReading(i + j)));
+    outbox.appendMany(
+      'bench-backlog',
+      Array.from({ length: Math.min(10_000, BACKLOG - i) }, (_, j) => backlogReading(i + j)),
+    );
   }
   outbox.close();
   const pair = await startPtyPair(); // a sensor port that stays silent
@@ -129,7 +153,10 @@ async function replayRate(dir: string, brokerUrl: string): Promise<void> {
     agent = await startProcess(
       process.execPath,
       [join(DIST_DIR, 'agent', 'cli.js'), '--device', DEVICE, '--serial-path', pair.a, '--mqtt-url', brokerUrl, '--data-dir', outboxDir],
-      { readyLine: /agent started/, env: { ...process.env, FURNACE_AGENT_HEALTH_PORT: '0', FURNACE_AGENT_REPLAY_MAX_READINGS_PER_SECOND: '0' } },
+      {
+        readyLine: /agent started/,
+        env: { ...process.env, FURNACE_AGENT_HEALTH_PORT: '0', FURNACE_AGENT_REPLAY_MAX_READINGS_PER_SECOND: '0' },
+      },
     );
   });
   await agent?.stop();
@@ -138,7 +165,10 @@ async function replayRate(dir: string, brokerUrl: string): Promise<void> {
   // The reference: the same readings in the same batches, one QoS 1 batch in flight, no outbox.
   const payloads: Buffer[] = [];
   for (let i = 0; i < BACKLOG; i += BATCH) {
-    const readings: Reading[] = Array.from({ length: Math.min(BATCH, BACKLOG - i) }, (_, j) => ({ seq: i + j + 1, ...backlogReading(i + j) }));
+    const readings: Reading[] = Array.from({ length: Math.min(BATCH, BACKLOG - i) }, (_, j) => ({
+      seq: i + j + 1,
+      ...backlogReading(i + j),
+    }));
     payloads.push(encodePayload<ReadingBatch>({ v: 1, device: DEVICE, boot: 'bench-backlog', readings }));
   }
   const publisher = await mqtt.connectAsync(brokerUrl, { protocolVersion: 4 });
@@ -146,7 +176,10 @@ async function replayRate(dir: string, brokerUrl: string): Promise<void> {
     for (const payload of payloads) await publisher.publishAsync(topics.readings(DEVICE), payload, { qos: 1 });
   });
   await publisher.endAsync();
-  const rate = (seconds: number) => Math.round(BACKLOG / seconds).toLocaleString('en').padStart(9);
+  const rate = (seconds: number) =>
+    Math.round(BACKLOG / seconds)
+      .toLocaleString('en')
+      .padStart(9);
   const row = (name: string, time: { total: number; steady: number }) =>
     `  ${name.padEnd(36)} ${rate(time.steady)} readings/s steady  (${time.total.toFixed(2)} s from the start to the last)\n`;
   process.stdout.write(

@@ -51,7 +51,14 @@ function percentile(sorted: number[], p: number): number {
  * the limit with a value unique to the cycle (so the event names the crossing it answers), the
  * sixth falls back under clearAbove, likewise unique.
  */
-function startDevice(client: MqttClient, device: string, offsetMs: number, measuring: () => boolean, sent: { alerts: SentAt; relay: SentAt }, samples: Samples) {
+function startDevice(
+  client: MqttClient,
+  device: string,
+  offsetMs: number,
+  measuring: () => boolean,
+  sent: { alerts: SentAt; relay: SentAt },
+  samples: Samples,
+) {
   const boot = `bench-${process.pid}`;
   const topic = topics.readings(device);
   let seq = 0;
@@ -169,7 +176,9 @@ export async function run(): Promise<void> {
     }
     await sleep(warmupS * 1000);
     if (eventsSeen === 0) {
-      throw new Error(`no alert event on ${filters.alertEvents} after ${warmupS} s of crossings: is the alert engine wired into the backend?`);
+      throw new Error(
+        `no alert event on ${filters.alertEvents} after ${warmupS} s of crossings: is the alert engine wired into the backend?`,
+      );
     }
     measuring = true;
     await sleep(measureS * 1000);
@@ -179,7 +188,11 @@ export async function run(): Promise<void> {
     const row = (name: string, values: number[], of: number) => {
       const sorted = [...values].sort((a, b) => a - b);
       const cell = (p: number) => percentile(sorted, p).toFixed(2).padStart(9);
-      return { line: `  ${name.padEnd(52)}${`${values.length}/${of}`.padStart(11)}${cell(50)}${cell(99)}\n`, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+      return {
+        line: `  ${name.padEnd(52)}${`${values.length}/${of}`.padStart(11)}${cell(50)}${cell(99)}\n`,
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+      };
     };
     const firing = row('reading crosses -> firing event (alerts/v1/events)', samples.firing, samples.crossings);
     const resolved = row('reading clears -> resolved event', samples.resolved, samples.clears);

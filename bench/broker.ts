@@ -85,7 +85,8 @@ async function measure(url: string, pid: number, qos: 0 | 1, messages: number): 
     // A lost message would stall the window for ever: give up, saying where it stood.
     let progress = -1;
     watchdog = setInterval(() => {
-      if (latencies.length + acked === progress) reject(new Error(`QoS ${qos} relay stalled at ${url}: sent ${sent}, acknowledged ${acked}, received ${latencies.length}`));
+      if (latencies.length + acked === progress)
+        reject(new Error(`QoS ${qos} relay stalled at ${url}: sent ${sent}, acknowledged ${acked}, received ${latencies.length}`));
       progress = latencies.length + acked;
     }, 5000);
     const inFlight = () => (qos === 1 ? sent - acked : sent - latencies.length);
@@ -112,7 +113,12 @@ async function measure(url: string, pid: number, qos: 0 | 1, messages: number): 
   await publisher.endAsync();
   await subscriber.endAsync();
   latencies.sort((a, b) => a - b);
-  return { messagesPerSecond: messages / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), cpuUsPerMessage: cpuUs / messages };
+  return {
+    messagesPerSecond: messages / seconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    cpuUsPerMessage: cpuUs / messages,
+  };
 }
 
 async function startOurBroker(dir: string): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
@@ -158,7 +164,8 @@ export async function run(): Promise<void> {
     // Warm both up so JIT and socket buffers do not count against the first one measured.
     for (const [, url, pid] of brokers) for (const qos of [0, 1] as const) await measure(url, pid, qos, 500);
     const results: Array<[string, RelayResult, RelayResult]> = [];
-    for (const [name, url, pid] of brokers) results.push([name, await measure(url, pid, 0, messages), await measure(url, pid, 1, messages)]);
+    for (const [name, url, pid] of brokers)
+      results.push([name, await measure(url, pid, 0, messages), await measure(url, pid, 1, messages)]);
     const line = (name: string, q0: string, q1: string) => `  ${name.padEnd(26)}${q0}  |${q1}\n`;
     const row = (a: string, b: string, c: string, d: string) => `${a.padStart(10)} ${b.padEnd(5)} ${c.padStart(7)} ${d.padStart(7)}`;
     const cells = (r: RelayResult) => row(format(r.messagesPerSecond), 'msg/s', format(r.p50Ms, 2), format(r.p99Ms, 2));

@@ -49,13 +49,19 @@ export async function run(): Promise<void> {
   try {
     await startCli('broker', ['--host', '127.0.0.1', '--port', String(mqttPort), '--allow-anonymous']);
     // 10 at a time to one device: above the default bound of 4 in flight per device (past it: 429).
-    await startCli('backend', ['--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', url, '--data-dir', join(dir, 'backend'), '--open-access'], {
-      FURNACE_BACKEND_COMMANDS_MAX_IN_FLIGHT_PER_DEVICE: String(CONCURRENT),
-      FURNACE_BACKEND_RATE_LIMIT_PER_MINUTE: '1000000', // the bench is one client asking thousands of times a minute
-    });
+    await startCli(
+      'backend',
+      ['--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', url, '--data-dir', join(dir, 'backend'), '--open-access'],
+      {
+        FURNACE_BACKEND_COMMANDS_MAX_IN_FLIGHT_PER_DEVICE: String(CONCURRENT),
+        FURNACE_BACKEND_RATE_LIMIT_PER_MINUTE: '1000000', // the bench is one client asking thousands of times a minute
+      },
+    );
     const link = join(dir, 'tty');
     await startCli('emulator', ['--link', link, '--interval-ms', '100', '--speed', '60']);
-    await startCli('agent', ['--device', DEVICE, '--serial-path', link, '--mqtt-url', url, '--data-dir', join(dir, 'agent')], { FURNACE_AGENT_HEALTH_PORT: '0' });
+    await startCli('agent', ['--device', DEVICE, '--serial-path', link, '--mqtt-url', url, '--data-dir', join(dir, 'agent')], {
+      FURNACE_AGENT_HEALTH_PORT: '0',
+    });
     const ping = async () => {
       const response = await fetch(`${base}/api/v1/devices/${DEVICE}/commands/ping`, {
         method: 'POST',
@@ -65,7 +71,14 @@ export async function run(): Promise<void> {
       const body = (await response.json()) as { outcome?: string };
       if (response.status !== 200 || body.outcome !== 'ok') throw new Error(`ping answered ${response.status} ${JSON.stringify(body)}`);
     };
-    await waitFor(() => ping().then(() => true, () => false), { timeoutMs: 30_000, intervalMs: 250, what: `the agent ${DEVICE} to answer a ping through the backend` });
+    await waitFor(
+      () =>
+        ping().then(
+          () => true,
+          () => false,
+        ),
+      { timeoutMs: 30_000, intervalMs: 250, what: `the agent ${DEVICE} to answer a ping through the backend` },
+    );
 
     // The reference: the same two broker hops, MQTT only.
     const requester = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'bench-requester' });
@@ -99,7 +112,9 @@ export async function run(): Promise<void> {
     await Promise.all([requester.endAsync(), echo.endAsync()]);
     process.stdout.write(`  ${''.padEnd(48)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}\n`);
     for (const [name, samples] of rows) {
-      process.stdout.write(`  ${name.padEnd(48)}${percentile(samples, 50).toFixed(2).padStart(9)}${percentile(samples, 99).toFixed(2).padStart(9)}\n`);
+      process.stdout.write(
+        `  ${name.padEnd(48)}${percentile(samples, 50).toFixed(2).padStart(9)}${percentile(samples, 99).toFixed(2).padStart(9)}\n`,
+      );
     }
     const ratio = (a: number[], b: number[], p: number) => `${(percentile(a, p) / percentile(b, p)).toFixed(1)}x`.padStart(9);
     const [seq, seqRef, par, parRef] = rows.map(([, samples]) => samples) as [number[], number[], number[], number[]];

@@ -57,13 +57,21 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /** Warm-up, then the measured window; `count` is what is being measured (committed, relayed). */
-export async function measureWindow(settings: CaseSettings, label: string, load: Load, count: () => Promise<number>, onMeasuring: (on: boolean) => void) {
+export async function measureWindow(
+  settings: CaseSettings,
+  label: string,
+  load: Load,
+  count: () => Promise<number>,
+  onMeasuring: (on: boolean) => void,
+) {
   const started = performance.now();
   let last = { at: started, n: await count() };
   const tick = async () => {
     const now = { at: performance.now(), n: await count() };
     const phase = now.at - started < settings.warmupS * 1000 ? 'warm-up' : 'measuring';
-    settings.progress(`${label} ${phase} ${((now.at - started) / 1000).toFixed(0)} s: published ${fmt(load.published())}, ${fmt(now.n)} (${fmt(rate(now.n - last.n, now.at - last.at))}/s)`);
+    settings.progress(
+      `${label} ${phase} ${((now.at - started) / 1000).toFixed(0)} s: published ${fmt(load.published())}, ${fmt(now.n)} (${fmt(rate(now.n - last.n, now.at - last.at))}/s)`,
+    );
     last = now;
   };
   const ticker = setInterval(() => void tick().catch(() => undefined), 2000); // a missed progress line is harmless
@@ -88,7 +96,13 @@ export async function measureRelay(url: string, k: number, settings: CaseSetting
   await subscriber.subscribeAsync(filters.allReadings, { qos: 1 });
   try {
     const load = await startLoad(url, settings.users.devices, k, () => undefined);
-    const window = await measureWindow(settings, `K=${k} mosquitto`, load, () => Promise.resolve(received * k), () => undefined);
+    const window = await measureWindow(
+      settings,
+      `K=${k} mosquitto`,
+      load,
+      () => Promise.resolve(received * k),
+      () => undefined,
+    );
     await load.stop();
     const batches = load.published() / k;
     const deadline = Date.now() + 10_000;
@@ -109,12 +123,22 @@ export async function measureOurs(k: number, settings: CaseSettings): Promise<Ou
     watcher = commits;
     let measuring = false;
     const loadStarted = performance.now();
-    const load = await startLoad(pipeline.url, settings.users.devices, k, (device, seq, at) => measuring && commits.sample(device, seq, at));
+    const load = await startLoad(
+      pipeline.url,
+      settings.users.devices,
+      k,
+      (device, seq, at) => measuring && commits.sample(device, seq, at),
+    );
     const stored = () => storedTotal(pipeline);
     const window = await measureWindow(settings, `K=${k} ours`, load, stored, (on) => (measuring = on));
     const memory = await memoryMiB(pipeline.backend.pid);
     const lastSeqs = () => new Map(load.devices.map((device) => [device.device, device.lastSeq]));
-    const end = await drainAndCheck(pipeline, load, { label: `K=${k} ours`, drainS: settings.drainS, progress: settings.progress, done: () => commits.covers(lastSeqs()) });
+    const end = await drainAndCheck(pipeline, load, {
+      label: `K=${k} ours`,
+      drainS: settings.drainS,
+      progress: settings.progress,
+      done: () => commits.covers(lastSeqs()),
+    });
     const latencies = [...commits.latenciesMs].sort((a, b) => a - b);
     return {
       committedPerS: rate(end.storedDistinct, end.drainedAt - loadStarted),

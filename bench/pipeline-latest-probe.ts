@@ -21,7 +21,12 @@ export interface LatestProbe {
 }
 
 export function startLatestProbe(httpUrl: string, token: string, device: string, perS: number): LatestProbe {
-  const data: LatestProbeData = { role: 'latest-probe', url: `${httpUrl}/api/v1/devices/${encodeURIComponent(device)}/latest`, token, perS };
+  const data: LatestProbeData = {
+    role: 'latest-probe',
+    url: `${httpUrl}/api/v1/devices/${encodeURIComponent(device)}/latest`,
+    token,
+    perS,
+  };
   const worker = new Worker(new URL('./pipeline-latest-worker.js', import.meta.url), { workerData: data });
   const samples: number[] = [];
   let errors = 0;
@@ -34,7 +39,14 @@ export function startLatestProbe(httpUrl: string, token: string, device: string,
       await exited;
       if (failure) throw failure;
       const sorted = [...samples].sort((a, b) => a - b);
-      return { p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1] ?? Number.NaN, requests: samples.length, errors, perS };
+      return {
+        p50Ms: percentile(sorted, 50),
+        p99Ms: percentile(sorted, 99),
+        maxMs: sorted[sorted.length - 1] ?? Number.NaN,
+        requests: samples.length,
+        errors,
+        perS,
+      };
     },
   };
   worker.on('message', (sample: LatestSample) => {

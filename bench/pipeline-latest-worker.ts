@@ -42,7 +42,7 @@ async function probe(data: LatestProbeData, port: NonNullable<typeof parentPort>
     if (message === 'stop') running = false;
   });
   // A request that takes longer than a period delays the next one: one at a time, never a burst.
-  for (let next = performance.now(); running; ) {
+  for (let next = performance.now(); running;) {
     port.postMessage(await timedGet(agent, data.url, data.token));
     next = Math.max(next + periodMs, performance.now());
     await sleep(next - performance.now());

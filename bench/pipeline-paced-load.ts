@@ -34,7 +34,13 @@ interface PacedDevice {
  * Connects every device and publishes `messagesPerS` batches of `k` readings per second per
  * device until stopped; `onPublish` is called for every batch, just before it is published.
  */
-export async function startPacedLoad(url: string, users: Credentials[], k: number, messagesPerS: number, onPublish: SampleSink): Promise<PacedLoad> {
+export async function startPacedLoad(
+  url: string,
+  users: Credentials[],
+  k: number,
+  messagesPerS: number,
+  onPublish: SampleSink,
+): Promise<PacedLoad> {
   if (!(messagesPerS > 0)) throw new RangeError(`messages per second per device must be > 0, not ${messagesPerS}`);
   const clients = await Promise.all(users.map((user) => connectClient(url, user, user.username)));
   const periodMs = 1000 / messagesPerS;

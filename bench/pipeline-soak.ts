@@ -37,7 +37,15 @@ export interface SoakResult {
   targetPerS: number | null;
   offeredPerS: number;
   committedPerS: number;
-  rss: { first: number; min: number; max: number; last: number; lastHalfGrowthMiB: number; lastHalfSlopeMiBPerMin: number; samples: RssSample[] };
+  rss: {
+    first: number;
+    min: number;
+    max: number;
+    last: number;
+    lastHalfGrowthMiB: number;
+    lastHalfSlopeMiBPerMin: number;
+    samples: RssSample[];
+  };
   redelivered: number;
   end: EndCheck;
   ok: boolean;
@@ -69,7 +77,14 @@ export function summariseRss(samples: RssSample[]): SoakResult['rss'] {
 }
 
 /** Samples the backend's RSS every RSS_EVERY_S until `seconds` have passed, with a progress line each time. */
-async function sampleRss(pid: number, seconds: number, load: Load, label: string, stored: () => Promise<number>, progress: (line: string) => void) {
+async function sampleRss(
+  pid: number,
+  seconds: number,
+  load: Load,
+  label: string,
+  stored: () => Promise<number>,
+  progress: (line: string) => void,
+) {
   const started = performance.now();
   const samples: RssSample[] = [];
   const first = { at: started, published: load.published(), stored: await stored() };
@@ -83,7 +98,9 @@ async function sampleRss(pid: number, seconds: number, load: Load, label: string
     samples.push({ atS: Math.round(elapsed * 10) / 10, mib: memory.rss });
     const n = await stored();
     const perS = (n - first.stored) / Math.max(elapsed, 0.001);
-    progress(`${label} ${t}/${seconds} s: published ${fmt(load.published())}, committed ${fmt(n)} (${fmt(perS)}/s), backend RSS ${mib(memory.rss)} MiB`);
+    progress(
+      `${label} ${t}/${seconds} s: published ${fmt(load.published())}, committed ${fmt(n)} (${fmt(perS)}/s), backend RSS ${mib(memory.rss)} MiB`,
+    );
   }
   const end = { at: performance.now(), published: load.published(), stored: await stored() };
   const s = (end.at - first.at) / 1000;

@@ -141,7 +141,8 @@ export class SseCommitWatcher {
     const complete = text.slice(0, end + 1);
     // Every block starts with its `id:` line (sse.ts, formatSse); the JSON in data lines has no "id: ".
     const idAt = complete.lastIndexOf('id: ');
-    if (idAt >= 0 && (idAt === 0 || complete[idAt - 1] === '\n')) stream.lastEventId = complete.slice(idAt + 4, complete.indexOf('\n', idAt));
+    if (idAt >= 0 && (idAt === 0 || complete[idAt - 1] === '\n'))
+      stream.lastEventId = complete.slice(idAt + 4, complete.indexOf('\n', idAt));
     if (complete.startsWith('event: reset') || complete.includes('\nevent: reset')) this.resets++;
     // A redelivered batch is streamed again once stored again: its seq is no longer pending then.
     for (const match of complete.matchAll(SEQ)) {

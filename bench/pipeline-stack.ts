@@ -70,14 +70,19 @@ export async function startOurPipeline(dir: string, usersFile: string, users: Be
   // A config with API tokens, as a plant runs it: the steady case reads /latest and /stream with the read token.
   const config = writeBackendConfig(dir);
   const args = ['--config', config, '--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', url, '--data-dir', dataDir];
-  const backend = await startCli('backend', args, {
-    // The API's rate limit (600/min per token) would refuse the bench's /latest loop, not measure it.
-    FURNACE_BACKEND_RATE_LIMIT_PER_MINUTE: '1000000',
-    FURNACE_BACKEND_MQTT_USERNAME: users.backend.username,
-    FURNACE_BACKEND_MQTT_PASSWORD: users.backend.password,
-    FURNACE_BACKEND_INGEST_CONFIRM_INTERVAL_MS: String(confirmIntervalMs),
-    // e.g. BENCH_BACKEND_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the backend process only.
-  }, (process.env.BENCH_BACKEND_NODE_ARGS ?? '').split(' ').filter(Boolean)).catch(async (error: unknown) => {
+  const backend = await startCli(
+    'backend',
+    args,
+    {
+      // The API's rate limit (600/min per token) would refuse the bench's /latest loop, not measure it.
+      FURNACE_BACKEND_RATE_LIMIT_PER_MINUTE: '1000000',
+      FURNACE_BACKEND_MQTT_USERNAME: users.backend.username,
+      FURNACE_BACKEND_MQTT_PASSWORD: users.backend.password,
+      FURNACE_BACKEND_INGEST_CONFIRM_INTERVAL_MS: String(confirmIntervalMs),
+      // e.g. BENCH_BACKEND_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the backend process only.
+    },
+    (process.env.BENCH_BACKEND_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  ).catch(async (error: unknown) => {
     await broker.stop();
     throw error;
   });

@@ -31,7 +31,16 @@ export interface SteadyResult {
   offeredPerS: number;
   /** Readings committed per second in the measured window. */
   committedPerS: number;
-  ingest: { p50Ms: number; p99Ms: number; maxMs: number; samples: number; unseen: number; streamsResumed: number; streamsReset: number; streamsLost: number };
+  ingest: {
+    p50Ms: number;
+    p99Ms: number;
+    maxMs: number;
+    samples: number;
+    unseen: number;
+    streamsResumed: number;
+    streamsReset: number;
+    streamsLost: number;
+  };
   /** How far behind its schedule a publish came at worst, ms. */
   publishMaxLagMs: number;
   latest: LatestResult;
@@ -63,10 +72,16 @@ export async function measureSteady(settings: CaseSettings, steady: SteadySettin
       if (measuring) commits.expect(device, seq, at);
     });
     const label = `steady ${fmt(steady.readingsPerS)}/s K=${steady.k}`;
-    const window = await measureWindow(settings, label, load, () => storedTotal(pipeline), (on) => {
-      measuring = on;
-      latestProbe.measuring = on;
-    });
+    const window = await measureWindow(
+      settings,
+      label,
+      load,
+      () => storedTotal(pipeline),
+      (on) => {
+        measuring = on;
+        latestProbe.measuring = on;
+      },
+    );
     probe = undefined;
     const latest = await latestProbe.stop();
     const memory = await memoryMiB(pipeline.backend.pid);

@@ -60,7 +60,8 @@ function envNumber(name: string, fallback: number): number {
 function caseList(): number[] {
   const raw = process.env.BENCH_PIPELINE_K ?? '1,10,100';
   const ks = raw.split(',').map((part) => Number(part.trim()));
-  if (ks.some((k) => !Number.isInteger(k) || k < 1 || k > 1000)) throw new Error(`BENCH_PIPELINE_K=${JSON.stringify(raw)}: expected integers 1..1000, comma-separated`);
+  if (ks.some((k) => !Number.isInteger(k) || k < 1 || k > 1000))
+    throw new Error(`BENCH_PIPELINE_K=${JSON.stringify(raw)}: expected integers 1..1000, comma-separated`);
   return ks;
 }
 
@@ -68,7 +69,8 @@ function selectedCases(): Set<CaseName> {
   const raw = process.env.BENCH_PIPELINE_CASES || CASES.join(',');
   const names = raw.split(',').map((part) => part.trim());
   const unknown = names.filter((name) => !(CASES as readonly string[]).includes(name));
-  if (unknown.length > 0) throw new Error(`BENCH_PIPELINE_CASES=${JSON.stringify(raw)}: no case ${unknown.join(', ')}; there are ${CASES.join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`BENCH_PIPELINE_CASES=${JSON.stringify(raw)}: no case ${unknown.join(', ')}; there are ${CASES.join(', ')}`);
   return new Set(names as CaseName[]);
 }
 
@@ -191,13 +193,19 @@ export async function run(): Promise<void> {
     if (cases.has('saturated')) results = await runSaturated(ks, settings, progress);
     if (cases.has('steady')) {
       const k = envNumber('BENCH_PIPELINE_STEADY_K', 10);
-      steady = await measureSteady(settings, { k, readingsPerS: envNumber('BENCH_PIPELINE_STEADY_RATE', 10_000), latestPerS: envNumber('BENCH_PIPELINE_LATEST_PER_S', 20) });
+      steady = await measureSteady(settings, {
+        k,
+        readingsPerS: envNumber('BENCH_PIPELINE_STEADY_RATE', 10_000),
+        latestPerS: envNumber('BENCH_PIPELINE_LATEST_PER_S', 20),
+      });
       progress.clear();
       printSteady(steady);
     }
     if (cases.has('soak') && soakS > 0) {
       const saturated = results.find((result) => result.k === SOAK_K)?.ours.committedPerS;
-      const rateSource = saturated ? `the rate the saturated K=${SOAK_K} case committed in this run` : `no saturated K=${SOAK_K} case in this run`;
+      const rateSource = saturated
+        ? `the rate the saturated K=${SOAK_K} case committed in this run`
+        : `no saturated K=${SOAK_K} case in this run`;
       soak = await measureSoak(settings, { k: SOAK_K, seconds: soakS, readingsPerS: saturated, rateSource });
       progress.clear();
       printSoak(soak);
@@ -207,9 +215,26 @@ export async function run(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
   const { warmupS, measureS, confirmIntervalMs } = settings;
-  const record = { bench: 'pipeline', at: new Date().toISOString(), cpus: cpus().length, node: process.version, devices, window: WINDOW, measureS, warmupS, confirmIntervalMs, cases: results, steady, soak };
+  const record = {
+    bench: 'pipeline',
+    at: new Date().toISOString(),
+    cpus: cpus().length,
+    node: process.version,
+    devices,
+    window: WINDOW,
+    measureS,
+    warmupS,
+    confirmIntervalMs,
+    cases: results,
+    steady,
+    soak,
+  };
   if (json) process.stdout.write(`${JSON.stringify(record)}\n`);
   if (process.env.BENCH_JSON_FILE) await appendFile(process.env.BENCH_JSON_FILE, `${JSON.stringify(record)}\n`);
-  const failed = [...results.filter((result) => !result.ok).map((result) => `saturated K=${result.k}`), ...(steady?.ok === false ? ['steady'] : []), ...(soak?.ok === false ? ['soak'] : [])];
+  const failed = [
+    ...results.filter((result) => !result.ok).map((result) => `saturated K=${result.k}`),
+    ...(steady?.ok === false ? ['steady'] : []),
+    ...(soak?.ok === false ? ['soak'] : []),
+  ];
   if (failed.length > 0) throw new Error(`pipeline: readings lost or stored twice in ${failed.join(', ')}`);
 }

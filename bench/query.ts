@@ -77,7 +77,18 @@ export async function run(): Promise<void> {
   const config = writeBackendConfig(dir);
   const backend = await startCli(
     'backend',
-    ['--config', config, '--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', mosquitto.url, '--data-dir', join(dir, 'backend')],
+    [
+      '--config',
+      config,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(httpPort),
+      '--mqtt-url',
+      mosquitto.url,
+      '--data-dir',
+      join(dir, 'backend'),
+    ],
     { FURNACE_BACKEND_RATE_LIMIT_PER_MINUTE: '1000000' },
     // e.g. BENCH_BACKEND_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof", as for the pipeline bench.
     (process.env.BENCH_BACKEND_NODE_ARGS ?? '').split(' ').filter(Boolean),
@@ -88,18 +99,30 @@ export async function run(): Promise<void> {
   try {
     await fetch(`${influx.url}/query`, { method: 'POST', body: new URLSearchParams({ q: 'CREATE DATABASE furnace' }) });
     // Messages published before the backend's SUBSCRIBE reaches the broker would be dropped.
-    await waitUntilSubscribed(`http://127.0.0.1:${httpPort}`, client, { v: 1, device: 'bench-probe', boot: 'bench', readings: [reading(1, Date.now(), 1)] });
+    await waitUntilSubscribed(`http://127.0.0.1:${httpPort}`, client, {
+      v: 1,
+      device: 'bench-probe',
+      boot: 'bench',
+      readings: [reading(1, Date.now(), 1)],
+    });
     // 24 hours of one reading per second, ending at a whole minute: exactly 1440 buckets.
     const end = Math.floor(Date.now() / 60_000) * 60_000;
     const start = end - DAY_MS;
-    process.stdout.write(`query latency: 24 h of 1 reading/s (86 400 readings), then ${rounds} rounds under a live load aimed at ${LIVE_DEVICES * 50} readings/s\n`);
+    process.stdout.write(
+      `query latency: 24 h of 1 reading/s (86 400 readings), then ${rounds} rounds under a live load aimed at ${LIVE_DEVICES * 50} readings/s\n`,
+    );
     for (let from = 0; from < 86_400; from += 1000) {
-      const readings = Array.from({ length: 1000 }, (_, i) => reading(from + i + 1, start + (from + i) * 1000, valueAt(start + (from + i) * 1000)));
+      const readings = Array.from({ length: 1000 }, (_, i) =>
+        reading(from + i + 1, start + (from + i) * 1000, valueAt(start + (from + i) * 1000)),
+      );
       const batch: ReadingBatch = { v: 1, device: DEVICE, boot: 'bench', readings };
       await client.publishAsync(`telemetry/v1/${DEVICE}/readings`, JSON.stringify(batch), { qos: 1 });
-      await influxWrite(influx.url, readings.map((r) => line(DEVICE, r)));
+      await influxWrite(
+        influx.url,
+        readings.map((r) => line(DEVICE, r)),
+      );
     }
-    for (let stored = 0, deadline = Date.now() + 120_000; stored < 86_400; ) {
+    for (let stored = 0, deadline = Date.now() + 120_000; stored < 86_400;) {
       if (Date.now() > deadline) throw new Error(`the backend stored ${stored} of 86 400 readings in 2 minutes`);
       await new Promise((resolve) => setTimeout(resolve, 200)); // polling for the backend to store it all
       const response = await fetch(`${api}/devices/${DEVICE}`, { headers });
@@ -113,8 +136,8 @@ export async function run(): Promise<void> {
       latest: async (): Promise<unknown> => (await fetch(`${api}/devices/${DEVICE}/latest`, { headers })).json(),
       ours: async () => ((await (await fetch(aggregateUrl, { headers })).json()) as { points: Array<{ value: number }> }).points,
       influx: async () =>
-        ((await (await fetch(influxUrl)).json()) as { results: Array<{ series?: Array<{ values: Array<[number, number]> }> }> }).results[0]?.series?.[0]
-          ?.values ?? [],
+        ((await (await fetch(influxUrl)).json()) as { results: Array<{ series?: Array<{ values: Array<[number, number]> }> }> }).results[0]
+          ?.series?.[0]?.values ?? [],
     };
     // Same answer from both, or the comparison means nothing.
     const [ours, theirs] = [await calls.ours(), await calls.influx()];
@@ -138,7 +161,9 @@ export async function run(): Promise<void> {
     process.stdout.write(`${summary('backend  24 h in 1 min buckets (mean)', samples.ours)}\n`);
     process.stdout.write(`${summary('InfluxDB 1.6 same aggregate (reference)', samples.influx)}\n`);
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
-    process.stdout.write(`  ${'aggregate p50 ratio (ours / reference)'.padEnd(44)} ${(median(samples.ours) / median(samples.influx)).toFixed(2)}x\n`);
+    process.stdout.write(
+      `  ${'aggregate p50 ratio (ours / reference)'.padEnd(44)} ${(median(samples.ours) / median(samples.influx)).toFixed(2)}x\n`,
+    );
     process.stdout.write(`  ${'live load while measuring'.padEnd(44)} ${Math.round(sent / seconds)} readings/s to each\n`);
   } finally {
     await client.endAsync();

@@ -43,27 +43,56 @@ interface StoreFigures {
   points: Array<{ value: number }>;
 }
 
-async function measure(kind: 'sqlite' | 'influxdb', batches: ReadingBatch[], devices: string[], end: number, rounds: number, env: Record<string, string>): Promise<StoreFigures> {
+async function measure(
+  kind: 'sqlite' | 'influxdb',
+  batches: ReadingBatch[],
+  devices: string[],
+  end: number,
+  rounds: number,
+  env: Record<string, string>,
+): Promise<StoreFigures> {
   const dir = mkdtempSync(join(tmpdir(), `bench-stores-${kind}-`));
   const mosquitto = await startMosquitto();
   const port = await freePort();
   const backend = await startCli(
     'backend',
-    ['--config', writeBackendConfig(dir), '--host', '127.0.0.1', '--port', String(port), '--mqtt-url', mosquitto.url, '--data-dir', join(dir, 'backend'), '--store', kind],
+    [
+      '--config',
+      writeBackendConfig(dir),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--mqtt-url',
+      mosquitto.url,
+      '--data-dir',
+      join(dir, 'backend'),
+      '--store',
+      kind,
+    ],
     { FURNACE_BACKEND_RATE_LIMIT_PER_MINUTE: '1000000', ...env },
   );
   const client = await mqtt.connectAsync(mosquitto.url, { protocolVersion: 4 });
   const base = `http://127.0.0.1:${port}`;
   const headers = { authorization: `Bearer ${READ_TOKEN}` };
   try {
-    await waitUntilSubscribed(base, client, { v: 1, device: 'bench-probe', boot: 'bench', readings: [{ seq: 1, ts: end, sensor: 'tc1', value: 1, unit: 'C', quality: 'good', clock: 'synced', replay: false }] });
+    await waitUntilSubscribed(base, client, {
+      v: 1,
+      device: 'bench-probe',
+      boot: 'bench',
+      readings: [{ seq: 1, ts: end, sensor: 'tc1', value: 1, unit: 'C', quality: 'good', clock: 'synced', replay: false }],
+    });
     const total = batches.reduce((sum, batch) => sum + batch.readings.length, 0);
     const started = performance.now();
-    await Promise.all(batches.map((batch) => client.publishAsync(`telemetry/v1/${batch.device}/readings`, JSON.stringify(batch), { qos: 1 })));
-    for (let stored = 0, deadline = Date.now() + 300_000; stored < total; ) {
+    await Promise.all(
+      batches.map((batch) => client.publishAsync(`telemetry/v1/${batch.device}/readings`, JSON.stringify(batch), { qos: 1 })),
+    );
+    for (let stored = 0, deadline = Date.now() + 300_000; stored < total;) {
       if (Date.now() > deadline) throw new Error(`${kind}: the backend stored ${stored} of ${total} readings in 5 minutes`);
       await new Promise((resolve) => setTimeout(resolve, 100)); // polling for the backend to store it all
-      const body = (await (await fetch(`${base}/api/v1/devices`, { headers })).json()) as { devices: Array<{ device: string; readings: number }> };
+      const body = (await (await fetch(`${base}/api/v1/devices`, { headers })).json()) as {
+        devices: Array<{ device: string; readings: number }>;
+      };
       stored = body.devices.filter((d) => devices.includes(d.device)).reduce((sum, d) => sum + d.readings, 0);
     }
     const readingsPerSecond = total / ((performance.now() - started) / 1000);
@@ -93,18 +122,25 @@ export async function run(): Promise<void> {
   const devices = Array.from({ length: deviceCount }, (_, i) => `bench-store-${i}`);
   const batches = devices.flatMap((device) => dayOfReadings(device, end));
   const total = batches.reduce((sum, batch) => sum + batch.readings.length, 0);
-  process.stdout.write(`stores: ${total} readings (${deviceCount} devices x 24 h at 1/s, batches of ${BATCH}) over MQTT into the backend; then ${rounds} 24 h aggregates in 1 min buckets\n`);
+  process.stdout.write(
+    `stores: ${total} readings (${deviceCount} devices x 24 h at 1/s, batches of ${BATCH}) over MQTT into the backend; then ${rounds} 24 h aggregates in 1 min buckets\n`,
+  );
   const sqlite = await measure('sqlite', batches, devices, end, rounds, {});
   const influx = await startInfluxDb();
   let influxdb: StoreFigures;
   try {
-    influxdb = await measure('influxdb', batches, devices, end, rounds, { FURNACE_BACKEND_STORE_INFLUX_URL: influx.url, FURNACE_BACKEND_STORE_INFLUX_DATABASE: 'bench' });
+    influxdb = await measure('influxdb', batches, devices, end, rounds, {
+      FURNACE_BACKEND_STORE_INFLUX_URL: influx.url,
+      FURNACE_BACKEND_STORE_INFLUX_DATABASE: 'bench',
+    });
   } finally {
     await influx.stop();
   }
   const worst = Math.max(...sqlite.points.map((point, i) => Math.abs(point.value - (influxdb.points[i]?.value ?? Number.NaN))));
   if (sqlite.points.length !== 1440 || influxdb.points.length !== 1440 || !(worst < 1e-6)) {
-    throw new Error(`the answers differ: SQLite ${sqlite.points.length} points, InfluxDB ${influxdb.points.length}, largest difference ${worst}`);
+    throw new Error(
+      `the answers differ: SQLite ${sqlite.points.length} points, InfluxDB ${influxdb.points.length}, largest difference ${worst}`,
+    );
   }
   const line = (name: string, figures: StoreFigures) =>
     `  ${name.padEnd(24)} ingest ${Math.round(figures.readingsPerSecond).toString().padStart(7)} readings/s   24 h aggregate p50 ${percentile(figures.aggregateMs, 0.5).toFixed(1).padStart(6)} ms   p95 ${percentile(figures.aggregateMs, 0.95).toFixed(1).padStart(6)} ms\n`;

@@ -30,7 +30,9 @@ export function watchBrokerEvents(aedes: Aedes, { metrics, limits, connections, 
   aedes.on('connackSent', (packet) => metrics.connects.inc({ result: CONNACK_RESULTS[packet.returnCode ?? 0] ?? 'other' }));
   aedes.on('client', (client) => log.debug(describe(client), 'client connected'));
   aedes.on('clientDisconnect', (client) => log.debug(describe(client), 'client disconnected'));
-  aedes.on('keepaliveTimeout', (client) => limits.hit('keepalive_timeout', client, describe(client), 'client silent past its keepalive: disconnected'));
+  aedes.on('keepaliveTimeout', (client) =>
+    limits.hit('keepalive_timeout', client, describe(client), 'client silent past its keepalive: disconnected'),
+  );
 
   // aedes reports the drain timeout again for every write that was waiting on that socket.
   const drainedOut = new WeakSet<Client>();
@@ -44,7 +46,12 @@ export function watchBrokerEvents(aedes: Aedes, { metrics, limits, connections, 
         return limits.hit('drain_timeout', client, describe(client), 'subscriber socket full for limits.drainTimeoutMs: disconnected');
       case CONNECT_TIMEOUT: {
         const { remoteAddress } = connections.infoOf(client.conn);
-        return limits.hit('connect_timeout', remoteAddress, { remoteAddress }, 'no CONNECT within limits.connectTimeoutMs: connection closed');
+        return limits.hit(
+          'connect_timeout',
+          remoteAddress,
+          { remoteAddress },
+          'no CONNECT within limits.connectTimeoutMs: connection closed',
+        );
       }
       case KEEPALIVE_TIMEOUT:
         return; // counted by the keepaliveTimeout event

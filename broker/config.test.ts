@@ -35,7 +35,9 @@ function has(object: unknown, path: string): boolean {
 
 describe('broker settings', () => {
   it('are secure by default: no anonymous access, only TCP, no metrics port', () => {
-    expect(problems(() => loadBrokerConfig(undefined, {}))).toEqual([expect.stringMatching(/^auth\.passwordFile is not set and auth\.allowAnonymous is false/)]);
+    expect(problems(() => loadBrokerConfig(undefined, {}))).toEqual([
+      expect.stringMatching(/^auth\.passwordFile is not set and auth\.allowAnonymous is false/),
+    ]);
     const config = loadBrokerConfig(undefined, {}, { 'auth.passwordFile': '/x/users' });
     expect(config.auth.allowAnonymous).toBe(false);
     expect([config.tcp.enabled, config.tls.enabled, config.ws.enabled, config.metrics.enabled]).toEqual([true, false, false, false]);
@@ -57,7 +59,11 @@ describe('broker settings', () => {
 
   it('report every bad value at once, and the rules between keys', () => {
     const found = problems(() =>
-      loadBrokerConfig(undefined, { FURNACE_BROKER_TCP_PORT: '70000', FURNACE_BROKER_PERSISTENCE_BACKEND: 'mongo' }, { 'auth.allowAnonymous': 'true' }),
+      loadBrokerConfig(
+        undefined,
+        { FURNACE_BROKER_TCP_PORT: '70000', FURNACE_BROKER_PERSISTENCE_BACKEND: 'mongo' },
+        { 'auth.allowAnonymous': 'true' },
+      ),
     );
     expect(found.join('\n')).toMatch(/tcp\.port = 70000/);
     expect(found.join('\n')).toMatch(/persistence\.backend = "mongo"/);
@@ -73,7 +79,11 @@ describe('broker settings', () => {
       'limits.keepaliveMinSeconds = 900 is above limits.keepaliveMaxSeconds = 600',
     ]);
     const tls = problems(() =>
-      loadBrokerConfig(undefined, { FURNACE_BROKER_TLS_ENABLED: 'true', FURNACE_BROKER_TLS_REQUIRE_CLIENT_CERTIFICATE: 'true' }, { 'auth.allowAnonymous': 'true' }),
+      loadBrokerConfig(
+        undefined,
+        { FURNACE_BROKER_TLS_ENABLED: 'true', FURNACE_BROKER_TLS_REQUIRE_CLIENT_CERTIFICATE: 'true' },
+        { 'auth.allowAnonymous': 'true' },
+      ),
     );
     expect(tls).toEqual([
       'tls.enabled is true: set tls.certFile and tls.keyFile (PEM files)',
@@ -93,7 +103,9 @@ describe('broker settings', () => {
         'acl.deny.subscribe.1 = "a/#/b": the topic filter uses \'#\' other than as the whole last level',
       ]);
       writeFileSync(file, 'acl:\n  deny:\n    publish: plant/safety/#\n');
-      expect(problems(() => loadBrokerConfig(file, {}, { 'auth.allowAnonymous': 'true' }))).toEqual([expect.stringMatching(/^acl\.deny\.publish = "plant\/safety\/#": /)]);
+      expect(problems(() => loadBrokerConfig(file, {}, { 'auth.allowAnonymous': 'true' }))).toEqual([
+        expect.stringMatching(/^acl\.deny\.publish = "plant\/safety\/#": /),
+      ]);
       writeFileSync(file, "acl:\n  deny:\n    publish: ['plant/safety/#']\n    subscribe: ['plant/safety/#', 'test/nosubscribe']\n");
       const config = loadBrokerConfig(file, {}, { 'auth.allowAnonymous': 'true' });
       expect(config.acl.deny).toEqual({ publish: ['plant/safety/#'], subscribe: ['plant/safety/#', 'test/nosubscribe'] });

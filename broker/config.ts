@@ -37,7 +37,10 @@ const denied = (verb: 'publish' | 'subscribe') =>
 export const BrokerConfigSchema = Type.Object(
   {
     brokerId: Type.Optional(
-      Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'id in $SYS topics and between cluster nodes (default: random at each start)' }),
+      Type.String({
+        pattern: '^[A-Za-z0-9_-]{1,64}$',
+        description: 'id in $SYS topics and between cluster nodes (default: random at each start)',
+      }),
     ),
     logLevel: LogLevelSetting,
     tcp: section({
@@ -125,7 +128,12 @@ export const BrokerConfigSchema = Type.Object(
         default: 200,
         description: 'PUBLISH packets per second one client may send before it is slowed down (0: no limit)',
       }),
-      publishBurst: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 500, description: 'PUBLISH packets one client may send at once above the rate' }),
+      publishBurst: Type.Integer({
+        minimum: 1,
+        maximum: 10_000_000,
+        default: 500,
+        description: 'PUBLISH packets one client may send at once above the rate',
+      }),
       drainTimeoutMs: Type.Integer({
         minimum: 100,
         maximum: 600_000,
@@ -167,7 +175,12 @@ export const BrokerConfigSchema = Type.Object(
         default: 'redis://127.0.0.1:6379',
         description: 'Redis URL for persistence redis (redis:// or rediss://, with /N for a database)',
       }),
-      connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'time Redis has to answer at start-up, in ms' }),
+      connectTimeoutMs: Type.Integer({
+        minimum: 100,
+        maximum: 600_000,
+        default: 10_000,
+        description: 'time Redis has to answer at start-up, in ms',
+      }),
     }),
     metrics: section({
       enabled: Type.Boolean({ default: false, description: 'serve Prometheus metrics at /metrics over HTTP' }),

@@ -53,9 +53,13 @@ async function connectRedis(config: BrokerConfig['persistence'], concurrency: nu
     ]);
   } catch (error) {
     connections.forEach((connection) => connection.disconnect());
-    throw new BrokerError('BROKER_PERSISTENCE_UNAVAILABLE', `cannot connect to Redis at ${url} (persistence.redisUrl): ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new BrokerError(
+      'BROKER_PERSISTENCE_UNAVAILABLE',
+      `cannot connect to Redis at ${url} (persistence.redisUrl): ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   } finally {
     clearTimeout(timer);
   }

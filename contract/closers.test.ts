@@ -33,7 +33,10 @@ describe('Closers', () => {
     const closed: string[] = [];
     const unwindErrors: unknown[] = [];
     const closers = new Closers((error) => unwindErrors.push(error));
-    const store = await closers.build(() => 'store', (part) => closed.push(part));
+    const store = await closers.build(
+      () => 'store',
+      (part) => closed.push(part),
+    );
     closers.add(() => {
       throw new Error('close failed');
     });

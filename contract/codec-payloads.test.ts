@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { type Json, DEVICE, batch, expectAccepted, expectRejected, json, reading } from '../test/helpers/codec-fixtures.js';
-import { decodeCommand, decodeCommandReply, decodeDeviceStatus, decodeReadingBatch, decodeSensorsHealth, decodeStoredConfirmation, formatIssues } from './index.js';
+import {
+  decodeCommand,
+  decodeCommandReply,
+  decodeDeviceStatus,
+  decodeReadingBatch,
+  decodeSensorsHealth,
+  decodeStoredConfirmation,
+  formatIssues,
+} from './index.js';
 
 describe('decodeDeviceStatus', () => {
   const status = (overrides: Json = {}): Json => ({
@@ -57,7 +65,14 @@ describe('decodeSensorsHealth', () => {
   });
 
   it('refuses an unknown sensor state, pointing at it', () => {
-    const payload = json(health({ sensors: [{ sensor: 'tc1', state: 'ok', since: 1 }, { sensor: 'tc2', state: 'broken', since: 1 }] }));
+    const payload = json(
+      health({
+        sensors: [
+          { sensor: 'tc1', state: 'ok', since: 1 },
+          { sensor: 'tc2', state: 'broken', since: 1 },
+        ],
+      }),
+    );
     expectRejected(decodeSensorsHealth(DEVICE, payload), 'schema', '/sensors/1/state');
   });
 
@@ -119,12 +134,25 @@ describe('decodeStoredConfirmation', () => {
     v: 1,
     device: 'furnace-1',
     ts: 1764340000123,
-    boots: [{ boot: 'b1', runs: [[1, 100], [102, 140]] }],
+    boots: [
+      {
+        boot: 'b1',
+        runs: [
+          [1, 100],
+          [102, 140],
+        ],
+      },
+    ],
     ...over,
   });
 
   it('accepts runs of stored seq for several boots', () => {
-    const value = stored({ boots: [{ boot: 'b1', runs: [[1, 1]] }, { boot: 'b2', runs: [[5, 9]] }] });
+    const value = stored({
+      boots: [
+        { boot: 'b1', runs: [[1, 1]] },
+        { boot: 'b2', runs: [[5, 9]] },
+      ],
+    });
     expect(expectAccepted(decodeStoredConfirmation('furnace-1', json(value)))).toEqual(value);
   });
 
@@ -133,7 +161,21 @@ describe('decodeStoredConfirmation', () => {
     ['a boot without runs', stored({ boots: [{ boot: 'b1', runs: [] }] }), '/boots/0/runs'],
     ['a run of one number', stored({ boots: [{ boot: 'b1', runs: [[1]] }] }), '/boots/0/runs/0'],
     ['seq 0', stored({ boots: [{ boot: 'b1', runs: [[0, 4]] }] }), '/boots/0/runs/0/0'],
-    ['a reversed run', stored({ boots: [{ boot: 'b1', runs: [[1, 4], [9, 7]] }] }), '/boots/0/runs/1'],
+    [
+      'a reversed run',
+      stored({
+        boots: [
+          {
+            boot: 'b1',
+            runs: [
+              [1, 4],
+              [9, 7],
+            ],
+          },
+        ],
+      }),
+      '/boots/0/runs/1',
+    ],
     ['a bad boot id', stored({ boots: [{ boot: 'a/b', runs: [[1, 4]] }] }), '/boots/0/boot'],
   ])('refuses %s', (_name, value, path) => {
     expectRejected(decodeStoredConfirmation('furnace-1', json(value)), 'schema', path);

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { type Json, batch, expectAccepted, expectRejected, json, reading, readings, without, DEVICE } from '../test/helpers/codec-fixtures.js';
+import {
+  type Json,
+  batch,
+  expectAccepted,
+  expectRejected,
+  json,
+  reading,
+  readings,
+  without,
+  DEVICE,
+} from '../test/helpers/codec-fixtures.js';
 import {
   MAX_PAYLOAD_BYTES,
   MAX_READINGS_PER_BATCH,
@@ -54,9 +64,7 @@ describe('decodeReadingBatch: valid batches', () => {
   });
 
   it('accepts a bad reading with a null value', () => {
-    const value = expectAccepted(
-      decodeReadingBatch(DEVICE, json(batch({ readings: [reading({ quality: 'bad', value: null })] }))),
-    );
+    const value = expectAccepted(decodeReadingBatch(DEVICE, json(batch({ readings: [reading({ quality: 'bad', value: null })] }))));
     expect(value.readings[0]?.value).toBeNull();
   });
 
@@ -66,9 +74,7 @@ describe('decodeReadingBatch: valid batches', () => {
 
   it('accepts the boundaries of seq and ts', () => {
     expectAccepted(decodeReadingBatch(DEVICE, json(batch({ readings: [reading({ seq: 1, ts: 0 })] }))));
-    expectAccepted(
-      decodeReadingBatch(DEVICE, json(batch({ readings: [reading({ seq: Number.MAX_SAFE_INTEGER })] }))),
-    );
+    expectAccepted(decodeReadingBatch(DEVICE, json(batch({ readings: [reading({ seq: Number.MAX_SAFE_INTEGER })] }))));
   });
 
   it('accepts a payload of exactly maxBytes', () => {
@@ -151,13 +157,10 @@ describe('decodeReadingBatch: schema', () => {
     expectRejected(decodeReadingBatch(DEVICE, json(without(batch(), field))), 'schema', `/${field}`);
   });
 
-  it.each(['seq', 'ts', 'sensor', 'value', 'unit', 'quality', 'clock', 'replay'])(
-    'refuses a reading without %s',
-    (field) => {
-      const payload = json(batch({ readings: [reading({ seq: 1 }), without(reading({ seq: 2 }), field)] }));
-      expectRejected(decodeReadingBatch(DEVICE, payload), 'schema', `/readings/1/${field}`);
-    },
-  );
+  it.each(['seq', 'ts', 'sensor', 'value', 'unit', 'quality', 'clock', 'replay'])('refuses a reading without %s', (field) => {
+    const payload = json(batch({ readings: [reading({ seq: 1 }), without(reading({ seq: 2 }), field)] }));
+    expectRejected(decodeReadingBatch(DEVICE, payload), 'schema', `/readings/1/${field}`);
+  });
 
   it.each<[string, Json]>([
     ['seq as a string', { seq: '1042' }],
@@ -287,9 +290,6 @@ describe('decodeReadingBatch: rules beyond the schema', () => {
   });
 
   it('names every cause in REJECT_CAUSES', () => {
-    expect([...REJECT_CAUSES].sort()).toEqual(
-      ['device_mismatch', 'not_json', 'schema', 'seq_order', 'too_large', 'value_quality'].sort(),
-    );
+    expect([...REJECT_CAUSES].sort()).toEqual(['device_mismatch', 'not_json', 'schema', 'seq_order', 'too_large', 'value_quality'].sort());
   });
 });
-

@@ -25,14 +25,7 @@ import { compileValidator, type ValidationIssue } from './validation.js';
  * - `value_quality`: a good/uncertain reading without a finite value
  */
 export type RejectCause = 'too_large' | 'not_json' | 'schema' | 'device_mismatch' | 'seq_order' | 'value_quality';
-export const REJECT_CAUSES: readonly RejectCause[] = [
-  'too_large',
-  'not_json',
-  'schema',
-  'device_mismatch',
-  'seq_order',
-  'value_quality',
-];
+export const REJECT_CAUSES: readonly RejectCause[] = ['too_large', 'not_json', 'schema', 'device_mismatch', 'seq_order', 'value_quality'];
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; cause: RejectCause; issues: ValidationIssue[] };
 
@@ -67,11 +60,7 @@ function decodeJson(payload: Uint8Array | string, maxBytes: number): Decoded<unk
  * the schema, then the rules a schema cannot say (device matches topic, seq strictly
  * increasing, a value on every reading that is not `bad`).
  */
-export function decodeReadingBatch(
-  topicDevice: string,
-  payload: Uint8Array | string,
-  maxBytes = MAX_PAYLOAD_BYTES,
-): Decoded<ReadingBatch> {
+export function decodeReadingBatch(topicDevice: string, payload: Uint8Array | string, maxBytes = MAX_PAYLOAD_BYTES): Decoded<ReadingBatch> {
   const decoded = decodeWith(checkBatch, topicDevice, payload, maxBytes);
   if (!decoded.ok) return decoded;
   const { readings } = decoded.value;
@@ -113,13 +102,22 @@ export const decodeDeviceStatus = (topicDevice: string, payload: Uint8Array | st
   decodeWith<DeviceStatus>(checkStatus, topicDevice, payload, maxBytes);
 export const decodeSensorsHealth = (topicDevice: string, payload: Uint8Array | string, maxBytes = MAX_PAYLOAD_BYTES) =>
   decodeWith<SensorsHealth>(checkSensors, topicDevice, payload, maxBytes);
-export function decodeStoredConfirmation(topicDevice: string, payload: Uint8Array | string, maxBytes = MAX_PAYLOAD_BYTES): Decoded<StoredConfirmation> {
+export function decodeStoredConfirmation(
+  topicDevice: string,
+  payload: Uint8Array | string,
+  maxBytes = MAX_PAYLOAD_BYTES,
+): Decoded<StoredConfirmation> {
   const decoded = decodeWith<StoredConfirmation>(checkStored, topicDevice, payload, maxBytes);
   if (!decoded.ok) return decoded;
   // A run must not be reversed: an agent deleting [first, last] must never be told to delete more than was stored.
   for (const [i, { runs }] of decoded.value.boots.entries()) {
     for (const [j, [first, last]] of runs.entries()) {
-      if (first > last) return { ok: false, cause: 'schema', issues: [{ path: `/boots/${i}/runs/${j}`, message: `run [${first}, ${last}] ends before it starts` }] };
+      if (first > last)
+        return {
+          ok: false,
+          cause: 'schema',
+          issues: [{ path: `/boots/${i}/runs/${j}`, message: `run [${first}, ${last}] ends before it starts` }],
+        };
     }
   }
   return decoded;

@@ -13,7 +13,11 @@ describe('OncePerKey', () => {
   it('says first once per (key, tag), for string and object keys alike', () => {
     const once = new OncePerKey();
     const client = {};
-    expect([once.first('10.0.0.1', 'refused'), once.first('10.0.0.1', 'refused'), once.first('10.0.0.1', 'other')]).toEqual([true, false, true]);
+    expect([once.first('10.0.0.1', 'refused'), once.first('10.0.0.1', 'refused'), once.first('10.0.0.1', 'other')]).toEqual([
+      true,
+      false,
+      true,
+    ]);
     expect([once.first(client, 'denied'), once.first(client, 'denied'), once.first({}, 'denied')]).toEqual([true, false, true]);
     expect([once.level('tc1:range', '', 'error'), once.level('tc1:range', '', 'error')]).toEqual(['error', 'debug']);
   });

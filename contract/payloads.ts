@@ -5,8 +5,7 @@ import { SEGMENT_PATTERN } from './device-id.js';
 // same definitions validate MQTT payloads here and document the HTTP API.
 
 const Segment = (description: string) => Type.String({ pattern: SEGMENT_PATTERN, description });
-const UnixMillis = (description: string) =>
-  Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000, description });
+const UnixMillis = (description: string) => Type.Integer({ minimum: 0, maximum: 8_640_000_000_000_000, description });
 
 export const Quality = Type.Union([Type.Literal('good'), Type.Literal('uncertain'), Type.Literal('bad')], {
   description: 'good; uncertain (e.g. out of the sensor range); bad (a fault reading, with no usable value)',
@@ -60,12 +59,7 @@ export const DeviceStatus = Type.Object({
 });
 export type DeviceStatus = Static<typeof DeviceStatus>;
 
-export const SensorState = Type.Union([
-  Type.Literal('ok'),
-  Type.Literal('stalled'),
-  Type.Literal('disconnected'),
-  Type.Literal('faulty'),
-]);
+export const SensorState = Type.Union([Type.Literal('ok'), Type.Literal('stalled'), Type.Literal('disconnected'), Type.Literal('faulty')]);
 export type SensorState = Static<typeof SensorState>;
 
 export const SensorsHealth = Type.Object({
@@ -95,7 +89,11 @@ export const AlertState = Type.Object({
   state: Type.Union([Type.Literal('firing'), Type.Literal('resolved')]),
   severity: Severity,
   since: UnixMillis('when the alert entered this state'),
-  eventId: Type.String({ minLength: 1, maxLength: 64, description: 'firing: the event that began this episode (the id POST /api/v1/alerts/{id}/ack takes); resolved: the resolving event' }),
+  eventId: Type.String({
+    minLength: 1,
+    maxLength: 64,
+    description: 'firing: the event that began this episode (the id POST /api/v1/alerts/{id}/ack takes); resolved: the resolving event',
+  }),
   value: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   message: Type.String({ maxLength: 1000 }),
 });
@@ -154,8 +152,14 @@ export type CommandName = (typeof COMMAND_NAMES)[number];
 /** A request to an agent, on `cmd/v1/{device}/{command}` (QoS 1, not retained). */
 export const Command = Type.Object({
   v: Type.Literal(1),
-  requestId: Type.String({ minLength: 1, maxLength: 64, description: 'unique per request; the reply carries it, and a redelivered request is answered from the agent cache, not run twice' }),
-  deadline: UnixMillis('the requester gives up at this time (its clock); an agent with a synchronised clock refuses a request that arrives after it'),
+  requestId: Type.String({
+    minLength: 1,
+    maxLength: 64,
+    description: 'unique per request; the reply carries it, and a redelivered request is answered from the agent cache, not run twice',
+  }),
+  deadline: UnixMillis(
+    'the requester gives up at this time (its clock); an agent with a synchronised clock refuses a request that arrives after it',
+  ),
   requester: Type.String({ minLength: 1, maxLength: 64, description: 'who asked: the token name, or the broker user' }),
   args: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'the arguments of the command; see the command table' })),
 });
@@ -171,7 +175,9 @@ export const CommandReply = Type.Object({
   requestId: Type.String({ minLength: 1, maxLength: 64 }),
   command: Type.String({ minLength: 1, maxLength: 64, description: 'the command as named in the request topic' }),
   outcome: CommandOutcome,
-  code: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'refused or failed: a stable code, e.g. AGENT_COMMAND_UNKNOWN' })),
+  code: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 64, description: 'refused or failed: a stable code, e.g. AGENT_COMMAND_UNKNOWN' }),
+  ),
   reason: Type.Optional(Type.String({ maxLength: 1000, description: 'refused or failed: what was wrong, for a person' })),
   data: Type.Optional(Type.Unknown({ description: 'ok: what the command returns; see the command table' })),
   ts: UnixMillis('when the agent answered (its clock)'),
@@ -185,7 +191,11 @@ export const CommandArgs = {
   'set-interval': Type.Object(
     {
       sensor: Segment('the sensor'),
-      intervalMs: Type.Integer({ minimum: 10, maximum: 86_400_000, description: 'the new sampling interval, ms: a line sensor keeps at most one reading per interval, a Modbus sensor is polled at it' }),
+      intervalMs: Type.Integer({
+        minimum: 10,
+        maximum: 86_400_000,
+        description: 'the new sampling interval, ms: a line sensor keeps at most one reading per interval, a Modbus sensor is polled at it',
+      }),
     },
     { additionalProperties: false },
   ),

@@ -11,11 +11,22 @@ describe('maskUrlCredentials', () => {
 
   it('masks a lone user name (a token in disguise) and every query value, keeping the query names', () => {
     expect(maskUrlCredentials('https://ghp_abc123@hooks.example.com/x')).toBe(`https://${SECRET_MASK}@hooks.example.com/x`);
-    expect(maskUrlCredentials('https://hooks.example.com/x?token=abc&team=ops')).toBe(`https://hooks.example.com/x?token=${SECRET_MASK}&team=${SECRET_MASK}`);
+    expect(maskUrlCredentials('https://hooks.example.com/x?token=abc&team=ops')).toBe(
+      `https://hooks.example.com/x?token=${SECRET_MASK}&team=${SECRET_MASK}`,
+    );
   });
 
   it('leaves URLs without credentials, and strings that are not URLs, exactly as they were', () => {
-    for (const value of ['mqtt://localhost:1883', 'http://influx:8086', '/dev/ttyUSB0', 'usb:0403:6001', 'tcp://10.0.0.9:4001', 'not a url', 'mqtt://[bad', '']) {
+    for (const value of [
+      'mqtt://localhost:1883',
+      'http://influx:8086',
+      '/dev/ttyUSB0',
+      'usb:0403:6001',
+      'tcp://10.0.0.9:4001',
+      'not a url',
+      'mqtt://[bad',
+      '',
+    ]) {
       expect(maskUrlCredentials(value)).toBe(value);
     }
   });
@@ -38,9 +49,18 @@ describe('maskSecrets', () => {
     for (const secret of ['in-url', 'in-field', 'influx-token', 'influx-pw', 'hook-key', 'hmac-key', 'camel-token', 'camel-secret']) {
       expect(shown).not.toContain(secret);
     }
-    expect(masked.mqtt).toEqual({ url: `mqtt://backend:${SECRET_MASK}@broker:1883`, username: 'backend', password: SECRET_MASK, keepaliveSeconds: 30 });
+    expect(masked.mqtt).toEqual({
+      url: `mqtt://backend:${SECRET_MASK}@broker:1883`,
+      username: 'backend',
+      password: SECRET_MASK,
+      keepaliveSeconds: 30,
+    });
     expect(masked.store.influx).toEqual({ url: 'http://influx:8086', token: SECRET_MASK, password: SECRET_MASK, username: 'u' });
-    expect(masked.alerts.webhooks[0]).toEqual({ name: 'pager', url: `https://pager.example.com/hook?key=${SECRET_MASK}`, secret: SECRET_MASK });
+    expect(masked.alerts.webhooks[0]).toEqual({
+      name: 'pager',
+      url: `https://pager.example.com/hook?key=${SECRET_MASK}`,
+      secret: SECRET_MASK,
+    });
     expect(masked.extra).toEqual({ apiToken: SECRET_MASK, clientSecret: SECRET_MASK, unset: undefined, nothing: null });
   });
 

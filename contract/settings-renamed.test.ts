@@ -44,25 +44,37 @@ describe('loadSettings: renamed keys', () => {
     const path = file('mqtt:\n  keepaliveS: 45\n');
     const { settings, warned } = load({ file: path });
     expect(settings.mqtt.keepaliveSeconds).toBe(45);
-    expect(warned).toEqual([{ found: 'mqtt.keepaliveS', use: 'mqtt.keepaliveSeconds', source: `file ${path}`, message: expect.any(String) as string }]);
-    expect(warned[0]?.message).toBe(`mqtt.keepaliveS in ${path} is deprecated: rename it to mqtt.keepaliveSeconds (the old name still works for now)`);
+    expect(warned).toEqual([
+      { found: 'mqtt.keepaliveS', use: 'mqtt.keepaliveSeconds', source: `file ${path}`, message: expect.any(String) as string },
+    ]);
+    expect(warned[0]?.message).toBe(
+      `mqtt.keepaliveS in ${path} is deprecated: rename it to mqtt.keepaliveSeconds (the old name still works for now)`,
+    );
   });
 
   it('takes the old environment variable, with a warning naming the new variable', () => {
     const { settings, warned } = load({ env: { FURNACE_AGENT_MQTT_KEEPALIVE_S: '50' } });
     expect(settings.mqtt.keepaliveSeconds).toBe(50);
-    expect(warned.map((d) => [d.found, d.use, d.source])).toEqual([['FURNACE_AGENT_MQTT_KEEPALIVE_S', 'FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS', 'environment']]);
-    expect(warned[0]?.message).toMatch(/FURNACE_AGENT_MQTT_KEEPALIVE_S is deprecated: rename it to FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS \(setting mqtt\.keepaliveSeconds/);
+    expect(warned.map((d) => [d.found, d.use, d.source])).toEqual([
+      ['FURNACE_AGENT_MQTT_KEEPALIVE_S', 'FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS', 'environment'],
+    ]);
+    expect(warned[0]?.message).toMatch(
+      /FURNACE_AGENT_MQTT_KEEPALIVE_S is deprecated: rename it to FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS \(setting mqtt\.keepaliveSeconds/,
+    );
   });
 
   it('lets the new name win when both are set, and says the old one is ignored', () => {
     const path = file('mqtt:\n  keepaliveS: 45\n  keepaliveSeconds: 60\n');
     const fromFile = load({ file: path });
     expect(fromFile.settings.mqtt.keepaliveSeconds).toBe(60);
-    expect(fromFile.warned[0]?.message).toMatch(/mqtt\.keepaliveS in .* is deprecated and ignored: mqtt\.keepaliveSeconds is set too and wins/);
+    expect(fromFile.warned[0]?.message).toMatch(
+      /mqtt\.keepaliveS in .* is deprecated and ignored: mqtt\.keepaliveSeconds is set too and wins/,
+    );
     const fromEnv = load({ env: { FURNACE_AGENT_MQTT_KEEPALIVE_S: '50', FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS: '70' } });
     expect(fromEnv.settings.mqtt.keepaliveSeconds).toBe(70);
-    expect(fromEnv.warned[0]?.message).toMatch(/FURNACE_AGENT_MQTT_KEEPALIVE_S is deprecated and ignored: FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS is set too/);
+    expect(fromEnv.warned[0]?.message).toMatch(
+      /FURNACE_AGENT_MQTT_KEEPALIVE_S is deprecated and ignored: FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS is set too/,
+    );
   });
 
   it('keeps the usual order: the old variable still beats the file, whatever name the file uses', () => {
@@ -73,14 +85,19 @@ describe('loadSettings: renamed keys', () => {
   it('reports a bad value under the new key, naming the old name it was given as', () => {
     const path = file('mqtt:\n  keepaliveS: 1\n');
     expect(() => load({ file: path })).toThrow(SettingsError);
-    expect(() => load({ file: path })).toThrow(`mqtt.keepaliveSeconds = 1: Expected integer to be greater or equal to 5 (MQTT keepalive, in seconds) [from file ${path}, as mqtt.keepaliveS]`);
+    expect(() => load({ file: path })).toThrow(
+      `mqtt.keepaliveSeconds = 1: Expected integer to be greater or equal to 5 (MQTT keepalive, in seconds) [from file ${path}, as mqtt.keepaliveS]`,
+    );
     expect(() => load({ env: { FURNACE_AGENT_MQTT_KEEPALIVE_S: 'soon' } })).toThrow(/\[from environment FURNACE_AGENT_MQTT_KEEPALIVE_S\]/);
   });
 
-  it('without a handler, says it on Node\'s warning channel as a DeprecationWarning', () => {
+  it("without a handler, says it on Node's warning channel as a DeprecationWarning", () => {
     const emit = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     loadSettings(Schema, { envPrefix: 'FURNACE_AGENT', env: { FURNACE_AGENT_MQTT_KEEPALIVE_S: '50' }, renamed });
-    expect(emit).toHaveBeenCalledWith(expect.stringContaining('FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS'), { type: 'DeprecationWarning', code: 'FURNACE_SETTING_RENAMED' });
+    expect(emit).toHaveBeenCalledWith(expect.stringContaining('FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS'), {
+      type: 'DeprecationWarning',
+      code: 'FURNACE_SETTING_RENAMED',
+    });
   });
 
   it('says nothing when only the new names are used', () => {

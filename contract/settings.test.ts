@@ -323,9 +323,7 @@ describe('loadSettings: bad settings', () => {
   });
 
   it('puts every problem on its own line of the message', () => {
-    const error = settingsError(() =>
-      load({ env: { FURNACE_AGENT_VERBOSE: 'yes', FURNACE_AGENT_DEVICE_ID: 'a b' } }),
-    );
+    const error = settingsError(() => load({ env: { FURNACE_AGENT_VERBOSE: 'yes', FURNACE_AGENT_DEVICE_ID: 'a b' } }));
     expect(error.message).toBe(`invalid settings:\n  ${error.problems.join('\n  ')}`);
     expect(error.message.split('\n')).toHaveLength(3);
   });

@@ -32,7 +32,10 @@ export interface SettingsSources {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LogLevelSetting = Type.Union(
   LOG_LEVELS.map((level) => Type.Literal(level)),
-  { default: 'info', description: 'least important log level written: fatal, error, warn, info, debug (per-message detail), trace or silent' },
+  {
+    default: 'info',
+    description: 'least important log level written: fatal, error, warn, info, debug (per-message detail), trace or silent',
+  },
 );
 
 export class SettingsError extends ContractError {

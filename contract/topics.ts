@@ -22,7 +22,10 @@ export const topics = {
   alertState(device: string, rule: string): string {
     assertSegment('device id', device);
     if (device === 'events') {
-      throw new ContractError('CONTRACT_INVALID_SEGMENT', 'device id "events" is reserved on alerts/v1/ (alerts/v1/events is the event stream)');
+      throw new ContractError(
+        'CONTRACT_INVALID_SEGMENT',
+        'device id "events" is reserved on alerts/v1/ (alerts/v1/events is the event stream)',
+      );
     }
     assertSegment('rule id', rule);
     return `alerts/v1/${device}/${rule}`;

@@ -40,7 +40,24 @@ describe('furnace-emulator (spec §21)', () => {
   it('--help lists every option and every fault', async () => {
     const { code, stdout } = await runToEnd(['--help']);
     expect(code).toBe(0);
-    const options = ['protocol', 'transport', 'link', 'port', 'host', 'count', 'interval-ms', 'speed', 'seed', 'setpoint', 'program', 'scenario', 'checksum', 'baud', 'slave-id', 'help'];
+    const options = [
+      'protocol',
+      'transport',
+      'link',
+      'port',
+      'host',
+      'count',
+      'interval-ms',
+      'speed',
+      'seed',
+      'setpoint',
+      'program',
+      'scenario',
+      'checksum',
+      'baud',
+      'slave-id',
+      'help',
+    ];
     options.forEach((option) => expect(stdout).toContain(`--${option}`));
     FAULT_KINDS.forEach((fault) => expect(stdout).toContain(fault));
   });
@@ -72,7 +89,20 @@ describe('furnace-emulator (spec §21)', () => {
   });
 
   it('runs several Modbus furnaces on free TCP ports, each answering modbus-serial, and stops on SIGTERM', async () => {
-    const proc = await startCli('emulator', ['--protocol', 'modbus', '--transport', 'tcp', '--port', '0', '--count', '3', '--slave-id', '17', '--setpoint', '300']);
+    const proc = await startCli('emulator', [
+      '--protocol',
+      'modbus',
+      '--transport',
+      'tcp',
+      '--port',
+      '0',
+      '--count',
+      '3',
+      '--slave-id',
+      '17',
+      '--setpoint',
+      '300',
+    ]);
     const ready = logLine(proc.lines, 'emulator ready');
     const devicePaths = ready.devicePaths as string[];
     expect(devicePaths).toHaveLength(3);
@@ -91,8 +121,20 @@ describe('furnace-emulator (spec §21)', () => {
     expect(proc.lines.some((line) => line.includes('"msg":"emulator stopping"'))).toBe(true);
   });
 
-  it('writes the seed\'s exact bytes on standard output, and its log on standard error', async () => {
-    const args = ['--transport', 'stdio', '--interval-ms', '2', '--speed', '300', '--seed', '3', '--checksum', '--scenario', 'tc-short-vcc@30+60'];
+  it("writes the seed's exact bytes on standard output, and its log on standard error", async () => {
+    const args = [
+      '--transport',
+      'stdio',
+      '--interval-ms',
+      '2',
+      '--speed',
+      '300',
+      '--seed',
+      '3',
+      '--checksum',
+      '--scenario',
+      'tc-short-vcc@30+60',
+    ];
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
@@ -100,7 +142,10 @@ describe('furnace-emulator (spec §21)', () => {
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
-      await waitFor(() => Buffer.concat(out).toString('latin1').split('\r\n').length > 170, { timeoutMs: 10_000, what: '170 lines on stdout' });
+      await waitFor(() => Buffer.concat(out).toString('latin1').split('\r\n').length > 170, {
+        timeoutMs: 10_000,
+        what: '170 lines on stdout',
+      });
     } finally {
       child.kill('SIGTERM');
     }
@@ -108,7 +153,14 @@ describe('furnace-emulator (spec §21)', () => {
     expect(logLine(err.split('\n'), 'emulator ready')).toMatchObject({ devicePath: '-', protocol: 'line', transport: 'stdio' });
     const received = Buffer.concat(out);
     const sent: Buffer[] = [];
-    const reference = new LineEmulator({ seed: 3, intervalMs: 2, speed: 300, checksum: true, scenario: parseScenario('tc-short-vcc@30+60'), write: (data) => sent.push(data) });
+    const reference = new LineEmulator({
+      seed: 3,
+      intervalMs: 2,
+      speed: 300,
+      checksum: true,
+      scenario: parseScenario('tc-short-vcc@30+60'),
+      write: (data) => sent.push(data),
+    });
     while (Buffer.concat(sent).length < received.length) reference.tick();
     expect(received).toEqual(Buffer.concat(sent).subarray(0, received.length));
     // 0.6 simulated s a line: the fault covers the 100 lines from 30 s to 89.4 s.
@@ -137,7 +189,10 @@ describeWithProgram('socat', 'socat', 'furnace-emulator on a pseudo-terminal, as
     reader.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
     await waitFor(() => text.split('\r\n').length > 6, { timeoutMs: 10_000, what: 'five lines from the pseudo-terminal' });
     // The first line may be cut: the reader opened while the emulator was writing.
-    text.split('\r\n').slice(1, 6).forEach((line) => expect(line).toMatch(/^T=-?\d{1,4}\.\d,CJ=\d{1,3}\.\d$/));
+    text
+      .split('\r\n')
+      .slice(1, 6)
+      .forEach((line) => expect(line).toMatch(/^T=-?\d{1,4}\.\d,CJ=\d{1,3}\.\d$/));
   });
 
   it('makes one numbered link per furnace with --count', async () => {

@@ -58,7 +58,8 @@ async function main(): Promise<void> {
 function logReady(log: Logger, config: EmulatorConfig, fleet: Fleet): void {
   const devicePaths = fleet.members.map((member) => member.transport.devicePath);
   if (config.count > 1) {
-    for (const member of fleet.members) log.info({ index: member.index, seed: member.seed, devicePath: member.transport.devicePath }, 'furnace ready');
+    for (const member of fleet.members)
+      log.info({ index: member.index, seed: member.seed, devicePath: member.transport.devicePath }, 'furnace ready');
   }
   const { protocol, transport, intervalMs, speed, seed, count, scenarioText } = config;
   const modbus = protocol === 'modbus' ? { slaveId: config.slaveId } : { checksum: config.checksum };

@@ -77,7 +77,8 @@ export function parseProgram(text: string): ProgramSegment[] {
   return parts.map((part, index): ProgramSegment => {
     const [kind, a, b, ...rest] = part.split(':');
     const extra = (count: number) => {
-      if ([a, b, ...rest].slice(count).some((field) => field !== undefined)) throw badProgram(text, `too many fields in ${JSON.stringify(part)}`);
+      if ([a, b, ...rest].slice(count).some((field) => field !== undefined))
+        throw badProgram(text, `too many fields in ${JSON.stringify(part)}`);
     };
     switch (kind ?? '') {
       case 'ramp':

@@ -9,8 +9,7 @@ export type SensorFault = 'OPEN' | 'SHORT_GND' | 'SHORT_VCC';
 
 /** What the sensor reports at one moment: a temperature, or a fault; with the cold junction either way. */
 export type SensorSample =
-  | { kind: 'value'; celsius: number; coldJunction: number }
-  | { kind: 'fault'; fault: SensorFault; coldJunction: number };
+  { kind: 'value'; celsius: number; coldJunction: number } | { kind: 'fault'; fault: SensorFault; coldJunction: number };
 
 export interface FurnaceOptions {
   /** Fixes the model's noise and, through a second generator, the random faults. */

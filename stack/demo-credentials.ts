@@ -28,12 +28,14 @@ export function ensureDemoCredentials(dataDir: string, device: string, brokerCli
     agent: { username: device, password: randomBytes(18).toString('base64url') },
     backend: { username: 'backend', password: randomBytes(18).toString('base64url') },
   };
-  for (const [role, user] of [['device', users.agent], ['backend', users.backend]] as const) {
-    const result = spawnSync(
-      process.execPath,
-      [brokerCli, 'passwd', 'add', user.username, '--role', role, '--file', passwordFile],
-      { input: `${user.password}\n`, encoding: 'utf8' },
-    );
+  for (const [role, user] of [
+    ['device', users.agent],
+    ['backend', users.backend],
+  ] as const) {
+    const result = spawnSync(process.execPath, [brokerCli, 'passwd', 'add', user.username, '--role', role, '--file', passwordFile], {
+      input: `${user.password}\n`,
+      encoding: 'utf8',
+    });
     if (result.status !== 0) {
       throw new Error(`could not create the demo broker user ${user.username}: ${result.stderr.trim() || `exit ${result.status}`}`);
     }

@@ -49,5 +49,7 @@ export async function waitForFirstStoredReading(httpPort: number, timeoutMs: num
 export function describeFirstReading(clock: StartClock, storedAtMs: number | undefined, timeoutMs: number): string {
   if (storedAtMs === undefined) return `none stored within ${timeoutMs / 1000} s of the parts starting; see the backend's log`;
   const seconds = ((storedAtMs - clock.startedAtMs) / 1000).toFixed(1);
-  return clock.includesBuild ? `stored ${seconds} s after \`npm start\` (build included)` : `stored ${seconds} s after this process started (build not included)`;
+  return clock.includesBuild
+    ? `stored ${seconds} s after \`npm start\` (build included)`
+    : `stored ${seconds} s after this process started (build not included)`;
 }

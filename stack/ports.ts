@@ -9,7 +9,9 @@ export async function assertPortFree(port: number, host: string, what: string): 
   try {
     await listenOn(server, port, host);
   } catch (error) {
-    const hint = isAddressInUse(error) ? 'is already in use' : `cannot be bound (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
+    const hint = isAddressInUse(error)
+      ? 'is already in use'
+      : `cannot be bound (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
     throw new PortUnavailableError(`${what} port ${port} ${hint}; choose another with the flag or environment variable shown by --help`);
   }
   await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -61,8 +61,14 @@ function integer(name: string, raw: string, min: number, max: number): number {
 }
 
 /** The backend's store flags; the backend checks their values and names a bad one. */
-function storeArgs(values: { store: string; 'influx-url'?: string | undefined; 'influx-write-mode'?: string | undefined; 'influx-database'?: string | undefined }): string[] {
-  if (values.store !== 'sqlite' && values.store !== 'influxdb') throw new StartError(`--store ${JSON.stringify(values.store)}: expected sqlite or influxdb`);
+function storeArgs(values: {
+  store: string;
+  'influx-url'?: string | undefined;
+  'influx-write-mode'?: string | undefined;
+  'influx-database'?: string | undefined;
+}): string[] {
+  if (values.store !== 'sqlite' && values.store !== 'influxdb')
+    throw new StartError(`--store ${JSON.stringify(values.store)}: expected sqlite or influxdb`);
   const flags: Array<[string, string | undefined]> = [
     ['--influx-url', values['influx-url']],
     ['--influx-write-mode', values['influx-write-mode']],
@@ -135,7 +141,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0, 'SIGINT'));
   process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
   const rulesPath = await startParts(options, run, print);
-  const firstReading = describeFirstReading(startClock(), await waitForFirstStoredReading(httpPort, FIRST_READING_TIMEOUT_MS), FIRST_READING_TIMEOUT_MS);
+  const firstReading = describeFirstReading(
+    startClock(),
+    await waitForFirstStoredReading(httpPort, FIRST_READING_TIMEOUT_MS),
+    FIRST_READING_TIMEOUT_MS,
+  );
   process.stdout.write(banner(options, firstReading, rulesPath));
 }
 
@@ -150,20 +160,44 @@ async function startParts(options: StackOptions, run: RunPart, print: Print): Pr
   // after them, one process start fewer before the first reading. Its failure is awaited below.
   const link = join(dataDir, 'serial', DEVICE);
   const emulatorReady = usePty
-    ? run('emulator', 'hardware/cli.js', ['--link', link, '--interval-ms', String(intervalMs), '--speed', String(speed), ...demoEmulatorArgs()])
-      .waitForLine(/emulator ready/, 30_000)
+    ? run('emulator', 'hardware/cli.js', [
+        '--link',
+        link,
+        '--interval-ms',
+        String(intervalMs),
+        '--speed',
+        String(speed),
+        ...demoEmulatorArgs(),
+      ]).waitForLine(/emulator ready/, 30_000)
     : undefined;
   void emulatorReady?.catch(() => undefined);
   const credentials = ensureDemoCredentials(dataDir, DEVICE, join(distDir, 'broker', 'cli.js'));
   const agentEnv = { FURNACE_AGENT_MQTT_USERNAME: credentials.agent.username, FURNACE_AGENT_MQTT_PASSWORD: credentials.agent.password };
-  await run('broker', 'broker/cli.js', ['--port', String(mqttPort), '--password-file', credentials.passwordFile])
-    .waitForLine(/MQTT listener ready/, 15_000);
+  await run('broker', 'broker/cli.js', ['--port', String(mqttPort), '--password-file', credentials.passwordFile]).waitForLine(
+    /MQTT listener ready/,
+    15_000,
+  );
   // The demo's API answers without a token (the backend logs a warning saying so); a plant sets auth.tokens.
-  const backendArgs = ['--port', String(httpPort), '--mqtt-url', mqttUrl, '--data-dir', join(dataDir, 'backend'), '--open-access', ...storeArgs(values)];
+  const backendArgs = [
+    '--port',
+    String(httpPort),
+    '--mqtt-url',
+    mqttUrl,
+    '--data-dir',
+    join(dataDir, 'backend'),
+    '--open-access',
+    ...storeArgs(values),
+  ];
   // The demo rules are copied once; after that the copy is the operator's (and PUT /api/v1/rules rewrites it).
   const rules = ensureDemoRules(dataDir);
   print('stack')(
-    JSON.stringify({ level: 30, time: Date.now(), part: 'stack', msg: rules.created ? 'demo alert rules copied' : 'alert rules kept from an earlier start', rulesFile: rules.path }),
+    JSON.stringify({
+      level: 30,
+      time: Date.now(),
+      part: 'stack',
+      msg: rules.created ? 'demo alert rules copied' : 'alert rules kept from an earlier start',
+      rulesFile: rules.path,
+    }),
   );
   const backendEnv = {
     FURNACE_BACKEND_MQTT_USERNAME: credentials.backend.username,
@@ -182,11 +216,19 @@ async function startParts(options: StackOptions, run: RunPart, print: Print): Pr
 }
 
 /** Emulator and agent in this process, joined through serialport's mock binding. */
-function startPair(options: StackOptions, { mqttUrl, agentEnv, print }: { mqttUrl: string; agentEnv: NodeJS.ProcessEnv; print: Print }): void {
+function startPair(
+  options: StackOptions,
+  { mqttUrl, agentEnv, print }: { mqttUrl: string; agentEnv: NodeJS.ProcessEnv; print: Print },
+): void {
   const { values, healthPort, intervalMs, speed, dataDir } = options;
   const why = values.serial === 'in-process' ? '--serial in-process' : 'socat not found (Debian package socat)';
   print('stack')(
-    JSON.stringify({ level: 40, time: Date.now(), part: 'stack', msg: `${why}: emulator and agent are joined in-process through serialport's mock binding` }),
+    JSON.stringify({
+      level: 40,
+      time: Date.now(),
+      part: 'stack',
+      msg: `${why}: emulator and agent are joined in-process through serialport's mock binding`,
+    }),
   );
   const pair = startInProcessPair({
     device: DEVICE,

@@ -22,10 +22,13 @@ describe('furnace-agent on the command line', () => {
   });
 
   it('prints the settings in force with every secret masked', async () => {
-    const cli = await agentCli(['--device', 'kiln-7', '--serial-path', '/dev/ttyUSB0', '--mqtt-url', 'mqtts://agent:in-url@broker:8883', '--print-config'], {
-      FURNACE_AGENT_MQTT_USERNAME: 'kiln-7',
-      FURNACE_AGENT_MQTT_PASSWORD: 'in-env',
-    });
+    const cli = await agentCli(
+      ['--device', 'kiln-7', '--serial-path', '/dev/ttyUSB0', '--mqtt-url', 'mqtts://agent:in-url@broker:8883', '--print-config'],
+      {
+        FURNACE_AGENT_MQTT_USERNAME: 'kiln-7',
+        FURNACE_AGENT_MQTT_PASSWORD: 'in-env',
+      },
+    );
     expect((await cli.waitForExit()).code).toBe(0);
     const printed = cli.lines.join('\n');
     expect(printed).not.toContain('in-url');
@@ -41,11 +44,17 @@ describe('furnace-agent on the command line', () => {
     writeFileSync(file, 'device: kiln-7\nserial:\n  path: /dev/ttyUSB0\nmqtt:\n  keepaliveS: 45\n');
     const fromFile = await agentCli(['--config', file, '--print-config']);
     expect((await fromFile.waitForExit()).code).toBe(0);
-    expect(fromFile.lines).toContain(`furnace-agent: warning: mqtt.keepaliveS in ${file} is deprecated: rename it to mqtt.keepaliveSeconds (the old name still works for now)`);
+    expect(fromFile.lines).toContain(
+      `furnace-agent: warning: mqtt.keepaliveS in ${file} is deprecated: rename it to mqtt.keepaliveSeconds (the old name still works for now)`,
+    );
     expect(fromFile.lines.join('\n')).toMatch(/"keepaliveSeconds": 45/);
-    const fromEnv = await agentCli(['--device', 'kiln-7', '--serial-path', '/dev/ttyUSB0', '--print-config'], { FURNACE_AGENT_MQTT_KEEPALIVE_S: '20' });
+    const fromEnv = await agentCli(['--device', 'kiln-7', '--serial-path', '/dev/ttyUSB0', '--print-config'], {
+      FURNACE_AGENT_MQTT_KEEPALIVE_S: '20',
+    });
     expect((await fromEnv.waitForExit()).code).toBe(0);
-    expect(fromEnv.lines.join('\n')).toMatch(/warning: environment variable FURNACE_AGENT_MQTT_KEEPALIVE_S is deprecated: rename it to FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS/);
+    expect(fromEnv.lines.join('\n')).toMatch(
+      /warning: environment variable FURNACE_AGENT_MQTT_KEEPALIVE_S is deprecated: rename it to FURNACE_AGENT_MQTT_KEEPALIVE_SECONDS/,
+    );
     expect(fromEnv.lines.join('\n')).toMatch(/"keepaliveSeconds": 20/);
   });
 
@@ -60,10 +69,13 @@ describe('furnace-agent on the command line', () => {
 
   it('stops with AGENT_SERIAL_LIST_FAILED, naming the setting, where USB ports cannot be listed (no udevadm)', async () => {
     const emptyPath = join(dir, 'bin'); // no udevadm on this PATH, whatever the machine has
-    const cli = await agentCli(['--device', 'kiln-7', '--serial-path', 'usb:0403:6001', '--data-dir', join(dir, 'outbox'), '--mqtt-url', 'mqtt://127.0.0.1:1'], {
-      PATH: emptyPath,
-      FURNACE_AGENT_HEALTH_ENABLED: 'false',
-    });
+    const cli = await agentCli(
+      ['--device', 'kiln-7', '--serial-path', 'usb:0403:6001', '--data-dir', join(dir, 'outbox'), '--mqtt-url', 'mqtt://127.0.0.1:1'],
+      {
+        PATH: emptyPath,
+        FURNACE_AGENT_HEALTH_ENABLED: 'false',
+      },
+    );
     expect((await cli.waitForExit(15_000)).code).toBe(1);
     const output = cli.lines.join('\n');
     expect(output).toContain('furnace-agent: AGENT_SERIAL_LIST_FAILED: serial.path = "usb:0403:6001": cannot list the USB serial ports');

@@ -42,12 +42,16 @@ describeWithProgram('socat', 'socat', 'the agent reading Modbus RTU controllers'
   async function agentOn(yaml: string): Promise<RunningAgent> {
     const file = join(dir, 'agent.yaml');
     writeFileSync(file, yaml);
-    const config = loadAgentConfig(file, { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '50' }, {
-      device: DEVICE,
-      'mqtt.url': broker.url,
-      dataDir: join(dir, 'outbox'),
-      'health.enabled': 'false',
-    });
+    const config = loadAgentConfig(
+      file,
+      { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '50' },
+      {
+        device: DEVICE,
+        'mqtt.url': broker.url,
+        dataDir: join(dir, 'outbox'),
+        'health.enabled': 'false',
+      },
+    );
     const agent = startAgent(config, { log: capturedLog().logger });
     cleanups.push(() => agent.stop());
     await agent.ready;
@@ -66,10 +70,14 @@ describeWithProgram('socat', 'socat', 'the agent reading Modbus RTU controllers'
     cleanups.push(() => new Promise<void>((resolve) => (bus.isOpen ? bus.close(() => resolve()) : resolve())));
     const listeners: Array<(chunk: Buffer) => void> = [];
     bus.on('data', (chunk: Buffer) => listeners.forEach((listener) => listener(chunk)));
-    const link = { write: (data: string | Uint8Array) => void bus.write(Buffer.from(data)), onData: (listener: (chunk: Buffer) => void) => void listeners.push(listener) };
+    const link = {
+      write: (data: string | Uint8Array) => void bus.write(Buffer.from(data)),
+      onData: (listener: (chunk: Buffer) => void) => void listeners.push(listener),
+    };
     const scenarios = ['busy@0+10,crc-errors@10+10,stall@20+10,tc-open@30+10', ''];
     const slaves = scenarios.map(
-      (scenario, i) => new ModbusEmulator({ seed: i + 1, setpoint: 400, ...MANUAL_TIME, slaveId: i + 1, scenario: parseScenario(scenario), link }),
+      (scenario, i) =>
+        new ModbusEmulator({ seed: i + 1, setpoint: 400, ...MANUAL_TIME, slaveId: i + 1, scenario: parseScenario(scenario), link }),
     );
     slaves.forEach((slave) => slave.start());
     cleanups.push(() => slaves.forEach((slave) => slave.stop()));
@@ -108,10 +116,24 @@ describeWithProgram('socat', 'socat', 'the agent reading Modbus RTU controllers'
   });
 
   it('reads a controller behind a serial-to-TCP gateway (the emulator CLI on --transport tcp)', async () => {
-    const emulator = await startCli('emulator', ['--protocol', 'modbus', '--transport', 'tcp', '--port', '0', '--slave-id', '7', '--interval-ms', '100', '--speed', '60']);
+    const emulator = await startCli('emulator', [
+      '--protocol',
+      'modbus',
+      '--transport',
+      'tcp',
+      '--port',
+      '0',
+      '--slave-id',
+      '7',
+      '--interval-ms',
+      '100',
+      '--speed',
+      '60',
+    ]);
     const ready = JSON.parse(await emulator.waitForLine(/emulator ready/)) as { devicePath: string };
     expect(ready.devicePath).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
-    const modbus = (register: number, type: string, extra = '') => `{ slaveId: 7, register: ${register}, type: ${type}, pollMs: 100${extra} }`;
+    const modbus = (register: number, type: string, extra = '') =>
+      `{ slaveId: 7, register: ${register}, type: ${type}, pollMs: 100${extra} }`;
     await agentOn(
       [
         'ports:',
@@ -127,7 +149,9 @@ describeWithProgram('socat', 'socat', 'the agent reading Modbus RTU controllers'
       what: 'five readings of each register',
     });
     const pv = observer.readings.filter((reading) => reading.sensor === 'pv');
-    expect(pv.every((reading) => reading.quality === 'good' && reading.value !== null && reading.value > 0 && reading.value < 1300)).toBe(true);
+    expect(pv.every((reading) => reading.quality === 'good' && reading.value !== null && reading.value > 0 && reading.value < 1300)).toBe(
+      true,
+    );
     expect(observer.readings.find((reading) => reading.sensor === 'output')?.unit).toBe('%');
     // The birth names every sensor, with its unit and the range where one is set.
     expect(observer.statuses.find((status) => status.state === 'online')?.sensors).toEqual([

@@ -91,14 +91,21 @@ describeWithProgram('mosquitto', 'mosquitto', 'the agent and its broker', () => 
     });
 
     const refused = capturedLog();
-    const wrong = startAgent(loadAgentConfig(undefined, {}, { ...settings('guess'), dataDir: join(dir, 'wrong') }), { log: refused.logger });
+    const wrong = startAgent(loadAgentConfig(undefined, {}, { ...settings('guess'), dataDir: join(dir, 'wrong') }), {
+      log: refused.logger,
+    });
     cleanups.push(() => wrong.stop());
-    await waitFor(() => refused.find('broker unreachable; readings wait in the outbox')[0], { timeoutMs: 10_000, what: 'the refusal logged' });
+    await waitFor(() => refused.find('broker unreachable; readings wait in the outbox')[0], {
+      timeoutMs: 10_000,
+      what: 'the refusal logged',
+    });
     expect(refused.find('broker unreachable; readings wait in the outbox')[0]?.reason).toMatch(/Not authori[sz]ed/);
     await wrong.stop();
 
     const env = { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '50' };
-    const agent = startAgent(loadAgentConfig(undefined, env, { ...settings('device-secret'), dataDir: join(dir, 'right') }), { log: capturedLog().logger });
+    const agent = startAgent(loadAgentConfig(undefined, env, { ...settings('device-secret'), dataDir: join(dir, 'right') }), {
+      log: capturedLog().logger,
+    });
     cleanups.push(() => agent.stop());
     await waitFor(() => observer.readings.length >= 5, { timeoutMs: 15_000, what: 'readings over TLS' });
     expect(observer.readings.every((reading) => reading.boot === agent.boot)).toBe(true);
@@ -108,15 +115,21 @@ describeWithProgram('mosquitto', 'mosquitto', 'the agent and its broker', () => 
     const broker = await startMosquitto();
     cleanups.push(broker.stop);
     const link = await emulator();
-    const agent = await startCli('agent', ['--device', DEVICE, '--serial-path', link, '--mqtt-url', broker.url, '--data-dir', join(dir, 'agent')], {
-      FURNACE_AGENT_HEALTH_PORT: '0',
-    });
+    const agent = await startCli(
+      'agent',
+      ['--device', DEVICE, '--serial-path', link, '--mqtt-url', broker.url, '--data-dir', join(dir, 'agent')],
+      {
+        FURNACE_AGENT_HEALTH_PORT: '0',
+      },
+    );
     await healthPortOf(agent);
     // Subscribing after the birth: the retained messages tell a newcomer at once.
     const observer = await waitFor(
       async () => {
         const candidate = await observeAgent(broker.url, DEVICE);
-        await waitFor(() => candidate.statuses.length > 0 && candidate.sensors.length > 0, { timeoutMs: 2000, what: 'retained' }).catch(() => undefined);
+        await waitFor(() => candidate.statuses.length > 0 && candidate.sensors.length > 0, { timeoutMs: 2000, what: 'retained' }).catch(
+          () => undefined,
+        );
         if (candidate.statuses[0]?.state === 'online' && candidate.sensorState('tc1')?.state === 'ok') return candidate;
         await candidate.stop();
         return undefined;
@@ -125,7 +138,13 @@ describeWithProgram('mosquitto', 'mosquitto', 'the agent and its broker', () => 
     );
     cleanups.push(observer.stop);
     const birth = observer.statuses[0];
-    expect(birth).toMatchObject({ v: 1, device: DEVICE, state: 'online', agentVersion: packageVersion, sensors: [{ id: 'tc1', unit: 'C', min: -200, max: 1372 }] });
+    expect(birth).toMatchObject({
+      v: 1,
+      device: DEVICE,
+      state: 'online',
+      agentVersion: packageVersion,
+      sensors: [{ id: 'tc1', unit: 'C', min: -200, max: 1372 }],
+    });
 
     agent.child.kill('SIGKILL');
     await waitFor(() => observer.statuses.at(-1)?.state === 'offline', { timeoutMs: 10_000, what: 'the offline will' });
@@ -141,9 +160,16 @@ describeWithProgram('mosquitto', 'mosquitto', 'the agent and its broker', () => 
     // Batches every 10 s: at SIGTERM the readings of the last seconds are still waiting. No backend
     // here to confirm them: the broker's acknowledgement is what this test is about.
     const slow = { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '10000', FURNACE_AGENT_HEALTH_PORT: '0', FURNACE_AGENT_CONFIRM_BY: 'broker' };
-    let agent = await startCli('agent', ['--device', DEVICE, '--serial-path', link, '--mqtt-url', broker.url, '--data-dir', outboxDir], slow);
+    let agent = await startCli(
+      'agent',
+      ['--device', DEVICE, '--serial-path', link, '--mqtt-url', broker.url, '--data-dir', outboxDir],
+      slow,
+    );
     const health = await healthPortOf(agent);
-    await waitFor(async () => (await agentMetric(health, 'furnace_agent_outbox_depth')) >= 5, { timeoutMs: 15_000, what: 'readings waiting' });
+    await waitFor(async () => (await agentMetric(health, 'furnace_agent_outbox_depth')) >= 5, {
+      timeoutMs: 15_000,
+      what: 'readings waiting',
+    });
     agent.child.kill('SIGTERM');
     expect((await agent.waitForExit(10_000)).code).toBe(0);
     expect(observer.readings.length).toBeGreaterThan(0);
@@ -153,10 +179,14 @@ describeWithProgram('mosquitto', 'mosquitto', 'the agent and its broker', () => 
     const nobody = await freePort();
     const pair = await startPtyPair();
     cleanups.push(pair.stop);
-    agent = await startCli('agent', ['--device', DEVICE, '--serial-path', pair.a, '--mqtt-url', `mqtt://127.0.0.1:${nobody}`, '--data-dir', outboxDir], {
-      ...slow,
-      FURNACE_AGENT_SHUTDOWN_FLUSH_MS: '1000',
-    });
+    agent = await startCli(
+      'agent',
+      ['--device', DEVICE, '--serial-path', pair.a, '--mqtt-url', `mqtt://127.0.0.1:${nobody}`, '--data-dir', outboxDir],
+      {
+        ...slow,
+        FURNACE_AGENT_SHUTDOWN_FLUSH_MS: '1000',
+      },
+    );
     await agent.waitForLine(/broker unreachable/, 10_000);
     const stopAt = Date.now();
     agent.child.kill('SIGTERM');

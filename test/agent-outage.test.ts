@@ -77,7 +77,11 @@ describeWithProgram('socat', 'socat', 'the agent across outages', () => {
     const observer = await observeAgent(broker.url, DEVICE, { clientId: 'outage-observer', clean: false });
     cleanups.push(observer.stop);
     const link = await startEmulator();
-    const agent = await startCli('agent', ['--device', DEVICE, '--serial-path', link, '--mqtt-url', broker.url, '--data-dir', join(dir, 'agent')], FAST);
+    const agent = await startCli(
+      'agent',
+      ['--device', DEVICE, '--serial-path', link, '--mqtt-url', broker.url, '--data-dir', join(dir, 'agent')],
+      FAST,
+    );
     const health = await healthPortOf(agent);
     await waitFor(() => observer.readings.length >= 50, { timeoutMs: 20_000, what: '50 readings before the outage' });
 

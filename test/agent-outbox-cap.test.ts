@@ -61,7 +61,9 @@ describeWithProgram('socat', 'socat', 'the outbox cap', () => {
     let written = 0;
     const pour = async (blocks: number) => {
       for (let i = 0; i < blocks; i++) {
-        await new Promise<void>((resolve, reject) => sensor.write(block, (error) => (error ? reject(error) : sensor.drain(() => resolve()))));
+        await new Promise<void>((resolve, reject) =>
+          sensor.write(block, (error) => (error ? reject(error) : sensor.drain(() => resolve()))),
+        );
         written += BLOCK;
         await waitFor(async () => (await agentMetric(health, 'furnace_agent_readings_stored_total')) === written, {
           timeoutMs: BLOCK_DEADLINE_MS,

@@ -41,13 +41,17 @@ describeWithProgram('socat', 'socat', 'the agent on a real serial line', () => {
   async function agentOn(yaml: string, log = capturedLog()): Promise<RunningAgent> {
     const file = join(dir, 'agent.yaml');
     writeFileSync(file, yaml);
-    const config = loadAgentConfig(file, { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '50' }, {
-      device: DEVICE,
-      'mqtt.url': broker.url,
-      dataDir: join(dir, 'outbox'),
-      'health.port': '0',
-      'health.host': '127.0.0.1',
-    });
+    const config = loadAgentConfig(
+      file,
+      { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '50' },
+      {
+        device: DEVICE,
+        'mqtt.url': broker.url,
+        dataDir: join(dir, 'outbox'),
+        'health.port': '0',
+        'health.host': '127.0.0.1',
+      },
+    );
     const agent = startAgent(config, { log: log.logger });
     cleanups.push(() => agent.stop());
     await agent.ready;
@@ -55,7 +59,9 @@ describeWithProgram('socat', 'socat', 'the agent on a real serial line', () => {
   }
 
   /** Opens the sensor's end of the pair; `close` is idempotent. */
-  async function sensorEnd(pair: PtyPair): Promise<{ port: SerialPort; write: (data: string | Buffer) => Promise<void>; close: () => Promise<void> }> {
+  async function sensorEnd(
+    pair: PtyPair,
+  ): Promise<{ port: SerialPort; write: (data: string | Buffer) => Promise<void>; close: () => Promise<void> }> {
     const port = new SerialPort({ path: pair.b, baudRate: 9600, autoOpen: false });
     port.on('error', () => undefined); // the pair may be killed under it
     await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
@@ -81,7 +87,10 @@ describeWithProgram('socat', 'socat', 'the agent on a real serial line', () => {
     let sensor = await sensorEnd(pair);
     let emulator = emulate((data) => sensor.port.write(data));
     const agent = await agentOn(`serial: { path: ${pair.a}, reopenMaxMs: 300 }\n`);
-    await waitFor(() => observer.sensorState('tc1')?.state === 'ok' && observer.readings.length >= 20, { timeoutMs: 15_000, what: 'tc1 ok and reading' });
+    await waitFor(() => observer.sensorState('tc1')?.state === 'ok' && observer.readings.length >= 20, {
+      timeoutMs: 15_000,
+      what: 'tc1 ok and reading',
+    });
 
     emulator.stop();
     await pair.stop(); // socat killed: the "USB adapter" is gone
@@ -115,7 +124,10 @@ describeWithProgram('socat', 'socat', 'the agent on a real serial line', () => {
     emulate((data) => sensor.port.write(data), 'stall@40+50', 50);
     const log = capturedLog();
     await agentOn(`serial: { path: ${pair.a}, stallAfterIntervals: 10 }\nsensors: [{ id: tc1, line: { intervalMs: 20 } }]\n`, log);
-    await waitFor(() => observer.sensorHistory('tc1').slice(-3).join() === 'ok,stalled,ok', { timeoutMs: 15_000, what: 'tc1 ok → stalled → ok' });
+    await waitFor(() => observer.sensorHistory('tc1').slice(-3).join() === 'ok,stalled,ok', {
+      timeoutMs: 15_000,
+      what: 'tc1 ok → stalled → ok',
+    });
     const stalled = observer.sensors.flatMap((report) => report.sensors).find((entry) => entry.state === 'stalled');
     expect(stalled?.reason).toBe('no data for 200 ms');
     expect(log.find('port stalled; reopening').length).toBeGreaterThanOrEqual(1);
@@ -136,7 +148,10 @@ describeWithProgram('socat', 'socat', 'the agent on a real serial line', () => {
         'sensors: [{ id: tc1, line: { intervalMs: 20 } }]\n',
       log,
     );
-    await waitFor(() => observer.sensorState('tc1')?.state === 'ok' && observer.readings.length >= 10, { timeoutMs: 15_000, what: 'tc1 ok and reading' });
+    await waitFor(() => observer.sensorState('tc1')?.state === 'ok' && observer.readings.length >= 10, {
+      timeoutMs: 15_000,
+      what: 'tc1 ok and reading',
+    });
 
     emulator.stop(); // the sensor hangs: its end of the line stays open, and silent
     const windowMs = 4000;
@@ -161,10 +176,13 @@ describeWithProgram('socat', 'socat', 'the agent on a real serial line', () => {
 
     const back = Date.now();
     emulate((data) => sensor.port.write(data)); // the sensor speaks again
-    await waitFor(() => observer.sensorState('tc1')?.state === 'ok' && observer.readings.filter((reading) => reading.ts > back).length >= 10, {
-      timeoutMs: 15_000,
-      what: 'tc1 ok again and reading',
-    });
+    await waitFor(
+      () => observer.sensorState('tc1')?.state === 'ok' && observer.readings.filter((reading) => reading.ts > back).length >= 10,
+      {
+        timeoutMs: 15_000,
+        what: 'tc1 ok again and reading',
+      },
+    );
     expect(log.find('port recovered')).toEqual([expect.objectContaining({ level: 30, failures: stalls().length })]);
   });
 
@@ -179,7 +197,10 @@ describeWithProgram('socat', 'socat', 'the agent on a real serial line', () => {
     for (let offset = 0; offset < noise.length; offset += 64 * 1024) await sensor.write(noise.subarray(offset, offset + 64 * 1024));
     // Spec §7: the tail of the noise joins the next line, which is then refused; the rest are read.
     await sensor.write(`\r\n${'T=222.2,CJ=24.0\r\n'.repeat(5)}`);
-    await waitFor(() => observer.readings.filter((reading) => reading.value === 222.2).length === 5, { timeoutMs: 20_000, what: 'the good lines after the noise' });
+    await waitFor(() => observer.readings.filter((reading) => reading.value === 222.2).length === 5, {
+      timeoutMs: 20_000,
+      what: 'the good lines after the noise',
+    });
 
     expect(observer.readings.filter((reading) => reading.value === 111.1)).toHaveLength(5);
     expect(observer.readings.every((reading) => reading.value === 111.1 || reading.value === 222.2)).toBe(true);

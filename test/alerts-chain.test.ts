@@ -38,7 +38,15 @@ describeWithProgram('socat', 'socat', 'alerts from the emulator through every pa
   it('an overheat fires critical once after `for` on every channel, survives a backend restart, and resolves once', async () => {
     const webhook = await new WebhookReceiver().start();
     closers.push(() => webhook.stop());
-    const overheat = { id: 'overheat', kind: 'threshold', match: { device: DEVICE, sensor: 'tc1' }, severity: 'critical', above: 950, clearAbove: 900, for: 1000 };
+    const overheat = {
+      id: 'overheat',
+      kind: 'threshold',
+      match: { device: DEVICE, sensor: 'tc1' },
+      severity: 'critical',
+      above: 950,
+      clearAbove: 900,
+      for: 1000,
+    };
     const stack = await AlertStack.start({ dir, rules: [overheat], alerts: { webhooks: [{ name: 'pager', url: webhook.url }] } });
     const mqtt = await MqttAlertRecorder.connect(stack.mqttUrl);
     closers.push(() => mqtt.close());

@@ -26,7 +26,11 @@ class StandInAgent {
   }
   async send(value: number): Promise<void> {
     const reading = { seq: ++this.seq, ts: Date.now(), sensor: 'tc1', value, unit: 'C', quality: 'good', clock: 'synced', replay: false };
-    await this.client.publishAsync(`telemetry/v1/${DEVICE}/readings`, JSON.stringify({ v: 1, device: DEVICE, boot: 'b1', readings: [reading] }), { qos: 1 });
+    await this.client.publishAsync(
+      `telemetry/v1/${DEVICE}/readings`,
+      JSON.stringify({ v: 1, device: DEVICE, boot: 'b1', readings: [reading] }),
+      { qos: 1 },
+    );
   }
   close(): Promise<void> {
     return this.client.endAsync();
@@ -67,7 +71,10 @@ describe('alert delivery', () => {
     const flaky = new WebhookReceiver(await freePort());
     const stuck = await new WebhookReceiver().start();
     stuck.hang = true;
-    closers.push(() => flaky.stop(), () => stuck.stop());
+    closers.push(
+      () => flaky.stop(),
+      () => stuck.stop(),
+    );
     const { stack, recorder, cycle } = await setUp({
       webhooks: [
         { name: 'flaky', url: flaky.url, secret: SECRET },
@@ -98,7 +105,9 @@ describe('alert delivery', () => {
     expect(flaky.received.map((w) => w.event.id)).toEqual(expected);
     for (const { headers, body, event } of flaky.received) {
       expect(headers['x-furnace-event-id']).toBe(event.id);
-      const signed = createHmac('sha256', SECRET).update(`${String(headers['x-furnace-timestamp'])}.${body}`).digest('hex');
+      const signed = createHmac('sha256', SECRET)
+        .update(`${String(headers['x-furnace-timestamp'])}.${body}`)
+        .digest('hex');
       expect(headers['x-furnace-signature']).toBe(`sha256=${signed}`);
     }
     expect(stuck.received).toEqual([]);

@@ -32,9 +32,15 @@ describe('backend query API over HTTP', () => {
     const file = writeBackendConfig(dir, { query: { timeoutMs: 100, workers: 1 } });
     // Nothing listens on the broker port: the API must answer without a broker.
     const mqttUrl = `mqtt://127.0.0.1:${await freePort()}`;
-    backend = await startBackend(loadBackendConfig(file, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': mqttUrl, dataDir: join(dir, 'backend') }), log);
+    backend = await startBackend(
+      loadBackendConfig(file, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': mqttUrl, dataDir: join(dir, 'backend') }),
+      log,
+    );
     base = `http://127.0.0.1:${backend.port}`;
-    await backend.store.insertBatch(readingsBatch(DEVICE, 'boot-a', [1, 2, 3], (seq) => T0 + seq * 1000), T0);
+    await backend.store.insertBatch(
+      readingsBatch(DEVICE, 'boot-a', [1, 2, 3], (seq) => T0 + seq * 1000),
+      T0,
+    );
   });
   afterAll(async () => {
     await backend.close();
@@ -55,8 +61,18 @@ describe('backend query API over HTTP', () => {
     ['an unknown device', '/api/v1/devices/furnace-nope/readings', 404, /^device: /],
     ['from after to', `/api/v1/devices/${DEVICE}/readings?from=${T0 + 1000}&to=${T0}`, 400, /^from: /],
     ['every=0', `/api/v1/devices/${DEVICE}/readings?every=0`, 400, /^every: /],
-    ['a range of 50 years', `/api/v1/devices/${DEVICE}/readings?from=1975-01-01T00:00:00Z&to=2025-01-01T00:00:00Z`, 400, /^from: the range/],
-    ['SQL in the sensor', `/api/v1/devices/${DEVICE}/readings?sensor=${encodeURIComponent("tc1';DROP TABLE readings;--")}`, 400, /^sensor: /],
+    [
+      'a range of 50 years',
+      `/api/v1/devices/${DEVICE}/readings?from=1975-01-01T00:00:00Z&to=2025-01-01T00:00:00Z`,
+      400,
+      /^from: the range/,
+    ],
+    [
+      'SQL in the sensor',
+      `/api/v1/devices/${DEVICE}/readings?sensor=${encodeURIComponent("tc1';DROP TABLE readings;--")}`,
+      400,
+      /^sensor: /,
+    ],
     ['SQL in the device', `/api/v1/devices/${encodeURIComponent("x' OR '1'='1")}/readings`, 400, /^device: /],
     ['a script in agg', `/api/v1/devices/${DEVICE}/readings?every=1m&agg=${encodeURIComponent('<script>')}`, 400, /^agg: /],
   ])('refuses %s, naming the parameter', async (_what, path, status, message) => {
@@ -69,8 +85,14 @@ describe('backend query API over HTTP', () => {
 
   it('answers a query past its budget with 503 API_QUERY_TIMEOUT at once, never a hang, and goes on answering', async () => {
     const started = performance.now();
-    const answer = await apiGet<{ code: string; message: string }>(base, `/api/v1/devices/big/readings?every=1s&agg=max&from=${T0}&to=${T0 + 8_000_000}&limit=10000`);
-    expect(answer).toMatchObject({ status: 503, body: { code: 'API_QUERY_TIMEOUT', message: expect.stringMatching(/within 100 ms/) as string } });
+    const answer = await apiGet<{ code: string; message: string }>(
+      base,
+      `/api/v1/devices/big/readings?every=1s&agg=max&from=${T0}&to=${T0 + 8_000_000}&limit=10000`,
+    );
+    expect(answer).toMatchObject({
+      status: 503,
+      body: { code: 'API_QUERY_TIMEOUT', message: expect.stringMatching(/within 100 ms/) as string },
+    });
     expect(performance.now() - started).toBeLessThan(1000);
     expect(await apiGet(base, `/api/v1/devices/${DEVICE}/latest`)).toMatchObject({ status: 200 });
   });

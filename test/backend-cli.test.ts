@@ -33,7 +33,17 @@ describe('furnace-backend command line', () => {
 
   it('answers without a token with --open-access, and warns about it', async () => {
     const [httpPort, mqttPort] = (await freePorts(2)) as [number, number];
-    const args = ['--open-access', '--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', `mqtt://127.0.0.1:${mqttPort}`, '--data-dir', dir];
+    const args = [
+      '--open-access',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(httpPort),
+      '--mqtt-url',
+      `mqtt://127.0.0.1:${mqttPort}`,
+      '--data-dir',
+      dir,
+    ];
     const backend = await startCli('backend', args);
     expect(backend.output(50)).toMatch(/auth\.openAccess is on: the API answers anyone/);
     expect(await apiGet(`http://127.0.0.1:${httpPort}`, '/api/v1/devices', null)).toMatchObject({ status: 200, body: { devices: [] } });
@@ -41,11 +51,25 @@ describe('furnace-backend command line', () => {
 
   it('writes only what logLevel lets through (FURNACE_BACKEND_LOG_LEVEL=warn: warnings, not the info lines)', async () => {
     const [httpPort, mqttPort] = (await freePorts(2)) as [number, number];
-    const args = ['--open-access', '--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', `mqtt://127.0.0.1:${mqttPort}`, '--data-dir', dir];
+    const args = [
+      '--open-access',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(httpPort),
+      '--mqtt-url',
+      `mqtt://127.0.0.1:${mqttPort}`,
+      '--data-dir',
+      dir,
+    ];
     const backend = await backendCli(args, { FURNACE_BACKEND_LOG_LEVEL: 'warn' });
     await backend.waitForLine(/auth\.openAccess is on/);
     // Started: it answers. Had the level not taken effect, "HTTP API ready" (info) would be written by now.
-    await expect.poll(async () => (await apiGet(`http://127.0.0.1:${httpPort}`, '/api/v1/devices', null).catch(() => ({ status: 0 }))).status, { timeout: 15_000 }).toBe(200);
+    await expect
+      .poll(async () => (await apiGet(`http://127.0.0.1:${httpPort}`, '/api/v1/devices', null).catch(() => ({ status: 0 }))).status, {
+        timeout: 15_000,
+      })
+      .toBe(200);
     const levels = backend.lines.map((line) => (JSON.parse(line) as { level: number }).level);
     expect(levels.length).toBeGreaterThan(0);
     expect(levels.every((level) => level >= 40)).toBe(true);

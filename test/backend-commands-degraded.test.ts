@@ -33,8 +33,17 @@ afterEach(async () => {
 });
 
 async function backendOn(mqttUrl: string): Promise<{ backend: RunningBackend; base: string }> {
-  const file = writeBackendConfig(dir, { mqtt: { username: USERS.backend.username, password: USERS.backend.password }, alerts: { mqtt: false } });
-  const flags = { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': mqttUrl, 'mqtt.clientId': USERS.backend.username, dataDir: join(dir, 'backend') };
+  const file = writeBackendConfig(dir, {
+    mqtt: { username: USERS.backend.username, password: USERS.backend.password },
+    alerts: { mqtt: false },
+  });
+  const flags = {
+    'http.host': '127.0.0.1',
+    'http.port': '0',
+    'mqtt.url': mqttUrl,
+    'mqtt.clientId': USERS.backend.username,
+    dataDir: join(dir, 'backend'),
+  };
   const backend = await startBackend(loadBackendConfig(file, {}, flags), log);
   cleanups.push(() => backend.close());
   return { backend, base: `http://127.0.0.1:${backend.port}` };
@@ -44,9 +53,15 @@ it('answers 503 API_BROKER_UNAVAILABLE at once without a broker, and still 404 f
   const { backend, base } = await backendOn(`mqtt://127.0.0.1:${await freePort()}`);
   backend.registry.putStatus({ v: 1, device: DEVICE, state: 'online', ts: Date.now(), boot: 'b1' }, Date.now());
   const answer = await apiPost<{ code: string; message: string }>(base, `/api/v1/devices/${DEVICE}/commands/ping`, {});
-  expect(answer).toMatchObject({ status: 503, body: { code: 'API_BROKER_UNAVAILABLE', message: 'cannot send commands now: not connected to the MQTT broker' } });
+  expect(answer).toMatchObject({
+    status: 503,
+    body: { code: 'API_BROKER_UNAVAILABLE', message: 'cannot send commands now: not connected to the MQTT broker' },
+  });
   expect(answer.ms).toBeLessThan(1000); // at once: nothing is sent (the default timeout is 5 s)
-  expect(await apiPost(base, '/api/v1/devices/furnace-nobody/commands/ping', {})).toMatchObject({ status: 404, body: { code: 'API_DEVICE_NOT_FOUND' } });
+  expect(await apiPost(base, '/api/v1/devices/furnace-nobody/commands/ping', {})).toMatchObject({
+    status: 404,
+    body: { code: 'API_DEVICE_NOT_FOUND' },
+  });
   const metrics = await apiGet<string>(base, '/metrics', null);
   expect(metrics.body).toMatch(/^furnace_backend_commands_total\{command="ping",outcome="unavailable"\} 1$/m);
 });
@@ -65,11 +80,25 @@ it('takes readings and is ready when the broker refuses only the reply filter, a
   const { base } = await backendOn(`mqtt://127.0.0.1:${broker.port}`);
   const device = await connectAs(`mqtt://127.0.0.1:${broker.port}`, USERS.devA);
   cleanups.push(() => device.endAsync());
-  await device.publishAsync(`telemetry/v1/${DEVICE}/status`, JSON.stringify({ v: 1, device: DEVICE, state: 'online', ts: Date.now(), boot: 'b1' }), { qos: 1, retain: true });
-  await waitUntilSubscribed(base, device, readingsBatch(DEVICE, 'b1', [1], (seq) => Date.now() - 1000 + seq));
+  await device.publishAsync(
+    `telemetry/v1/${DEVICE}/status`,
+    JSON.stringify({ v: 1, device: DEVICE, state: 'online', ts: Date.now(), boot: 'b1' }),
+    { qos: 1, retain: true },
+  );
+  await waitUntilSubscribed(
+    base,
+    device,
+    readingsBatch(DEVICE, 'b1', [1], (seq) => Date.now() - 1000 + seq),
+  );
   await waitFor(async () => (await apiGet(base, '/readyz', null)).status === 200, { timeoutMs: 5000, what: 'the backend ready' });
   const answer = await apiPost<{ code: string; message: string }>(base, `/api/v1/devices/${DEVICE}/commands/ping`, {}, ADMIN_TOKEN);
-  expect(answer).toMatchObject({ status: 503, body: { code: 'API_BROKER_UNAVAILABLE', message: expect.stringMatching(/refused the subscription to cmd\/v1\/\+\/\+\/reply/) as string } });
+  expect(answer).toMatchObject({
+    status: 503,
+    body: {
+      code: 'API_BROKER_UNAVAILABLE',
+      message: expect.stringMatching(/refused the subscription to cmd\/v1\/\+\/\+\/reply/) as string,
+    },
+  });
 });
 
 it('answers 503 at once while the store is locked, sending nothing (a reply would wait behind readings), and commands again once it catches up', async () => {
@@ -87,13 +116,19 @@ it('answers 503 at once while the store is locked, sending nothing (a reply woul
   const lock = new Database(join(dir, 'backend', SQLITE_FILE));
   cleanups.push(() => void (lock.open && lock.close()));
   lock.exec('BEGIN EXCLUSIVE');
-  await publishBatch(agent.client, readingsBatch(DEVICE, agent.boot, [1, 2, 3], (seq) => Date.now() - 1000 + seq));
+  await publishBatch(
+    agent.client,
+    readingsBatch(DEVICE, agent.boot, [1, 2, 3], (seq) => Date.now() - 1000 + seq),
+  );
   await waitFor(() => backend.ingest.storeFailure !== undefined, { timeoutMs: 5000, what: 'a commit failed' });
   const sent = agent.received.length;
   const answer = await ping();
   expect(answer).toMatchObject({
     status: 503,
-    body: { code: 'API_BROKER_UNAVAILABLE', message: expect.stringMatching(/the store is behind: command replies would wait behind readings/) as string },
+    body: {
+      code: 'API_BROKER_UNAVAILABLE',
+      message: expect.stringMatching(/the store is behind: command replies would wait behind readings/) as string,
+    },
   });
   expect(answer.ms).toBeLessThan(1000);
   expect(agent.received.length).toBe(sent);
@@ -106,8 +141,17 @@ it('answers 503 at once while the store is locked, sending nothing (a reply woul
 it('closes promptly with a command waiting for a frozen agent: the command answers 503 at once', async () => {
   const broker = await startTestBroker();
   cleanups.push(() => broker.stop());
-  const file = writeBackendConfig(dir, { mqtt: { username: USERS.backend.username, password: USERS.backend.password }, alerts: { mqtt: false } });
-  const flags = { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, 'mqtt.clientId': USERS.backend.username, dataDir: join(dir, 'backend') };
+  const file = writeBackendConfig(dir, {
+    mqtt: { username: USERS.backend.username, password: USERS.backend.password },
+    alerts: { mqtt: false },
+  });
+  const flags = {
+    'http.host': '127.0.0.1',
+    'http.port': '0',
+    'mqtt.url': broker.url,
+    'mqtt.clientId': USERS.backend.username,
+    dataDir: join(dir, 'backend'),
+  };
   // Closed by the test itself, not by a cleanup.
   const backend = await startBackend(loadBackendConfig(file, {}, flags), log);
   const base = `http://127.0.0.1:${backend.port}`;

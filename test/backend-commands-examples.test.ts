@@ -44,7 +44,9 @@ describe('OpenAPI examples of the commands', () => {
       'read-now': await dataOf(readNowHandler(control, board)({ sensor: 'tc1' }, context)),
       'set-interval': await dataOf(setIntervalHandler(control)({ sensor: 'tc1', intervalMs: 500 }, context)),
       announce: await dataOf(announceHandler({ announce: () => Promise.resolve() } as unknown as Presence)({}, context)),
-      outbox: await dataOf(outboxHandler({ outbox, confirmBy: 'backend', confirmations: { lastConfirmedAt: 0 }, replaying: () => false })({}, context)),
+      outbox: await dataOf(
+        outboxHandler({ outbox, confirmBy: 'backend', confirmations: { lastConfirmedAt: 0 }, replaying: () => false })({}, context),
+      ),
       // Part of the range not held: the reply carries its note, as the example does.
       resend: await dataOf(resendHandler(outbox, () => undefined)({ boot: 'b1', fromSeq: 1043, toSeq: 1049 }, context)),
       ping: await dataOf(pingHandler({ device: 'd', boot: 'b1', agentVersion: '0.1.0', startedAt: 0, clock: () => 'synced' })({}, context)),

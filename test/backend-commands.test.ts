@@ -32,7 +32,8 @@ let agent: CommandAgent;
 async function metric(name: string, labels: Record<string, string> = {}, sample = name): Promise<number> {
   const values = (await backend.metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
   const matches = (value: (typeof values)[number]) =>
-    ((value as { metricName?: string }).metricName ?? name) === sample && Object.entries(labels).every(([key, label]) => String(value.labels[key]) === label);
+    ((value as { metricName?: string }).metricName ?? name) === sample &&
+    Object.entries(labels).every(([key, label]) => String(value.labels[key]) === label);
   return values.find(matches)?.value ?? 0;
 }
 
@@ -49,7 +50,10 @@ async function deviceState(device: string): Promise<string | undefined> {
 
 async function connectAgent(user: typeof USERS.devA | typeof USERS.devB): Promise<CommandAgent> {
   const connected = await CommandAgent.connect(broker.url, user);
-  await waitFor(async () => (await deviceState(user.username)) === 'online', { timeoutMs: 5000, what: `${user.username} online in the registry` });
+  await waitFor(async () => (await deviceState(user.username)) === 'online', {
+    timeoutMs: 5000,
+    what: `${user.username} online in the registry`,
+  });
   return connected;
 }
 
@@ -69,13 +73,22 @@ beforeAll(async () => {
     commands: { defaultTimeoutMs: 1500, maxTimeoutMs: 5000, maxInFlightPerDevice: 2, maxInFlight: 3, fillGapsAfterMs: 0 },
     alerts: { mqtt: false },
   });
-  const flags = { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, 'mqtt.clientId': USERS.backend.username, dataDir: join(dir, 'backend') };
+  const flags = {
+    'http.host': '127.0.0.1',
+    'http.port': '0',
+    'mqtt.url': broker.url,
+    'mqtt.clientId': USERS.backend.username,
+    dataDir: join(dir, 'backend'),
+  };
   backend = await startBackend(loadBackendConfig(file, {}, flags), pino({ level: 'silent' }));
   base = `http://127.0.0.1:${backend.port}`;
   watcher = await connectAs(broker.url, USERS.admin);
   watcher.on('message', (topic) => void published.push(topic));
   await watcher.subscribeAsync('cmd/v1/+/+', { qos: 1 });
-  await waitFor(() => backend.ingest.commandsProblem === undefined, { timeoutMs: 5000, what: 'the backend subscribed, command replies included' });
+  await waitFor(() => backend.ingest.commandsProblem === undefined, {
+    timeoutMs: 5000,
+    what: 'the backend subscribed, command replies included',
+  });
 });
 afterAll(async () => {
   await watcher.endAsync();
@@ -93,7 +106,17 @@ afterEach(async () => {
 describe('commands answered by the agent', () => {
   it('sends read-now QoS 1, not retained, with a requestId, deadline and requester, and answers 200 with the reply', async () => {
     // As the agent's read-now answers (agent/commands/read-now.ts): the reading, flat, with the sensor's state.
-    const reading = { sensor: 'tc1', seq: 7, ts: Date.now(), value: 812.5, unit: 'C', quality: 'good', clock: 'synced', stored: true, state: 'ok' };
+    const reading = {
+      sensor: 'tc1',
+      seq: 7,
+      ts: Date.now(),
+      value: 812.5,
+      unit: 'C',
+      quality: 'good',
+      clock: 'synced',
+      stored: true,
+      state: 'ok',
+    };
     agent.answer = () => ({ outcome: 'ok', data: reading });
     const ok = await growth('furnace_backend_commands_total', { command: 'read-now', outcome: 'ok' });
     const histogram = 'furnace_backend_command_round_trip_seconds';
@@ -103,10 +126,21 @@ describe('commands answered by the agent', () => {
     const after = Date.now();
     expect(answer.status).toBe(200);
     const [received] = agent.received as [ReceivedCommand];
-    expect(received).toMatchObject({ command: 'read-now', qos: 1, retain: false, request: { v: 1, requester: 'dashboard', args: { sensor: 'tc1' } } });
+    expect(received).toMatchObject({
+      command: 'read-now',
+      qos: 1,
+      retain: false,
+      request: { v: 1, requester: 'dashboard', args: { sensor: 'tc1' } },
+    });
     expect(received.request.deadline).toBeGreaterThanOrEqual(before + 2000);
     expect(received.request.deadline).toBeLessThanOrEqual(after + 2000);
-    expect(answer.body).toEqual({ outcome: 'ok', data: reading, requestId: received.request.requestId, ts: expect.any(Number) as number, latencyMs: expect.any(Number) as number });
+    expect(answer.body).toEqual({
+      outcome: 'ok',
+      data: reading,
+      requestId: received.request.requestId,
+      ts: expect.any(Number) as number,
+      latencyMs: expect.any(Number) as number,
+    });
     expect(answer.body.latencyMs as number).toBeLessThan(1000);
     expect(await ok()).toBe(1);
     expect(await roundTrips()).toBe(1);
@@ -129,7 +163,10 @@ describe('commands answered by the agent', () => {
     const refusals = await growth('furnace_backend_commands_total', { command: 'read-now', outcome: 'refused' });
     const failures = await growth('furnace_backend_commands_total', { command: 'outbox', outcome: 'failed' });
     const refused = await apiPost(base, path('read-now'), { args: { sensor: 'tc9' } });
-    expect(refused).toMatchObject({ status: 200, body: { outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'argument sensor: no sensor "tc9" on this agent (it has tc1)' } });
+    expect(refused).toMatchObject({
+      status: 200,
+      body: { outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'argument sensor: no sensor "tc9" on this agent (it has tc1)' },
+    });
     const failed = await apiPost(base, path('outbox'), {});
     expect(failed).toMatchObject({ status: 200, body: { outcome: 'failed', code: 'AGENT_COMMAND_TIMED_OUT' } });
     expect([await refusals(), await failures()]).toEqual([1, 1]);
@@ -176,7 +213,10 @@ describe('commands the agent does not answer in time', () => {
       const waiting = [apiPost(base, path('ping'), { timeoutMs: 5000 }), apiPost(base, path('ping'), { timeoutMs: 5000 })];
       await waitFor(() => held.length === 2, { timeoutMs: 5000, what: 'two pings at the agent' });
       const busy = await apiPost<{ code: string; message: string }>(base, path('ping'), {});
-      expect(busy).toMatchObject({ status: 429, body: { code: 'API_DEVICE_BUSY', message: expect.stringMatching(/2 commands to dev-a/) as string } });
+      expect(busy).toMatchObject({
+        status: 429,
+        body: { code: 'API_DEVICE_BUSY', message: expect.stringMatching(/2 commands to dev-a/) as string },
+      });
       expect(busy.ms).toBeLessThan(1000); // at once: not after the waiting pings' 5 s
       // commands.maxInFlight is 3: one to the other device fits, a second does not.
       const third = apiPost(base, path('ping', OTHER), { timeoutMs: 600 });
@@ -202,7 +242,10 @@ describe('commands refused before anything is sent', () => {
     await waitFor(async () => (await deviceState(DEVICE)) === 'offline', { timeoutMs: 5000, what: 'the device offline' });
     const before = agent.received.length;
     const answer = await apiPost<{ code: string; offlineSince: number; message: string }>(base, path('ping'), {});
-    expect(answer).toMatchObject({ status: 409, body: { code: 'API_DEVICE_OFFLINE', message: expect.stringMatching(/offline since \d{4}-/) as string } });
+    expect(answer).toMatchObject({
+      status: 409,
+      body: { code: 'API_DEVICE_OFFLINE', message: expect.stringMatching(/offline since \d{4}-/) as string },
+    });
     expect(answer.ms).toBeLessThan(1000); // at once: nothing is sent, nothing waited for (the default timeout is 1500 ms)
     expect(answer.body.offlineSince).toBeGreaterThan(Date.now() - 10_000);
     expect(await offline()).toBe(1);
@@ -216,7 +259,10 @@ describe('commands refused before anything is sent', () => {
     expect(await apiPost(base, path('ping', 'furnace-nobody'), {})).toMatchObject({ status: 404, body: { code: 'API_DEVICE_NOT_FOUND' } });
     expect(await apiPost(base, path('reboot'), {})).toMatchObject({
       status: 404,
-      body: { code: 'API_COMMAND_UNKNOWN', message: expect.stringMatching(/"reboot" is not a command; the commands are read-now, set-interval/) as string },
+      body: {
+        code: 'API_COMMAND_UNKNOWN',
+        message: expect.stringMatching(/"reboot" is not a command; the commands are read-now, set-interval/) as string,
+      },
     });
     const bad: Array<[unknown, RegExp]> = [
       [{ args: { sensor: 'tc1', intervalMs: 5 } }, /^args\.intervalMs: must be >= 10/],
@@ -232,7 +278,10 @@ describe('commands refused before anything is sent', () => {
       expect({ body, status: answer.status, code: answer.body.code }).toEqual({ body, status: 400, code: 'API_BAD_REQUEST' });
       expect(answer.body.message).toMatch(message);
     }
-    await nextPublishedIs(() => apiPost(base, path('set-interval'), { args: { sensor: 'tc1', intervalMs: 500 } }, ADMIN_TOKEN), `cmd/v1/${DEVICE}/set-interval`);
+    await nextPublishedIs(
+      () => apiPost(base, path('set-interval'), { args: { sensor: 'tc1', intervalMs: 500 } }, ADMIN_TOKEN),
+      `cmd/v1/${DEVICE}/set-interval`,
+    );
     expect(agent.received.map((received) => received.request.args)).toEqual([{ sensor: 'tc1', intervalMs: 500 }]);
   });
 
@@ -267,7 +316,9 @@ describe('replies that answer nothing', () => {
       await other.reply(received, { outcome: 'ok', data: { spoofed: true } });
       await agent.reply({ command: 'outbox', request: received.request }, { outcome: 'ok', data: { wrongTopic: true } });
       await agent.client.publishAsync(`cmd/v1/${DEVICE}/ping/reply`, 'not json', { qos: 1 });
-      await agent.client.publishAsync(`cmd/v1/${DEVICE}/ping/reply`, JSON.stringify({ v: 1, requestId: received.request.requestId }), { qos: 1 });
+      await agent.client.publishAsync(`cmd/v1/${DEVICE}/ping/reply`, JSON.stringify({ v: 1, requestId: received.request.requestId }), {
+        qos: 1,
+      });
       await waitFor(async () => (await unknown()) === 2, { timeoutMs: 5000, what: 'two stray replies counted' });
       await waitFor(async () => (await schema?.()) === 1, { timeoutMs: 5000, what: 'the malformed reply counted' });
       expect([await notJson?.(), await unknownTopic?.()]).toEqual([1, 0]);
@@ -283,12 +334,21 @@ describe('the OpenAPI document', () => {
   it('describes each command with its scope, arguments and examples, and the offline time of a 409', async () => {
     const { body } = await apiGet<{ paths: Record<string, { post: Record<string, unknown> }> }>(base, '/api/v1/openapi.json', null);
     const commandPaths = Object.keys(body.paths).filter((key) => key.includes('/commands/'));
-    expect(commandPaths.sort()).toEqual(['announce', 'outbox', 'ping', 'read-now', 'resend', 'set-interval'].map((name) => `/api/v1/devices/{device}/commands/${name}`));
+    expect(commandPaths.sort()).toEqual(
+      ['announce', 'outbox', 'ping', 'read-now', 'resend', 'set-interval'].map((name) => `/api/v1/devices/{device}/commands/${name}`),
+    );
     const post = body.paths['/api/v1/devices/{device}/commands/set-interval']?.post as {
       summary: string;
       description: string;
-      requestBody: { content: { 'application/json': { schema: { properties: { args: { required: string[] } } }; examples: Record<string, { value: unknown }> } } };
-      responses: Record<string, { content: { 'application/json': { schema: { properties: Record<string, unknown> }; examples?: Record<string, unknown> } } }>;
+      requestBody: {
+        content: {
+          'application/json': { schema: { properties: { args: { required: string[] } } }; examples: Record<string, { value: unknown }> };
+        };
+      };
+      responses: Record<
+        string,
+        { content: { 'application/json': { schema: { properties: Record<string, unknown> }; examples?: Record<string, unknown> } } }
+      >;
     };
     expect(post.summary).toMatch(/admin scope/);
     expect(post.description).toMatch(/refused, not queued/);

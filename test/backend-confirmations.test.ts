@@ -23,7 +23,10 @@ const tsOf = (seq: number) => T0 + seq * 1000;
 
 function start(dir: string, mqttUrl: string, ingest: Record<string, unknown> = {}): Promise<RunningBackend> {
   const file = writeBackendConfig(dir, { ingest: { batchMaxDelayMs: 10, confirmIntervalMs: 100, ...ingest } });
-  return startBackend(loadBackendConfig(file, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': mqttUrl, dataDir: join(dir, 'backend') }), log);
+  return startBackend(
+    loadBackendConfig(file, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': mqttUrl, dataDir: join(dir, 'backend') }),
+    log,
+  );
 }
 
 describeWithProgram('mosquitto', 'mosquitto', 'backend confirmations through Mosquitto', () => {
@@ -54,9 +57,12 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend confirmations through Mos
 
   /** Whether any confirmation so far named `seq` of `boot` stored. */
   const everConfirmed = (boot: string, seq: number) =>
-    confirmations.some((c) => c.boots.some((entry) => entry.boot === boot && entry.runs.some(([first, last]) => first <= seq && seq <= last)));
+    confirmations.some((c) =>
+      c.boots.some((entry) => entry.boot === boot && entry.runs.some(([first, last]) => first <= seq && seq <= last)),
+    );
   /** The runs of the latest confirmation that names `boot` (another boot may have been confirmed since). */
-  const latestRuns = (boot: string) => confirmations.findLast((c) => c.boots.some((entry) => entry.boot === boot))?.boots.find((entry) => entry.boot === boot)?.runs;
+  const latestRuns = (boot: string) =>
+    confirmations.findLast((c) => c.boots.some((entry) => entry.boot === boot))?.boots.find((entry) => entry.boot === boot)?.runs;
 
   it('confirms the runs it holds, retained, holes and redeliveries included, a few times a second at most', async () => {
     backend = await start(dir, broker.url);
@@ -67,9 +73,15 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend confirmations through Mos
     await publishBatch(agent, readingsBatch(DEVICE, 'boot-a', [7, 8], tsOf)); // 5 and 6 missing
     await publishBatch(agent, readingsBatch(DEVICE, 'boot-b', [9], tsOf));
     // The two batches may be committed, and so confirmed, together or one after the other.
-    await waitFor(() => [1, 2, 3, 4, 7, 8].every((seq) => everConfirmed('boot-a', seq)) || undefined, { timeoutMs: 5000, what: 'runs 1-4 and 7-8 confirmed' });
+    await waitFor(() => [1, 2, 3, 4, 7, 8].every((seq) => everConfirmed('boot-a', seq)) || undefined, {
+      timeoutMs: 5000,
+      what: 'runs 1-4 and 7-8 confirmed',
+    });
     expect([5, 6].filter((seq) => everConfirmed('boot-a', seq))).toEqual([]);
-    await waitFor(() => confirmations.some((c) => c.boots.some((b) => b.boot === 'boot-b' && b.runs[0]?.[0] === 9)), { timeoutMs: 5000, what: 'boot-b confirmed' });
+    await waitFor(() => confirmations.some((c) => c.boots.some((b) => b.boot === 'boot-b' && b.runs[0]?.[0] === 9)), {
+      timeoutMs: 5000,
+      what: 'boot-b confirmed',
+    });
 
     // A redelivery stores nothing new, and is confirmed again: the agent may have missed the first one.
     const before = confirmations.length;
@@ -85,7 +97,10 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend confirmations through Mos
     const burstStart = confirmations.length;
     const burstAt = Date.now();
     await Promise.all(Array.from({ length: 40 }, (_, i) => publishBatch(agent, readingsBatch(DEVICE, 'boot-a', [100 + i], tsOf))));
-    await waitFor(() => latestRuns('boot-a')?.some(([first, last]) => first <= 100 && last >= 139), { timeoutMs: 5000, what: 'seq 100-139 confirmed' });
+    await waitFor(() => latestRuns('boot-a')?.some(([first, last]) => first <= 100 && last >= 139), {
+      timeoutMs: 5000,
+      what: 'seq 100-139 confirmed',
+    });
     // One per 100 ms at most (plus the one in flight when the burst began).
     expect(confirmations.length - burstStart).toBeLessThanOrEqual(Math.ceil((Date.now() - burstAt) / 100) + 2);
     expect(confirmations.length - burstStart).toBeLessThan(40);
@@ -119,7 +134,9 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend confirmations through Mos
     await waitFor(() => JSON.stringify(latestRuns('boot-a')) === '[[1,20]]' || undefined, { timeoutMs: 5000, what: 'seq 1-20 confirmed' });
     const metrics = (await apiGet<string>(base, '/metrics', null)).body;
     expect(Number(/^furnace_backend_ingest_listener_errors_total\{event="stored"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(20);
-    expect(Number(/^furnace_backend_ingest_listener_errors_total\{event="committed"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/^furnace_backend_ingest_listener_errors_total\{event="committed"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(metrics).toMatch(/^furnace_backend_readings_stored_total 20$/m);
   });
 });

@@ -31,7 +31,13 @@ beforeEach(async () => {
     ingest: { batchMaxDelayMs: 5 },
     alerts: { mqtt: false },
   });
-  const flags = { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, 'mqtt.clientId': USERS.backend.username, dataDir: join(dir, 'backend') };
+  const flags = {
+    'http.host': '127.0.0.1',
+    'http.port': '0',
+    'mqtt.url': broker.url,
+    'mqtt.clientId': USERS.backend.username,
+    dataDir: join(dir, 'backend'),
+  };
   backend = await startBackend(loadBackendConfig(file, {}, flags), pino({ level: 'silent' }));
 });
 afterEach(async () => {
@@ -61,10 +67,13 @@ it('asks the agent for a gap that stays open and sees it filled, all readings st
     // As the agent's resend answers (agent/commands/resend.ts).
     return { outcome: 'ok', data: { boot, fromSeq, toSeq, held: seqs.length, notHeld: 0 } };
   };
-  await waitFor(async () => (await apiGet<{ status?: { state: string } }>(base, `/api/v1/devices/${DEVICE}`)).body.status?.state === 'online', {
-    timeoutMs: 5000,
-    what: 'the device online',
-  });
+  await waitFor(
+    async () => (await apiGet<{ status?: { state: string } }>(base, `/api/v1/devices/${DEVICE}`)).body.status?.state === 'online',
+    {
+      timeoutMs: 5000,
+      what: 'the device online',
+    },
+  );
 
   // 4..6 are lost on the way.
   await publishBatch(connected.client, readingsBatch(DEVICE, boot, [1, 2, 3], tsOf));

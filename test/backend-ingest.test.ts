@@ -7,7 +7,15 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { type RunningBackend, loadBackendConfig, startBackend } from '../backend/index.js';
-import { ADMIN_TOKEN, allReadings, apiGet, publishBatch, readingsBatch, waitUntilSubscribed, writeBackendConfig } from './helpers/backend-http.js';
+import {
+  ADMIN_TOKEN,
+  allReadings,
+  apiGet,
+  publishBatch,
+  readingsBatch,
+  waitUntilSubscribed,
+  writeBackendConfig,
+} from './helpers/backend-http.js';
 import { startCli } from './helpers/cli.js';
 import { freePort } from './helpers/free-port.js';
 import { type Mosquitto, startMosquitto } from './helpers/mosquitto.js';
@@ -40,7 +48,11 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend ingest through Mosquitto'
 
   it('stores duplicates, reordered readings and a gap once each, in order, and reports the gap', async () => {
     const file = writeBackendConfig(dir, { ingest: { batchMaxDelayMs: 20 } });
-    const config = loadBackendConfig(file, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') });
+    const config = loadBackendConfig(
+      file,
+      {},
+      { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') },
+    );
     const backend: RunningBackend = await startBackend(config, log);
     cleanups.push(() => backend.close());
     const base = `http://127.0.0.1:${backend.port}`;
@@ -62,7 +74,10 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend ingest through Mosquitto'
     );
     expect(stored.map((row) => row.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 12, 13]);
     const gaps = await apiGet<{ gaps: unknown[] }>(base, `/api/v1/devices/${DEVICE}/gaps`);
-    expect(gaps).toMatchObject({ status: 200, body: { gaps: [{ boot: 'boot-a', fromSeq: 9, toSeq: 11, missing: 3, afterTs: tsOf(8), beforeTs: tsOf(12) }] } });
+    expect(gaps).toMatchObject({
+      status: 200,
+      body: { gaps: [{ boot: 'boot-a', fromSeq: 9, toSeq: 11, missing: 3, afterTs: tsOf(8), beforeTs: tsOf(12) }] },
+    });
     const metrics = await apiGet<string>(base, '/metrics', null);
     expect(Number(/^furnace_backend_readings_duplicate_total (\d+)$/m.exec(metrics.body)?.[1])).toBeGreaterThanOrEqual(5);
     expect(metrics.body).toMatch(/^furnace_backend_readings_stored_total 10$/m);
@@ -75,13 +90,26 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend ingest through Mosquitto'
     const retained = { qos: 1 as const, retain: true };
     const sensors = [{ id: 'tc1', unit: 'C', min: 0, max: 1300 }];
     const born = Date.now() - 60_000;
-    await publisher.publishAsync(`telemetry/v1/${DEVICE}/status`, JSON.stringify({ v: 1, device: DEVICE, state: 'online', ts: born, boot: 'boot-a', agentVersion: '0.1.0', sensors }), retained);
-    const health = { v: 1, device: DEVICE, ts: born + 1000, sensors: [{ sensor: 'tc1', state: 'stalled', since: born + 500, reason: 'no reading for 5 s' }] };
+    await publisher.publishAsync(
+      `telemetry/v1/${DEVICE}/status`,
+      JSON.stringify({ v: 1, device: DEVICE, state: 'online', ts: born, boot: 'boot-a', agentVersion: '0.1.0', sensors }),
+      retained,
+    );
+    const health = {
+      v: 1,
+      device: DEVICE,
+      ts: born + 1000,
+      sensors: [{ sensor: 'tc1', state: 'stalled', since: born + 500, reason: 'no reading for 5 s' }],
+    };
     await publisher.publishAsync(`telemetry/v1/${DEVICE}/sensors`, JSON.stringify(health), retained);
     await publisher.publishAsync('telemetry/v1/other/status', '{"v":1,"device":"someone-else","state":"online","ts":1}', retained);
 
     const file = writeBackendConfig(dir);
-    const config = loadBackendConfig(file, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') });
+    const config = loadBackendConfig(
+      file,
+      {},
+      { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') },
+    );
     const backend = await startBackend(config, log);
     cleanups.push(() => backend.close());
     const base = `http://127.0.0.1:${backend.port}`;
@@ -95,21 +123,49 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend ingest through Mosquitto'
     expect(detail).toMatchObject({
       readings: 0,
       status: { state: 'online', ts: born, boot: 'boot-a', agentVersion: '0.1.0' },
-      sensors: [{ sensor: 'tc1', unit: 'C', min: 0, max: 1300, health: { state: 'stalled', reason: 'no reading for 5 s' }, latest: null, stale: true }],
+      sensors: [
+        {
+          sensor: 'tc1',
+          unit: 'C',
+          min: 0,
+          max: 1300,
+          health: { state: 'stalled', reason: 'no reading for 5 s' },
+          latest: null,
+          stale: true,
+        },
+      ],
     });
     // The agent's will: offline, retained, published by the broker when the agent is gone.
-    await publisher.publishAsync(`telemetry/v1/${DEVICE}/status`, JSON.stringify({ v: 1, device: DEVICE, state: 'offline', ts: born }), retained);
-    await waitFor(async () => (await apiGet<{ devices: Array<{ state: string }> }>(base, '/api/v1/devices')).body.devices[0]?.state === 'offline', {
-      timeoutMs: 10_000,
-      what: 'the device to go offline',
-    });
+    await publisher.publishAsync(
+      `telemetry/v1/${DEVICE}/status`,
+      JSON.stringify({ v: 1, device: DEVICE, state: 'offline', ts: born }),
+      retained,
+    );
+    await waitFor(
+      async () => (await apiGet<{ devices: Array<{ state: string }> }>(base, '/api/v1/devices')).body.devices[0]?.state === 'offline',
+      {
+        timeoutMs: 10_000,
+        what: 'the device to go offline',
+      },
+    );
     const metrics = await apiGet<string>(base, '/metrics', null);
     expect(metrics.body).toMatch(/^furnace_backend_payloads_rejected_total\{cause="device_mismatch"\} 1$/m);
   });
 
   it('loses nothing and stores nothing twice when the backend is killed (SIGKILL) and restarted mid-stream', async () => {
     const [httpPort, file] = [await freePort(), writeBackendConfig(dir)];
-    const args = ['--config', file, '--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', broker.url, '--data-dir', join(dir, 'backend')];
+    const args = [
+      '--config',
+      file,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(httpPort),
+      '--mqtt-url',
+      broker.url,
+      '--data-dir',
+      join(dir, 'backend'),
+    ];
     const base = `http://127.0.0.1:${httpPort}`;
     const stored = async () => (await apiGet<{ readings: number }>(base, `/api/v1/devices/${DEVICE}`)).body.readings;
     let backend = await startCli('backend', args);

@@ -63,96 +63,124 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do no
 
   async function start(settings: Record<string, unknown> = {}): Promise<{ backend: RunningBackend; base: string }> {
     const file = writeBackendConfig(dir, settings);
-    const config = loadBackendConfig(file, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') });
+    const config = loadBackendConfig(
+      file,
+      {},
+      { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') },
+    );
     backend = await startBackend(config, log);
     const base = `http://127.0.0.1:${backend.port}`;
     await waitUntilSubscribed(base, publisher, readingsBatch(LIVE, 'boot-a', [1], Date.now));
     return { backend, base };
   }
 
-  it('keeps its ingest pace while heavy queries keep every query worker busy, and /latest stays fast', { timeout: HEAVY_TEST_TIMEOUT_MS }, async () => {
-    // 600 000 readings of another device, for queries that scan all of them (~0.5 s each here).
-    const T0 = Date.now() - 7 * 3_600_000;
-    const seeding = new SqliteReadingStore(join(dir, 'backend'));
-    await seeding.close();
-    seedReadings(join(dir, 'backend', SQLITE_FILE), { device: HISTORY, boot: 'old', sensors: 100, seconds: 6000, t0: T0 });
-    const { backend: running, base } = await start({
-      query: { workers: 2, timeoutMs: HEAVY_QUERY_BUDGET_MS },
-      http: { handlerTimeoutMs: HEAVY_QUERY_BUDGET_MS },
-    });
+  it(
+    'keeps its ingest pace while heavy queries keep every query worker busy, and /latest stays fast',
+    { timeout: HEAVY_TEST_TIMEOUT_MS },
+    async () => {
+      // 600 000 readings of another device, for queries that scan all of them (~0.5 s each here).
+      const T0 = Date.now() - 7 * 3_600_000;
+      const seeding = new SqliteReadingStore(join(dir, 'backend'));
+      await seeding.close();
+      seedReadings(join(dir, 'backend', SQLITE_FILE), { device: HISTORY, boot: 'old', sensors: 100, seconds: 6000, t0: T0 });
+      const { backend: running, base } = await start({
+        query: { workers: 2, timeoutMs: HEAVY_QUERY_BUDGET_MS },
+        http: { handlerTimeoutMs: HEAVY_QUERY_BUDGET_MS },
+      });
 
-    const commits: Array<{ at: number; readings: number; waitMax: number }> = [];
-    running.ingest.events.on('committed', (commit: CommitInfo) => {
-      commits.push({ at: performance.now(), readings: commit.result.inserted, waitMax: Math.max(...commit.waitSeconds) });
-    });
-    // 10 readings every 20 ms: 500 readings/s, published at a steady pace until told to stop.
-    const published: number[] = [];
-    let stop = false;
-    // Also when the test fails half-way: the stream must not run on into the next test.
-    onTestFinished(() => {
-      stop = true;
-    });
-    const client = publisher;
-    const stream = (async () => {
-      for (let seq = 2; !stop; seq += 10) {
-        await publishBatch(client, readingsBatch(LIVE, 'boot-a', Array.from({ length: 10 }, (_, i) => seq + i), Date.now));
-        published.push(performance.now());
-        await pause(20);
+      const commits: Array<{ at: number; readings: number; waitMax: number }> = [];
+      running.ingest.events.on('committed', (commit: CommitInfo) => {
+        commits.push({ at: performance.now(), readings: commit.result.inserted, waitMax: Math.max(...commit.waitSeconds) });
+      });
+      // 10 readings every 20 ms: 500 readings/s, published at a steady pace until told to stop.
+      const published: number[] = [];
+      let stop = false;
+      // Also when the test fails half-way: the stream must not run on into the next test.
+      onTestFinished(() => {
+        stop = true;
+      });
+      const client = publisher;
+      const stream = (async () => {
+        for (let seq = 2; !stop; seq += 10) {
+          await publishBatch(
+            client,
+            readingsBatch(
+              LIVE,
+              'boot-a',
+              Array.from({ length: 10 }, (_, i) => seq + i),
+              Date.now,
+            ),
+          );
+          published.push(performance.now());
+          await pause(20);
+        }
+      })();
+
+      const baselineStart = performance.now();
+      await pause(1000);
+      const queryStart = performance.now();
+      const slow = `/api/v1/devices/${HISTORY}/readings?every=1s&agg=mean&from=${T0}&to=${T0 + 6_000_000}&limit=10000`;
+      // When the first answer came is at least one query's whole run, on a worker or (the failure) not.
+      let firstAnswerMs = Number.POSITIVE_INFINITY;
+      const queries = Array.from({ length: 4 }, () =>
+        apiGet<{ points: unknown[] }>(base, slow, undefined, HEAVY_QUERY_BUDGET_MS).then((answer) => {
+          firstAnswerMs = Math.min(firstAnswerMs, performance.now() - queryStart);
+          return answer;
+        }),
+      );
+      const latest: number[] = [];
+      let queriesDone = false;
+      const all = Promise.all(queries).finally(() => (queriesDone = true));
+      while (!queriesDone) {
+        latest.push((await apiGet(base, `/api/v1/devices/${LIVE}/latest`)).ms);
+        await pause(100);
       }
-    })();
+      const answers = await all;
+      const queryEnd = performance.now();
+      await pause(500); // let the commits of the last readings published during the queries land
+      stop = true;
+      await stream;
 
-    const baselineStart = performance.now();
-    await pause(1000);
-    const queryStart = performance.now();
-    const slow = `/api/v1/devices/${HISTORY}/readings?every=1s&agg=mean&from=${T0}&to=${T0 + 6_000_000}&limit=10000`;
-    // When the first answer came is at least one query's whole run, on a worker or (the failure) not.
-    let firstAnswerMs = Number.POSITIVE_INFINITY;
-    const queries = Array.from({ length: 4 }, () =>
-      apiGet<{ points: unknown[] }>(base, slow, undefined, HEAVY_QUERY_BUDGET_MS).then((answer) => {
-        firstAnswerMs = Math.min(firstAnswerMs, performance.now() - queryStart);
-        return answer;
-      }),
-    );
-    const latest: number[] = [];
-    let queriesDone = false;
-    const all = Promise.all(queries).finally(() => (queriesDone = true));
-    while (!queriesDone) {
-      latest.push((await apiGet(base, `/api/v1/devices/${LIVE}/latest`)).ms);
-      await pause(100);
-    }
-    const answers = await all;
-    const queryEnd = performance.now();
-    await pause(500); // let the commits of the last readings published during the queries land
-    stop = true;
-    await stream;
+      const rate = (from: number, to: number) => {
+        const stored = commits.filter((c) => c.at >= from && c.at < to).reduce((sum, c) => sum + c.readings, 0);
+        const sent = published.filter((at) => at >= from && at < to).length * 10;
+        const waits = commits.filter((c) => c.at >= from && c.at < to).map((c) => c.waitMax * 1000);
+        return {
+          storedPerSecond: (stored * 1000) / (to - from),
+          sentPerSecond: (sent * 1000) / (to - from),
+          maxWaitMs: Math.max(...waits),
+        };
+      };
+      const baseline = rate(baselineStart, queryStart);
+      const underLoad = rate(queryStart, queryEnd);
+      const figures = {
+        queryMs: Math.round(queryEnd - queryStart),
+        firstAnswerMs: Math.round(firstAnswerMs),
+        baseline: {
+          stored: Math.round(baseline.storedPerSecond),
+          sent: Math.round(baseline.sentPerSecond),
+          maxWaitMs: Math.round(baseline.maxWaitMs),
+        },
+        underLoad: {
+          stored: Math.round(underLoad.storedPerSecond),
+          sent: Math.round(underLoad.sentPerSecond),
+          maxWaitMs: Math.round(underLoad.maxWaitMs),
+        },
+        latestMaxMs: Math.round(Math.max(...latest)),
+      };
+      console.info(`ingest while 4 heavy queries run: ${JSON.stringify(figures)}`);
 
-    const rate = (from: number, to: number) => {
-      const stored = commits.filter((c) => c.at >= from && c.at < to).reduce((sum, c) => sum + c.readings, 0);
-      const sent = published.filter((at) => at >= from && at < to).length * 10;
-      const waits = commits.filter((c) => c.at >= from && c.at < to).map((c) => c.waitMax * 1000);
-      return { storedPerSecond: (stored * 1000) / (to - from), sentPerSecond: (sent * 1000) / (to - from), maxWaitMs: Math.max(...waits) };
-    };
-    const baseline = rate(baselineStart, queryStart);
-    const underLoad = rate(queryStart, queryEnd);
-    const figures = {
-      queryMs: Math.round(queryEnd - queryStart),
-      firstAnswerMs: Math.round(firstAnswerMs),
-      baseline: { stored: Math.round(baseline.storedPerSecond), sent: Math.round(baseline.sentPerSecond), maxWaitMs: Math.round(baseline.maxWaitMs) },
-      underLoad: { stored: Math.round(underLoad.storedPerSecond), sent: Math.round(underLoad.sentPerSecond), maxWaitMs: Math.round(underLoad.maxWaitMs) },
-      latestMaxMs: Math.round(Math.max(...latest)),
-    };
-    console.info(`ingest while 4 heavy queries run: ${JSON.stringify(figures)}`);
-
-    expect(answers.map((answer) => [answer.status, answer.body.points.length])).toEqual(Array(4).fill([200, 10_000]));
-    expect(figures.queryMs).toBeGreaterThan(500); // the queries were heavy enough to matter
-    expect(underLoad.storedPerSecond).toBeGreaterThan(0.8 * underLoad.sentPerSecond);
-    // Arrival to commit (50 ms of it is the batching delay) and /latest: if a query held the thread
-    // that ingests and answers, either would wait a whole query's run, at least as long as the first
-    // answer took. Measured against that in the same run, not in ms: a loaded machine slows both.
-    expect(underLoad.maxWaitMs).toBeLessThan(figures.firstAnswerMs / 2);
-    expect(figures.latestMaxMs).toBeLessThan(figures.firstAnswerMs / 2);
-    expect(latest.length).toBeGreaterThanOrEqual(3);
-  });
+      expect(answers.map((answer) => [answer.status, answer.body.points.length])).toEqual(Array(4).fill([200, 10_000]));
+      expect(figures.queryMs).toBeGreaterThan(500); // the queries were heavy enough to matter
+      expect(underLoad.storedPerSecond).toBeGreaterThan(0.8 * underLoad.sentPerSecond);
+      // Arrival to commit (50 ms of it is the batching delay) and /latest: if a query held the thread
+      // that ingests and answers, either would wait a whole query's run, at least as long as the first
+      // answer took. Measured against that in the same run, not in ms: a loaded machine slows both.
+      expect(underLoad.maxWaitMs).toBeLessThan(figures.firstAnswerMs / 2);
+      expect(figures.latestMaxMs).toBeLessThan(figures.firstAnswerMs / 2);
+      expect(latest.length).toBeGreaterThanOrEqual(3);
+    },
+  );
 
   it('says so on /readyz while the store cannot be written, answers /latest fast meanwhile, and loses nothing', async () => {
     const { backend: running, base } = await start({ ingest: { retryMaxDelayMs: 200 } });

@@ -48,14 +48,18 @@ describe('Paho MQTT 3.1.1 interoperability suite', () => {
     expect(paho.connected).toBe(true);
     expect(await denied('subscribe', 'backend')).toBe(before + 2);
     // Logged as a warning once per client, then at debug level.
-    expect(server.log.find('subscribe denied', { clientId: 'myclientid', topic: PAHO_NOSUBSCRIBE }).map((line) => line.level)).toEqual([40, 20]);
+    expect(server.log.find('subscribe denied', { clientId: 'myclientid', topic: PAHO_NOSUBSCRIBE }).map((line) => line.level)).toEqual([
+      40, 20,
+    ]);
   });
 });
 
 describe('deny rules on SUBSCRIBE and delivery', () => {
   it('refuse every filter that could only match fenced topics, even to a role allowed everything', async () => {
     const backend = await track(connectAs(server.url, USERS.backend));
-    expect(await grants(backend, [PAHO_NOSUBSCRIBE, 'fenced/#', 'fenced/+', 'fenced', 'fenced/valve/+'])).toEqual([128, 128, 128, 128, 128]);
+    expect(await grants(backend, [PAHO_NOSUBSCRIBE, 'fenced/#', 'fenced/+', 'fenced', 'fenced/valve/+'])).toEqual([
+      128, 128, 128, 128, 128,
+    ]);
     expect(await grants(backend, ['fenced-not', 'test/nosubscribe/more'])).toEqual([1, 1]);
   });
 
@@ -77,8 +81,14 @@ describe('deny rules on SUBSCRIBE and delivery', () => {
     const open = ['test/open retained-open', 'test/open live-open'];
     const testLines = (lines: string[]) => lines.filter((line) => line.startsWith('test/'));
     // Both fenced messages reached the delivery check for both subscribers and were withheld there.
-    await waitFor(async () => (await dropped('forward_denied')) >= withheldBefore + 4, { timeoutMs: 5000, what: 'four withheld deliveries' });
-    await waitFor(() => open.every((line) => hashInbox.includes(line) && testInbox.includes(line)), { timeoutMs: 5000, what: 'the open topic on # and test/#' });
+    await waitFor(async () => (await dropped('forward_denied')) >= withheldBefore + 4, {
+      timeoutMs: 5000,
+      what: 'four withheld deliveries',
+    });
+    await waitFor(() => open.every((line) => hashInbox.includes(line) && testInbox.includes(line)), {
+      timeoutMs: 5000,
+      what: 'the open topic on # and test/#',
+    });
     expect(testLines(hashInbox).sort()).toEqual([...open].sort());
     expect(testLines(testInbox).sort()).toEqual([...open].sort());
     expect(await dropped('forward_denied')).toBe(withheldBefore + 4);
@@ -123,7 +133,9 @@ describe('deny rules on PUBLISH', () => {
     expect(await grants(backend, ['telemetry/v1/#'])).toEqual([1]);
     const [willsBefore, publishesBefore] = [await denied('will', 'device'), await denied('publish', 'device')];
     await expect(
-      connectAs(server.url, USERS.devB, { will: { topic: 'telemetry/v1/dev-b/status', payload: Buffer.from('offline'), qos: 1, retain: true } }),
+      connectAs(server.url, USERS.devB, {
+        will: { topic: 'telemetry/v1/dev-b/status', payload: Buffer.from('offline'), qos: 1, retain: true },
+      }),
     ).rejects.toMatchObject({ code: 5 });
     const devB = await track(connectAs(server.url, USERS.devB));
     await devB.publishAsync('telemetry/v1/dev-b/readings', 'fenced', { qos: 1 });

@@ -32,7 +32,7 @@ describe('authentication', () => {
     expect(JSON.stringify(server.log.lines)).not.toContain('pw-dev-a');
   });
 
-  it("refuses a device whose client id is not its user name (CONNACK 2)", async () => {
+  it('refuses a device whose client id is not its user name (CONNACK 2)', async () => {
     await expect(connectAs(server.url, USERS.devA, { clientId: 'dev-b' })).rejects.toMatchObject({ code: 2 });
     await expect(connectAs(server.url, USERS.devA, { clientId: '' })).rejects.toMatchObject({ code: 2 });
   });
@@ -53,7 +53,9 @@ describe('topic rights', () => {
     expect(received).toEqual(['telemetry/v1/dev-a/readings mine']);
     expect(devA.connected).toBe(true);
     expect(await metricValue(server.broker, 'furnace_broker_denied_total', { kind: 'publish', role: 'device' })).toBe(before + 2);
-    expect(await metricValue(server.broker, 'furnace_broker_messages_dropped_total', { reason: 'publish_denied' })).toBeGreaterThanOrEqual(2);
+    expect(await metricValue(server.broker, 'furnace_broker_messages_dropped_total', { reason: 'publish_denied' })).toBeGreaterThanOrEqual(
+      2,
+    );
   });
 
   it("does not let device A subscribe to device B's data or commands (SUBACK 0x80), only to its own commands", async () => {
@@ -112,9 +114,9 @@ describe('stored confirmations (telemetry/v1/{device}/stored)', () => {
   it("does not let a device subscribe to another device's stored topic (SUBACK 0x80)", async () => {
     const devA = await track(connectAs(server.url, USERS.devA));
     const received = inbox(devA);
-    expect(await grants(devA, ['telemetry/v1/dev-b/stored', 'telemetry/v1/+/stored', 'telemetry/v1/dev-a/#', 'telemetry/v1/dev-a/stored'])).toEqual([
-      128, 128, 128, 1,
-    ]);
+    expect(
+      await grants(devA, ['telemetry/v1/dev-b/stored', 'telemetry/v1/+/stored', 'telemetry/v1/dev-a/#', 'telemetry/v1/dev-a/stored']),
+    ).toEqual([128, 128, 128, 1]);
     const backend = await track(connectAs(server.url, USERS.backend));
     await backend.publishAsync('telemetry/v1/dev-b/stored', 'for-b', { qos: 1 });
     await backend.publishAsync('telemetry/v1/dev-a/stored', 'for-a', { qos: 1 });
@@ -245,7 +247,14 @@ describe('commands (cmd/v1/{device}/{command} and .../reply)', () => {
       const parsed = parseTopic(topic);
       if (parsed?.kind !== 'command') return;
       const request = JSON.parse(payload.toString()) as Command;
-      const reply: CommandReply = { v: 1, requestId: request.requestId, command: parsed.command, outcome: 'ok', data: { from: 'dev-a' }, ts: Date.now() };
+      const reply: CommandReply = {
+        v: 1,
+        requestId: request.requestId,
+        command: parsed.command,
+        outcome: 'ok',
+        data: { from: 'dev-a' },
+        ts: Date.now(),
+      };
       devA.client.publish(topics.commandReply(parsed.device, parsed.command), JSON.stringify(reply), { qos: 1 });
     });
     for (const user of [USERS.backend, USERS.admin]) {
@@ -257,7 +266,11 @@ describe('commands (cmd/v1/{device}/{command} and .../reply)', () => {
       await waitFor(() => replies.length > 0, { timeoutMs: 5000, what: `dev-a's reply to ${user.username}` });
       const [line] = replies;
       expect(line?.startsWith('cmd/v1/dev-a/ping/reply ')).toBe(true);
-      expect(JSON.parse(line?.slice('cmd/v1/dev-a/ping/reply '.length) ?? '')).toMatchObject({ requestId: request.requestId, outcome: 'ok', data: { from: 'dev-a' } });
+      expect(JSON.parse(line?.slice('cmd/v1/dev-a/ping/reply '.length) ?? '')).toMatchObject({
+        requestId: request.requestId,
+        outcome: 'ok',
+        data: { from: 'dev-a' },
+      });
     }
     expect(devA.received.map((line) => line.split(' ')[0])).toEqual(['cmd/v1/dev-a/ping', 'cmd/v1/dev-a/ping']);
   });
@@ -269,11 +282,15 @@ describe('wills', () => {
     const received = inbox(backend);
     await backend.subscribeAsync('telemetry/v1/+/status', { qos: 1 });
     await expect(
-      connectAs(server.url, USERS.devA, { will: { topic: 'telemetry/v1/dev-b/status', payload: Buffer.from('offline'), qos: 1, retain: true } }),
+      connectAs(server.url, USERS.devA, {
+        will: { topic: 'telemetry/v1/dev-b/status', payload: Buffer.from('offline'), qos: 1, retain: true },
+      }),
     ).rejects.toMatchObject({ code: 5 });
     expect(await metricValue(server.broker, 'furnace_broker_denied_total', { kind: 'will', role: 'device' })).toBe(1);
     // Its own will is delivered when it drops off without DISCONNECT.
-    const devA = await connectAs(server.url, USERS.devA, { will: { topic: 'telemetry/v1/dev-a/status', payload: Buffer.from('offline'), qos: 1, retain: true } });
+    const devA = await connectAs(server.url, USERS.devA, {
+      will: { topic: 'telemetry/v1/dev-a/status', payload: Buffer.from('offline'), qos: 1, retain: true },
+    });
     devA.stream.destroy();
     await waitFor(() => received.length > 0, { timeoutMs: 5000, what: "dev-a's will" });
     expect(received).toEqual(['telemetry/v1/dev-a/status offline']);
@@ -285,7 +302,9 @@ describe('credentials reload', () => {
     const newcomer = { username: 'dev-c', role: 'device', password: 'pw-dev-c' } as const;
     await expect(connectAs(server.url, newcomer)).rejects.toMatchObject({ code: 4 });
     await writeUsers(server.passwordFile, [...Object.values(USERS), newcomer]);
-    const devC = await track(waitFor(() => connectAs(server.url, newcomer).catch(() => undefined), { timeoutMs: 5000, what: 'dev-c to be accepted' }));
+    const devC = await track(
+      waitFor(() => connectAs(server.url, newcomer).catch(() => undefined), { timeoutMs: 5000, what: 'dev-c to be accepted' }),
+    );
     const closed = new Promise<void>((resolve) => devC.once('close', () => resolve()));
     await writeUsers(server.passwordFile, Object.values(USERS));
     await closed;

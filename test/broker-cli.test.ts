@@ -52,7 +52,10 @@ async function broker(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Runn
 describe('furnace-broker passwd', () => {
   it('manages users from the command line, the password piped on stdin', async () => {
     const file = join(dir, 'passwd-users');
-    expect(await cli(['passwd', 'add', 'furnace-1', '--role', 'device', '--file', file], 'secret-1\n')).toMatchObject({ code: 0, stdout: `added furnace-1 (device) in ${file}\n` });
+    expect(await cli(['passwd', 'add', 'furnace-1', '--role', 'device', '--file', file], 'secret-1\n')).toMatchObject({
+      code: 0,
+      stdout: `added furnace-1 (device) in ${file}\n`,
+    });
     expect((await cli(['passwd', 'add', 'ops', '--role', 'admin', '--password', 'secret-2', '--file', file])).code).toBe(0);
     expect((await cli(['passwd', 'list', '--file', file])).stdout).toBe('furnace-1\tdevice\nops\tadmin\n');
     expect((await cli(['passwd', 'remove', 'ops', '--file', file])).stdout).toBe(`removed ops from ${file}\n`);
@@ -67,16 +70,33 @@ describe('furnace-broker', () => {
     const [port] = await freePorts(1);
     const result = await cli(['--port', String(port)]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/CONTRACT_SETTINGS_INVALID: invalid settings:\n {2}auth\.passwordFile is not set and auth\.allowAnonymous is false/);
+    expect(result.stderr).toMatch(
+      /CONTRACT_SETTINGS_INVALID: invalid settings:\n {2}auth\.passwordFile is not set and auth\.allowAnonymous is false/,
+    );
   });
 
   it('prints the settings in force with --print-config, credentials inside URLs masked, and exits', async () => {
     const file = join(dir, 'print-users');
     const redisUrl = 'redis://furnace:redis-secret@10.0.0.5:6379/2';
-    const result = await cli(['--port', '1999', '--password-file', file, '--persistence', 'redis', '--redis-url', redisUrl, '--print-config']);
+    const result = await cli([
+      '--port',
+      '1999',
+      '--password-file',
+      file,
+      '--persistence',
+      'redis',
+      '--redis-url',
+      redisUrl,
+      '--print-config',
+    ]);
     expect(result.code).toBe(0);
     expect(result.stdout).not.toContain('redis-secret');
-    const settings = JSON.parse(result.stdout) as { tcp: { port: number }; auth: { passwordFile: string }; persistence: { backend: string; redisUrl: string }; logLevel: string };
+    const settings = JSON.parse(result.stdout) as {
+      tcp: { port: number };
+      auth: { passwordFile: string };
+      persistence: { backend: string; redisUrl: string };
+      logLevel: string;
+    };
     expect(settings.persistence).toMatchObject({ backend: 'redis', redisUrl: 'redis://furnace:********@10.0.0.5:6379/2' });
     expect([settings.tcp.port, settings.auth.passwordFile, settings.logLevel]).toEqual([1999, file, 'info']);
   });

@@ -73,7 +73,12 @@ describeWithProgram('mosquitto_pub', 'mosquitto-clients', 'mosquitto clients and
   }
 
   /** mosquitto_sub for one message; resolves once it has subscribed, with a promise of what it prints. */
-  async function subscribeOnce(transport: Transport, user: TestUser, clientId: string, filter: string): Promise<{ output: Promise<string> }> {
+  async function subscribeOnce(
+    transport: Transport,
+    user: TestUser,
+    clientId: string,
+    filter: string,
+  ): Promise<{ output: Promise<string> }> {
     // Its output is block-buffered into a pipe: learn of the subscription from the broker instead.
     const subscribed = new Promise<void>((resolve) => {
       const onSubscribe = (_subscriptions: unknown, client: { id: string }) => {
@@ -83,7 +88,18 @@ describeWithProgram('mosquitto_pub', 'mosquitto-clients', 'mosquitto clients and
       };
       server.broker.aedes.on('subscribe', onSubscribe);
     });
-    const sub = await startProcess(mosquittoSub, [...connectionArgs(transport, user, clientId), '-q', '1', '-t', filter, '-v', '-C', '1', '-W', '10']);
+    const sub = await startProcess(mosquittoSub, [
+      ...connectionArgs(transport, user, clientId),
+      '-q',
+      '1',
+      '-t',
+      filter,
+      '-v',
+      '-C',
+      '1',
+      '-W',
+      '10',
+    ]);
     await subscribed;
     // Wrapped: an async function's returned promise would otherwise be awaited along with it.
     const output = sub.waitForExit(10_000).then((exit) => {
@@ -108,7 +124,10 @@ describeWithProgram('mosquitto_pub', 'mosquitto-clients', 'mosquitto clients and
   it.skipIf(openssl.skip)('log a device in by its client certificate, without a password', async () => {
     const received = await subscribeOnce({ kind: 'tcp' }, USERS.backend, 'backend-cert', 'telemetry/v1/+/readings');
     const certificate = certs.clients['dev-a'];
-    expect(await publish({ kind: 'tls', certificate }, undefined, 'dev-a', 'telemetry/v1/dev-a/readings', 'by certificate')).toEqual({ code: 0, stderr: '' });
+    expect(await publish({ kind: 'tls', certificate }, undefined, 'dev-a', 'telemetry/v1/dev-a/readings', 'by certificate')).toEqual({
+      code: 0,
+      stderr: '',
+    });
     expect(await received.output).toBe('telemetry/v1/dev-a/readings by certificate');
     // The certificate names the user: its rights are dev-a's, and a name without an account gets nothing.
     const stranger = await publish({ kind: 'tls', certificate: certs.clients.stranger }, undefined, 'stranger', 'x', 'y');
@@ -128,7 +147,9 @@ describeWithProgram('mosquitto_pub', 'mosquitto-clients', 'mosquitto clients and
     const url = `ws://127.0.0.1:${server.broker.ports.ws}/mqtt`;
     const backend = await connectAs(server.url, USERS.backend);
     clients.push(backend);
-    const message = new Promise<string>((resolve) => backend.once('message', (topic, payload) => resolve(`${topic} ${payload.toString()}`)));
+    const message = new Promise<string>((resolve) =>
+      backend.once('message', (topic, payload) => resolve(`${topic} ${payload.toString()}`)),
+    );
     await backend.subscribeAsync('telemetry/v1/+/readings', { qos: 1 });
     const device = await connectAs(url, USERS.devA);
     clients.push(device);

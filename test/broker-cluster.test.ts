@@ -26,7 +26,18 @@ describeWithProgram('redis-server', 'redis-server', 'two broker processes on one
     await writeUsers(passwordFile, Object.values(USERS));
     const ports = await freePorts(2);
     for (const [index, port] of ports.entries()) {
-      const args = ['--host', '127.0.0.1', '--port', String(port), '--password-file', passwordFile, '--persistence', 'redis', '--redis-url', redis.url];
+      const args = [
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--password-file',
+        passwordFile,
+        '--persistence',
+        'redis',
+        '--redis-url',
+        redis.url,
+      ];
       nodes.push(await startCli('broker', args, { FURNACE_BROKER_BROKER_ID: `node-${index + 1}` }));
       urls.push(`mqtt://127.0.0.1:${port}`);
     }
@@ -44,7 +55,9 @@ describeWithProgram('redis-server', 'redis-server', 'two broker processes on one
 
   it('delivers to a subscriber on one node what a client publishes on the other', async () => {
     const backend = await track(connectAs(one(), USERS.backend));
-    const message = new Promise<string>((resolve) => backend.once('message', (topic, payload) => resolve(`${topic} ${payload.toString()}`)));
+    const message = new Promise<string>((resolve) =>
+      backend.once('message', (topic, payload) => resolve(`${topic} ${payload.toString()}`)),
+    );
     await backend.subscribeAsync('telemetry/v1/+/readings', { qos: 1 });
     const device = await track(connectAs(two(), USERS.devA));
     await device.publishAsync('telemetry/v1/dev-a/readings', 'across nodes', { qos: 1 });
@@ -56,7 +69,9 @@ describeWithProgram('redis-server', 'redis-server', 'two broker processes on one
     // QoS 2: aedes stores a retained message before PUBREC, but sends a QoS 1 PUBACK before storing it.
     await device.publishAsync('telemetry/v1/dev-b/status', 'online (retained)', { qos: 2, retain: true });
     const viewer = await track(connectAs(two(), USERS.viewer));
-    const retained = new Promise<[string, boolean]>((resolve) => viewer.once('message', (_t, payload, packet) => resolve([payload.toString(), packet.retain])));
+    const retained = new Promise<[string, boolean]>((resolve) =>
+      viewer.once('message', (_t, payload, packet) => resolve([payload.toString(), packet.retain])),
+    );
     await viewer.subscribeAsync('telemetry/v1/dev-b/status', { qos: 1 });
     expect(await retained).toEqual(['online (retained)', true]);
   });
@@ -65,7 +80,9 @@ describeWithProgram('redis-server', 'redis-server', 'two broker processes on one
     // Nodes learn of each other's subscriptions through a $SYS/sub/add broadcast over Redis (aedes-persistence):
     // a publish on node two before that arrives would not be queued for the session. Wait for it, as node two sees it.
     const watcher = await track(connectAs(two(), USERS.admin));
-    const known = new Promise<void>((resolve) => watcher.on('message', (_t, payload) => payload.toString().includes('backend-roaming') && resolve()));
+    const known = new Promise<void>((resolve) =>
+      watcher.on('message', (_t, payload) => payload.toString().includes('backend-roaming') && resolve()),
+    );
     await watcher.subscribeAsync('$SYS/sub/add', { qos: 0 });
     const away = await connectAs(one(), USERS.backend, { clientId: 'backend-roaming', clean: false });
     await away.subscribeAsync('telemetry/v1/+/readings', { qos: 1 });

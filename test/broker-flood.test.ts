@@ -42,7 +42,11 @@ import(workerData.aedes).then(async ({ Aedes }) => {
 describe('flood with a frozen subscriber', () => {
   // Fails once aedes/mqemitter fix the crash: then broker/guards/mq-guards.ts can drop its recursion guard.
   it('crashes bare aedes when the frozen subscriber is killed (the failure reproduced)', async () => {
-    const worker = new Worker(BARE_AEDES, { eval: true, workerData: { aedes: import.meta.resolve('aedes') }, resourceLimits: { stackSizeMb: 1 } });
+    const worker = new Worker(BARE_AEDES, {
+      eval: true,
+      workerData: { aedes: import.meta.resolve('aedes') },
+      resourceLimits: { stackSizeMb: 1 },
+    });
     workers.push(worker);
     let queued = 0;
     let port = 0;
@@ -75,14 +79,19 @@ const largestGap = (times: number[]) => times.slice(1).reduce((gap, time, i) => 
 
 /** Waits for the broker to have disconnected `clientId` (a frozen client, not reading, would never notice). */
 async function disconnectedByBroker(server: TestBroker, clientId: string): Promise<void> {
-  await waitFor(() => server.log.find('client disconnected', { clientId }).length > 0, { timeoutMs: 10_000, what: `the broker to disconnect ${clientId}` });
+  await waitFor(() => server.log.find('client disconnected', { clientId }).length > 0, {
+    timeoutMs: 10_000,
+    what: `the broker to disconnect ${clientId}`,
+  });
 }
 
 /** A message sent now reaches `subscriber` (on `topic`, which it subscribes to). */
 async function stillDelivers(url: string, subscriber: MqttClient, topic: string): Promise<void> {
   const probe = await connectAs(url, USERS.admin, { clientId: `probe-${Math.random().toString(36).slice(2)}` });
   clients.push(probe);
-  const got = new Promise<void>((resolve) => subscriber.on('message', (t, payload) => t === topic && payload.toString() === 'probe' && resolve()));
+  const got = new Promise<void>((resolve) =>
+    subscriber.on('message', (t, payload) => t === topic && payload.toString() === 'probe' && resolve()),
+  );
   await probe.publishAsync(topic, 'probe', { qos: 1 });
   await got;
 }
@@ -158,12 +167,16 @@ describe('our broker, same floods', () => {
   });
 
   it('disconnects a frozen subscriber whose queue overflows, and counts it', async () => {
-    const server = await startTestBroker({ settings: { 'limits.publishRatePerSecond': '0', 'limits.subscriberStallMs': '50', 'limits.maxQueuedMessages': '200' } });
+    const server = await startTestBroker({
+      settings: { 'limits.publishRatePerSecond': '0', 'limits.subscriberStallMs': '50', 'limits.maxQueuedMessages': '200' },
+    });
     brokers.push(server);
     const frozen = await rawSubscriber(server.port, 'frozen', 'flood/#', 0, admin);
     raws.push(frozen);
     freeze(frozen);
-    raws.push(...(await flood(server.port, { publishers: 1, messagesEach: 5000, topic: 'flood/x', payloadBytes: 4096, credentials: admin })));
+    raws.push(
+      ...(await flood(server.port, { publishers: 1, messagesEach: 5000, topic: 'flood/x', payloadBytes: 4096, credentials: admin })),
+    );
     await disconnectedByBroker(server, 'frozen');
     expect(await metricValue(server.broker, 'furnace_broker_limit_hits_total', { limit: 'subscriber_queue' })).toBe(1);
     expect(server.log.find('subscriber queue full: client disconnected', { clientId: 'frozen' })).toHaveLength(1);

@@ -38,7 +38,9 @@ const tcpConnections = (server: TestBroker) => metricValue(server.broker, 'furna
 
 /** How many sockets this process may open (each connection costs two here: client and broker side). */
 function openFileLimit(): number {
-  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
   return Number(line?.split(/\s+/)[3] ?? 1024);
 }
 
@@ -82,7 +84,9 @@ describe('connection limits', () => {
     await Promise.all(halfOpen.map((raw) => raw.ended)); // closed by the broker, not by us
     expect(await metricValue(server.broker, 'furnace_broker_limit_hits_total', { limit: 'connect_timeout' })).toBe(count);
     // Logged once for the address, not once per connection.
-    expect(server.log.find('no CONNECT within limits.connectTimeoutMs: connection closed').filter((line) => line.level === 40)).toHaveLength(1);
+    expect(
+      server.log.find('no CONNECT within limits.connectTimeoutMs: connection closed').filter((line) => line.level === 40),
+    ).toHaveLength(1);
     await waitFor(async () => (await tcpConnections(server)) <= 2, {
       timeoutMs: 5000,
       what: 'the broker to let go of the half-open connections',
@@ -110,7 +114,9 @@ describe('publish rate', () => {
     await waitFor(() => received.length === 60, { timeoutMs: 5000, what: 'all 60 readings' });
     expect(received).toEqual(Array.from({ length: 60 }, (_, i) => i));
     expect(await metricValue(server.broker, 'furnace_broker_limit_hits_total', { limit: 'publish_rate' })).toBeGreaterThan(0);
-    expect(server.log.find('publish rate exceeded: client slowed down', { clientId: 'dev-a' }).filter((line) => line.level === 40)).toHaveLength(1);
+    expect(
+      server.log.find('publish rate exceeded: client slowed down', { clientId: 'dev-a' }).filter((line) => line.level === 40),
+    ).toHaveLength(1);
     expect(device.connected).toBe(true);
   });
 });

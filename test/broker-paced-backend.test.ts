@@ -57,7 +57,10 @@ describe('a slow backend under a burst', () => {
       },
     });
     brokers.push(server);
-    const stranger = await rawSubscriber(server.port, 'stranger', 'telemetry/v1/#', 1, { username: USERS.admin.username, password: USERS.admin.password });
+    const stranger = await rawSubscriber(server.port, 'stranger', 'telemetry/v1/#', 1, {
+      username: USERS.admin.username,
+      password: USERS.admin.password,
+    });
     raws.push(stranger);
     freeze(stranger);
     const backend = await slowBackend(server.url);
@@ -101,9 +104,14 @@ describe('a slow backend under a burst', () => {
   });
 
   it('a backend that stops reading altogether holds everyone back only until drainTimeoutMs, then is dropped', async () => {
-    const server = await startTestBroker({ settings: { 'limits.publishRatePerSecond': '0', 'limits.subscriberStallMs': '50', 'limits.drainTimeoutMs': '1500' } });
+    const server = await startTestBroker({
+      settings: { 'limits.publishRatePerSecond': '0', 'limits.subscriberStallMs': '50', 'limits.drainTimeoutMs': '1500' },
+    });
     brokers.push(server);
-    const frozen = await rawSubscriber(server.port, 'frozen-backend', 'telemetry/v1/#', 1, { username: USERS.backend.username, password: USERS.backend.password });
+    const frozen = await rawSubscriber(server.port, 'frozen-backend', 'telemetry/v1/#', 1, {
+      username: USERS.backend.username,
+      password: USERS.backend.password,
+    });
     raws.push(frozen);
     freeze(frozen);
     const healthy = await connectAs(server.url, USERS.admin, { clientId: 'healthy' });
@@ -115,9 +123,14 @@ describe('a slow backend under a burst', () => {
     clients.push(device);
     const count = 3000; // 12 MB
     const payload = Buffer.alloc(4096, 0x42);
-    await Promise.all(Array.from({ length: count }, () => device.publishAsync(`telemetry/v1/${USERS.devA.username}/readings`, payload, { qos: 1 })));
+    await Promise.all(
+      Array.from({ length: count }, () => device.publishAsync(`telemetry/v1/${USERS.devA.username}/readings`, payload, { qos: 1 })),
+    );
     await waitFor(() => got === count, { timeoutMs: 30_000, what: `the healthy subscriber to get all ${count} messages` });
-    await waitFor(() => server.log.find('client disconnected', { clientId: 'frozen-backend' }).length > 0, { timeoutMs: 10_000, what: 'the frozen backend to be dropped' });
+    await waitFor(() => server.log.find('client disconnected', { clientId: 'frozen-backend' }).length > 0, {
+      timeoutMs: 10_000,
+      what: 'the frozen backend to be dropped',
+    });
     expect(await metricValue(server.broker, 'furnace_broker_limit_hits_total', { limit: 'subscriber_paced' })).toBeGreaterThanOrEqual(1);
     expect(await metricValue(server.broker, 'furnace_broker_limit_hits_total', { limit: 'drain_timeout' })).toBe(1);
     expect(await metricValue(server.broker, 'furnace_broker_limit_hits_total', { limit: 'subscriber_queue' })).toBe(0);

@@ -15,7 +15,9 @@ const raws: RawClient[] = [];
 const clients: MqttClient[] = [];
 
 beforeAll(async () => {
-  server = await startTestBroker({ settings: { 'limits.maxPacketBytes': String(MAX_PACKET), 'limits.maxClientIdLength': '40', 'sys.heartbeatIntervalMs': '1000' } });
+  server = await startTestBroker({
+    settings: { 'limits.maxPacketBytes': String(MAX_PACKET), 'limits.maxClientIdLength': '40', 'sys.heartbeatIntervalMs': '1000' },
+  });
 });
 afterAll(() => server.stop());
 afterEach(async () => {
@@ -89,13 +91,19 @@ describe('bad clients', () => {
     expect(await twice.connack({ clientId: 'twice', ...admin })).toBe(0);
     twice.write(encodeSubscribe(1, [{ topic: 'a', qos: 0 }]));
     await twice.next(9);
-    twice.write(Buffer.concat([Buffer.from([0x10]), remainingLength(12), Buffer.from('\u0000\u0004MQTT\u0004\u0002\u0000\u003c\u0000\u0000')]));
+    twice.write(
+      Buffer.concat([Buffer.from([0x10]), remainingLength(12), Buffer.from('\u0000\u0004MQTT\u0004\u0002\u0000\u003c\u0000\u0000')]),
+    );
     await twice.ended;
     await brokerStillServes();
   });
 
   it('closes connections that send garbage instead of CONNECT, and goes on serving', async () => {
-    const garbage = [Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]), Buffer.from([0x10, 0x04, 0x00, 0x02, 0x41, 0x42])];
+    const garbage = [
+      Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+      Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]),
+      Buffer.from([0x10, 0x04, 0x00, 0x02, 0x41, 0x42]),
+    ];
     const connections = await Promise.all(garbage.map(() => raw()));
     connections.forEach((connection, i) => connection.write(garbage[i] as Buffer));
     await Promise.all(connections.map((connection) => connection.ended));
@@ -158,7 +166,9 @@ describe('MQTT features', () => {
     // A new subscriber gets the retained status at once.
     const viewer = await connectAs(server.url, USERS.viewer);
     clients.push(viewer);
-    const retained = new Promise<[string, boolean]>((resolve) => viewer.once('message', (_t, payload, packet) => resolve([payload.toString(), packet.retain])));
+    const retained = new Promise<[string, boolean]>((resolve) =>
+      viewer.once('message', (_t, payload, packet) => resolve([payload.toString(), packet.retain])),
+    );
     await viewer.subscribeAsync('telemetry/v1/+/status', { qos: 1 });
     expect(await retained).toEqual(['online', true]);
   });
@@ -176,4 +186,3 @@ describe('MQTT features', () => {
     client.write(DISCONNECT);
   });
 });
-

@@ -83,8 +83,11 @@ describeWithProgram('redis-server', 'redis-server', 'persistent sessions on Redi
   it('keeps in the session only the filters the client was granted', async () => {
     const { client } = await persistent(USERS.devA, 'dev-a');
     expect(await grants(client, ['cmd/v1/dev-a/+', 'cmd/v1/dev-b/+', 'telemetry/v1/#'])).toEqual([1, 128, 128]);
-    const persistence = (server.broker.aedes as unknown as { persistence: { subscriptionsByClient(client: { id: string }): Promise<Array<{ topic: string }>> } })
-      .persistence;
+    const persistence = (
+      server.broker.aedes as unknown as {
+        persistence: { subscriptionsByClient(client: { id: string }): Promise<Array<{ topic: string }>> };
+      }
+    ).persistence;
     const stored = await persistence.subscriptionsByClient({ id: 'dev-a' });
     expect(stored.map((sub) => sub.topic)).toEqual(['cmd/v1/dev-a/+']);
   });

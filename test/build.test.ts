@@ -2,7 +2,18 @@
 // build of an unchanged tree writes nothing, a deleted source's output goes, and the four bins of
 // package.json are executable, as `npx furnace-broker` needs.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,10 +40,12 @@ function build(dir: string): void {
 function distFiles(dir: string): Map<string, number> {
   const dist = join(dir, 'dist');
   const files = readdirSync(dist, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
-  return new Map(files.map((entry) => {
-    const path = join(entry.parentPath, entry.name);
-    return [relative(dist, path), statSync(path).mtimeMs];
-  }));
+  return new Map(
+    files.map((entry) => {
+      const path = join(entry.parentPath, entry.name);
+      return [relative(dist, path), statSync(path).mtimeMs];
+    }),
+  );
 }
 
 describe('npm run build', () => {
@@ -49,31 +62,43 @@ describe('npm run build', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes nothing when no source changed', () => {
-    const before = distFiles(dir);
-    expect(before.get('stack/start.js')).toBeDefined();
-    build(dir);
-    expect(distFiles(dir)).toEqual(before);
-  }, BUILD_TIMEOUT_MS);
+  it(
+    'writes nothing when no source changed',
+    () => {
+      const before = distFiles(dir);
+      expect(before.get('stack/start.js')).toBeDefined();
+      build(dir);
+      expect(distFiles(dir)).toEqual(before);
+    },
+    BUILD_TIMEOUT_MS,
+  );
 
-  it('removes the output of a source deleted since the last build', () => {
-    expect(existsSync(join(dir, 'dist/contract/build-probe.js'))).toBe(true);
-    expect(existsSync(join(dir, 'dist/dashboard/build-probe.js'))).toBe(true);
-    for (const probe of probes) rmSync(join(dir, probe));
-    build(dir);
-    const after = [...distFiles(dir).keys()];
-    expect(after.filter((file) => file.includes('build-probe'))).toEqual([]);
-    expect(after).toContain('stack/start.js');
-    expect(after).toContain('dashboard/main.js');
-  }, BUILD_TIMEOUT_MS);
+  it(
+    'removes the output of a source deleted since the last build',
+    () => {
+      expect(existsSync(join(dir, 'dist/contract/build-probe.js'))).toBe(true);
+      expect(existsSync(join(dir, 'dist/dashboard/build-probe.js'))).toBe(true);
+      for (const probe of probes) rmSync(join(dir, probe));
+      build(dir);
+      const after = [...distFiles(dir).keys()];
+      expect(after.filter((file) => file.includes('build-probe'))).toEqual([]);
+      expect(after).toContain('stack/start.js');
+      expect(after).toContain('dashboard/main.js');
+    },
+    BUILD_TIMEOUT_MS,
+  );
 
-  it('makes the bins of package.json executable, so that npx can run them', () => {
-    const bins = Object.values((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin);
-    expect(bins).toHaveLength(4);
-    for (const bin of bins) {
-      expect(statSync(join(dir, bin)).mode & 0o111, bin).toBe(0o111);
-      // Run as npx runs it: the file itself, through its #! line.
-      expect(execFileSync(join(dir, bin), ['--help'], { encoding: 'utf8' }), bin).toMatch(/\S/);
-    }
-  }, BUILD_TIMEOUT_MS);
+  it(
+    'makes the bins of package.json executable, so that npx can run them',
+    () => {
+      const bins = Object.values((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin);
+      expect(bins).toHaveLength(4);
+      for (const bin of bins) {
+        expect(statSync(join(dir, bin)).mode & 0o111, bin).toBe(0o111);
+        // Run as npx runs it: the file itself, through its #! line.
+        expect(execFileSync(join(dir, bin), ['--help'], { encoding: 'utf8' }), bin).toMatch(/\S/);
+      }
+    },
+    BUILD_TIMEOUT_MS,
+  );
 });

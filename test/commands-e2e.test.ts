@@ -47,7 +47,11 @@ describeWithProgram('socat', 'socat', 'commands through real processes', () => {
     const started = (stack = new FaultStack(users));
     await started.start();
     // The agent listens for commands once subscribed; until then a request would be lost (clean session).
-    await waitFor(async () => (await command(started.apiUrl, DEVICE, 'ping')).body.outcome === 'ok', { timeoutMs: 15_000, intervalMs: 200, what: 'the agent to answer a ping' });
+    await waitFor(async () => (await command(started.apiUrl, DEVICE, 'ping')).body.outcome === 'ok', {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+      what: 'the agent to answer a ping',
+    });
     return started;
   };
 
@@ -94,10 +98,16 @@ describeWithProgram('socat', 'socat', 'commands through real processes', () => {
 
     const killedAt = Date.now();
     await s.agent.kill();
-    await waitFor(async () => (await apiGet<{ devices: Array<{ device: string; state: string | null }> }>(s.apiUrl, '/api/v1/devices', null)).body.devices.find((d) => d.device === DEVICE)?.state === 'offline', {
-      timeoutMs: 10_000,
-      what: 'the device offline after its will',
-    });
+    await waitFor(
+      async () =>
+        (await apiGet<{ devices: Array<{ device: string; state: string | null }> }>(s.apiUrl, '/api/v1/devices', null)).body.devices.find(
+          (d) => d.device === DEVICE,
+        )?.state === 'offline',
+      {
+        timeoutMs: 10_000,
+        what: 'the device offline after its will',
+      },
+    );
     // Issue 13: a killed agent shows offline within 2 s of its will (the broker sends the will as the socket closes).
     expect(Date.now() - killedAt).toBeLessThan(2000);
     const offline = await command(s.apiUrl, DEVICE, 'ping', { timeoutMs: 5000 });
@@ -108,7 +118,12 @@ describeWithProgram('socat', 'socat', 'commands through real processes', () => {
 
   it('runs a redelivered request once and answers it twice, the same', async () => {
     const s = await up();
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${s.ports.mqtt}`, { protocolVersion: 4, username: users.backend.username, password: users.backend.password, clientId: 'test-commands-requester' });
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${s.ports.mqtt}`, {
+      protocolVersion: 4,
+      username: users.backend.username,
+      password: users.backend.password,
+      clientId: 'test-commands-requester',
+    });
     try {
       const replies: CommandReply[] = [];
       client.on('message', (_topic, payload) => {
@@ -146,7 +161,17 @@ describe('100 concurrent commands to 10 devices', () => {
     const url = `mqtt://127.0.0.1:${mqttPort}`;
     const base = `http://127.0.0.1:${httpPort}`;
     await startCli('broker', ['--host', '127.0.0.1', '--port', String(mqttPort), '--allow-anonymous']);
-    await startCli('backend', ['--host', '127.0.0.1', '--port', String(httpPort), '--mqtt-url', url, '--data-dir', join(dir, 'backend'), '--open-access']);
+    await startCli('backend', [
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(httpPort),
+      '--mqtt-url',
+      url,
+      '--data-dir',
+      join(dir, 'backend'),
+      '--open-access',
+    ]);
     const devices = Array.from({ length: 10 }, (_, i) => `load-${i + 1}`);
     for (const device of devices) {
       pairs.push(
@@ -165,7 +190,11 @@ describe('100 concurrent commands to 10 devices', () => {
       );
     }
     for (const device of devices) {
-      await waitFor(async () => (await command(base, device, 'ping')).body.outcome === 'ok', { timeoutMs: 20_000, intervalMs: 200, what: `${device} to answer a ping` });
+      await waitFor(async () => (await command(base, device, 'ping')).body.outcome === 'ok', {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        what: `${device} to answer a ping`,
+      });
     }
     const kinds = ['ping', 'outbox', 'read-now'];
     const timeoutMs = 5000;
@@ -177,7 +206,9 @@ describe('100 concurrent commands to 10 devices', () => {
     const answered = statuses.filter((status) => status === 200).length; // the agent's reply, whatever its outcome
     const ok = answers.filter((answer) => answer.status === 200 && answer.body.outcome === 'ok').length;
     const busy = statuses.filter((status) => status === 429).length;
-    process.stdout.write(`100 concurrent commands to 10 devices: ${answered} answered (${ok} ok), ${busy} refused busy (429), in ${Date.now() - started} ms\n`);
+    process.stdout.write(
+      `100 concurrent commands to 10 devices: ${answered} answered (${ok} ok), ${busy} refused busy (429), in ${Date.now() - started} ms\n`,
+    );
     expect(answered + busy).toBe(100);
     expect(answered).toBeGreaterThanOrEqual(40); // 4 in flight per device by default
     expect(ok).toBeGreaterThanOrEqual(answered - 5);

@@ -27,7 +27,13 @@ describe('SseParser', () => {
 describe('SeriesWindow', () => {
   it('folds live readings into the newest bucket, skips what history already holds, and stays bounded', () => {
     const window = new SeriesWindow(60_000, 10);
-    window.load([{ t: 0, value: 10, min: 5, max: 20, count: 60 }, { t: 60_000, value: 11, count: 3 }], 65_000);
+    window.load(
+      [
+        { t: 0, value: 10, min: 5, max: 20, count: 60 },
+        { t: 60_000, value: 11, count: 3 },
+      ],
+      65_000,
+    );
     expect(window.add(64_000, 99)).toBe(false); // before the history's end: counted already
     expect(window.add(70_000, 15)).toBe(true);
     expect(window.data.map((series) => series.at(-1))).toEqual([60_000, 12, 11, 15]);
@@ -40,7 +46,15 @@ describe('SeriesWindow', () => {
 
 describe('alarm order', () => {
   const alert = (overrides: Partial<ActiveAlert>): ActiveAlert => ({
-    id: 'a', rule: 'overheat', device: 'f', phase: 'firing', severity: 'critical', since: 1000, message: '', silenced: false, ...overrides,
+    id: 'a',
+    rule: 'overheat',
+    device: 'f',
+    phase: 'firing',
+    severity: 'critical',
+    since: 1000,
+    message: '',
+    silenced: false,
+    ...overrides,
   });
 
   it('an alarm acknowledged while pending needs attention again once it fires', () => {
@@ -72,7 +86,11 @@ describe('rule levels', () => {
       'furnace-1',
       'tc1',
     );
-    expect(levelsFor(rules).map((l) => [l.value, l.kind])).toEqual([[650, 'threshold'], [630, 'clear'], [700, 'threshold']]);
+    expect(levelsFor(rules).map((l) => [l.value, l.kind])).toEqual([
+      [650, 'threshold'],
+      [630, 'clear'],
+      [700, 'threshold'],
+    ]);
     expect([600, 660, 710].map((v) => severityOf(rules, v))).toEqual(['ok', 'warning', 'critical']);
   });
 });
@@ -80,7 +98,9 @@ describe('rule levels', () => {
 describe('index.html', () => {
   it('preloads every module of the page (api-types holds types only), so the first paint does not wait on one import level at a time', () => {
     const dir = join(import.meta.dirname, '..', 'backend', 'dashboard');
-    const modules = readdirSync(dir).filter((name) => name.endsWith('.ts') && !name.endsWith('.d.ts') && !['main.ts', 'api-types.ts'].includes(name));
+    const modules = readdirSync(dir).filter(
+      (name) => name.endsWith('.ts') && !name.endsWith('.d.ts') && !['main.ts', 'api-types.ts'].includes(name),
+    );
     const html = readFileSync(join(dir, 'index.html'), 'utf8');
     const preloaded = [...html.matchAll(/rel="modulepreload" href="\/dashboard\/([\w-]+)\.js"/g)].map((m) => `${m[1]}.ts`);
     expect(preloaded.sort()).toEqual(modules.sort());

@@ -24,8 +24,17 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'device-offline-'));
   broker = await startTestBroker();
   const rules = [{ id: 'agent-offline', kind: 'offline', match: { device: DEVICE }, severity: 'critical' }];
-  const file = writeBackendConfig(dir, { mqtt: { username: USERS.backend.username, password: USERS.backend.password }, alerts: { rules, mqtt: false } });
-  const flags = { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, 'mqtt.clientId': USERS.backend.username, dataDir: join(dir, 'backend') };
+  const file = writeBackendConfig(dir, {
+    mqtt: { username: USERS.backend.username, password: USERS.backend.password },
+    alerts: { rules, mqtt: false },
+  });
+  const flags = {
+    'http.host': '127.0.0.1',
+    'http.port': '0',
+    'mqtt.url': broker.url,
+    'mqtt.clientId': USERS.backend.username,
+    dataDir: join(dir, 'backend'),
+  };
   backend = await startBackend(loadBackendConfig(file, {}, flags), pino({ level: 'silent' }));
 });
 afterEach(async () => {
@@ -35,7 +44,8 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const status = (state: 'online' | 'offline', ts: number) => JSON.stringify({ v: 1, device: DEVICE, state, ts, boot: 'boot-1', agentVersion: '1.0.0' });
+const status = (state: 'online' | 'offline', ts: number) =>
+  JSON.stringify({ v: 1, device: DEVICE, state, ts, boot: 'boot-1', agentVersion: '1.0.0' });
 
 async function deviceState(base: string): Promise<string | null | undefined> {
   const { body } = await apiGet<{ devices: Array<{ device: string; state: string | null }> }>(base, '/api/v1/devices');
@@ -47,7 +57,9 @@ it('shows a killed agent offline within 2 s of its will, as the offline alert do
   await waitFor(() => backend.ingest.connected, { timeoutMs: 5000, what: 'the backend on the broker' });
   // As the agent connects: the will carries the time of the connection, the birth a later one.
   const connectedAt = Date.now() - 1000;
-  agent = await connectAs(broker.url, USERS.devA, { will: { topic: STATUS, payload: Buffer.from(status('offline', connectedAt)), qos: 1, retain: true } });
+  agent = await connectAs(broker.url, USERS.devA, {
+    will: { topic: STATUS, payload: Buffer.from(status('offline', connectedAt)), qos: 1, retain: true },
+  });
   await agent.publishAsync(STATUS, status('online', connectedAt + 40), { qos: 1, retain: true });
   await waitFor(async () => (await deviceState(base)) === 'online', { timeoutMs: 5000, what: 'the device online' });
 

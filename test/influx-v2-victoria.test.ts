@@ -76,7 +76,11 @@ describeWithProgram('victoria-metrics', 'victoria-metrics', 'InfluxDB store, v2 
       ingest: { batchMaxDelayMs: 20 },
       mqtt: { username: USERS.backend.username, password: USERS.backend.password },
     });
-    const config = loadBackendConfig(file, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') });
+    const config = loadBackendConfig(
+      file,
+      {},
+      { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') },
+    );
     return (backend = await startBackend(config, log));
   };
 
@@ -126,38 +130,45 @@ describeWithProgram('victoria-metrics', 'victoria-metrics', 'InfluxDB store, v2 
         const expected: Record<string, number | undefined> = { seq: r.seq, replay: r.replay ? 1 : 0, value: r.value ?? undefined };
         for (const [field, value] of Object.entries(expected)) {
           const values = fields.get(field);
-          if (value === undefined ? values !== undefined : values?.[0] !== value) wrong.push(`${batch.device}/${r.seq} ${field}: ${String(values)} != ${value}`);
+          if (value === undefined ? values !== undefined : values?.[0] !== value)
+            wrong.push(`${batch.device}/${r.seq} ${field}: ${String(values)} != ${value}`);
         }
         if ((fields.get('receivedAt')?.[0] ?? 0) < T0) wrong.push(`${batch.device}/${r.seq} receivedAt`);
       }
     }
-    console.log(`v2 writes to VictoriaMetrics: sent ${total} readings (${sent.length} batches, a third sent twice), stored ${got.size}, lost ${lost}, doubled ${doubled}`);
+    console.log(
+      `v2 writes to VictoriaMetrics: sent ${total} readings (${sent.length} batches, a third sent twice), stored ${got.size}, lost ${lost}, doubled ${doubled}`,
+    );
     expect({ lost, doubled, wrong: wrong.slice(0, 10), stored: got.size }).toEqual({ lost: 0, doubled: 0, wrong: [], stored: total });
   });
 
-  it('holds readings while the server is not there (/readyz says why), and writes each once when it comes up', { timeout: 60_000 }, async () => {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const started = await startWith(url, { retryForMs: 500 });
-    const base = `http://127.0.0.1:${started.port}`;
-    // Once on the broker (what /readyz would say first), only the store is missing.
-    const why = await waitFor(
-      async () => {
-        const ready = await apiGet<{ message: string }>(base, '/readyz', null);
-        return ready.status === 503 && ready.body.message.startsWith('store not writable') ? ready.body.message : undefined;
-      },
-      { timeoutMs: 15_000, what: '/readyz to say only that the store does not answer' },
-    );
-    expect(why).toContain(`InfluxDB at ${url} does not answer: ECONNREFUSED (store.influx.url)`);
-    for (const batch of batchesOf('furnace-late', 'boot-1', 300, 30)) await publishBatch(publisher, batch);
-    expect((await apiGet<{ devices: unknown[] }>(base, '/api/v1/devices')).body.devices).toEqual([]); // nothing acknowledged as stored
-    const up = (vm = await startVictoriaMetrics({ port }));
-    await waitFor(
-      async () => (await apiGet<{ readings: number }>(base, '/api/v1/devices/furnace-late')).body.readings === 300,
-      { timeoutMs: 30_000, what: 'the backend to store the 300 readings once the server is up' },
-    );
-    const seqs = (await exportSeries(up, 'readings_seq')).flatMap((series) => series.values);
-    expect(seqs.sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
-    expect((await apiGet(base, '/readyz', null)).status).toBe(200);
-  });
+  it(
+    'holds readings while the server is not there (/readyz says why), and writes each once when it comes up',
+    { timeout: 60_000 },
+    async () => {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const started = await startWith(url, { retryForMs: 500 });
+      const base = `http://127.0.0.1:${started.port}`;
+      // Once on the broker (what /readyz would say first), only the store is missing.
+      const why = await waitFor(
+        async () => {
+          const ready = await apiGet<{ message: string }>(base, '/readyz', null);
+          return ready.status === 503 && ready.body.message.startsWith('store not writable') ? ready.body.message : undefined;
+        },
+        { timeoutMs: 15_000, what: '/readyz to say only that the store does not answer' },
+      );
+      expect(why).toContain(`InfluxDB at ${url} does not answer: ECONNREFUSED (store.influx.url)`);
+      for (const batch of batchesOf('furnace-late', 'boot-1', 300, 30)) await publishBatch(publisher, batch);
+      expect((await apiGet<{ devices: unknown[] }>(base, '/api/v1/devices')).body.devices).toEqual([]); // nothing acknowledged as stored
+      const up = (vm = await startVictoriaMetrics({ port }));
+      await waitFor(async () => (await apiGet<{ readings: number }>(base, '/api/v1/devices/furnace-late')).body.readings === 300, {
+        timeoutMs: 30_000,
+        what: 'the backend to store the 300 readings once the server is up',
+      });
+      const seqs = (await exportSeries(up, 'readings_seq')).flatMap((series) => series.values);
+      expect(seqs.sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+      expect((await apiGet(base, '/readyz', null)).status).toBe(200);
+    },
+  );
 });

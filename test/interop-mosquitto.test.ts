@@ -30,19 +30,27 @@ describeWithProgram('mosquitto', 'mosquitto', 'through Mosquitto', () => {
   it('carries readings from the agent to the backend, in order and complete', async () => {
     const mosquitto = await startMosquitto();
     const backend = await startBackend(
-      loadBackendConfig(undefined, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': mosquitto.url, dataDir: join(dir, 'backend') }),
+      loadBackendConfig(
+        undefined,
+        {},
+        { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': mosquitto.url, dataDir: join(dir, 'backend') },
+      ),
       log,
     );
     cleanups.push(() => backend.close());
     await waitFor(() => backend.ingest.connected, { timeoutMs: 10_000, what: 'the backend to connect to Mosquitto' });
 
     const transport = openInProcessTransport('/dev/ttyINTEROP0');
-    const config = loadAgentConfig(undefined, { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '50', FURNACE_AGENT_HEALTH_PORT: '0' }, {
-      device: 'furnace-mq',
-      'serial.path': transport.devicePath,
-      'mqtt.url': mosquitto.url,
-      dataDir: join(dir, 'agent'),
-    });
+    const config = loadAgentConfig(
+      undefined,
+      { FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '50', FURNACE_AGENT_HEALTH_PORT: '0' },
+      {
+        device: 'furnace-mq',
+        'serial.path': transport.devicePath,
+        'mqtt.url': mosquitto.url,
+        dataDir: join(dir, 'agent'),
+      },
+    );
     const agent = startAgent(config, { log, binding: transport.binding });
     const emulator = new LineEmulator({ seed: 3, intervalMs: 10, write: (line) => transport.write(line) });
     emulator.start();

@@ -36,10 +36,18 @@ describe('malformed readings payloads', () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'furnace-malformed-'));
     // Anonymous and a packet limit above the 1 MB of junk: here the backend must be the one that refuses it.
-    const brokerOverrides = { 'tcp.host': '127.0.0.1', 'tcp.port': '0', 'auth.allowAnonymous': 'true', 'limits.maxPacketBytes': String(2 * 1024 * 1024) };
+    const brokerOverrides = {
+      'tcp.host': '127.0.0.1',
+      'tcp.port': '0',
+      'auth.allowAnonymous': 'true',
+      'limits.maxPacketBytes': String(2 * 1024 * 1024),
+    };
     broker = await startBroker(loadBrokerConfig(undefined, {}, brokerOverrides), log);
     const url = `mqtt://127.0.0.1:${broker.port}`;
-    backend = await startBackend(loadBackendConfig(undefined, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': url, dataDir: dir }), log);
+    backend = await startBackend(
+      loadBackendConfig(undefined, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': url, dataDir: dir }),
+      log,
+    );
     publisher = await mqtt.connectAsync(url, { protocolVersion: 4 });
     // The backend subscribes after it connects: a first good reading stored proves it listens.
     await publisher.publishAsync('telemetry/v1/x/readings', JSON.stringify(batch('x', [1])), { qos: 1 });

@@ -36,8 +36,18 @@ describe('npm start', () => {
   it.each(modes)('runs the stack with the %s serial link and stops every part on Ctrl-C', async (mode) => {
     const [mqttPort, httpPort, healthPort] = (await freePorts(3)) as [number, number, number];
     const stack = await startStack([
-      '--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--agent-health-port', String(healthPort),
-      '--data-dir', dir, '--serial', mode, '--interval-ms', '200',
+      '--mqtt-port',
+      String(mqttPort),
+      '--http-port',
+      String(httpPort),
+      '--agent-health-port',
+      String(healthPort),
+      '--data-dir',
+      dir,
+      '--serial',
+      mode,
+      '--interval-ms',
+      '200',
     ]);
     await stack.waitForLine(/Furnace telemetry is running/, 20_000);
     expect(stack.lines.join('\n')).toContain(`http://localhost:${httpPort}/api/v1/devices`);

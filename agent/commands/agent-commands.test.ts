@@ -53,7 +53,11 @@ describeWithProgram('socat', 'socat', 'agent commands over a real broker', () =>
     cleanups.push(() => emulator.stop());
     const controller = await openEnd(bus, 19_200, 'even');
     const slave = new ModbusEmulator({
-      seed: 1, setpoint: 400, intervalMs: 3_600_000, speed: 1 / 360, slaveId: 1,
+      seed: 1,
+      setpoint: 400,
+      intervalMs: 3_600_000,
+      speed: 1 / 360,
+      slaveId: 1,
       link: { write: (data) => void controller.write(Buffer.from(data)), onData: (listener) => void controller.on('data', listener) },
     });
     slave.start();
@@ -68,19 +72,33 @@ describeWithProgram('socat', 'socat', 'agent commands over a real broker', () =>
         '  - { id: zone1, port: rs485, driver: modbus, modbus: { slaveId: 1, register: 0, scale: 0.1, noValue: -32768, pollMs: 60000, timeoutMs: 300 } }',
       ].join('\n'),
     );
-    const config = loadAgentConfig(join(dir, 'agent.yaml'), {
-      FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '50',
-      // Nothing is sent again for want of a confirmation during a test: only resend does.
-      FURNACE_AGENT_CONFIRM_TIMEOUT_MS: '600000',
-    }, {
-      device: DEVICE, 'mqtt.url': broker.url, dataDir: join(dir, 'outbox'), 'health.port': '0', 'health.host': '127.0.0.1',
-    });
+    const config = loadAgentConfig(
+      join(dir, 'agent.yaml'),
+      {
+        FURNACE_AGENT_MQTT_BATCH_INTERVAL_MS: '50',
+        // Nothing is sent again for want of a confirmation during a test: only resend does.
+        FURNACE_AGENT_CONFIRM_TIMEOUT_MS: '600000',
+      },
+      {
+        device: DEVICE,
+        'mqtt.url': broker.url,
+        dataDir: join(dir, 'outbox'),
+        'health.port': '0',
+        'health.host': '127.0.0.1',
+      },
+    );
     agent = startAgent(config, { log: capturedLog().logger });
     cleanups.push(() => agent.stop());
     await agent.ready;
     // Requests published before the broker has the agent's subscription would be lost (clean session).
-    await waitFor(async () => ((await healthz()).commands as { subscribed: boolean }).subscribed, { timeoutMs: 10_000, what: 'the agent subscribed to its commands' });
-    await waitFor(() => observer.sensorState('tc1')?.state === 'ok' && observer.sensorState('zone1')?.state === 'ok', { timeoutMs: 15_000, what: 'both sensors ok' });
+    await waitFor(async () => ((await healthz()).commands as { subscribed: boolean }).subscribed, {
+      timeoutMs: 10_000,
+      what: 'the agent subscribed to its commands',
+    });
+    await waitFor(() => observer.sensorState('tc1')?.state === 'ok' && observer.sensorState('zone1')?.state === 'ok', {
+      timeoutMs: 15_000,
+      what: 'both sensors ok',
+    });
   });
   afterEach(async () => {
     expect(invalid).toEqual([]); // every reply met the contract
@@ -107,31 +125,49 @@ describeWithProgram('socat', 'socat', 'agent commands over a real broker', () =>
   /** Publishes a raw request and waits for the reply carrying `requestId`. */
   async function publish(command: string, payload: string, requestId: string): Promise<CommandReply> {
     await backend.publishAsync(topics.command(DEVICE, command), payload, { qos: 1 });
-    return waitFor(() => replies.find((reply) => reply.requestId === requestId), { timeoutMs: 10_000, what: `the reply to ${command} ${requestId}` });
+    return waitFor(() => replies.find((reply) => reply.requestId === requestId), {
+      timeoutMs: 10_000,
+      what: `the reply to ${command} ${requestId}`,
+    });
   }
   /** Sends a command as the backend does, with a deadline `timeoutMs` from now; resolves with the reply and its round trip. */
   async function send(command: string, args?: Record<string, unknown>, timeoutMs = 5000): Promise<CommandReply & { tookMs: number }> {
     const requestId = randomUUID();
     const sent = Date.now();
-    const reply = await publish(command, JSON.stringify({ v: 1, requestId, deadline: sent + timeoutMs, requester: 'test-backend', ...(args && { args }) }), requestId);
+    const reply = await publish(
+      command,
+      JSON.stringify({ v: 1, requestId, deadline: sent + timeoutMs, requester: 'test-backend', ...(args && { args }) }),
+      requestId,
+    );
     return { ...reply, tookMs: Date.now() - sent };
   }
-  const readingsOf = (sensor: string, from: number, to = Infinity) => observer.readings.filter((r) => r.sensor === sensor && !r.replay && r.ts >= from && r.ts < to);
+  const readingsOf = (sensor: string, from: number, to = Infinity) =>
+    observer.readings.filter((r) => r.sensor === sensor && !r.replay && r.ts >= from && r.ts < to);
 
   it('read-now returns a fresh reading of a line sensor and of a Modbus sensor in under a second, published as usual', async () => {
     for (const sensor of ['tc1', 'zone1']) {
       const asked = Date.now();
       const reply = await send('read-now', { sensor });
-      expect(reply).toMatchObject({ command: 'read-now', outcome: 'ok', data: { sensor, unit: 'C', quality: 'good', stored: true, state: 'ok' } });
+      expect(reply).toMatchObject({
+        command: 'read-now',
+        outcome: 'ok',
+        data: { sensor, unit: 'C', quality: 'good', stored: true, state: 'ok' },
+      });
       expect(reply.tookMs).toBeLessThan(1000);
       const reading = reply.data as { seq: number; ts: number; value: number };
       expect(reading.ts).toBeGreaterThanOrEqual(asked);
-      const published = await waitFor(() => observer.readings.find((r) => r.seq === reading.seq), { timeoutMs: 10_000, what: `seq ${reading.seq} published` });
+      const published = await waitFor(() => observer.readings.find((r) => r.seq === reading.seq), {
+        timeoutMs: 10_000,
+        what: `seq ${reading.seq} published`,
+      });
       expect(published).toMatchObject({ sensor, ts: reading.ts, value: reading.value, boot: agent.boot });
     }
     // zone1 is polled once a minute: the bus's first poll and read-now's are all there is.
     expect(readingsOf('zone1', 0)).toHaveLength(2);
-    expect(await send('ping')).toMatchObject({ outcome: 'ok', data: { device: DEVICE, boot: agent.boot, agentVersion: expect.any(String) as string } });
+    expect(await send('ping')).toMatchObject({
+      outcome: 'ok',
+      data: { device: DEVICE, boot: agent.boot, agentVersion: expect.any(String) as string },
+    });
   });
 
   it('set-interval changes the rate of the readings published, for a line sensor and a Modbus sensor', async () => {
@@ -140,7 +176,10 @@ describeWithProgram('socat', 'socat', 'agent commands over a real broker', () =>
     const fast = readingsOf('tc1', before, before + 1000).length;
     expect(fast).toBeGreaterThan(20); // a line every 20 ms
     const slowed = await send('set-interval', { sensor: 'tc1', intervalMs: 500 });
-    expect(slowed).toMatchObject({ outcome: 'ok', data: { sensor: 'tc1', intervalMs: 500, previousMs: 0, setting: 'sampling.minIntervalMs', persisted: false } });
+    expect(slowed).toMatchObject({
+      outcome: 'ok',
+      data: { sensor: 'tc1', intervalMs: 500, previousMs: 0, setting: 'sampling.minIntervalMs', persisted: false },
+    });
     const from = Date.now() + 100;
     await waitFor(() => readingsOf('tc1', from + 2000).length > 0, { timeoutMs: 10_000, what: 'two seconds of tc1 at the new interval' });
     const slow = readingsOf('tc1', from, from + 2000);
@@ -163,7 +202,10 @@ describeWithProgram('socat', 'socat', 'agent commands over a real broker', () =>
     expect(observer.statuses.at(-1)).toMatchObject({ state: 'online', boot: agent.boot });
     // The same request again, as a broker redelivers it: the same reply, from the cache.
     await backend.publishAsync(topics.command(DEVICE, 'announce'), request, { qos: 1 });
-    await waitFor(() => replies.filter((reply) => reply.requestId === 'announce-1').length === 2, { timeoutMs: 10_000, what: 'the second reply' });
+    await waitFor(() => replies.filter((reply) => reply.requestId === 'announce-1').length === 2, {
+      timeoutMs: 10_000,
+      what: 'the second reply',
+    });
     expect(replies.filter((reply) => reply.requestId === 'announce-1')).toEqual([first, first]);
     expect(await metric('furnace_agent_commands_total', { command: 'announce', outcome: 'ok' })).toBe(1);
     expect(await metric('furnace_agent_command_duplicates_total')).toBe(1);
@@ -181,14 +223,26 @@ describeWithProgram('socat', 'socat', 'agent commands over a real broker', () =>
     expect(observer.readings.filter((r) => r.seq <= 5)).toHaveLength(5);
     const resent = await send('resend', { boot: agent.boot, fromSeq: 1, toSeq: 5 });
     expect(resent).toMatchObject({ outcome: 'ok', data: { held: 5, notHeld: 0 } });
-    await waitFor(() => [1, 2, 3, 4, 5].every((seq) => observer.readings.filter((r) => r.seq === seq).length >= 2), { timeoutMs: 10_000, what: 'seq 1 to 5 sent again' });
+    await waitFor(() => [1, 2, 3, 4, 5].every((seq) => observer.readings.filter((r) => r.seq === seq).length >= 2), {
+      timeoutMs: 10_000,
+      what: 'seq 1 to 5 sent again',
+    });
     expect(observer.readings.filter((r) => r.seq === 1).at(-1)).toMatchObject({ replay: true, boot: agent.boot });
 
-    expect(await publish('ping', JSON.stringify({ v: 1, requestId: 'bad-1' }), 'bad-1')).toMatchObject({ outcome: 'refused', code: 'AGENT_COMMAND_MALFORMED' });
+    expect(await publish('ping', JSON.stringify({ v: 1, requestId: 'bad-1' }), 'bad-1')).toMatchObject({
+      outcome: 'refused',
+      code: 'AGENT_COMMAND_MALFORMED',
+    });
     expect(await send('reboot')).toMatchObject({ command: 'reboot', outcome: 'refused', code: 'AGENT_COMMAND_UNKNOWN' });
-    expect(await send('set-interval', { sensor: 'tc1', intervalMs: 1 })).toMatchObject({ outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS' });
+    expect(await send('set-interval', { sensor: 'tc1', intervalMs: 1 })).toMatchObject({
+      outcome: 'refused',
+      code: 'AGENT_COMMAND_BAD_ARGS',
+    });
     await backend.publishAsync(topics.command(DEVICE, 'ping'), 'not json', { qos: 1 });
-    await waitFor(async () => (await metric('furnace_agent_commands_dropped_total', { cause: 'not_json' })) === 1, { timeoutMs: 10_000, what: 'the junk counted' });
+    await waitFor(async () => (await metric('furnace_agent_commands_dropped_total', { cause: 'not_json' })) === 1, {
+      timeoutMs: 10_000,
+      what: 'the junk counted',
+    });
     expect(replies.filter((reply) => reply.outcome === 'refused')).toHaveLength(3);
   });
 });

@@ -37,7 +37,8 @@ export function attachCommandChannel({ client, device, dispatcher, metrics, log 
     client.subscribe(filter, { qos: 1 }, (error, granted) => {
       subscribed = !error && granted?.[0]?.qos !== 128;
       // Without it every command to this device times out at the requester: say why, loudly.
-      if (!subscribed) log.error({ err: error, filter }, 'cannot subscribe to the commands (broker ACL?); commands to this agent go unanswered');
+      if (!subscribed)
+        log.error({ err: error, filter }, 'cannot subscribe to the commands (broker ACL?); commands to this agent go unanswered');
     });
   });
   client.on('close', () => (subscribed = false));

@@ -12,7 +12,9 @@ const T0 = 1_800_000_000_000;
 /** Handlers that record their calls; each may be replaced per test. */
 function handlers(overrides: Partial<CommandHandlers> = {}): { table: CommandHandlers; calls: string[] } {
   const calls: string[] = [];
-  const record = (name: string, data: unknown = { name }) => () => (calls.push(name), ok(data));
+  const record =
+    (name: string, data: unknown = { name }) =>
+    () => (calls.push(name), ok(data));
   const table: CommandHandlers = {
     'read-now': record('read-now'),
     'set-interval': record('set-interval'),
@@ -25,12 +27,28 @@ function handlers(overrides: Partial<CommandHandlers> = {}): { table: CommandHan
   return { table, calls };
 }
 
-function dispatcher(table: CommandHandlers, options: { clock?: ClockState; now?: () => number; maxRunning?: number; cache?: ReplyCache } = {}) {
+function dispatcher(
+  table: CommandHandlers,
+  options: { clock?: ClockState; now?: () => number; maxRunning?: number; cache?: ReplyCache } = {},
+) {
   const metrics = new AgentMetrics({ outboxDepth: () => 0, outboxOldestAgeMs: () => 0, mqttConnected: () => true });
   const clock = options.clock ?? 'synced';
-  const instance = new CommandDispatcher({ handlers: table, clock: () => clock, metrics, log, now: options.now ?? (() => T0), maxRunning: options.maxRunning, cache: options.cache });
+  const instance = new CommandDispatcher({
+    handlers: table,
+    clock: () => clock,
+    metrics,
+    log,
+    now: options.now ?? (() => T0),
+    maxRunning: options.maxRunning,
+    cache: options.cache,
+  });
   const metric = async (name: string, labels = '') =>
-    Number((await metrics.registry.metrics()).split('\n').find((line) => line.startsWith(`${name}${labels} `))?.split(' ')[1] ?? 0);
+    Number(
+      (await metrics.registry.metrics())
+        .split('\n')
+        .find((line) => line.startsWith(`${name}${labels} `))
+        ?.split(' ')[1] ?? 0,
+    );
   return { instance, metric };
 }
 
@@ -218,6 +236,10 @@ describe('CommandDispatcher', () => {
       },
     });
     const { instance } = dispatcher(table);
-    expect(await instance.handle('announce', request('r1'))).toMatchObject({ outcome: 'failed', code: 'AGENT_COMMAND_FAILED', reason: 'the broker went away' });
+    expect(await instance.handle('announce', request('r1'))).toMatchObject({
+      outcome: 'failed',
+      code: 'AGENT_COMMAND_FAILED',
+      reason: 'the broker went away',
+    });
   });
 });

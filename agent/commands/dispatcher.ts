@@ -64,7 +64,11 @@ export class CommandDispatcher {
     const read = readRequest(payload);
     if (read.kind === 'unreadable') {
       this.options.metrics.commandsDropped.inc({ cause: read.cause });
-      this.once(`dropped:${read.cause}`, { command, cause: read.cause, detail: read.reason.slice(0, 200) }, 'command request without a readable requestId dropped');
+      this.once(
+        `dropped:${read.cause}`,
+        { command, cause: read.cause, detail: read.reason.slice(0, 200) },
+        'command request without a readable requestId dropped',
+      );
       return undefined;
     }
     const { requestId } = read.kind === 'ok' ? read.request : read;
@@ -79,7 +83,9 @@ export class CommandDispatcher {
     const reply =
       read.kind === 'ok'
         ? this.run(command, read.request, receivedAt)
-        : Promise.resolve(this.reply(command, requestId, receivedAt, refused('AGENT_COMMAND_MALFORMED', `not a command request: ${read.reason}`)));
+        : Promise.resolve(
+            this.reply(command, requestId, receivedAt, refused('AGENT_COMMAND_MALFORMED', `not a command request: ${read.reason}`)),
+          );
     this.cache.set(key, reply, receivedAt);
     return reply;
   }
@@ -92,11 +98,21 @@ export class CommandDispatcher {
   private async run(command: string, request: Command, receivedAt: number): Promise<CommandReply> {
     const { requestId, deadline } = request;
     if (!isCommandName(command)) {
-      return this.reply(command, requestId, receivedAt, refused('AGENT_COMMAND_UNKNOWN', `unknown command ${JSON.stringify(command)}; this agent answers ${COMMAND_NAMES.join(', ')}`));
+      return this.reply(
+        command,
+        requestId,
+        receivedAt,
+        refused('AGENT_COMMAND_UNKNOWN', `unknown command ${JSON.stringify(command)}; this agent answers ${COMMAND_NAMES.join(', ')}`),
+      );
     }
     const clock = this.options.clock();
     if (isExpired(deadline, receivedAt, clock)) {
-      return this.reply(command, requestId, receivedAt, refused('AGENT_COMMAND_EXPIRED', `arrived ${receivedAt - deadline} ms after its deadline (agent clock synchronised)`));
+      return this.reply(
+        command,
+        requestId,
+        receivedAt,
+        refused('AGENT_COMMAND_EXPIRED', `arrived ${receivedAt - deadline} ms after its deadline (agent clock synchronised)`),
+      );
     }
     const args = checkArgs[command](request.args ?? {});
     if (!args.ok) {
@@ -104,12 +120,18 @@ export class CommandDispatcher {
       return this.reply(command, requestId, receivedAt, refused('AGENT_COMMAND_BAD_ARGS', named.join('; ')));
     }
     if (this.running.size >= (this.options.maxRunning ?? 100)) {
-      return this.reply(command, requestId, receivedAt, refused('AGENT_COMMAND_BUSY', `${this.running.size} commands are running; try again`));
+      return this.reply(
+        command,
+        requestId,
+        receivedAt,
+        refused('AGENT_COMMAND_BUSY', `${this.running.size} commands are running; try again`),
+      );
     }
     const budgetMs = commandBudgetMs(deadline, receivedAt, clock);
     const result = await this.execute(command, args.value, request.requester, budgetMs);
     // Refusals and failures are logged with their code when the reply is made.
-    if (result.outcome === 'ok') this.options.log[CHANGES.has(command) ? 'info' : 'debug']({ command, requestId, requester: request.requester }, 'command done');
+    if (result.outcome === 'ok')
+      this.options.log[CHANGES.has(command) ? 'info' : 'debug']({ command, requestId, requester: request.requester }, 'command done');
     return this.reply(command, requestId, receivedAt, result);
   }
 
@@ -146,7 +168,15 @@ export class CommandDispatcher {
     metrics.commandDuration.observe({ command: label }, Math.max(0, ts - receivedAt) / 1000);
     if (result.outcome !== 'ok') {
       this.once(`${label}:${result.code}`, { command, requestId, code: result.code, reason: result.reason }, `command ${result.outcome}`);
-      return { v: CONTRACT_VERSION, requestId, command, outcome: result.outcome, code: result.code.slice(0, 64), reason: result.reason.slice(0, REASON_MAX), ts };
+      return {
+        v: CONTRACT_VERSION,
+        requestId,
+        command,
+        outcome: result.outcome,
+        code: result.code.slice(0, 64),
+        reason: result.reason.slice(0, REASON_MAX),
+        ts,
+      };
     }
     return { v: CONTRACT_VERSION, requestId, command, outcome: 'ok', ...(result.data === undefined ? {} : { data: result.data }), ts };
   }

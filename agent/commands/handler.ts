@@ -28,5 +28,8 @@ export const failed = (code: string, reason: string): CommandResult => ({ outcom
 
 /** The refusal of an argument that is well formed but names nothing this agent has (a sensor). */
 export function noSuchSensor(argument: string, sensor: string, known: readonly string[]): CommandResult {
-  return refused('AGENT_COMMAND_BAD_ARGS', `argument ${argument}: no sensor ${JSON.stringify(sensor)} on this agent (it has ${known.join(', ')})`);
+  return refused(
+    'AGENT_COMMAND_BAD_ARGS',
+    `argument ${argument}: no sensor ${JSON.stringify(sensor)} on this agent (it has ${known.join(', ')})`,
+  );
 }

@@ -11,9 +11,18 @@ import { resendHandler } from './resend.js';
 
 const T0 = 1_800_000_000_000;
 const context = (signal = new AbortController().signal): CommandContext => ({ signal, requester: 'test', waitingFor: () => undefined });
-const data = (result: CommandResult) => (result.outcome === 'ok' ? (result.data as Record<string, unknown>) : expect.fail(`${result.outcome}: ${result.reason}`));
+const data = (result: CommandResult) =>
+  result.outcome === 'ok' ? (result.data as Record<string, unknown>) : expect.fail(`${result.outcome}: ${result.reason}`);
 const readings = (count: number, from = T0): NewReading[] =>
-  Array.from({ length: count }, (_, i) => ({ ts: from + i, sensor: 'tc1', value: 800, unit: 'C', quality: 'good', clock: 'synced', replay: false }));
+  Array.from({ length: count }, (_, i) => ({
+    ts: from + i,
+    sensor: 'tc1',
+    value: 800,
+    unit: 'C',
+    quality: 'good',
+    clock: 'synced',
+    replay: false,
+  }));
 const seqs = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, i) => ({ seq: first + i }));
 
 describe('outbox, resend and ping', () => {
@@ -32,7 +41,10 @@ describe('outbox, resend and ping', () => {
     outbox.appendMany('b1', readings(5));
     outbox.markSent(seqs(1, 3), T0 + 10);
     const now = () => T0 + 60_000;
-    const handler = outboxHandler({ outbox, confirmBy: 'backend', confirmations: { lastConfirmedAt: T0 + 45_000 }, replaying: () => false }, now);
+    const handler = outboxHandler(
+      { outbox, confirmBy: 'backend', confirmations: { lastConfirmedAt: T0 + 45_000 }, replaying: () => false },
+      now,
+    );
     expect(data(await handler({}, context()))).toEqual({
       depth: 5,
       oldestAgeMs: 60_000,
@@ -84,7 +96,16 @@ describe('outbox, resend and ping', () => {
   });
 
   it('ping says who answers, since when, and whether its clock is synchronised', async () => {
-    const handler = pingHandler({ device: 'f1', boot: 'boot-1', agentVersion: '0.1.0', startedAt: T0, clock: () => 'unsynced' }, () => T0 + 1234);
-    expect(data(await handler({}, context()))).toEqual({ device: 'f1', boot: 'boot-1', uptimeMs: 1234, agentVersion: '0.1.0', clock: 'unsynced' });
+    const handler = pingHandler(
+      { device: 'f1', boot: 'boot-1', agentVersion: '0.1.0', startedAt: T0, clock: () => 'unsynced' },
+      () => T0 + 1234,
+    );
+    expect(data(await handler({}, context()))).toEqual({
+      device: 'f1',
+      boot: 'boot-1',
+      uptimeMs: 1234,
+      agentVersion: '0.1.0',
+      clock: 'unsynced',
+    });
   });
 });

@@ -18,7 +18,10 @@ export interface OutboxSources {
  * confirmation lag, the time since a confirmation last let the agent forget readings (null: none
  * yet since the start, or confirm.by broker, where the broker's PUBACK is the confirmation).
  */
-export function outboxHandler({ outbox, confirmBy, confirmations, replaying }: OutboxSources, now: () => number = Date.now): CommandHandler<'outbox'> {
+export function outboxHandler(
+  { outbox, confirmBy, confirmations, replaying }: OutboxSources,
+  now: () => number = Date.now,
+): CommandHandler<'outbox'> {
   return () => {
     const at = now();
     // Counts the sent rows (an indexed scan): at most once a second, however often it is asked.

@@ -10,6 +10,9 @@ export interface PingSources {
 }
 
 /** ping: who answers (device, boot, version), for how long, and whether its clock (and so its deadline checks) can be trusted. */
-export function pingHandler({ device, boot, agentVersion, startedAt, clock }: PingSources, now: () => number = Date.now): CommandHandler<'ping'> {
+export function pingHandler(
+  { device, boot, agentVersion, startedAt, clock }: PingSources,
+  now: () => number = Date.now,
+): CommandHandler<'ping'> {
   return () => ok({ device, boot, uptimeMs: Math.max(0, now() - startedAt), agentVersion, clock: clock() });
 }

@@ -7,8 +7,15 @@ describe('command requests', () => {
   it('reads a request, a malformed one that names a requestId, and junk that names none', () => {
     const good = { v: 1, requestId: 'r1', deadline: T0, requester: 'ops', args: { sensor: 'tc1' } };
     expect(readRequest(Buffer.from(JSON.stringify(good)))).toEqual({ kind: 'ok', request: good });
-    expect(readRequest(Buffer.from(JSON.stringify({ ...good, v: 2 })))).toMatchObject({ kind: 'malformed', requestId: 'r1', reason: expect.stringMatching(/^\/v /) as string });
-    expect(readRequest(Buffer.from(JSON.stringify({ ...good, requestId: 'x'.repeat(65) })))).toMatchObject({ kind: 'unreadable', cause: 'schema' });
+    expect(readRequest(Buffer.from(JSON.stringify({ ...good, v: 2 })))).toMatchObject({
+      kind: 'malformed',
+      requestId: 'r1',
+      reason: expect.stringMatching(/^\/v /) as string,
+    });
+    expect(readRequest(Buffer.from(JSON.stringify({ ...good, requestId: 'x'.repeat(65) })))).toMatchObject({
+      kind: 'unreadable',
+      cause: 'schema',
+    });
     expect(readRequest(Buffer.from([0xff, 0xfe]))).toMatchObject({ kind: 'unreadable', cause: 'not_json' });
     const huge = Buffer.from(JSON.stringify({ ...good, requester: 'x'.repeat(MAX_REQUEST_BYTES) }));
     expect(readRequest(huge)).toMatchObject({ kind: 'unreadable', cause: 'too_large' });

@@ -28,6 +28,13 @@ export function resendHandler(outbox: DurableOutbox, publisherResend: () => void
       await new Promise((resolve) => setImmediate(resolve));
       signal.throwIfAborted();
     }
-    return ok({ boot, fromSeq, toSeq, held, notHeld: toSeq - fromSeq + 1 - held, ...(held < toSeq - fromSeq + 1 ? { note: NOT_HELD } : {}) });
+    return ok({
+      boot,
+      fromSeq,
+      toSeq,
+      held,
+      notHeld: toSeq - fromSeq + 1 - held,
+      ...(held < toSeq - fromSeq + 1 ? { note: NOT_HELD } : {}),
+    });
   };
 }

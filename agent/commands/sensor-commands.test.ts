@@ -27,20 +27,41 @@ const T0 = Date.now();
 const NO_SAMPLING = { minIntervalMs: 0, deadband: 0, heartbeatMs: 0 };
 
 const line = (id: string, sampling: Partial<SensorPlan['sampling']> = {}): LineSensorPlan => ({
-  id, port: 'serial', unit: 'C', driver: 'line', intervalMs: 1000, line: { format: 'spec' }, sampling: { ...NO_SAMPLING, ...sampling },
+  id,
+  port: 'serial',
+  unit: 'C',
+  driver: 'line',
+  intervalMs: 1000,
+  line: { format: 'spec' },
+  sampling: { ...NO_SAMPLING, ...sampling },
 });
 const PV: Omit<ModbusOptions, 'slaveId'> = {
-  register: 0, table: 'input', type: 'int16', byteOrder: 'big', wordOrder: 'big', scale: 0.1, offset: 0, noValue: -32768,
-  pollMs: 60_000, timeoutMs: 100, retries: 0,
+  register: 0,
+  table: 'input',
+  type: 'int16',
+  byteOrder: 'big',
+  wordOrder: 'big',
+  scale: 0.1,
+  offset: 0,
+  noValue: -32768,
+  pollMs: 60_000,
+  timeoutMs: 100,
+  retries: 0,
 };
 const zone = (id: string, slaveId: number, pollMs = 60_000): ModbusSensorPlan => ({
-  id, port: 'bus', unit: 'C', driver: 'modbus', sampling: NO_SAMPLING, modbus: { ...PV, slaveId, pollMs },
+  id,
+  port: 'bus',
+  unit: 'C',
+  driver: 'modbus',
+  sampling: NO_SAMPLING,
+  modbus: { ...PV, slaveId, pollMs },
 });
 
 function context(signal = new AbortController().signal): CommandContext {
   return { signal, requester: 'test', waitingFor: () => undefined };
 }
-const data = (result: CommandResult) => (result.outcome === 'ok' ? (result.data as Record<string, unknown>) : expect.fail(`${result.outcome}: ${result.reason}`));
+const data = (result: CommandResult) =>
+  result.outcome === 'ok' ? (result.data as Record<string, unknown>) : expect.fail(`${result.outcome}: ${result.reason}`);
 
 describe('read-now and set-interval', () => {
   let dir: string;
@@ -58,9 +79,20 @@ describe('read-now and set-interval', () => {
 
   function agentParts(sensors: SensorPlan[]) {
     const metrics = new AgentMetrics({ outboxDepth: () => outbox.depth, outboxOldestAgeMs: () => 0, mqttConnected: () => true });
-    const board = new SensorHealthBoard('f', sensors.map((sensor) => sensor.id));
+    const board = new SensorHealthBoard(
+      'f',
+      sensors.map((sensor) => sensor.id),
+    );
     const pipeline = new ReadingPipeline({
-      boot: 'b1', sensors, outbox, board, metrics, log, clock: () => 'synced', committed: () => undefined, stateChanged: () => undefined,
+      boot: 'b1',
+      sensors,
+      outbox,
+      board,
+      metrics,
+      log,
+      clock: () => 'synced',
+      committed: () => undefined,
+      stateChanged: () => undefined,
     });
     return { board, pipeline };
   }
@@ -72,8 +104,18 @@ describe('read-now and set-interval', () => {
     const slave = new ModbusEmulator({ seed: 1, setpoint: 400, intervalMs: 3_600_000, speed: 1 / 360, slaveId: 1, link: transport });
     slave.start();
     const port: PortPlan = {
-      name: 'bus', path: transport.devicePath, baudRate: 19_200, dataBits: 8, parity: 'even', stopBits: 1,
-      reopenMinMs: 20, reopenMaxMs: 200, stallAfterMs, connectTimeoutMs: 1000, driver: 'modbus', sensors,
+      name: 'bus',
+      path: transport.devicePath,
+      baudRate: 19_200,
+      dataBits: 8,
+      parity: 'even',
+      stopBits: 1,
+      reopenMinMs: 20,
+      reopenMaxMs: 200,
+      stallAfterMs,
+      connectTimeoutMs: 1000,
+      driver: 'modbus',
+      sensors,
     };
     const link = createLink(port, log, transport.binding);
     const driver = new ModbusBusDriver(port, link, parts.pipeline, log);
@@ -96,8 +138,22 @@ describe('read-now and set-interval', () => {
     pipeline.reading('tc2', T0 + 50, 500, 'good');
     pipeline.reading('tc1', T0 + 100, 801, 'good'); // inside the deadband: dropped, but asked for
     const reading = data(await answer);
-    expect(reading).toEqual({ sensor: 'tc1', seq: 3, ts: T0 + 100, value: 801, unit: 'C', quality: 'good', clock: 'synced', stored: true, state: 'ok' });
-    expect(outbox.peek(10).map((entry) => [entry.sensor, entry.value])).toEqual([['tc1', 800], ['tc2', 500], ['tc1', 801]]);
+    expect(reading).toEqual({
+      sensor: 'tc1',
+      seq: 3,
+      ts: T0 + 100,
+      value: 801,
+      unit: 'C',
+      quality: 'good',
+      clock: 'synced',
+      stored: true,
+      state: 'ok',
+    });
+    expect(outbox.peek(10).map((entry) => [entry.sensor, entry.value])).toEqual([
+      ['tc1', 800],
+      ['tc2', 500],
+      ['tc1', 801],
+    ]);
     // Only that one reading bypassed the deadband.
     pipeline.reading('tc1', T0 + 200, 802, 'good');
     pipeline.flush();
@@ -107,7 +163,11 @@ describe('read-now and set-interval', () => {
   it('read-now refuses a sensor the agent does not have, naming the ones it has', async () => {
     const { board, pipeline } = agentParts([line('tc1')]);
     const result = await readNowHandler(new SensorControl([line('tc1')], [], [], pipeline), board)({ sensor: 'tc9' }, context());
-    expect(result).toEqual({ outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'argument sensor: no sensor "tc9" on this agent (it has tc1)' });
+    expect(result).toEqual({
+      outcome: 'refused',
+      code: 'AGENT_COMMAND_BAD_ARGS',
+      reason: 'argument sensor: no sensor "tc9" on this agent (it has tc1)',
+    });
   });
 
   it('read-now gives up when its time is up, and the next reading goes through the sampling as usual', async () => {
@@ -125,7 +185,7 @@ describe('read-now and set-interval', () => {
     expect(outbox.depth).toBe(1);
   });
 
-  it('set-interval changes a line sensor\'s sampling minimum interval, not persisted', async () => {
+  it("set-interval changes a line sensor's sampling minimum interval, not persisted", async () => {
     const sensors = [line('tc1', { minIntervalMs: 100 })];
     const { pipeline } = agentParts(sensors);
     const control = new SensorControl(sensors, [], [], pipeline);
@@ -134,7 +194,10 @@ describe('read-now and set-interval', () => {
     for (const offset of [0, 200, 500, 999, 1000, 1500, 2000]) pipeline.reading('tc1', T0 + offset, 800 + offset, 'good');
     pipeline.flush();
     expect(outbox.peek(10).map((entry) => entry.ts - T0)).toEqual([0, 1000, 2000]);
-    expect(await setIntervalHandler(control)({ sensor: 'nope', intervalMs: 1000 }, context())).toMatchObject({ outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS' });
+    expect(await setIntervalHandler(control)({ sensor: 'nope', intervalMs: 1000 }, context())).toMatchObject({
+      outcome: 'refused',
+      code: 'AGENT_COMMAND_BAD_ARGS',
+    });
   });
 
   it('read-now polls a Modbus sensor at once, whatever its poll period', async () => {
@@ -155,7 +218,7 @@ describe('read-now and set-interval', () => {
     await expect(readNowHandler(control, board)({ sensor: 'ghost' }, context())).rejects.toMatchObject({ code: 'AGENT_MODBUS_TIMEOUT' });
   });
 
-  it('set-interval changes a Modbus sensor\'s poll period, and the stall watchdog keeps its number of periods', async () => {
+  it("set-interval changes a Modbus sensor's poll period, and the stall watchdog keeps its number of periods", async () => {
     const { control, link } = modbusAgent([zone('zone1', 1, 60_000)], 5 * 60_000);
     await waitFor(() => outbox.depth === 1, { timeoutMs: 10_000, what: 'the poll at the opening of the bus' });
     const stall = vi.spyOn(link, 'setStallAfterMs');

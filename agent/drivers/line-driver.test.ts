@@ -11,7 +11,15 @@ import type { LineSensorPlan } from '../sensor-plan.js';
 const log = pino({ level: 'silent' });
 
 function lineSensor(id: string, line: LineSensorPlan['line']): LineSensorPlan {
-  return { id, port: 'serial', unit: 'C', driver: 'line', intervalMs: 1000, sampling: { minIntervalMs: 0, deadband: 0, heartbeatMs: 0 }, line };
+  return {
+    id,
+    port: 'serial',
+    unit: 'C',
+    driver: 'line',
+    intervalMs: 1000,
+    sampling: { minIntervalMs: 0, deadband: 0, heartbeatMs: 0 },
+    line,
+  };
 }
 
 describe('LinePortDriver', () => {
@@ -40,7 +48,11 @@ describe('LinePortDriver', () => {
     const { transport, sink } = await start([lineSensor('tc1', { format: 'spec', range: { min: -200, max: 1372 } })]);
     transport.write('T=812.5,CJ=24.1\r\n\r\nT=1400.0\r\nERR=OPEN,CJ=24.0\r\nhello\r\n');
     await waitFor(() => sink.refusals.length === 1, { timeoutMs: 5000, what: 'the lines read' });
-    expect(sink.readings.map(({ value, quality }) => [value, quality])).toEqual([[812.5, 'good'], [1400, 'uncertain'], [null, 'bad']]);
+    expect(sink.readings.map(({ value, quality }) => [value, quality])).toEqual([
+      [812.5, 'good'],
+      [1400, 'uncertain'],
+      [null, 'bad'],
+    ]);
     expect(sink.stateOf('tc1')).toEqual({ sensor: 'tc1', state: 'faulty', reason: 'thermocouple open (ERR=OPEN)' });
     expect(sink.refusals).toEqual([{ sensor: 'tc1', reason: 'unrecognised' }]);
     expect(sink.lines).toBe(4); // the blank line is not a line (spec §3.3)

@@ -31,7 +31,11 @@ describe('parseSensorLine: the spec format (hardware/README.md §3 to §6)', () 
     expect(parseSensorLine('T=1372.0,CJ=25.0')).toEqual({ kind: 'value', value: 1372, coldJunction: 25 });
     expect(parseSensorLine('T=1372.1,CJ=25.0')).toEqual({ kind: 'value', value: 1372.1, coldJunction: 25, outOfRange: true });
     expect(parseSensorLine('T=-200.5')).toEqual({ kind: 'value', value: -200.5, outOfRange: true });
-    expect(parseSensorLine('T=50.0', { format: 'spec', range: { min: 0, max: 40 } })).toEqual({ kind: 'value', value: 50, outOfRange: true });
+    expect(parseSensorLine('T=50.0', { format: 'spec', range: { min: 0, max: 40 } })).toEqual({
+      kind: 'value',
+      value: 50,
+      outOfRange: true,
+    });
   });
 
   it('checks a checksum when present, and requires one when told to (spec §6)', () => {
@@ -41,7 +45,10 @@ describe('parseSensorLine: the spec format (hardware/README.md §3 to §6)', () 
     expect(parseSensorLine('T=812.6,CJ=24.1*48')).toEqual({ kind: 'invalid', reason: 'bad_checksum' });
     expect(parseSensorLine('T=812.5,CJ=24.1*4')).toEqual({ kind: 'invalid', reason: 'bad_checksum' });
     expect(parseSensorLine('T=812.5,CJ=24.1*48', { format: 'spec', checksum: 'required' })).toMatchObject({ kind: 'value' });
-    expect(parseSensorLine('T=812.5,CJ=24.1', { format: 'spec', checksum: 'required' })).toEqual({ kind: 'invalid', reason: 'missing_checksum' });
+    expect(parseSensorLine('T=812.5,CJ=24.1', { format: 'spec', checksum: 'required' })).toEqual({
+      kind: 'invalid',
+      reason: 'missing_checksum',
+    });
   });
 
   it.each([
@@ -162,7 +169,14 @@ function parseEmulated(scenario: string, ticks: number, checksum = false): Parse
     (line) => parsed.push(parseSensorLine(line)),
     () => parsed.push({ kind: 'invalid', reason: 'too_long' }),
   );
-  const emulator = new LineEmulator({ seed: 7, intervalMs: 1000, speed: 10, checksum, scenario: parseScenario(scenario), write: (data) => splitter.push(data) });
+  const emulator = new LineEmulator({
+    seed: 7,
+    intervalMs: 1000,
+    speed: 10,
+    checksum,
+    scenario: parseScenario(scenario),
+    write: (data) => splitter.push(data),
+  });
   for (let i = 0; i < ticks; i++) emulator.tick();
   return parsed;
 }
@@ -186,12 +200,16 @@ describe('the agent parser and the emulator (hardware/README.md §19.3) agree', 
   ] as const)('reads %s as exactly the fault lines of its window', (fault, code) => {
     const parsed = parseEmulated(`${fault}@60+120`, 30);
     expect(parsed).toHaveLength(30);
-    expect(parsed.map((line) => line.kind === 'fault' && line.fault)).toEqual(Array.from({ length: 30 }, (_, i) => i >= 5 && i < 17 && code));
+    expect(parsed.map((line) => line.kind === 'fault' && line.fault)).toEqual(
+      Array.from({ length: 30 }, (_, i) => i >= 5 && i < 17 && code),
+    );
   });
 
   it('refuses the crc-errors lines as bad_checksum, and only them', () => {
     const parsed = parseEmulated('crc-errors@50+50', 20, true);
-    expect(parsed.map((line) => line.kind === 'invalid' && line.reason)).toEqual(Array.from({ length: 20 }, (_, i) => i >= 4 && i < 9 && 'bad_checksum'));
+    expect(parsed.map((line) => line.kind === 'invalid' && line.reason)).toEqual(
+      Array.from({ length: 20 }, (_, i) => i >= 4 && i < 9 && 'bad_checksum'),
+    );
   });
 
   it.each(['noise', 'partial', 'baud-mismatch'])('never takes a value out of %s garbage, and reads the clean lines around it', (fault) => {
@@ -208,11 +226,17 @@ describe('the agent parser and the emulator (hardware/README.md §19.3) agree', 
     }
   });
 
-  it('reads an overheating furnace\'s values past 1372 °C as out of range (uncertain)', () => {
+  it("reads an overheating furnace's values past 1372 °C as out of range (uncertain)", () => {
     const parsed = parseEmulated('overheat', 0);
     expect(parsed).toEqual([]);
     const hot: ParsedLine[] = [];
-    const emulator = new LineEmulator({ seed: 1, intervalMs: 1000, speed: 60, scenario: parseScenario('overheat'), write: (data) => hot.push(parseSensorLine(data.toString('latin1'))) });
+    const emulator = new LineEmulator({
+      seed: 1,
+      intervalMs: 1000,
+      speed: 60,
+      scenario: parseScenario('overheat'),
+      write: (data) => hot.push(parseSensorLine(data.toString('latin1'))),
+    });
     for (let i = 0; i < 300; i++) emulator.tick(); // five simulated hours
     expect(hot.at(-1)).toMatchObject({ kind: 'value', outOfRange: true });
     expect(hot.at(0)).not.toHaveProperty('outOfRange');

@@ -6,13 +6,7 @@
 export type SensorFaultCode = 'OPEN' | 'SHORT_GND' | 'SHORT_VCC';
 const FAULT_CODES: readonly string[] = ['OPEN', 'SHORT_GND', 'SHORT_VCC'] satisfies SensorFaultCode[];
 
-export type InvalidReason =
-  | 'too_long'
-  | 'unrecognised'
-  | 'not_a_number'
-  | 'unknown_fault'
-  | 'bad_checksum'
-  | 'missing_checksum';
+export type InvalidReason = 'too_long' | 'unrecognised' | 'not_a_number' | 'unknown_fault' | 'bad_checksum' | 'missing_checksum';
 
 export type ParsedLine =
   /** `outOfRange` is set (true) only when the value lies outside the sensor's range (spec §4). */

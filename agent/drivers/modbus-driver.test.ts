@@ -14,12 +14,28 @@ const log = pino({ level: 'silent' });
 // The emulators' own clock never ticks during a test: tick() advances 10 simulated seconds.
 const MANUAL_TIME = { intervalMs: 3_600_000, speed: 1 / 360 } as const;
 const PV: Omit<ModbusOptions, 'slaveId'> = {
-  register: 0, table: 'input', type: 'int16', byteOrder: 'big', wordOrder: 'big', scale: 0.1, offset: 0, noValue: -32768,
-  pollMs: 40, timeoutMs: 100, retries: 1,
+  register: 0,
+  table: 'input',
+  type: 'int16',
+  byteOrder: 'big',
+  wordOrder: 'big',
+  scale: 0.1,
+  offset: 0,
+  noValue: -32768,
+  pollMs: 40,
+  timeoutMs: 100,
+  retries: 1,
 };
 
 function sensor(id: string, slaveId: number, overrides: Partial<ModbusOptions> = {}): ModbusSensorPlan {
-  return { id, port: 'bus', unit: 'C', driver: 'modbus', sampling: { minIntervalMs: 0, deadband: 0, heartbeatMs: 0 }, modbus: { ...PV, slaveId, ...overrides } };
+  return {
+    id,
+    port: 'bus',
+    unit: 'C',
+    driver: 'modbus',
+    sampling: { minIntervalMs: 0, deadband: 0, heartbeatMs: 0 },
+    modbus: { ...PV, slaveId, ...overrides },
+  };
 }
 
 describe('ModbusBusDriver on an in-process RS-485 bus with two emulated controllers', () => {
@@ -33,9 +49,20 @@ describe('ModbusBusDriver on an in-process RS-485 bus with two emulated controll
     const transport = openInProcessTransport(`/dev/ttyRS485-${process.pid}-${Math.random().toString(36).slice(2)}`);
     const listeners: Array<(chunk: Buffer) => void> = [];
     transport.onData((chunk) => listeners.forEach((listener) => listener(chunk)));
-    const bus = { write: (data: string | Uint8Array) => transport.write(data), onData: (listener: (chunk: Buffer) => void) => void listeners.push(listener) };
+    const bus = {
+      write: (data: string | Uint8Array) => transport.write(data),
+      onData: (listener: (chunk: Buffer) => void) => void listeners.push(listener),
+    };
     const slaves = [1, 2].map(
-      (slaveId) => new ModbusEmulator({ seed: slaveId, setpoint: 400, ...MANUAL_TIME, slaveId, scenario: parseScenario(slaveId === 1 ? scenario1 : ''), link: bus }),
+      (slaveId) =>
+        new ModbusEmulator({
+          seed: slaveId,
+          setpoint: 400,
+          ...MANUAL_TIME,
+          slaveId,
+          scenario: parseScenario(slaveId === 1 ? scenario1 : ''),
+          link: bus,
+        }),
     );
     slaves.forEach((slave) => slave.start());
     cleanups.push(async () => {
@@ -47,8 +74,18 @@ describe('ModbusBusDriver on an in-process RS-485 bus with two emulated controll
 
   function startDriver(transport: InProcessTransport, sensors: ModbusSensorPlan[]): RecordingSink {
     const port: PortPlan = {
-      name: 'bus', path: transport.devicePath, baudRate: 19_200, dataBits: 8, parity: 'even', stopBits: 1,
-      reopenMinMs: 20, reopenMaxMs: 200, stallAfterMs: 0, connectTimeoutMs: 1000, driver: 'modbus', sensors,
+      name: 'bus',
+      path: transport.devicePath,
+      baudRate: 19_200,
+      dataBits: 8,
+      parity: 'even',
+      stopBits: 1,
+      reopenMinMs: 20,
+      reopenMaxMs: 200,
+      stallAfterMs: 0,
+      connectTimeoutMs: 1000,
+      driver: 'modbus',
+      sensors,
     };
     const sink = new RecordingSink();
     const driver = new ModbusBusDriver(port, createLink(port, log, transport.binding), sink, log);
@@ -59,8 +96,14 @@ describe('ModbusBusDriver on an in-process RS-485 bus with two emulated controll
 
   it('reads PV as int16 tenths and as a float from two slaves', async () => {
     const { transport } = startBus('');
-    const sink = startDriver(transport, [sensor('zone1', 1), sensor('zone2f', 2, { register: 1, type: 'float32', scale: 1, noValue: undefined })]);
-    await waitFor(() => sink.readingsOf('zone1').length >= 2 && sink.readingsOf('zone2f').length >= 2, { timeoutMs: 10_000, what: 'readings of both slaves' });
+    const sink = startDriver(transport, [
+      sensor('zone1', 1),
+      sensor('zone2f', 2, { register: 1, type: 'float32', scale: 1, noValue: undefined }),
+    ]);
+    await waitFor(() => sink.readingsOf('zone1').length >= 2 && sink.readingsOf('zone2f').length >= 2, {
+      timeoutMs: 10_000,
+      what: 'readings of both slaves',
+    });
     for (const reading of sink.readings) expect(reading).toMatchObject({ quality: 'good' });
     expect(sink.readingsOf('zone1')[0]?.value).toBeCloseTo(20, -1); // the room: a cold furnace
     expect(sink.stateOf('zone1')).toEqual({ sensor: 'zone1', state: 'ok' });

@@ -49,7 +49,9 @@ export class ModbusBusDriver implements SensorDriver {
   ) {
     const isTcp = port.path.startsWith('tcp:');
     this.master = new ModbusMaster(link, isTcp ? 0 : frameGapMs(port.baudRate), log);
-    this.pollers = port.sensors.flatMap((sensor) => (sensor.driver === 'modbus' ? [{ sensor, pollMs: sensor.modbus.pollMs, failing: false }] : []));
+    this.pollers = port.sensors.flatMap((sensor) =>
+      sensor.driver === 'modbus' ? [{ sensor, pollMs: sensor.modbus.pollMs, failing: false }] : [],
+    );
     this.stallPerPollMs = port.stallAfterMs / Math.max(1, this.shortestPollMs());
     const ids = this.pollers.map((poller) => poller.sensor.id);
     link.on('state', (state, reason) => {
@@ -109,7 +111,8 @@ export class ModbusBusDriver implements SensorDriver {
   private poll(poller: Poller): Promise<PollResult> {
     // A poll still waiting for the bus is not doubled: the queue stays one deep per sensor.
     if (poller.inflight) return poller.inflight;
-    if (this.stopped || !this.link.isOpen) return Promise.resolve({ ok: false, code: 'AGENT_MODBUS_LINK_DOWN', message: 'the port is not open' });
+    if (this.stopped || !this.link.isOpen)
+      return Promise.resolve({ ok: false, code: 'AGENT_MODBUS_LINK_DOWN', message: 'the port is not open' });
     const inflight = this.readWithRetries(poller).then((outcome): PollResult => {
       if (this.stopped) return { ok: false, code: 'AGENT_MODBUS_LINK_DOWN', message: 'the agent is stopping' };
       return this.report(poller, outcome, Date.now());

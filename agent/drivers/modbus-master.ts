@@ -88,7 +88,11 @@ export class ModbusMaster {
             case 'registers':
               return finish({ ok: true, data: match.data });
             case 'exception':
-              return fail('AGENT_MODBUS_EXCEPTION', `exception ${String(match.code).padStart(2, '0')} (${exceptionName(match.code)})`, match.code);
+              return fail(
+                'AGENT_MODBUS_EXCEPTION',
+                `exception ${String(match.code).padStart(2, '0')} (${exceptionName(match.code)})`,
+                match.code,
+              );
             case 'crc-error':
               return fail('AGENT_MODBUS_CRC', 'the answer failed its CRC check (spec §10.2)');
             case 'incomplete':

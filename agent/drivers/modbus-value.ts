@@ -45,7 +45,10 @@ export type DecodedValue = { kind: 'value'; value: number } | { kind: 'no-value'
  * register can carry. A NaN float, or the raw value the settings name as "no value" (spec §12:
  * 0x8000 while the thermocouple is faulty), is no value: a bad reading.
  */
-export function engineeringValue(raw: number, { scale, offset, noValue }: Pick<ModbusOptions, 'scale' | 'offset' | 'noValue'>): DecodedValue {
+export function engineeringValue(
+  raw: number,
+  { scale, offset, noValue }: Pick<ModbusOptions, 'scale' | 'offset' | 'noValue'>,
+): DecodedValue {
   if (!Number.isFinite(raw) || raw === noValue) return { kind: 'no-value', raw };
   // 812.5 read as 8125 × 0.1 is 812.5000000000001 in binary floating point; 9 significant digits
   // keep every digit a 32-bit register can hold and drop that noise.

@@ -40,7 +40,9 @@ describe('the agent health server', () => {
     const port = (blocker.address() as { port: number }).port;
     const metrics = new AgentMetrics({ outboxDepth: () => 0, outboxOldestAgeMs: () => 0, mqttConnected: () => true });
     try {
-      await expect(startHealthServer({ host: '127.0.0.1', port, registry: metrics.registry, health: () => ({ ok: true }) })).rejects.toThrow(
+      await expect(
+        startHealthServer({ host: '127.0.0.1', port, registry: metrics.registry, health: () => ({ ok: true }) }),
+      ).rejects.toThrow(
         new AgentError('AGENT_HEALTH_PORT_FAILED', `health port ${port} on 127.0.0.1 is already in use (setting health.port)`),
       );
     } finally {

@@ -37,7 +37,10 @@ export function serveHealth(options: HealthEndpointOptions): HealthEndpoint {
       const started = await startHealthServer(options);
       if (closed) return void (await started.close());
       server = started;
-      options.log.info({ host: options.host, port: started.port }, failures > 0 ? 'health server listening at last' : 'health server listening');
+      options.log.info(
+        { host: options.host, port: started.port },
+        failures > 0 ? 'health server listening at last' : 'health server listening',
+      );
     } catch (error) {
       failures++;
       const fields = { err: error, code: errorCode(error), retryInMs: options.retryMs ?? 30_000 };

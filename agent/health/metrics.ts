@@ -22,7 +22,11 @@ const SENSOR_STATES: readonly SensorState[] = ['ok', 'stalled', 'disconnected', 
 /** The agent's Prometheus metrics, on a registry of its own. */
 export class AgentMetrics {
   readonly registry = new Registry();
-  readonly linesRead = new Counter({ name: 'furnace_agent_lines_read_total', help: 'Lines read from line sensors', registers: [this.registry] });
+  readonly linesRead = new Counter({
+    name: 'furnace_agent_lines_read_total',
+    help: 'Lines read from line sensors',
+    registers: [this.registry],
+  });
   readonly parseErrors = new Counter({
     name: 'furnace_agent_parse_errors_total',
     help: 'Sensor lines refused, by sensor and reason',
@@ -86,19 +90,34 @@ export class AgentMetrics {
 
   constructor(sources: AgentGaugeSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'furnace_agent_' });
-    const gauge = (name: string, help: string, read: GaugeRead, labelNames: string[] = []) => gaugeFrom(this.registry, name, help, read, labelNames);
+    const gauge = (name: string, help: string, read: GaugeRead, labelNames: string[] = []) =>
+      gaugeFrom(this.registry, name, help, read, labelNames);
     gauge('furnace_agent_outbox_depth', 'Readings waiting in the outbox', (set) => set(sources.outboxDepth()));
-    gauge('furnace_agent_outbox_oldest_age_seconds', 'Age of the oldest reading waiting in the outbox', (set) => set(sources.outboxOldestAgeMs() / 1000));
+    gauge('furnace_agent_outbox_oldest_age_seconds', 'Age of the oldest reading waiting in the outbox', (set) =>
+      set(sources.outboxOldestAgeMs() / 1000),
+    );
     gauge('furnace_agent_mqtt_connected', '1 while connected to the broker', (set) => set(sources.mqttConnected() ? 1 : 0));
     // Counters kept elsewhere (publisher, connection) are read at scrape time: gauges of totals
     // would break rate(); these only ever grow, so they are exposed as counters by name and type.
-    counterFrom(this.registry, 'furnace_agent_readings_sent_total', 'Readings acknowledged by the broker', () => sources.readingsSent?.().sent ?? 0);
-    counterFrom(this.registry, 'furnace_agent_readings_replayed_total', 'Of the readings sent, those sent as backlog after an outage', () => sources.readingsSent?.().replayed ?? 0);
+    counterFrom(
+      this.registry,
+      'furnace_agent_readings_sent_total',
+      'Readings acknowledged by the broker',
+      () => sources.readingsSent?.().sent ?? 0,
+    );
+    counterFrom(
+      this.registry,
+      'furnace_agent_readings_replayed_total',
+      'Of the readings sent, those sent as backlog after an outage',
+      () => sources.readingsSent?.().replayed ?? 0,
+    );
     gauge('furnace_agent_outbox_unconfirmed', 'Readings the broker took that the backend has not confirmed yet', (set) =>
       set(sources.unconfirmed?.().count ?? 0),
     );
-    gauge('furnace_agent_outbox_unconfirmed_oldest_age_seconds', 'Source age of the oldest reading waiting for the backend confirmation', (set) =>
-      set((sources.unconfirmed?.().oldestAgeMs ?? 0) / 1000),
+    gauge(
+      'furnace_agent_outbox_unconfirmed_oldest_age_seconds',
+      'Source age of the oldest reading waiting for the backend confirmation',
+      (set) => set((sources.unconfirmed?.().oldestAgeMs ?? 0) / 1000),
     );
     resentCounter(this.registry, () => sources.resent?.());
     counterFrom(this.registry, 'furnace_agent_mqtt_reconnects_total', 'Reconnections to the broker', () => sources.reconnects?.() ?? 0);

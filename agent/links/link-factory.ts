@@ -25,7 +25,8 @@ export function openerFor(settings: LinkSettings, log: Logger, binding?: Binding
   if (typeof address === 'string') {
     throw new AgentError('AGENT_CONFIG_INVALID', `${setting} = ${JSON.stringify(settings.path)}: ${address}`);
   }
-  if (address.kind === 'tcp') return tcpOpener({ host: address.host, port: address.port, connectTimeoutMs: settings.connectTimeoutMs ?? 5000 });
+  if (address.kind === 'tcp')
+    return tcpOpener({ host: address.host, port: address.port, connectTimeoutMs: settings.connectTimeoutMs ?? 5000 });
   return serialOpener({ ...settings, address, setting, binding, log });
 }
 

@@ -20,9 +20,12 @@ describe('port paths', () => {
     expect(parsePortPath('tcp://gw.plant.local:4001/')).toEqual({ kind: 'tcp', host: 'gw.plant.local', port: 4001 });
   });
 
-  it.each(['usb:403:6001', 'usb:0403', 'tcp://host', 'tcp://host:0', 'tcp://host:70000', 'rfc2217://host:4000'])('refuses %j, saying what is expected', (path) => {
-    expect(parsePortPath(path)).toEqual(expect.any(String));
-  });
+  it.each(['usb:403:6001', 'usb:0403', 'tcp://host', 'tcp://host:0', 'tcp://host:70000', 'rfc2217://host:4000'])(
+    'refuses %j, saying what is expected',
+    (path) => {
+      expect(parsePortPath(path)).toEqual(expect.any(String));
+    },
+  );
 });
 
 describe('ports by USB vendor and product id', () => {
@@ -40,7 +43,9 @@ describe('ports by USB vendor and product id', () => {
     });
     MockBinding.createPort('/dev/ttyUSB8', { vendorId: '0403', productId: '6001' });
     const serials = (await MockBinding.list()).filter((port) => port.vendorId === '0403').map((port) => port.serialNumber);
-    await expect(resolveUsbPort(binding, usb('usb:0403:6001'), 'serial.path', 'usb:0403:6001')).rejects.toThrow(/2 ports match \(\/dev\/ttyUSB7.*\/dev\/ttyUSB8/);
+    await expect(resolveUsbPort(binding, usb('usb:0403:6001'), 'serial.path', 'usb:0403:6001')).rejects.toThrow(
+      /2 ports match \(\/dev\/ttyUSB7.*\/dev\/ttyUSB8/,
+    );
     expect(await resolveUsbPort(binding, usb(`usb:0403:6001:${serials[1]}`), 'serial.path', 'x')).toBe('/dev/ttyUSB8');
   });
 
@@ -50,7 +55,9 @@ describe('ports by USB vendor and product id', () => {
     const error = await listPorts(broken, 'ports.rs485.path', 'usb:1a86:7523').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AgentError);
     expect(error).toMatchObject({ code: 'AGENT_SERIAL_LIST_FAILED', cause: noUdev });
-    expect((error as Error).message).toMatch(/^ports\.rs485\.path = "usb:1a86:7523": cannot list the USB serial ports to find it: udevadm was not found .*udev/);
+    expect((error as Error).message).toMatch(
+      /^ports\.rs485\.path = "usb:1a86:7523": cannot list the USB serial ports to find it: udevadm was not found .*udev/,
+    );
   });
 
   it('reads lines from a port given by USB id, found again after it comes back under another name', async () => {
@@ -61,7 +68,15 @@ describe('ports by USB vendor and product id', () => {
       open: async (options) => (port = await MockBinding.open(options)),
     };
     // The mock binding cannot unplug a port; the stall watchdog closes and reopens it instead.
-    const source = new SerialSource({ path: 'usb:0403:6001', baudRate: 9600, binding: watching, reopenMinMs: 10, reopenMaxMs: 50, stallAfterMs: 300, log });
+    const source = new SerialSource({
+      path: 'usb:0403:6001',
+      baudRate: 9600,
+      binding: watching,
+      reopenMinMs: 10,
+      reopenMaxMs: 50,
+      stallAfterMs: 300,
+      log,
+    });
     const lines: string[] = [];
     source.on('line', (line) => lines.push(line));
     source.start();
@@ -72,7 +87,10 @@ describe('ports by USB vendor and product id', () => {
       // Unplugged and plugged back in as ttyUSB1.
       MockBinding.reset();
       MockBinding.createPort('/dev/ttyUSB1', { vendorId: '0403', productId: '6001' });
-      await waitFor(() => port?.openOptions.path === '/dev/ttyUSB1' && port.isOpen, { timeoutMs: 5000, what: 'the port reopened as ttyUSB1' });
+      await waitFor(() => port?.openOptions.path === '/dev/ttyUSB1' && port.isOpen, {
+        timeoutMs: 5000,
+        what: 'the port reopened as ttyUSB1',
+      });
       port?.emitData('T=813.0\n');
       await waitFor(() => lines.length === 2, { timeoutMs: 5000, what: 'a line after the replug' });
       expect(lines).toEqual(['T=812.5', 'T=813.0']);

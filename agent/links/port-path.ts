@@ -22,7 +22,12 @@ export function parsePortPath(text: string): PortAddress | string {
   if (text.startsWith('usb:')) {
     const match = USB.exec(text);
     if (!match?.[1] || !match[2]) return 'expected usb:VID:PID or usb:VID:PID:SERIAL with 4 hexadecimal digits each, e.g. usb:0403:6001';
-    return { kind: 'usb', vendorId: match[1].toLowerCase(), productId: match[2].toLowerCase(), ...(match[3] ? { serialNumber: match[3] } : {}) };
+    return {
+      kind: 'usb',
+      vendorId: match[1].toLowerCase(),
+      productId: match[2].toLowerCase(),
+      ...(match[3] ? { serialNumber: match[3] } : {}),
+    };
   }
   if (text.startsWith('tcp:')) {
     const match = TCP.exec(text);
@@ -51,9 +56,13 @@ export async function listPorts(binding: BindingInterface, setting: string, path
     const why = isListingImpossible(error)
       ? 'udevadm was not found (serialport lists USB ports through it: install the Debian package udev), or give the port as /dev/serial/by-id/...'
       : (error as Error).message;
-    throw new AgentError('AGENT_SERIAL_LIST_FAILED', `${setting} = ${JSON.stringify(path)}: cannot list the USB serial ports to find it: ${why}`, {
-      cause: error,
-    });
+    throw new AgentError(
+      'AGENT_SERIAL_LIST_FAILED',
+      `${setting} = ${JSON.stringify(path)}: cannot list the USB serial ports to find it: ${why}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -70,7 +79,8 @@ export async function resolveUsbPort(
     .filter((port) => address.serialNumber === undefined || port.serialNumber === address.serialNumber)
     .sort((a, b) => a.path.localeCompare(b.path));
   const [first, ...others] = matches;
-  if (!first) throw new AgentError('AGENT_SERIAL_NOT_FOUND', `${setting} = ${JSON.stringify(path)}: no USB serial port with that id is plugged in`);
+  if (!first)
+    throw new AgentError('AGENT_SERIAL_NOT_FOUND', `${setting} = ${JSON.stringify(path)}: no USB serial port with that id is plugged in`);
   if (others.length > 0) {
     // Two identical adapters: picking one would read the wrong furnace half the time.
     const found = matches.map((port) => `${port.path}${port.serialNumber ? ` (serial ${port.serialNumber})` : ''}`).join(', ');

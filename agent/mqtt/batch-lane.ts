@@ -81,7 +81,10 @@ export class BatchLane {
       this.failing = false;
       return true;
     } catch (error) {
-      log[onceLevel(!this.failing, 'error')]({ err: error, lane: name }, 'the outbox cannot record an acknowledged batch; it will be sent again');
+      log[onceLevel(!this.failing, 'error')](
+        { err: error, lane: name },
+        'the outbox cannot record an acknowledged batch; it will be sent again',
+      );
       this.failing = true;
       return false;
     }

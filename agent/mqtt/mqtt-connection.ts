@@ -32,7 +32,9 @@ export function readTlsFiles(tls: AgentConfig['mqtt']['tls']): Partial<IClientOp
     try {
       return { [key]: readFileSync(file) };
     } catch (error) {
-      throw new AgentError('AGENT_TLS_FILE_UNREADABLE', `mqtt.tls.${key} = ${JSON.stringify(file)}: ${(error as Error).message}`, { cause: error });
+      throw new AgentError('AGENT_TLS_FILE_UNREADABLE', `mqtt.tls.${key} = ${JSON.stringify(file)}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   };
   return { ...read('ca'), ...read('cert'), ...read('key'), rejectUnauthorized: tls.rejectUnauthorized };
@@ -83,7 +85,11 @@ export function connectMqtt({ settings, tls, device, will, willTopic, log }: Mqt
   client.on('close', () => {
     if (ending || timer) return;
     failures++;
-    const delay = backoffDelay(failures, { minMs: settings.reconnectMinMs, maxMs: settings.reconnectMaxMs, jitter: { below: 0.2, above: 0.2 } });
+    const delay = backoffDelay(failures, {
+      minMs: settings.reconnectMinMs,
+      maxMs: settings.reconnectMaxMs,
+      jitter: { below: 0.2, above: 0.2 },
+    });
     const fields = { url: settings.url, reason: lastError?.message ?? 'connection closed', retryInMs: delay, failures };
     // Loud once per outage, quiet while it lasts: an outage of hours must not fill the SD card.
     if (failures === 1) log.warn(fields, 'broker unreachable; readings wait in the outbox');

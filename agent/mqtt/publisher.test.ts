@@ -57,7 +57,10 @@ describeWithProgram('mosquitto', 'mosquitto', 'Publisher: live and replay lanes 
 
   it('sends the backlog oldest first at the bounded rate, marked replay, while live readings keep flowing', async () => {
     const t0 = Date.now();
-    outbox.appendMany('boot-old', Array.from({ length: 300 }, (_, i) => reading(t0 - 300_000 + i)));
+    outbox.appendMany(
+      'boot-old',
+      Array.from({ length: 300 }, (_, i) => reading(t0 - 300_000 + i)),
+    );
     const client = start({ replay: { maxReadingsPerSecond: 400, batchMaxReadings: 50 } });
     await waitFor(() => client.connected, { timeoutMs: 5000, what: 'the publisher to connect' });
     const live = setInterval(() => {
@@ -87,7 +90,10 @@ describeWithProgram('mosquitto', 'mosquitto', 'Publisher: live and replay lanes 
   });
 
   it('drains without the rate limit when asked (a stopping agent), and resolves at once without a broker', async () => {
-    outbox.appendMany('boot-old', Array.from({ length: 100 }, (_, i) => reading(1000 + i)));
+    outbox.appendMany(
+      'boot-old',
+      Array.from({ length: 100 }, (_, i) => reading(1000 + i)),
+    );
     const client = start({ replay: { maxReadingsPerSecond: 10, batchMaxReadings: 20 } });
     await waitFor(() => client.connected, { timeoutMs: 5000, what: 'the publisher to connect' });
     const started = Date.now();

@@ -158,7 +158,10 @@ export class Publisher {
       return this.checkIdle();
     }
     if (!this.backlogAnnounced) {
-      log.info({ firstSeq: entries[0]?.seq, belowSeq: this.liveFrom, ratePerSecond: replay?.maxReadingsPerSecond ?? 0 }, 'sending the backlog');
+      log.info(
+        { firstSeq: entries[0]?.seq, belowSeq: this.liveFrom, ratePerSecond: replay?.maxReadingsPerSecond ?? 0 },
+        'sending the backlog',
+      );
       this.backlogAnnounced = true;
     }
     // Pacing by readings, not batches: the rate holds whatever the batch size.

@@ -88,12 +88,30 @@ describeWithProgram('mosquitto', 'mosquitto', 'ConfirmationTracker: readings for
     outbox.close();
     outbox = new DurableOutbox(dir, undefined, { timeoutMs, maxTimeoutMs });
     agentClient = mqtt.connect(broker.url, { protocolVersion: 4, reconnectPeriod: 100 });
-    publisher = new Publisher({ client: agentClient, outbox, device: DEVICE, batchMaxReadings: 5, batchIntervalMs: 20, confirmBy: 'backend', log });
-    tracker = new ConfirmationTracker({ client: agentClient, outbox, device: DEVICE, resend: () => publisher.resend(), log, checkEveryMs: 100 });
+    publisher = new Publisher({
+      client: agentClient,
+      outbox,
+      device: DEVICE,
+      batchMaxReadings: 5,
+      batchIntervalMs: 20,
+      confirmBy: 'backend',
+      log,
+    });
+    tracker = new ConfirmationTracker({
+      client: agentClient,
+      outbox,
+      device: DEVICE,
+      resend: () => publisher.resend(),
+      log,
+      checkEveryMs: 100,
+    });
     return tracker;
   }
   const add = (n: number) => {
-    const seqs = outbox.appendMany(BOOT, Array.from({ length: n }, () => reading()));
+    const seqs = outbox.appendMany(
+      BOOT,
+      Array.from({ length: n }, () => reading()),
+    );
     const last = seqs[seqs.length - 1];
     if (last !== undefined) publisher.readingsAdded(last);
   };
@@ -138,7 +156,10 @@ describeWithProgram('mosquitto', 'mosquitto', 'ConfirmationTracker: readings for
     // Waits for the fourth delivery itself: the tracker counts a round when it makes the readings
     // waiting again, and the publisher sends them on a later turn of the event loop (much later on
     // a busy machine), so the count alone runs ahead of what the backend has received.
-    await waitFor(() => backend.deliveries.filter((seq) => seq === 1).length >= 4, { timeoutMs: 15_000, what: 'seq 1 sent three times more on timeout' });
+    await waitFor(() => backend.deliveries.filter((seq) => seq === 1).length >= 4, {
+      timeoutMs: 15_000,
+      what: 'seq 1 sent three times more on timeout',
+    });
     // Never sooner: without the backoff three rounds would take 1.5 s. A busy machine only makes it later.
     expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
     expect(tracking.stats.resent.hole).toBe(0);

@@ -82,7 +82,11 @@ export class ConfirmationTracker {
       client.subscribe(this.topic, { qos: 1 }, (error, granted) => {
         this.stats.subscribed = !error && granted?.[0]?.qos !== 128;
         // Without it nothing is ever confirmed: readings are kept and sent again on each timeout.
-        if (!this.stats.subscribed) log.error({ err: error, topic: this.topic }, 'cannot subscribe to the backend confirmations (broker ACL?); readings are kept and sent again');
+        if (!this.stats.subscribed)
+          log.error(
+            { err: error, topic: this.topic },
+            'cannot subscribe to the backend confirmations (broker ACL?); readings are kept and sent again',
+          );
       });
     });
     client.on('close', () => (this.stats.subscribed = false));
@@ -102,7 +106,10 @@ export class ConfirmationTracker {
     const decoded = decodeStoredConfirmation(this.options.device, payload);
     if (!decoded.ok) {
       this.stats.refused++;
-      this.options.log[onceLevel(!this.refusalLogged)]({ cause: decoded.cause, detail: formatIssues(decoded.issues) }, 'confirmation refused');
+      this.options.log[onceLevel(!this.refusalLogged)](
+        { cause: decoded.cause, detail: formatIssues(decoded.issues) },
+        'confirmation refused',
+      );
       this.refusalLogged = true;
       return;
     }

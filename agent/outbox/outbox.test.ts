@@ -125,7 +125,11 @@ describe('DurableOutbox', () => {
 
   describe('sent, confirmed, sent again', () => {
     const seqsOf = (entries: ReadonlyArray<{ seq: number }>) => entries.map((entry) => entry.seq);
-    const fill = (outbox: DurableOutbox, boot: string, n: number) => outbox.appendMany(boot, Array.from({ length: n }, () => reading()));
+    const fill = (outbox: DurableOutbox, boot: string, n: number) =>
+      outbox.appendMany(
+        boot,
+        Array.from({ length: n }, () => reading()),
+      );
     const timing = { timeoutMs: 1000, maxTimeoutMs: 4000 };
     const openTimed = (folder = dir) => {
       const outbox = new DurableOutbox(folder, undefined, timing);
@@ -144,7 +148,12 @@ describe('DurableOutbox', () => {
       expect(outbox.hasWaiting).toBe(true);
       // The confirmation names runs of one boot: only those go, sent or not.
       expect(outbox.confirm(BOOT_B, [[1, 6]])).toEqual({ removed: 0, latestSentAt: undefined });
-      expect(outbox.confirm(BOOT_A, [[1, 2], [5, 5]])).toEqual({ removed: 3, latestSentAt: 1000 });
+      expect(
+        outbox.confirm(BOOT_A, [
+          [1, 2],
+          [5, 5],
+        ]),
+      ).toEqual({ removed: 3, latestSentAt: 1000 });
       expect(outbox.depth).toBe(3);
       expect(outbox.sent.unconfirmed().count).toBe(2);
       expect(seqsOf(outbox.peek(10))).toEqual([6]);
@@ -165,7 +174,10 @@ describe('DurableOutbox', () => {
       fill(outbox, BOOT_A, 10);
       outbox.markSent(outbox.peek(5), 1000); // 1-5 taken by the broker at 1000
       outbox.markSent(outbox.peek(5), 5000); // 6-10 at 5000
-      const { latestSentAt } = outbox.confirm(BOOT_A, [[3, 3], [7, 8]]);
+      const { latestSentAt } = outbox.confirm(BOOT_A, [
+        [3, 3],
+        [7, 8],
+      ]);
       expect(latestSentAt).toBe(5000);
       // Taken before 5000 and not confirmed: 1, 2, 4, 5; not 6 (taken at 5000 like the confirmed ones).
       expect(outbox.sent.resendHoles(BOOT_A, 5000, 3000, 3999)).toBe(0); // still within their grace
@@ -224,7 +236,9 @@ describe('DurableOutbox', () => {
         const db = new Database(join(old, 'outbox.sqlite'));
         db.exec(`CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, boot TEXT NOT NULL, ts INTEGER NOT NULL, sensor TEXT NOT NULL,
           value REAL, unit TEXT NOT NULL, quality TEXT NOT NULL, clock TEXT NOT NULL, replay INTEGER NOT NULL)`);
-        db.prepare("INSERT INTO outbox (boot, ts, sensor, value, unit, quality, clock, replay) VALUES ('b', 1, 'tc1', 1, 'C', 'good', 'synced', 0)").run();
+        db.prepare(
+          "INSERT INTO outbox (boot, ts, sensor, value, unit, quality, clock, replay) VALUES ('b', 1, 'tc1', 1, 'C', 'good', 'synced', 0)",
+        ).run();
         db.close();
         const upgraded = openTimed(old);
         expect(seqsOf(upgraded.peek(10))).toEqual([1]);
@@ -238,10 +252,13 @@ describe('DurableOutbox', () => {
     it('answers its loops through indexes over the sent rows only', () => {
       const outbox = openTimed();
       const db = (outbox as unknown as { db: Database.Database }).db;
-      const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((row) => row.detail).join('; ');
-      expect(plan("SELECT seq FROM outbox WHERE sent_at IS NOT NULL AND retry_at <= 5 ORDER BY retry_at LIMIT 10")).toMatch(/outbox_retry/);
+      const plan = (sql: string) =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((row) => row.detail).join('; ');
+      expect(plan('SELECT seq FROM outbox WHERE sent_at IS NOT NULL AND retry_at <= 5 ORDER BY retry_at LIMIT 10')).toMatch(/outbox_retry/);
       expect(plan("SELECT seq FROM outbox WHERE sent_at IS NOT NULL AND boot = 'b' AND sent_at < 5")).toMatch(/outbox_sent_boot/);
-      expect(plan('SELECT * FROM outbox WHERE seq >= 1 AND seq < 9 AND sent_at IS NULL ORDER BY seq LIMIT 5')).toMatch(/outbox_waiting|PRIMARY KEY/);
+      expect(plan('SELECT * FROM outbox WHERE seq >= 1 AND seq < 9 AND sent_at IS NULL ORDER BY seq LIMIT 5')).toMatch(
+        /outbox_waiting|PRIMARY KEY/,
+      );
     });
   });
 

@@ -96,7 +96,9 @@ export class DurableOutbox {
     this.dropOldest = this.db.prepare('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)');
     this.dropExpired = this.db.prepare('DELETE FROM outbox WHERE ts < ?');
     this.oldestTs = this.db.prepare('SELECT ts FROM outbox ORDER BY seq LIMIT 1');
-    this.fromSeq = this.db.prepare(`SELECT ${READING_COLUMNS} FROM outbox WHERE seq >= ? AND seq < ? AND sent_at IS NULL ORDER BY seq LIMIT ?`);
+    this.fromSeq = this.db.prepare(
+      `SELECT ${READING_COLUMNS} FROM outbox WHERE seq >= ? AND seq < ? AND sent_at IS NULL ORDER BY seq LIMIT ?`,
+    );
     this.removeRange = this.db.prepare('DELETE FROM outbox WHERE seq BETWEEN ? AND ?');
     this.anyWaiting = this.db.prepare('SELECT 1 FROM outbox WHERE sent_at IS NULL LIMIT 1');
     this.removeRunsTx = this.db.transaction((runs: readonly SeqRun[]) => {

@@ -15,7 +15,12 @@ const T0 = 1_800_000_000_000;
 
 function sensor(id: string, sampling: Partial<SensorPlan['sampling']> = {}): SensorPlan {
   return {
-    id, port: 'serial', unit: 'C', driver: 'line', intervalMs: 1000, line: { format: 'spec' },
+    id,
+    port: 'serial',
+    unit: 'C',
+    driver: 'line',
+    intervalMs: 1000,
+    line: { format: 'spec' },
     sampling: { minIntervalMs: 0, deadband: 0, heartbeatMs: 0, ...sampling },
   };
 }
@@ -38,16 +43,30 @@ describe('ReadingPipeline', () => {
   function pipeline(sensors: SensorPlan[], maxReadings = DEFAULT_OUTBOX_LIMITS.maxReadings, online = true) {
     outbox = new DurableOutbox(dir, { ...DEFAULT_OUTBOX_LIMITS, maxReadings });
     const metrics = new AgentMetrics({ outboxDepth: () => outbox.depth, outboxOldestAgeMs: () => 0, mqttConnected: () => online });
-    const board = new SensorHealthBoard('f', sensors.map((s) => s.id));
+    const board = new SensorHealthBoard(
+      'f',
+      sensors.map((s) => s.id),
+    );
     const committed: number[] = [];
     let changes = 0;
     const sink = new ReadingPipeline({
-      boot: 'b1', sensors, outbox, board, metrics, log, clock: () => 'synced',
+      boot: 'b1',
+      sensors,
+      outbox,
+      board,
+      metrics,
+      log,
+      clock: () => 'synced',
       committed: (seq) => committed.push(seq),
       stateChanged: () => changes++,
     });
     const metric = async (name: string, labels = '') =>
-      Number((await metrics.registry.metrics()).split('\n').find((line) => line.startsWith(`${name}${labels} `))?.split(' ')[1] ?? 0);
+      Number(
+        (await metrics.registry.metrics())
+          .split('\n')
+          .find((line) => line.startsWith(`${name}${labels} `))
+          ?.split(' ')[1] ?? 0,
+      );
     return { sink, committed, board, metric, changes: () => changes };
   }
 

@@ -169,13 +169,26 @@ export class ReadingPipeline implements SensorSink {
 }
 
 /** Hands each read-now waiter its reading, with the seq the outbox gave it (none: not stored). */
-function answerWaiters(waiters: Map<number, Array<(reading: TakenReading) => void>>, readings: readonly NewReading[], seqs: ReadonlyArray<number | undefined>): void {
+function answerWaiters(
+  waiters: Map<number, Array<(reading: TakenReading) => void>>,
+  readings: readonly NewReading[],
+  seqs: ReadonlyArray<number | undefined>,
+): void {
   for (const [index, resolves] of waiters) {
     const reading = readings[index];
     if (!reading) continue;
     const seq = seqs[index];
     const { sensor, ts, value, unit, quality, clock } = reading;
-    const taken: TakenReading = { sensor, ...(seq === undefined ? {} : { seq }), ts, value, unit, quality, clock, stored: seq !== undefined };
+    const taken: TakenReading = {
+      sensor,
+      ...(seq === undefined ? {} : { seq }),
+      ts,
+      value,
+      unit,
+      quality,
+      clock,
+      stored: seq !== undefined,
+    };
     for (const resolve of resolves) resolve(taken);
   }
 }

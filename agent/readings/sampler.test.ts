@@ -11,23 +11,57 @@ function kept(sampler: Sampler, series: Array<[number, number | null]>, quality:
 describe('Sampler', () => {
   it('keeps every reading by default', () => {
     const sampler = new Sampler(KEEP_EVERY_READING);
-    expect(kept(sampler, [[0, 1], [1, 1], [2, 1], [3, 2]])).toEqual([0, 1, 2, 3]);
+    expect(
+      kept(sampler, [
+        [0, 1],
+        [1, 1],
+        [2, 1],
+        [3, 2],
+      ]),
+    ).toEqual([0, 1, 2, 3]);
   });
 
   it('drops readings closer than the minimum interval to the last one kept', () => {
     const sampler = new Sampler({ minIntervalMs: 1000, deadband: 0, heartbeatMs: 0 });
-    expect(kept(sampler, [[0, 1], [400, 2], [999, 3], [1000, 4], [1500, 5], [2100, 6]])).toEqual([0, 1000, 2100]);
+    expect(
+      kept(sampler, [
+        [0, 1],
+        [400, 2],
+        [999, 3],
+        [1000, 4],
+        [1500, 5],
+        [2100, 6],
+      ]),
+    ).toEqual([0, 1000, 2100]);
   });
 
   it('drops changes inside the deadband, measured from the last value kept, not the last one seen', () => {
     const sampler = new Sampler({ minIntervalMs: 0, deadband: 1, heartbeatMs: 0 });
     // 800.4, 800.8 each differ from 800.0 by less than 1; 801.0 is 1 away from the last kept.
-    expect(kept(sampler, [[0, 800], [1, 800.4], [2, 800.8], [3, 801], [4, 800.1], [5, 799.9]])).toEqual([0, 3, 5]);
+    expect(
+      kept(sampler, [
+        [0, 800],
+        [1, 800.4],
+        [2, 800.8],
+        [3, 801],
+        [4, 800.1],
+        [5, 799.9],
+      ]),
+    ).toEqual([0, 3, 5]);
   });
 
   it('sends a heartbeat even when nothing changes', () => {
     const sampler = new Sampler({ minIntervalMs: 0, deadband: 5, heartbeatMs: 10_000 });
-    expect(kept(sampler, [[0, 800], [5000, 801], [9999, 801], [10_000, 801], [15_000, 800], [20_000, 800]])).toEqual([0, 10_000, 20_000]);
+    expect(
+      kept(sampler, [
+        [0, 800],
+        [5000, 801],
+        [9999, 801],
+        [10_000, 801],
+        [15_000, 800],
+        [20_000, 800],
+      ]),
+    ).toEqual([0, 10_000, 20_000]);
   });
 
   it('always keeps a change of quality, even inside the minimum interval', () => {
@@ -65,6 +99,12 @@ describe('Sampler', () => {
     expect(sampler.setMinInterval(1000)).toBe(100);
     expect(sampler.minIntervalMs).toBe(1000);
     expect(settings.minIntervalMs).toBe(100);
-    expect(kept(sampler, [[0, 1], [500, 2], [1000, 3]])).toEqual([0, 1000]);
+    expect(
+      kept(sampler, [
+        [0, 1],
+        [500, 2],
+        [1000, 3],
+      ]),
+    ).toEqual([0, 1000]);
   });
 });

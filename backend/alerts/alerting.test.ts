@@ -21,7 +21,16 @@ function batch(boot: string, ...readings: Array<[seq: number, value: number, rep
     v: 1,
     device: 'f-1',
     boot,
-    readings: readings.map(([seq, value, replay = false]) => ({ seq, ts: base + seq, sensor: 'tc1', value, unit: 'C', quality: 'good', clock: 'synced', replay })),
+    readings: readings.map(([seq, value, replay = false]) => ({
+      seq,
+      ts: base + seq,
+      sensor: 'tc1',
+      value,
+      unit: 'C',
+      quality: 'good',
+      clock: 'synced',
+      replay,
+    })),
   };
 }
 
@@ -109,7 +118,9 @@ describe('alerting: what ingest hands over', () => {
       { batch: batch('b1', [3, 80]), receivedAt: 3 },
     ]);
     expect(path(a)).toEqual(['inactive→firing', 'firing→resolved']);
-    expect((await metrics.alertEvaluationFailures.get()).values).toEqual([expect.objectContaining({ labels: { input: 'readings' }, value: 1 })]);
+    expect((await metrics.alertEvaluationFailures.get()).values).toEqual([
+      expect.objectContaining({ labels: { input: 'readings' }, value: 1 }),
+    ]);
   });
 
   it('records the waiting items of a channel no longer configured as failed, and keeps the others', async () => {
@@ -153,10 +164,21 @@ describe('alerting: the backend cut off from the broker', () => {
   it('follows its own MQTT connection: no agent is offline while the backend is not on the broker, from start-up on', async () => {
     const port = await freePort();
     // The broker is not up yet as the backend starts, as after a power cut.
-    client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { ...USERS.backend, clientId: USERS.backend.username, clean: false, protocolVersion: 4, reconnectPeriod: 100 });
+    client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+      ...USERS.backend,
+      clientId: USERS.backend.username,
+      clean: false,
+      protocolVersion: 4,
+      reconnectPeriod: 100,
+    });
     const config = { ...loadBackendConfig(undefined, {}), dataDir: dir };
     const gone = { id: 'gone', kind: 'offline', match: { device: 'f-1' }, severity: 'critical', for: 30_000 };
-    const a = new Alerting({ config: { ...config, alerts: { ...config.alerts, rules: [gone], mqtt: false } }, mqttClient: client, metrics: new BackendMetrics(), log: pino({ level: 'silent' }) });
+    const a = new Alerting({
+      config: { ...config, alerts: { ...config.alerts, rules: [gone], mqtt: false } },
+      mqttClient: client,
+      metrics: new BackendMetrics(),
+      log: pino({ level: 'silent' }),
+    });
     alerting = a;
     const t0 = Date.now();
     a.status(status('online', t0 - 50), t0);

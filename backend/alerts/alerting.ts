@@ -77,11 +77,17 @@ export class Alerting implements AlertsService, IngestObserver {
     this.engine.events.on('appended', (records) => {
       for (const { event, silenced } of records) {
         if (event.to === 'firing' || event.to === 'resolved') {
-          log.info({ eventId: event.id, severity: event.severity, silenced }, `alert ${event.rule} ${event.to} on ${event.device}${event.sensor ? `/${event.sensor}` : ''}: ${event.message}`);
+          log.info(
+            { eventId: event.id, severity: event.severity, silenced },
+            `alert ${event.rule} ${event.to} on ${event.device}${event.sensor ? `/${event.sensor}` : ''}: ${event.message}`,
+          );
         }
       }
     });
-    log.info({ rules: this.ruleSet.rules.length, source: this.ruleSet.source, channels: channels.map((c) => c.name) }, 'alert rules loaded');
+    log.info(
+      { rules: this.ruleSet.rules.length, source: this.ruleSet.source, channels: channels.map((c) => c.name) },
+      'alert rules loaded',
+    );
   }
 
   /**
@@ -89,7 +95,9 @@ export class Alerting implements AlertsService, IngestObserver {
    * would wait for ever: they are recorded as failed, with the reason, and the operator is told.
    */
   private retireOrphanedOutboxes(configured: ReadonlySet<string>): void {
-    const rows = this.db.prepare(`SELECT channel, count(*) AS n FROM alert_outbox WHERE state = 'pending' GROUP BY channel`).all() as Array<{
+    const rows = this.db
+      .prepare(`SELECT channel, count(*) AS n FROM alert_outbox WHERE state = 'pending' GROUP BY channel`)
+      .all() as Array<{
       channel: string;
       n: number;
     }>;
@@ -246,7 +254,9 @@ export class Alerting implements AlertsService, IngestObserver {
   }
 
   status(status: DeviceStatus, receivedAt: number): void {
-    this.judge('status', status.device, () => this.engine.status(status.device, status.state, receivedAt, { ts: status.ts, boot: status.boot }));
+    this.judge('status', status.device, () =>
+      this.engine.status(status.device, status.state, receivedAt, { ts: status.ts, boot: status.boot }),
+    );
   }
 
   statusCleared(device: string, receivedAt: number): void {

@@ -101,12 +101,20 @@ export class CommandClient implements CommandSender {
     }
     if (this.closed) throw new CommandError('COMMAND_CLOSED', 'the backend is stopping');
     const entry = this.options.registry.get(device);
-    if (!entry) throw new CommandError('COMMAND_DEVICE_UNKNOWN', `device: no device ${JSON.stringify(device)} has announced itself (no status received)`);
+    if (!entry)
+      throw new CommandError(
+        'COMMAND_DEVICE_UNKNOWN',
+        `device: no device ${JSON.stringify(device)} has announced itself (no status received)`,
+      );
     const status = entry.status;
     if (status?.state === 'offline') {
       this.count(command, 'offline');
       const since = new Date(status.receivedAt).toISOString();
-      throw new CommandError('COMMAND_DEVICE_OFFLINE', `device: ${device} is offline since ${since} (its agent left or lost its connection)`, status.receivedAt);
+      throw new CommandError(
+        'COMMAND_DEVICE_OFFLINE',
+        `device: ${device} is offline since ${since} (its agent left or lost its connection)`,
+        status.receivedAt,
+      );
     }
     const problem = this.options.problem();
     if (problem !== undefined) {
@@ -117,7 +125,10 @@ export class CommandClient implements CommandSender {
     const waiting = this.perDevice.get(device) ?? 0;
     if (waiting >= maxInFlightPerDevice || this.pending.size >= maxInFlight) {
       this.count(command, 'busy');
-      const bound = waiting >= maxInFlightPerDevice ? `${waiting} commands to ${device} wait for a reply already` : `${this.pending.size} commands wait for a reply already`;
+      const bound =
+        waiting >= maxInFlightPerDevice
+          ? `${waiting} commands to ${device} wait for a reply already`
+          : `${this.pending.size} commands wait for a reply already`;
       throw new CommandError('COMMAND_BUSY', `${bound}; refused, not queued: retry once one is answered`);
     }
     return this.publish(device, command, { v: 1, requestId: newRequestId(), deadline: Date.now() + timeoutMs, requester, args }, timeoutMs);
@@ -132,13 +143,23 @@ export class CommandClient implements CommandSender {
         metrics.commandRepliesLate.inc();
         log.debug({ device, command, requestId: reply.requestId }, 'a reply came after its request had timed out; dropped');
       } else {
-        this.unknownReply(device, command, reply.requestId, 'answers no request of this backend (one from before a restart, or another requester)');
+        this.unknownReply(
+          device,
+          command,
+          reply.requestId,
+          'answers no request of this backend (one from before a restart, or another requester)',
+        );
       }
       return;
     }
     // A device may answer only for itself: the broker's ACL says so, and so does this check.
     if (pending.device !== device || pending.command !== command || reply.command !== command) {
-      this.unknownReply(device, command, reply.requestId, `came on another topic than its request (${pending.device}/${pending.command}); dropped`);
+      this.unknownReply(
+        device,
+        command,
+        reply.requestId,
+        `came on another topic than its request (${pending.device}/${pending.command}); dropped`,
+      );
       return;
     }
     this.forget(reply.requestId, pending);

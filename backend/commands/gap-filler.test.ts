@@ -14,7 +14,14 @@ import { GapFiller, MAX_ASKS, MAX_RESENDS_IN_FLIGHT } from './gap-filler.js';
 const T0 = 1_764_340_000_000;
 const FILL_AFTER = 1000;
 const REPEAT = 60_000;
-const gap = (device: string, fromSeq: number, toSeq: number, boot = 'b1'): SeqGap => ({ device, boot, fromSeq, toSeq, afterTs: 0, beforeTs: 0 });
+const gap = (device: string, fromSeq: number, toSeq: number, boot = 'b1'): SeqGap => ({
+  device,
+  boot,
+  fromSeq,
+  toSeq,
+  afterTs: 0,
+  beforeTs: 0,
+});
 
 interface Sent {
   request: CommandRequest;
@@ -69,7 +76,13 @@ function setUp(devices: string[] = ['dev-a']) {
 }
 
 // The agent's resend reply (agent/commands/resend.ts).
-const ok: CommandAnswer = { outcome: 'ok', data: { boot: 'b1', fromSeq: 4, toSeq: 6, held: 3, notHeld: 0 }, requestId: 'r', ts: T0, latencyMs: 1 };
+const ok: CommandAnswer = {
+  outcome: 'ok',
+  data: { boot: 'b1', fromSeq: 4, toSeq: 6, held: 3, notHeld: 0 },
+  requestId: 'r',
+  ts: T0,
+  latencyMs: 1,
+};
 const heldNone = (fromSeq: number, toSeq: number): CommandAnswer => ({
   ...ok,
   data: { boot: 'b1', fromSeq, toSeq, held: 0, notHeld: toSeq - fromSeq + 1, note: 'readings the outbox no longer holds ...' },
@@ -95,7 +108,10 @@ describe('GapFiller', () => {
     expect(t.sent).toHaveLength(1); // its resend is still waiting for the reply
     await t.answer(t.sent[0]);
     await t.filler.check(T0 + FILL_AFTER + 200);
-    expect(argsOf(t.sent)).toEqual([{ boot: 'b1', fromSeq: 4, toSeq: 6 }, { boot: 'b1', fromSeq: 10, toSeq: 12 }]);
+    expect(argsOf(t.sent)).toEqual([
+      { boot: 'b1', fromSeq: 4, toSeq: 6 },
+      { boot: 'b1', fromSeq: 10, toSeq: 12 },
+    ]);
   });
 
   it('asks again for a gap still open only after repeatMs, a shrunk one included, and gives up after MAX_ASKS', async () => {

@@ -53,7 +53,8 @@ type Position = { boot: string; fromSeq: number };
 
 const overlaps = (a: Range, b: Range) => a.boot === b.boot && a.fromSeq <= b.toSeq && b.fromSeq <= a.toSeq;
 /** In the store's (boot, fromSeq) order, whether `range` lies past `position`. */
-const beyond = (range: Range, position: Position) => range.boot > position.boot || (range.boot === position.boot && range.fromSeq > position.fromSeq);
+const beyond = (range: Range, position: Position) =>
+  range.boot > position.boot || (range.boot === position.boot && range.fromSeq > position.fromSeq);
 /** The agent's resend reply data (agent/commands/resend.ts) says it held none of the range. */
 const heldNone = (data: unknown) => typeof data === 'object' && data !== null && (data as { held?: unknown }).held === 0;
 
@@ -157,7 +158,9 @@ export class GapFiller {
     for (const gap of seen) this.giveUpIfAskedOut(device, gap, asked, now);
     if (this.busy.has(device) || this.busy.size >= MAX_RESENDS_IN_FLIGHT) return;
     if (this.options.registry.get(device)?.status?.state !== 'online') return;
-    const due = seen.find((gap) => now - gap.at >= this.options.fillAfterMs && !this.catchingUp(device, gap.boot, now) && this.mayAsk(gap, asked, now));
+    const due = seen.find(
+      (gap) => now - gap.at >= this.options.fillAfterMs && !this.catchingUp(device, gap.boot, now) && this.mayAsk(gap, asked, now),
+    );
     if (due) void this.ask(device, due, now);
   }
 
@@ -219,13 +222,20 @@ export class GapFiller {
         requester: REQUESTER,
       });
       const record = this.counted(device, gap, now);
-      log.info({ device, boot, fromSeq, toSeq, asks: record?.asks, outcome: answer.outcome, code: answer.code, data: answer.data }, 'gap filling: asked the agent to send a gap again');
-      if (record && answer.outcome === 'ok' && heldNone(answer.data)) this.giveUp(device, record, gap, 'the agent holds none of this gap any more');
+      log.info(
+        { device, boot, fromSeq, toSeq, asks: record?.asks, outcome: answer.outcome, code: answer.code, data: answer.data },
+        'gap filling: asked the agent to send a gap again',
+      );
+      if (record && answer.outcome === 'ok' && heldNone(answer.data))
+        this.giveUp(device, record, gap, 'the agent holds none of this gap any more');
     } catch (error) {
       const code = error instanceof CommandError ? error.code : undefined;
       // A timeout went out: it counts. Refused before publishing (offline, busy, no broker) does not: asked again at the next check.
       if (code === 'COMMAND_TIMEOUT') this.counted(device, gap, now);
-      log[code ? 'info' : 'error']({ err: code ? undefined : error, code, device, boot, fromSeq, toSeq }, 'gap filling: resend not answered');
+      log[code ? 'info' : 'error'](
+        { err: code ? undefined : error, code, device, boot, fromSeq, toSeq },
+        'gap filling: resend not answered',
+      );
     } finally {
       this.busy.delete(device);
     }

@@ -13,7 +13,13 @@ export const SILENCE_CHOICES = [
 ] as const;
 
 export function alarmActions(api: Api, alert: ActiveAlert, done: (message: string) => void): HTMLElement {
-  const comment = h('input', { type: 'text', name: 'comment', maxlength: 1000, placeholder: 'comment (what was done, who is on it)', 'aria-label': 'comment' });
+  const comment = h('input', {
+    type: 'text',
+    name: 'comment',
+    maxlength: 1000,
+    placeholder: 'comment (what was done, who is on it)',
+    'aria-label': 'comment',
+  });
   const ack = h('form', {
     class: 'ack',
     onsubmit: (event: Event) => {
@@ -27,7 +33,11 @@ export function alarmActions(api: Api, alert: ActiveAlert, done: (message: strin
   });
   ack.append(comment, h('button', { type: 'submit', class: 'primary' }, 'Acknowledge'));
 
-  const choice = h('select', { name: 'silence-for', 'aria-label': 'silence for' }, ...SILENCE_CHOICES.map((c) => h('option', { value: c.ms }, c.label)));
+  const choice = h(
+    'select',
+    { name: 'silence-for', 'aria-label': 'silence for' },
+    ...SILENCE_CHOICES.map((c) => h('option', { value: c.ms }, c.label)),
+  );
   const silence = h('form', {
     class: 'silence',
     onsubmit: (event: Event) => {

@@ -31,7 +31,15 @@ export class AlarmList {
     private readonly api: Api,
     private readonly canWrite: boolean,
   ) {
-    this.element = h('section', { class: 'alarms' }, h('h2', {}, 'Alarms'), this.noteEl, this.activeEl, h('h3', {}, 'History'), this.historyEl);
+    this.element = h(
+      'section',
+      { class: 'alarms' },
+      h('h2', {}, 'Alarms'),
+      this.noteEl,
+      this.activeEl,
+      h('h3', {}, 'History'),
+      this.historyEl,
+    );
     this.stream = new EventStream({ api, url: '/api/v1/alerts/stream', onEvent: () => void this.refresh() });
   }
 
@@ -110,7 +118,11 @@ export class AlarmList {
     const acked = ack ? h('div', { class: 'acked-by', 'data-testid': 'ack' }) : null;
     const element = h(
       'li',
-      { class: `alarm ${alert.severity} ${alert.phase}${attention ? ' attention' : ' acked'}`, 'data-alert-id': alert.id, 'data-rule': alert.rule },
+      {
+        class: `alarm ${alert.severity} ${alert.phase}${attention ? ' attention' : ' acked'}`,
+        'data-alert-id': alert.id,
+        'data-rule': alert.rule,
+      },
       h(
         'div',
         { class: 'headline' },

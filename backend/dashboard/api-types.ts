@@ -64,7 +64,9 @@ export interface ThresholdRule {
   clearBelow?: number;
 }
 
-export type Rule = ThresholdRule | { kind: 'rate' | 'stale' | 'offline' | 'sensor'; id: string; match: { device: string; sensor: string }; severity: Severity };
+export type Rule =
+  | ThresholdRule
+  | { kind: 'rate' | 'stale' | 'offline' | 'sensor'; id: string; match: { device: string; sensor: string }; severity: Severity };
 
 export interface Acknowledgement {
   by: string;

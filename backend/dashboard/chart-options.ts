@@ -67,7 +67,12 @@ export function chartOptions(width: number, height: number, unitLabel: string, h
     series: [
       {},
       // Dots only while there are too few points for a line to show (a furnace that just started).
-      { label: 'mean', stroke: '#4fc3f7', width: 1.5, points: { show: (_u, _series, first, last) => last - first < 3, size: 6, fill: '#4fc3f7' } },
+      {
+        label: 'mean',
+        stroke: '#4fc3f7',
+        width: 1.5,
+        points: { show: (_u, _series, first, last) => last - first < 3, size: 6, fill: '#4fc3f7' },
+      },
       { label: 'min', stroke: 'rgba(79,195,247,0.35)', width: 0.5, points: { show: false } },
       { label: 'max', stroke: 'rgba(79,195,247,0.35)', width: 0.5, points: { show: false } },
     ],

@@ -46,9 +46,18 @@ export class FurnaceChart {
     private readonly levels: () => readonly Level[],
   ) {
     this.buttons = PRESETS.map((preset) =>
-      h('button', { type: 'button', class: 'preset', 'data-preset': preset.label, onclick: () => void this.follow(preset.ms, preset.label) }, preset.label),
+      h(
+        'button',
+        { type: 'button', class: 'preset', 'data-preset': preset.label, onclick: () => void this.follow(preset.ms, preset.label) },
+        preset.label,
+      ),
     );
-    this.element = h('section', { class: 'chart', 'data-device': device }, h('div', { class: 'presets' }, ...this.buttons, this.infoEl), this.plotEl);
+    this.element = h(
+      'section',
+      { class: 'chart', 'data-device': device },
+      h('div', { class: 'presets' }, ...this.buttons, this.infoEl),
+      this.plotEl,
+    );
     this.resize.observe(this.plotEl);
   }
 
@@ -120,7 +129,8 @@ export class FurnaceChart {
   }
 
   private markButtons(): void {
-    for (const button of this.buttons) button.classList.toggle('active', this.view.kind === 'follow' && button.dataset.preset === this.view.label);
+    for (const button of this.buttons)
+      button.classList.toggle('active', this.view.kind === 'follow' && button.dataset.preset === this.view.label);
     this.element.classList.toggle('zoomed', this.view.kind === 'zoom');
   }
 

@@ -35,7 +35,8 @@ export class Furnace {
     const sensor = mainSensor(detail);
     this.rules = thresholdRulesFor(rules, device, sensor);
     const levels = levelsFor(this.rules);
-    const unit = detail.sensors.find((s) => s.sensor === sensor)?.unit ?? detail.sensors.find((s) => s.sensor === sensor)?.latest?.unit ?? '';
+    const unit =
+      detail.sensors.find((s) => s.sensor === sensor)?.unit ?? detail.sensors.find((s) => s.sensor === sensor)?.latest?.unit ?? '';
     this.tile = new FurnaceTile(device, sensor);
     this.tile.detail(detail);
     this.chart = new FurnaceChart(api, device, sensor, unit, () => levels);

@@ -14,7 +14,15 @@ export interface History {
 /** Pages are followed, but a chart asks for few enough points that one page holds them. */
 const MAX_PAGES = 20;
 
-export async function loadHistory(api: Api, device: string, sensor: string, from: number, to: number, points: number, signal?: AbortSignal): Promise<History> {
+export async function loadHistory(
+  api: Api,
+  device: string,
+  sensor: string,
+  from: number,
+  to: number,
+  points: number,
+  signal?: AbortSignal,
+): Promise<History> {
   const base = `/api/v1/devices/${encodeURIComponent(device)}/readings?sensor=${encodeURIComponent(sensor)}&from=${Math.floor(from)}&to=${Math.ceil(to)}&points=${points}&agg=band`;
   const all: BandPoint[] = [];
   let every = 1000;

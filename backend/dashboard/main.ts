@@ -53,7 +53,8 @@ async function addDevices(ruleSet?: Promise<readonly Rule[]>): Promise<void> {
 
 function colourByAlarms(active: readonly ActiveAlert[]): void {
   const levels = new Map<string, Severity | 'ok'>();
-  for (const alert of active) if (alert.phase === 'firing') levels.set(alert.device, moreSevere(levels.get(alert.device) ?? 'ok', alert.severity));
+  for (const alert of active)
+    if (alert.phase === 'firing') levels.set(alert.device, moreSevere(levels.get(alert.device) ?? 'ok', alert.severity));
   for (const [device, furnace] of furnaces) furnace.setAlertLevel(levels.get(device) ?? 'ok');
 }
 
@@ -70,7 +71,10 @@ function resume(): void {
   alarms?.start();
   tick();
   ticker = window.setInterval(tick, 1000);
-  devicePoll = window.setInterval(() => void addDevices().catch((error: unknown) => console.warn('device list failed', error)), DEVICES_EVERY_MS);
+  devicePoll = window.setInterval(
+    () => void addDevices().catch((error: unknown) => console.warn('device list failed', error)),
+    DEVICES_EVERY_MS,
+  );
 }
 
 function pause(): void {
@@ -102,12 +106,16 @@ async function boot(): Promise<void> {
   alarms.onActive = colourByAlarms;
   byId('alarms').append(alarms.element);
   // The rules and the furnace list at once: the first paint waits on both.
-  const devices = addDevices(api.get<{ rules: Rule[] }>('/api/v1/rules').then(
-    (answer) => answer.rules,
-    () => [],
-  ));
+  const devices = addDevices(
+    api.get<{ rules: Rule[] }>('/api/v1/rules').then(
+      (answer) => answer.rules,
+      () => [],
+    ),
+  );
   // The alarms are worth showing even when the furnaces cannot be listed.
-  await devices.catch((error: unknown) => replace(byId('furnaces'), h('p', { class: 'note' }, `furnaces could not be loaded: ${(error as Error).message}`)));
+  await devices.catch((error: unknown) =>
+    replace(byId('furnaces'), h('p', { class: 'note' }, `furnaces could not be loaded: ${(error as Error).message}`)),
+  );
   document.addEventListener('visibilitychange', () => (document.hidden ? pause() : resume()));
   if (!document.hidden) resume();
 }

@@ -18,7 +18,9 @@ export function globMatches(pattern: string, text: string): boolean {
 const isThreshold = (rule: Rule): rule is ThresholdRule => rule.kind === 'threshold';
 
 export function thresholdRulesFor(rules: readonly Rule[], device: string, sensor: string): ThresholdRule[] {
-  return rules.filter(isThreshold).filter((rule) => globMatches(rule.match.device, device) && globMatches(rule.match.sensor ?? '*', sensor));
+  return rules
+    .filter(isThreshold)
+    .filter((rule) => globMatches(rule.match.device, device) && globMatches(rule.match.sensor ?? '*', sensor));
 }
 
 /** The threshold and clear lines of the rules that match. */
@@ -28,11 +30,13 @@ export function levelsFor(rules: readonly ThresholdRule[]): Level[] {
     const { id, severity } = rule;
     if (rule.above !== undefined) {
       levels.push({ value: rule.above, kind: 'threshold', severity, label: `${id} > ${rule.above}` });
-      if (rule.clearAbove !== undefined && rule.clearAbove !== rule.above) levels.push({ value: rule.clearAbove, kind: 'clear', severity, label: `${id} clears < ${rule.clearAbove}` });
+      if (rule.clearAbove !== undefined && rule.clearAbove !== rule.above)
+        levels.push({ value: rule.clearAbove, kind: 'clear', severity, label: `${id} clears < ${rule.clearAbove}` });
     }
     if (rule.below !== undefined) {
       levels.push({ value: rule.below, kind: 'threshold', severity, label: `${id} < ${rule.below}` });
-      if (rule.clearBelow !== undefined && rule.clearBelow !== rule.below) levels.push({ value: rule.clearBelow, kind: 'clear', severity, label: `${id} clears > ${rule.clearBelow}` });
+      if (rule.clearBelow !== undefined && rule.clearBelow !== rule.below)
+        levels.push({ value: rule.clearBelow, kind: 'clear', severity, label: `${id} clears > ${rule.clearBelow}` });
     }
   }
   return levels;

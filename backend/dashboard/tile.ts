@@ -81,7 +81,9 @@ export class FurnaceTile {
     const stale = age === undefined || age > STALE_AFTER_MS;
     setText(this.badgeEl, offline ? 'offline' : stale ? 'stale' : 'live');
     this.badgeEl.className = `badge ${offline ? 'offline' : stale ? 'stale' : 'live'}`;
-    const agent = this.status ? `agent ${this.status.state}${this.status.agentVersion ? ` v${this.status.agentVersion}` : ''}` : 'agent unknown';
+    const agent = this.status
+      ? `agent ${this.status.state}${this.status.agentVersion ? ` v${this.status.agentVersion}` : ''}`
+      : 'agent unknown';
     setText(this.agentEl, agent);
     this.element.dataset.level = offline || stale ? 'stale' : level;
   }

@@ -45,7 +45,17 @@ describe('aggregatePageJson', () => {
   it('writes band points with min and max, and an empty page', async () => {
     const band = [{ sensor: 'tc1', bucket: 0, value: 800, min: 790.25, max: 812.5, count: 60 }];
     const text = aggregatePageJson({ ...head, agg: 'band', sensor: 'tc1', truncated: false }, band, undefined);
-    expect(text).toBe(await serializer({ ...head, agg: 'band', sensor: 'tc1', truncated: false, points: [{ sensor: 'tc1', t: 0, value: 800, min: 790.25, max: 812.5, count: 60 }] }));
-    expect(aggregatePageJson({ ...head, sensor: undefined, truncated: false }, [], undefined)).toBe(await serializer({ ...head, truncated: false, points: [] }));
+    expect(text).toBe(
+      await serializer({
+        ...head,
+        agg: 'band',
+        sensor: 'tc1',
+        truncated: false,
+        points: [{ sensor: 'tc1', t: 0, value: 800, min: 790.25, max: 812.5, count: 60 }],
+      }),
+    );
+    expect(aggregatePageJson({ ...head, sensor: undefined, truncated: false }, [], undefined)).toBe(
+      await serializer({ ...head, truncated: false, points: [] }),
+    );
   });
 });

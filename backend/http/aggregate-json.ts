@@ -22,7 +22,11 @@ export interface AggregatePageHead {
   truncated: boolean;
 }
 
-export function aggregatePageJson(head: AggregatePageHead, points: ReadonlyArray<AggregatePoint | BandPoint>, nextCursor: string | undefined): string {
+export function aggregatePageJson(
+  head: AggregatePageHead,
+  points: ReadonlyArray<AggregatePoint | BandPoint>,
+  nextCursor: string | undefined,
+): string {
   const { device, from, to, source, truncated, sensor, every, agg } = head;
   const start = JSON.stringify({ device, from, to, source, truncated, sensor, every, agg });
   const tail = nextCursor === undefined ? '}' : `,"nextCursor":${JSON.stringify(nextCursor)}}`;

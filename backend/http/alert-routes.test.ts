@@ -26,7 +26,11 @@ describe('alert routes: /api/v1/alerts, /silences, /rules', () => {
   });
   afterEach(() => t.app.close());
 
-  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, options: { token?: string | null; body?: unknown; type?: string } = {}) => {
+  const call = async (
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    url: string,
+    options: { token?: string | null; body?: unknown; type?: string } = {},
+  ) => {
     const { token = method === 'GET' ? READ_TOKEN : ADMIN_TOKEN, body, type } = options;
     const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
     if (type !== undefined) headers['content-type'] = type;
@@ -34,11 +38,18 @@ describe('alert routes: /api/v1/alerts, /silences, /rules', () => {
     if (payload !== undefined && type === undefined) headers['content-type'] = 'application/json';
     const response = await t.app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload }) });
     const json = response.headers['content-type']?.toString().startsWith('application/json');
-    return { status: response.statusCode, body: (json ? response.json() : response.body) as Record<string, unknown> & { message?: string } };
+    return {
+      status: response.statusCode,
+      body: (json ? response.json() : response.body) as Record<string, unknown> & { message?: string },
+    };
   };
 
   it('pages the history newest first, with seq and silenced, and filters by state, device and time', async () => {
-    t.alerts.append(...Array.from({ length: 5 }, (_, i) => transition(i + 1, { to: i % 2 ? 'resolved' : 'firing', device: i === 4 ? 'annealer' : 'furnace-1' })));
+    t.alerts.append(
+      ...Array.from({ length: 5 }, (_, i) =>
+        transition(i + 1, { to: i % 2 ? 'resolved' : 'firing', device: i === 4 ? 'annealer' : 'furnace-1' }),
+      ),
+    );
     const first = await call('GET', '/api/v1/alerts?limit=2');
     expect(first.status).toBe(200);
     expect(first.body.items).toEqual([
@@ -54,7 +65,10 @@ describe('alert routes: /api/v1/alerts, /silences, /rules', () => {
     }
     expect(seqs).toEqual([5, 4, 3, 2, 1]);
 
-    const filtered = await call('GET', `/api/v1/alerts?state=firing&device=furnace-1&from=${T0 + 2000}&to=${new Date(T0 + 5000).toISOString()}`);
+    const filtered = await call(
+      'GET',
+      `/api/v1/alerts?state=firing&device=furnace-1&from=${T0 + 2000}&to=${new Date(T0 + 5000).toISOString()}`,
+    );
     expect((filtered.body.items as Array<{ seq: number }>).map((item) => item.seq)).toEqual([3]);
     expect(filtered.body.next).toBeNull();
   });
@@ -86,7 +100,10 @@ describe('alert routes: /api/v1/alerts, /silences, /rules', () => {
     expect(await call('GET', '/api/v1/alerts/active')).toEqual({ status: 200, body: { items: [activeAlert('ev-7')] } });
     const acked = await call('POST', '/api/v1/alerts/ev-7/ack', { body: { comment: 'on it' } });
     expect(acked.status).toBe(200);
-    expect(acked.body).toEqual({ ...activeAlert('ev-7'), acknowledged: { by: 'operator', at: expect.any(Number) as number, comment: 'on it' } });
+    expect(acked.body).toEqual({
+      ...activeAlert('ev-7'),
+      acknowledged: { by: 'operator', at: expect.any(Number) as number, comment: 'on it' },
+    });
     // No body at all is fine too.
     expect((await call('POST', '/api/v1/alerts/ev-7/ack')).status).toBe(200);
   });
@@ -94,20 +111,35 @@ describe('alert routes: /api/v1/alerts, /silences, /rules', () => {
   it('answers an ack of an unknown alert with 404 API_ALERT_NOT_FOUND naming the id', async () => {
     const { status, body } = await call('POST', '/api/v1/alerts/ev-99/ack');
     expect(status).toBe(404);
-    expect(body).toStrictEqual({ statusCode: 404, code: 'API_ALERT_NOT_FOUND', error: 'Not Found', message: 'id: no pending or firing alert has the id "ev-99"' });
+    expect(body).toStrictEqual({
+      statusCode: 404,
+      code: 'API_ALERT_NOT_FOUND',
+      error: 'Not Found',
+      message: 'id: no pending or firing alert has the id "ev-99"',
+    });
   });
 
   it('creates, lists and deletes silences; times as Unix ms or RFC 3339', async () => {
     const endsAt = Date.now() + 3_600_000;
-    const created = await call('POST', '/api/v1/silences', { body: { matchers: { device: 'furnace-*' }, endsAt: new Date(endsAt).toISOString(), comment: 'relining' } });
+    const created = await call('POST', '/api/v1/silences', {
+      body: { matchers: { device: 'furnace-*' }, endsAt: new Date(endsAt).toISOString(), comment: 'relining' },
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ matchers: { device: 'furnace-*', sensor: '*', rule: '*' }, endsAt, createdBy: 'operator', comment: 'relining' });
-    const later = await call('POST', '/api/v1/silences', { body: { matchers: { rule: 'stale' }, startsAt: endsAt, endsAt: endsAt + 1000 } });
+    expect(created.body).toMatchObject({
+      matchers: { device: 'furnace-*', sensor: '*', rule: '*' },
+      endsAt,
+      createdBy: 'operator',
+      comment: 'relining',
+    });
+    const later = await call('POST', '/api/v1/silences', {
+      body: { matchers: { rule: 'stale' }, startsAt: endsAt, endsAt: endsAt + 1000 },
+    });
     expect(later).toMatchObject({ status: 201, body: { startsAt: endsAt, endsAt: endsAt + 1000 } });
     expect(t.alerts.silenceList).toHaveLength(2);
 
     t.alerts.silenceList.push({ ...t.alerts.silenceList[0]!, id: 'old', endsAt: Date.now() - 1 });
-    const ids = async (query: string) => ((await call('GET', `/api/v1/silences${query}`)).body.items as Array<{ id: string }>).map((s) => s.id);
+    const ids = async (query: string) =>
+      ((await call('GET', `/api/v1/silences${query}`)).body.items as Array<{ id: string }>).map((s) => s.id);
     expect(await ids('')).toEqual([created.body.id, later.body.id]);
     expect(await ids('?expired=true')).toEqual([created.body.id, later.body.id, 'old']);
     expect(await ids('?expired=false')).toEqual([created.body.id, later.body.id]);
@@ -117,7 +149,9 @@ describe('alert routes: /api/v1/alerts, /silences, /rules', () => {
     expect((await call('DELETE', `/api/v1/silences/${String(created.body.id)}`)).status).toBe(204);
     // Ended, not deleted: listed with the expired ones, ending about now, and silencing nothing.
     expect(await ids('')).toEqual([later.body.id]);
-    const listed = ((await call('GET', '/api/v1/silences?expired=true')).body.items as Array<{ id: string; endsAt: number }>).find((s) => s.id === created.body.id);
+    const listed = ((await call('GET', '/api/v1/silences?expired=true')).body.items as Array<{ id: string; endsAt: number }>).find(
+      (s) => s.id === created.body.id,
+    );
     expect(listed?.endsAt).toBeGreaterThanOrEqual(before);
     expect(listed?.endsAt).toBeLessThanOrEqual(Date.now());
     expect(t.alerts.silencing({ device: 'furnace-1', sensor: 'tc1', rule: 'overheat' })).toEqual([]);
@@ -145,28 +179,50 @@ describe('alert routes: /api/v1/alerts, /silences, /rules', () => {
   });
 
   it('answers the rules and their source; replaces them from JSON or YAML', async () => {
-    expect(await call('GET', '/api/v1/rules')).toEqual({ status: 200, body: { source: '/etc/furnace/rules.yaml', loadedAt: T0, rules: [] } });
+    expect(await call('GET', '/api/v1/rules')).toEqual({
+      status: 200,
+      body: { source: '/etc/furnace/rules.yaml', loadedAt: T0, rules: [] },
+    });
     const json = await call('PUT', '/api/v1/rules', { body: { rules: [HOT] } });
     expect(json.status).toBe(200);
     expect(json.body).toEqual({ rules: [{ ...HOT, match: { device: 'furnace-*', sensor: '*' }, labels: {}, for: 0, keepFiringFor: 0 }] });
     expect(t.alerts.calls.replaceRules.at(-1)?.by).toBe('operator');
 
     for (const type of ['application/yaml', 'text/yaml; charset=utf-8']) {
-      const yaml = await call('PUT', '/api/v1/rules', { type, body: '- { id: warm, kind: threshold, match: { device: oven-1 }, severity: info, above: 60 }\n' });
+      const yaml = await call('PUT', '/api/v1/rules', {
+        type,
+        body: '- { id: warm, kind: threshold, match: { device: oven-1 }, severity: info, above: 60 }\n',
+      });
       expect(yaml).toMatchObject({ status: 200, body: { rules: [{ id: 'warm', above: 60 }] } });
     }
-    await call('PUT', '/api/v1/rules', { type: 'application/yaml', body: 'rules:\n  - { id: cold, kind: offline, match: { device: "*" }, severity: warning }\n' });
+    await call('PUT', '/api/v1/rules', {
+      type: 'application/yaml',
+      body: 'rules:\n  - { id: cold, kind: offline, match: { device: "*" }, severity: warning }\n',
+    });
     expect(((await call('GET', '/api/v1/rules')).body.rules as Array<{ id: string }>).map((r) => r.id)).toEqual(['cold']);
   });
 
   it('refuses a rule set with 400 API_RULES_INVALID listing every problem, naming rule and field', async () => {
-    const { status, body } = await call('PUT', '/api/v1/rules', { body: { rules: [HOT, { ...HOT, id: 'loud', severity: 'loud', above: 'x' }] } });
+    const { status, body } = await call('PUT', '/api/v1/rules', {
+      body: { rules: [HOT, { ...HOT, id: 'loud', severity: 'loud', above: 'x' }] },
+    });
     expect(status).toBe(400);
-    expect(body).toMatchObject({ statusCode: 400, code: 'API_RULES_INVALID', error: 'Bad Request', message: expect.stringMatching(/^rules: refused whole \(2 problems\)/) as string });
-    expect(body.problems).toEqual([expect.stringMatching(/^rules\[1\]\.severity \(rule loud\): /), expect.stringMatching(/^rules\[1\]\.above \(rule loud\): /)]);
+    expect(body).toMatchObject({
+      statusCode: 400,
+      code: 'API_RULES_INVALID',
+      error: 'Bad Request',
+      message: expect.stringMatching(/^rules: refused whole \(2 problems\)/) as string,
+    });
+    expect(body.problems).toEqual([
+      expect.stringMatching(/^rules\[1\]\.severity \(rule loud\): /),
+      expect.stringMatching(/^rules\[1\]\.above \(rule loud\): /),
+    ]);
 
     const yaml = await call('PUT', '/api/v1/rules', { type: 'application/yaml', body: 'rules: [ {id: x\n' });
-    expect(yaml).toMatchObject({ status: 400, body: { code: 'API_RULES_INVALID', problems: [expect.stringMatching(/^not valid YAML: /)] } });
+    expect(yaml).toMatchObject({
+      status: 400,
+      body: { code: 'API_RULES_INVALID', problems: [expect.stringMatching(/^not valid YAML: /)] },
+    });
     const empty = await call('PUT', '/api/v1/rules', { type: 'application/yaml', body: '' });
     expect(empty).toMatchObject({ status: 400, body: { code: 'API_RULES_INVALID', problems: [expect.stringMatching(/^body: empty/)] } });
     expect(t.alerts.ruleSet.rules).toEqual([]);
@@ -176,7 +232,12 @@ describe('alert routes: /api/v1/alerts, /silences, /rules', () => {
     t.alerts.readOnly = true;
     expect(await call('PUT', '/api/v1/rules', { body: { rules: [] } })).toEqual({
       status: 409,
-      body: { statusCode: 409, code: 'API_RULES_READ_ONLY', error: 'Conflict', message: 'the rules are inline in backend.yaml (alerts.rules)' },
+      body: {
+        statusCode: 409,
+        code: 'API_RULES_READ_ONLY',
+        error: 'Conflict',
+        message: 'the rules are inline in backend.yaml (alerts.rules)',
+      },
     });
   });
 
@@ -205,8 +266,19 @@ describe('alert routes: /api/v1/alerts, /silences, /rules', () => {
   });
 
   it('documents every alert route in the OpenAPI document', async () => {
-    const doc = (await call('GET', '/api/v1/openapi.json', { token: null })).body as { paths: Record<string, Record<string, { parameters?: Array<{ name: string }> }>> };
-    for (const path of ['/api/v1/alerts', '/api/v1/alerts/active', '/api/v1/alerts/{id}/ack', '/api/v1/silences', '/api/v1/silences/{id}', '/api/v1/rules', '/api/v1/alerts/stream', '/api/v1/stream']) {
+    const doc = (await call('GET', '/api/v1/openapi.json', { token: null })).body as {
+      paths: Record<string, Record<string, { parameters?: Array<{ name: string }> }>>;
+    };
+    for (const path of [
+      '/api/v1/alerts',
+      '/api/v1/alerts/active',
+      '/api/v1/alerts/{id}/ack',
+      '/api/v1/silences',
+      '/api/v1/silences/{id}',
+      '/api/v1/rules',
+      '/api/v1/alerts/stream',
+      '/api/v1/stream',
+    ]) {
       expect(doc.paths[path], path).toBeDefined();
     }
     expect(doc.paths['/api/v1/alerts']?.get?.parameters?.map((p) => p.name)).toEqual(['state', 'device', 'from', 'to', 'limit', 'cursor']);

@@ -100,7 +100,10 @@ function addHistoryRoutes(app: FastifyInstance, { alerts, query: limits }: Alert
       const records = alerts.history({ state: q.state, device: q.device, from, to, limit: limit + 1, before });
       const page = records.slice(0, limit);
       const last = page.at(-1);
-      return { items: page.map(recordBody), next: records.length > limit && last ? encodeCursor({ k: 'alert', p: { before: last.seq } }, key) : null };
+      return {
+        items: page.map(recordBody),
+        next: records.length > limit && last ? encodeCursor({ k: 'alert', p: { before: last.seq } }, key) : null,
+      };
     },
   );
 
@@ -108,7 +111,12 @@ function addHistoryRoutes(app: FastifyInstance, { alerts, query: limits }: Alert
     '/api/v1/alerts/active',
     {
       config: readRoute,
-      schema: { tags, summary: 'alerts pending or firing now', security, response: { 200: Type.Object({ items: Type.Array(ActiveAlertSchema) }), ...errorResponses(401, 403, 429) } },
+      schema: {
+        tags,
+        summary: 'alerts pending or firing now',
+        security,
+        response: { 200: Type.Object({ items: Type.Array(ActiveAlertSchema) }), ...errorResponses(401, 403, 429) },
+      },
     },
     () => ({ items: alerts.active() }),
   );
@@ -200,7 +208,8 @@ function addSilenceRemoval(app: FastifyInstance, { alerts }: AlertRouteDeps): vo
       schema: {
         tags,
         summary: 'end a silence now',
-        description: 'The silence ends now (endsAt: now) and stays listed with expired=true until it is pruned. 404 when there is no such silence or it has ended already.',
+        description:
+          'The silence ends now (endsAt: now) and stays listed with expired=true until it is pruned. 404 when there is no such silence or it has ended already.',
         security,
         params: IdParams,
         response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404, 429) },
@@ -208,7 +217,8 @@ function addSilenceRemoval(app: FastifyInstance, { alerts }: AlertRouteDeps): vo
     },
     async (request, reply) => {
       const { id } = request.params;
-      if (!alerts.removeSilence(id)) throw new ApiError('API_SILENCE_NOT_FOUND', `id: no active or future silence has the id ${JSON.stringify(id)}`);
+      if (!alerts.removeSilence(id))
+        throw new ApiError('API_SILENCE_NOT_FOUND', `id: no active or future silence has the id ${JSON.stringify(id)}`);
       return reply.status(204).send();
     },
   );
@@ -220,7 +230,12 @@ function addRuleRoutes(app: FastifyInstance, { alerts }: AlertRouteDeps): void {
     '/api/v1/rules',
     {
       config: readRoute,
-      schema: { tags, summary: 'the alert rules running now, and where they came from', security, response: { 200: RulesAnswer, ...errorResponses(401, 403, 429) } },
+      schema: {
+        tags,
+        summary: 'the alert rules running now, and where they came from',
+        security,
+        response: { 200: RulesAnswer, ...errorResponses(401, 403, 429) },
+      },
     },
     () => alerts.rules(),
   );

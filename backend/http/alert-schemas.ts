@@ -64,7 +64,11 @@ export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength:
 export type IdParams = Static<typeof IdParams>;
 
 export const AckBody = Type.Object(
-  { comment: Type.Optional(Type.String({ maxLength: 1000, description: 'stored with the acknowledgement and shown with it in /alerts/active' })) },
+  {
+    comment: Type.Optional(
+      Type.String({ maxLength: 1000, description: 'stored with the acknowledgement and shown with it in /alerts/active' }),
+    ),
+  },
   { additionalProperties: false, description: 'optional' },
 );
 export type AckBody = Static<typeof AckBody>;
@@ -118,5 +122,9 @@ export const RulesAnswer = Type.Object({
 export const RulesInvalid = Type.Composite([
   ErrorBody,
   // Optional: the other 400s of the route (a malformed JSON body) have the plain shape.
-  Type.Object({ problems: Type.Optional(Type.Array(Type.String(), { description: 'with API_RULES_INVALID: every problem, naming the rule and the field' })) }),
+  Type.Object({
+    problems: Type.Optional(
+      Type.Array(Type.String(), { description: 'with API_RULES_INVALID: every problem, naming the rule and the field' }),
+    ),
+  }),
 ]);

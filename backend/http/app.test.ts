@@ -41,7 +41,11 @@ describe('buildApp (HTTP query API): devices, probes, errors', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(NOW);
     await t.store.insertBatch(
-      batch([reading(1, { ts: NOW - 9000, value: 800 }), reading(2, { ts: NOW - 5000 }), reading(3, { sensor: 'tc2', ts: NOW - 250, value: null, quality: 'bad' })]),
+      batch([
+        reading(1, { ts: NOW - 9000, value: 800 }),
+        reading(2, { ts: NOW - 5000 }),
+        reading(3, { sensor: 'tc2', ts: NOW - 250, value: null, quality: 'bad' }),
+      ]),
       NOW - 100,
     );
     const { status, body, headers } = await t.get(`/api/v1/devices/${DEVICE}/latest`);
@@ -51,7 +55,13 @@ describe('buildApp (HTTP query API): devices, probes, errors', () => {
       device: DEVICE,
       readings: [
         { ...reading(2, { ts: NOW - 5000 }), boot: '01JBOOTA', receivedAt: NOW - 100, ageMs: 5000, ageFrom: 'ts' },
-        { ...reading(3, { sensor: 'tc2', ts: NOW - 250, value: null, quality: 'bad' }), boot: '01JBOOTA', receivedAt: NOW - 100, ageMs: 250, ageFrom: 'ts' },
+        {
+          ...reading(3, { sensor: 'tc2', ts: NOW - 250, value: null, quality: 'bad' }),
+          boot: '01JBOOTA',
+          receivedAt: NOW - 100,
+          ageMs: 250,
+          ageFrom: 'ts',
+        },
       ],
     });
   });
@@ -59,9 +69,11 @@ describe('buildApp (HTTP query API): devices, probes, errors', () => {
   it('never lets a reading stamped far in the future take over /latest or the device page: it counts as taken when it arrived', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const century = 100 * 365 * 86_400_000;
-    const latest = async () => ((await t.get(`/api/v1/devices/${DEVICE}/latest`)).body as { readings: Array<Record<string, unknown>> }).readings;
+    const latest = async () =>
+      ((await t.get(`/api/v1/devices/${DEVICE}/latest`)).body as { readings: Array<Record<string, unknown>> }).readings;
     const sensor = async () =>
-      ((await t.get(`/api/v1/devices/${DEVICE}`)).body as { sensors: Array<{ latest: Record<string, unknown>; stale: boolean }> }).sensors[0];
+      ((await t.get(`/api/v1/devices/${DEVICE}`)).body as { sensors: Array<{ latest: Record<string, unknown>; stale: boolean }> })
+        .sensors[0];
     await t.store.insertBatch(batch([reading(1, { ts: NOW - 5000, value: 800 })]), NOW - 4000);
     // A Pi that booted with its clock a century ahead: the value is real, its stamp is not.
     await t.store.insertBatch(batch([reading(2, { ts: NOW + century, value: 801, clock: 'unsynced' })]), NOW - 2000);
@@ -76,16 +88,32 @@ describe('buildApp (HTTP query API): devices, probes, errors', () => {
     vi.setSystemTime(NOW + 61_000);
     expect(await sensor()).toMatchObject({ latest: { seq: 4, ageMs: 61_000, ageFrom: 'receivedAt' }, stale: true });
     // Nothing was lost: both future-stamped readings are stored with the stamp they came with.
-    expect((await t.store.readings(DEVICE)).map((r) => [r.seq, r.ts])).toEqual([[1, NOW - 5000], [2, NOW + century], [3, NOW - 1000], [4, NOW + century + 1000]]);
+    expect((await t.store.readings(DEVICE)).map((r) => [r.seq, r.ts])).toEqual([
+      [1, NOW - 5000],
+      [2, NOW + century],
+      [3, NOW - 1000],
+      [4, NOW + century + 1000],
+    ]);
   });
 
   it('describes one device: status, announced sensors with health, last reading and staleness', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(NOW);
     await t.store.insertBatch(batch([reading(1, { ts: NOW - 2000 }), reading(2, { sensor: 'tc2', ts: NOW - 120_000 })]), NOW - 1000);
-    const sensors = [{ id: 'tc1', unit: 'C', min: 0, max: 1300 }, { id: 'tc3', unit: 'C' }];
-    t.registry.putStatus({ v: 1, device: DEVICE, state: 'online', ts: NOW - 60_000, boot: '01JBOOTA', agentVersion: '0.1.0', sensors }, NOW - 59_000);
-    t.registry.putSensorsHealth({ v: 1, device: DEVICE, ts: NOW - 10, sensors: [{ sensor: 'tc3', state: 'disconnected', since: NOW - 30_000, reason: 'no reply' }] });
+    const sensors = [
+      { id: 'tc1', unit: 'C', min: 0, max: 1300 },
+      { id: 'tc3', unit: 'C' },
+    ];
+    t.registry.putStatus(
+      { v: 1, device: DEVICE, state: 'online', ts: NOW - 60_000, boot: '01JBOOTA', agentVersion: '0.1.0', sensors },
+      NOW - 59_000,
+    );
+    t.registry.putSensorsHealth({
+      v: 1,
+      device: DEVICE,
+      ts: NOW - 10,
+      sensors: [{ sensor: 'tc3', state: 'disconnected', since: NOW - 30_000, reason: 'no reply' }],
+    });
     const { status, body } = await t.get(`/api/v1/devices/${DEVICE}`);
     expect(status).toBe(200);
     expect(body).toMatchObject({
@@ -102,7 +130,12 @@ describe('buildApp (HTTP query API): devices, probes, errors', () => {
 
   it('answers an unknown device with 404 API_DEVICE_NOT_FOUND naming the parameter, on every device route', async () => {
     await t.store.insertBatch(batch([reading(1)]), NOW);
-    for (const url of ['/api/v1/devices/furnace-2', '/api/v1/devices/furnace-2/latest', '/api/v1/devices/furnace-2/readings', '/api/v1/devices/furnace-2/gaps']) {
+    for (const url of [
+      '/api/v1/devices/furnace-2',
+      '/api/v1/devices/furnace-2/latest',
+      '/api/v1/devices/furnace-2/readings',
+      '/api/v1/devices/furnace-2/gaps',
+    ]) {
       const { status, body } = await t.get(url);
       expect({ url, status }).toEqual({ url, status: 404 });
       expect(body).toStrictEqual({ statusCode: 404, code: 'API_DEVICE_NOT_FOUND', error: 'Not Found', message: anyString });
@@ -135,7 +168,12 @@ describe('buildApp (HTTP query API): devices, probes, errors', () => {
 
   it('answers a body past the limit with 413 API_BODY_TOO_LARGE and a body of another type with 415 API_UNSUPPORTED_MEDIA_TYPE', async () => {
     const post = async (headers: Record<string, string>, payload: string) => {
-      const response = await t.app.inject({ method: 'POST', url: '/api/v1/admin/retention', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...headers }, payload });
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/admin/retention',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...headers },
+        payload,
+      });
       return { status: response.statusCode, body: response.json<unknown>() };
     };
     expect(await post({ 'content-type': 'application/json' }, `{"comment":"${'x'.repeat(1_100_000)}"}`)).toStrictEqual({
@@ -161,7 +199,10 @@ describe('buildApp (HTTP query API): devices, probes, errors', () => {
     });
     t.state.mqttConnected = true;
     t.state.storeFailure = new Error('SQLITE_FULL: database or disk is full');
-    expect(await t.get('/readyz', null)).toMatchObject({ status: 503, body: { message: 'store not writable: SQLITE_FULL: database or disk is full' } });
+    expect(await t.get('/readyz', null)).toMatchObject({
+      status: 503,
+      body: { message: 'store not writable: SQLITE_FULL: database or disk is full' },
+    });
     t.state.storeFailure = undefined;
     await t.store.close();
     t.state.mqttConnected = false;
@@ -183,7 +224,12 @@ describe('buildApp (HTTP query API): devices, probes, errors', () => {
     const doc = body as { openapi: string; paths: Record<string, { get?: { parameters?: Array<{ name: string }> } }> };
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/api/v1/devices', '/api/v1/devices/{device}', '/api/v1/devices/{device}/readings', '/api/v1/devices/{device}/gaps']),
+      expect.arrayContaining([
+        '/api/v1/devices',
+        '/api/v1/devices/{device}',
+        '/api/v1/devices/{device}/readings',
+        '/api/v1/devices/{device}/gaps',
+      ]),
     );
     expect(doc.paths['/api/v1/devices/{device}/readings']?.get?.parameters?.map((p) => p.name)).toEqual(
       expect.arrayContaining(['device', 'sensor', 'from', 'to', 'every', 'agg', 'limit', 'cursor']),

@@ -95,7 +95,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerReadingsRoutes(app, { store: deps.store, registry: deps.registry, query: config.query });
   registerAdminRoutes(app, deps.admin);
   if (deps.alerts) registerAlertRoutes(app, { alerts: deps.alerts, query: config.query });
-  if (deps.commands) registerCommandRoutes(app, { commands: deps.commands, settings: config.commands, handlerTimeoutMs: config.http.handlerTimeoutMs });
+  if (deps.commands)
+    registerCommandRoutes(app, { commands: deps.commands, settings: config.commands, handlerTimeoutMs: config.http.handlerTimeoutMs });
   registerStreamRoutes(app, { alerts: deps.alerts, readings: deps.readings, metrics });
   registerWhoAmIRoute(app, config.auth.openAccess);
   registerDashboardRoutes(app);

@@ -37,7 +37,8 @@ describe('API tokens, scopes and rate limits', () => {
 
   it('answers 403 to a read token on an admin route, and lets an admin token through', async () => {
     t = await startTestApp();
-    const post = (token: string) => t?.app.inject({ method: 'POST', url: '/api/v1/admin/retention', headers: { authorization: `Bearer ${token}` } });
+    const post = (token: string) =>
+      t?.app.inject({ method: 'POST', url: '/api/v1/admin/retention', headers: { authorization: `Bearer ${token}` } });
     const refused = await post(READ_TOKEN);
     expect(refused?.statusCode).toBe(403);
     expect(refused?.json()).toStrictEqual({
@@ -49,7 +50,10 @@ describe('API tokens, scopes and rate limits', () => {
     const done = await post(ADMIN_TOKEN);
     expect(done?.statusCode).toBe(200);
     expect(done?.json()).toEqual({ rawReadings: 0, minuteRollups: 0, hourRollups: 0 });
-    expect(await t.get('/api/v1/admin/ingest', ADMIN_TOKEN)).toMatchObject({ status: 200, body: { connected: true, uncommittedReadings: 0 } });
+    expect(await t.get('/api/v1/admin/ingest', ADMIN_TOKEN)).toMatchObject({
+      status: 200,
+      body: { connected: true, uncommittedReadings: 0 },
+    });
     expect(await t.get('/api/v1/devices', ADMIN_TOKEN)).toMatchObject({ status: 200 });
   });
 
@@ -72,7 +76,12 @@ describe('API tokens, scopes and rate limits', () => {
     const limited = await t.get('/api/v1/devices');
     expect(limited).toMatchObject({
       status: 429,
-      body: { statusCode: 429, code: 'API_RATE_LIMITED', error: 'Too Many Requests', message: expect.stringMatching(/^rate limit of 3 requests per minute/) as string },
+      body: {
+        statusCode: 429,
+        code: 'API_RATE_LIMITED',
+        error: 'Too Many Requests',
+        message: expect.stringMatching(/^rate limit of 3 requests per minute/) as string,
+      },
     });
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect((await t.get('/api/v1/devices', ADMIN_TOKEN)).status).toBe(200);

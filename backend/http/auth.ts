@@ -55,7 +55,11 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
   const byHash = new Map(
     options.tokens.map((token) => [
       token.sha256,
-      { name: token.name, scopes: new Set<Scope>(token.scopes), perMinute: token.rateLimitPerMinute ?? options.perMinute } satisfies Principal,
+      {
+        name: token.name,
+        scopes: new Set<Scope>(token.scopes),
+        perMinute: token.rateLimitPerMinute ?? options.perMinute,
+      } satisfies Principal,
     ]),
   );
   const everyone: Principal = { name: 'open-access', scopes: new Set<Scope>(['read', 'admin']), perMinute: options.perMinute };

@@ -25,14 +25,10 @@ const keyOf = (point: { bucket: number; sensor: string }) => `${point.bucket}\u0
  * aggregatable value, so the three pages hold the same buckets and page alike; the mean's page
  * gives the order, the truncation and the cursor.
  */
-export async function aggregateBand(
-  store: ReadingStore,
-  query: Omit<AggregateQuery, 'agg'>,
-  options: QueryOptions,
-): Promise<BandPage> {
-  const [mean, min, max] = await Promise.all(
+export async function aggregateBand(store: ReadingStore, query: Omit<AggregateQuery, 'agg'>, options: QueryOptions): Promise<BandPage> {
+  const [mean, min, max] = (await Promise.all(
     (['mean', 'min', 'max'] as const).map((agg) => store.aggregate({ ...query, agg }, options)),
-  ) as [AggregatePage, AggregatePage, AggregatePage];
+  )) as [AggregatePage, AggregatePage, AggregatePage];
   const mins = new Map(min.items.map((point) => [keyOf(point), point.value]));
   const maxes = new Map(max.items.map((point) => [keyOf(point), point.value]));
   const items = mean.items.map(({ sensor, bucket, value, count }) => {

@@ -107,7 +107,10 @@ export function registerCommandRoutes(app: FastifyInstance, { commands, settings
     { config: { access: 'read' }, schema: { hide: true, params: CommandParams } },
     (request) => {
       const known = COMMAND_NAMES.join(', ');
-      throw new ApiError('API_COMMAND_UNKNOWN', `command: ${JSON.stringify(request.params.command)} is not a command; the commands are ${known}`);
+      throw new ApiError(
+        'API_COMMAND_UNKNOWN',
+        `command: ${JSON.stringify(request.params.command)} is not a command; the commands are ${known}`,
+      );
     },
   );
 }

@@ -21,7 +21,17 @@ export const COMMAND_DOCS: Record<CommandName, CommandDoc> = {
     summary: 'take a reading of a sensor now and return it (it is also stored and sent as usual)',
     request: { args: { sensor: 'tc1' }, timeoutMs: 2000 },
     // `seq` only when the outbox kept the reading (`stored`); `reason` only when the sensor's state has one.
-    data: { sensor: 'tc1', seq: 1043, ts: 1764340000456, value: 812.7, unit: 'C', quality: 'good', clock: 'synced', stored: true, state: 'ok' },
+    data: {
+      sensor: 'tc1',
+      seq: 1043,
+      ts: 1764340000456,
+      value: 812.7,
+      unit: 'C',
+      quality: 'good',
+      clock: 'synced',
+      stored: true,
+      state: 'ok',
+    },
   },
   'set-interval': {
     access: 'admin',
@@ -94,7 +104,12 @@ export const CommandAnswerSchema = (command: CommandName) =>
   Type.Object(
     {
       outcome: CommandOutcome,
-      code: Type.Optional(Type.String({ description: 'refused or failed: a stable code from the agent (agent/errors.ts), e.g. AGENT_COMMAND_BAD_ARGS, AGENT_COMMAND_TIMED_OUT, AGENT_MODBUS_TIMEOUT' })),
+      code: Type.Optional(
+        Type.String({
+          description:
+            'refused or failed: a stable code from the agent (agent/errors.ts), e.g. AGENT_COMMAND_BAD_ARGS, AGENT_COMMAND_TIMED_OUT, AGENT_MODBUS_TIMEOUT',
+        }),
+      ),
       reason: Type.Optional(Type.String({ description: 'refused or failed: what was wrong, for a person' })),
       data: Type.Optional(Type.Unknown({ description: 'ok: what the command returns' })),
       requestId: Type.String({ description: 'the id the request carried on MQTT; the agent log has it too' }),
@@ -106,7 +121,14 @@ export const CommandAnswerSchema = (command: CommandName) =>
       'x-examples': {
         ok: { value: { outcome: 'ok', data: COMMAND_DOCS[command].data, requestId: REQUEST_ID, ts: 1764340000456, latencyMs: 23.4 } },
         refused: {
-          value: { outcome: 'refused', code: 'AGENT_COMMAND_BAD_ARGS', reason: 'argument sensor: no sensor "tc9" on this agent (it has tc1, tc2)', requestId: REQUEST_ID, ts: 1764340000456, latencyMs: 8.1 },
+          value: {
+            outcome: 'refused',
+            code: 'AGENT_COMMAND_BAD_ARGS',
+            reason: 'argument sensor: no sensor "tc9" on this agent (it has tc1, tc2)',
+            requestId: REQUEST_ID,
+            ts: 1764340000456,
+            latencyMs: 8.1,
+          },
         },
       },
     },

@@ -29,7 +29,10 @@ export function encodeCursor(position: Position, query: string): string {
 const NEXT_FIELD: Record<keyof Positions, string> = { raw: 'nextCursor', agg: 'nextCursor', gap: 'nextCursor', alert: 'next' };
 
 function invalid(kind: keyof Positions): ApiError {
-  return new ApiError('API_BAD_REQUEST', `cursor: not a cursor of this query (pass ${NEXT_FIELD[kind]} back with the same other parameters)`);
+  return new ApiError(
+    'API_BAD_REQUEST',
+    `cursor: not a cursor of this query (pass ${NEXT_FIELD[kind]} back with the same other parameters)`,
+  );
 }
 
 const isString = (value: unknown): value is string => typeof value === 'string';

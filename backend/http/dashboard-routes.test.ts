@@ -24,18 +24,24 @@ describe('the dashboard routes', () => {
     expect((await t.get('/dashboard/vendor/uPlot.esm.js', null)).headers['content-type']).toBe('text/javascript; charset=utf-8');
   });
 
-  it.each(['/dashboard/nothing.js', '/dashboard/..%2Fpackage.json', '/dashboard/vendor/uPlot.cjs.js', '/dashboard/%2E%2E%2F%2E%2E%2Fpackage.json'])(
-    'answers 404 for %s, never a file outside its folders',
-    async (url) => {
-      const { status, body } = await t.get(url, null);
-      expect(status).toBe(404);
-      expect(body).toMatchObject({ code: 'API_ROUTE_NOT_FOUND' });
-    },
-  );
+  it.each([
+    '/dashboard/nothing.js',
+    '/dashboard/..%2Fpackage.json',
+    '/dashboard/vendor/uPlot.cjs.js',
+    '/dashboard/%2E%2E%2F%2E%2E%2Fpackage.json',
+  ])('answers 404 for %s, never a file outside its folders', async (url) => {
+    const { status, body } = await t.get(url, null);
+    expect(status).toBe(404);
+    expect(body).toMatchObject({ code: 'API_ROUTE_NOT_FOUND' });
+  });
 
   it('tells a token its name and scopes, and asks for one when there is none', async () => {
     expect((await t.get('/api/v1/auth/whoami')).body).toEqual({ name: 'dashboard', scopes: ['read'], openAccess: false });
-    expect((await t.get('/api/v1/auth/whoami', ADMIN_TOKEN)).body).toEqual({ name: 'operator', scopes: ['admin', 'read'], openAccess: false });
+    expect((await t.get('/api/v1/auth/whoami', ADMIN_TOKEN)).body).toEqual({
+      name: 'operator',
+      scopes: ['admin', 'read'],
+      openAccess: false,
+    });
     expect((await t.get('/api/v1/auth/whoami', null)).status).toBe(401);
     expect(READ_TOKEN).not.toBe(ADMIN_TOKEN);
   });

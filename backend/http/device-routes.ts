@@ -47,7 +47,9 @@ function addDeviceListRoutes(app: FastifyInstance, { store, registry, staleAfter
       const summaries = new Map((await store.listDevices()).map((summary) => [summary.device, summary]));
       const entries = new Map(registry.list().map((entry) => [entry.device, entry]));
       const devices = [...new Set([...summaries.keys(), ...entries.keys()])].sort();
-      return { devices: devices.map((device) => ({ ...counts(device, summaries.get(device)), state: entries.get(device)?.status?.state ?? null })) };
+      return {
+        devices: devices.map((device) => ({ ...counts(device, summaries.get(device)), state: entries.get(device)?.status?.state ?? null })),
+      };
     },
   );
 
@@ -75,7 +77,6 @@ function addDeviceListRoutes(app: FastifyInstance, { store, registry, staleAfter
 
 /** GET /devices/:device/latest. */
 function addLatestRoute(app: FastifyInstance, { store }: DeviceRouteDeps): void {
-
   app.get<{ Params: DeviceParams }>(
     '/api/v1/devices/:device/latest',
     {
@@ -89,7 +90,10 @@ function addLatestRoute(app: FastifyInstance, { store }: DeviceRouteDeps): void 
           'that arrive after it, and its age runs from its arrival (ageFrom: receivedAt).',
         security,
         params: DeviceParams,
-        response: { 200: Type.Object({ device: Type.String(), readings: Type.Array(LatestReading) }), ...errorResponses(400, 401, 403, 404, 429) },
+        response: {
+          200: Type.Object({ device: Type.String(), readings: Type.Array(LatestReading) }),
+          ...errorResponses(400, 401, 403, 404, 429),
+        },
       },
     },
     async (request) => {

@@ -45,7 +45,8 @@ function validationMessage(error: FastifyError): string {
   const name = item.instancePath?.replace(/^\//, '').replaceAll('/', '.') || where;
   // Named after the object that holds it: "args: unknown parameter "x"" for a command's argument.
   if (item.keyword === 'additionalProperties') return `${name}: unknown parameter ${JSON.stringify(item.params?.additionalProperty)}`;
-  if (item.keyword === 'enum') return `${name}: must be one of ${(item.params?.allowedValues as string[] | undefined)?.join(', ') ?? '(see the API document)'}`;
+  if (item.keyword === 'enum')
+    return `${name}: must be one of ${(item.params?.allowedValues as string[] | undefined)?.join(', ') ?? '(see the API document)'}`;
   return `${name}: ${item.message ?? 'is not valid'}`;
 }
 

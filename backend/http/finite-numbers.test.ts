@@ -46,7 +46,10 @@ describe('numeric parameters must be finite: readings and gaps', () => {
   it('still takes finite numbers, whatever their spelling', async () => {
     const page = await t.get(`${readings}?from=${T0}&to=${T0 + 60_000}&limit=1e1`);
     expect(page).toMatchObject({ status: 200, body: { readings: [{ seq: 1 }, { seq: 2 }, { seq: 5 }], truncated: false } });
-    expect(await t.get(`/api/v1/devices/${DEVICE}/gaps?limit=2`)).toMatchObject({ status: 200, body: { gaps: [{ fromSeq: 3, toSeq: 4 }] } });
+    expect(await t.get(`/api/v1/devices/${DEVICE}/gaps?limit=2`)).toMatchObject({
+      status: 200,
+      body: { gaps: [{ fromSeq: 3, toSeq: 4 }] },
+    });
   });
 });
 

@@ -37,7 +37,9 @@ function guard(validate: Validate): Validate {
     }
     const path = nonFinitePath(data);
     guarded.errors =
-      path === undefined ? null : [{ instancePath: path, schemaPath: '#', keyword: 'finite', params: {}, message: 'must be a finite number' }];
+      path === undefined
+        ? null
+        : [{ instancePath: path, schemaPath: '#', keyword: 'finite', params: {}, message: 'must be a finite number' }];
     return path === undefined;
   };
   // fastify reads `errors` after a refusal, and passes the parent (so that Ajv can coerce a root value) when `schemaEnv` is there.
@@ -55,7 +57,8 @@ export function nonFinitePath(data: unknown): string | undefined {
     } else if (isPlainContainer(value)) {
       // Reversed onto the stack, so the first parameter at fault is the one named.
       const entries = Object.entries(value).reverse();
-      for (const [key, child] of entries) pending.push({ value: child, path: `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}` });
+      for (const [key, child] of entries)
+        pending.push({ value: child, path: `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}` });
     }
   }
   return undefined;

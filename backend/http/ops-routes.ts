@@ -19,7 +19,10 @@ const publicRoute = { access: 'public' as const };
 export function registerOpsRoutes(app: FastifyInstance, store: ReadingStore, metrics: BackendMetrics, readiness: Readiness): void {
   app.get(
     '/healthz',
-    { config: publicRoute, schema: { tags: ['ops'], summary: 'the process is up', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    {
+      config: publicRoute,
+      schema: { tags: ['ops'], summary: 'the process is up', response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
+    },
     () => ({ status: 'ok' as const }),
   );
 
@@ -34,7 +37,11 @@ export function registerOpsRoutes(app: FastifyInstance, store: ReadingStore, met
       },
     },
     async () => {
-      const mqttProblem = readiness.mqttProblem ? readiness.mqttProblem() : readiness.mqttConnected() ? undefined : 'not connected to the MQTT broker';
+      const mqttProblem = readiness.mqttProblem
+        ? readiness.mqttProblem()
+        : readiness.mqttConnected()
+          ? undefined
+          : 'not connected to the MQTT broker';
       const mqtt = mqttProblem === undefined;
       const health = await store.health();
       const failure = readiness.storeFailure();
@@ -47,7 +54,9 @@ export function registerOpsRoutes(app: FastifyInstance, store: ReadingStore, met
     },
   );
 
-  app.get('/metrics', { config: publicRoute, schema: { tags: ['ops'], summary: 'Prometheus metrics (text format)' } }, async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  app.get(
+    '/metrics',
+    { config: publicRoute, schema: { tags: ['ops'], summary: 'Prometheus metrics (text format)' } },
+    async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 }

@@ -42,7 +42,9 @@ describe('GET readings with points= and agg=band', () => {
   beforeEach(async () => {
     t = await startTestApp({ query: { maxRangeDays: 400, maxLimit: 500, defaultLimit: 100 } });
     // One reading a second for 10 minutes from T0, 800 °C with one 2-second spike to 1200 in minute 4.
-    const rows = Array.from({ length: 600 }, (_, i) => reading(i + 1, { ts: T0 + i * SECOND, value: i >= 245 && i < 247 ? 1200 : 800 + (i % 10) }));
+    const rows = Array.from({ length: 600 }, (_, i) =>
+      reading(i + 1, { ts: T0 + i * SECOND, value: i >= 245 && i < 247 ? 1200 : 800 + (i % 10) }),
+    );
     await t.store.insertBatch(batch(rows), T0);
   });
   afterEach(() => t.close());

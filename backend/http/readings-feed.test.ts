@@ -8,8 +8,16 @@ const positions = (entries: readonly FeedEntry[] | undefined) => entries?.map((e
 function setup(limits: ReadingsFeedLimits = {}) {
   const source = new FakeReadingsFeed();
   const errors: Array<{ fields: object; message: string }> = [];
-  const feed = new ReadingsFeed(source.subscribe, { epoch: 'run1', ...limits, log: { error: (fields, message) => void errors.push({ fields, message }) } });
-  const publish = (device: string, ...seqs: number[]) => source.publish(device, seqs.map((seq) => storedReading(device, seq)));
+  const feed = new ReadingsFeed(source.subscribe, {
+    epoch: 'run1',
+    ...limits,
+    log: { error: (fields, message) => void errors.push({ fields, message }) },
+  });
+  const publish = (device: string, ...seqs: number[]) =>
+    source.publish(
+      device,
+      seqs.map((seq) => storedReading(device, seq)),
+    );
   return { source, feed, errors, publish };
 }
 
@@ -42,7 +50,12 @@ describe('ReadingsFeed', () => {
     expect(feed.after(5, 10)).toBeUndefined();
     expect(positions(feed.after(6, 10))).toEqual([7, 8, 9]);
     expect(feed.resumeFrom('run1-6')).toEqual({ kind: 'resume', after: 6 });
-    expect(feed.resumeFrom('run1-2')).toEqual({ kind: 'reset', reason: 'expired', after: 6, since: storedReading('annealer', 2).receivedAt });
+    expect(feed.resumeFrom('run1-2')).toEqual({
+      kind: 'reset',
+      reason: 'expired',
+      after: 6,
+      since: storedReading('annealer', 2).receivedAt,
+    });
   });
 
   it('drops readings older than maxAgeMs by its clock; the newest position resumes even with nothing held', () => {

@@ -83,7 +83,8 @@ export class ReadingsFeed {
     private readonly options: ReadingsFeedOptions,
   ) {
     const maxReadings = options.maxReadings ?? 50_000;
-    if (!Number.isInteger(maxReadings) || maxReadings < 1) throw new RangeError(`maxReadings must be a positive integer, not ${maxReadings}`);
+    if (!Number.isInteger(maxReadings) || maxReadings < 1)
+      throw new RangeError(`maxReadings must be a positive integer, not ${maxReadings}`);
     this.maxReadings = maxReadings;
     this.maxAgeMs = options.maxAgeMs ?? 10 * 60_000;
     this.now = options.now ?? Date.now;
@@ -205,7 +206,7 @@ export class ReadingsFeed {
 
   /** Drops the oldest `readings` readings held (none if <= 0). */
   private dropOldest(readings: number): void {
-    for (let left = readings; left > 0; ) {
+    for (let left = readings; left > 0;) {
       const oldest = this.segments[this.head];
       if (!oldest) break;
       const held = oldest.batch.readings.length - oldest.skip;

@@ -20,7 +20,9 @@ describe('GET /api/v1/devices/{device}/readings and /gaps', () => {
   beforeEach(async () => {
     t = await startTestApp({ query: { maxRangeDays: 400, maxLimit: 500, defaultLimit: 100 } });
     // Two sensors, one reading every 10 s for 10 minutes from T0 (a whole hour).
-    const rows = Array.from({ length: 120 }, (_, i) => reading(i + 1, { sensor: i % 2 ? 'tc2' : 'tc1', ts: T0 + Math.floor(i / 2) * 10_000, value: 800 + i }));
+    const rows = Array.from({ length: 120 }, (_, i) =>
+      reading(i + 1, { sensor: i % 2 ? 'tc2' : 'tc1', ts: T0 + Math.floor(i / 2) * 10_000, value: 800 + i }),
+    );
     await t.store.insertBatch(batch(rows), T0);
   });
   afterEach(() => t.close());
@@ -31,7 +33,9 @@ describe('GET /api/v1/devices/{device}/readings and /gaps', () => {
   };
 
   it('answers raw readings of one sensor in [from, to), times given as RFC 3339 or Unix ms alike', async () => {
-    const iso = await read(`sensor=tc1&from=${new Date(T0).toISOString()}&to=${encodeURIComponent(new Date(T0 + MINUTE).toISOString().replace('Z', '+00:00'))}`);
+    const iso = await read(
+      `sensor=tc1&from=${new Date(T0).toISOString()}&to=${encodeURIComponent(new Date(T0 + MINUTE).toISOString().replace('Z', '+00:00'))}`,
+    );
     const ms = await read(`sensor=tc1&from=${T0}&to=${T0 + MINUTE}`);
     expect(iso.status).toBe(200);
     expect(iso.body).toEqual(ms.body);
@@ -75,7 +79,10 @@ describe('GET /api/v1/devices/{device}/readings and /gaps', () => {
   it('keeps absurd values (past ±1e12) out of aggregates, so a minute with three of ±1.7e308 still has a mean; raw, they are answered as stored', async () => {
     const start = T0 + 20 * MINUTE;
     const absurd = [1.7e308, 1.7e308, -1.7e308].map((value, i) => reading(300 + i, { ts: start + i * 1000, value }));
-    await t.store.insertBatch(batch([...absurd, reading(303, { ts: start + 5000, value: 700 }), reading(304, { ts: start + 6000, value: 710 })]), T0);
+    await t.store.insertBatch(
+      batch([...absurd, reading(303, { ts: start + 5000, value: 700 }), reading(304, { ts: start + 6000, value: 710 })]),
+      T0,
+    );
     // The hour also holds the 60 tc1 readings of beforeEach: 800, 802, ... 918.
     const hourMean = (60 * 859 + 700 + 710) / 62;
     for (const [every, agg, t0, value, count] of [
@@ -87,10 +94,17 @@ describe('GET /api/v1/devices/{device}/readings and /gaps', () => {
       ['1h', 'max', T0, 918, 62],
     ] as const) {
       const { status, body } = await read(`sensor=tc1&from=${start}&to=${start + MINUTE}&every=${every}&agg=${agg}`);
-      expect({ every, agg, status, points: body.points }).toEqual({ every, agg, status: 200, points: [{ sensor: 'tc1', t: t0, value, count }] });
+      expect({ every, agg, status, points: body.points }).toEqual({
+        every,
+        agg,
+        status: 200,
+        points: [{ sensor: 'tc1', t: t0, value, count }],
+      });
     }
     const raw = await t.get(url(`sensor=tc1&from=${start}&to=${start + MINUTE}`));
-    expect((raw.body as { readings: Array<{ value: number }> }).readings.map((r) => r.value)).toEqual([1.7e308, 1.7e308, -1.7e308, 700, 710]);
+    expect((raw.body as { readings: Array<{ value: number }> }).readings.map((r) => r.value)).toEqual([
+      1.7e308, 1.7e308, -1.7e308, 700, 710,
+    ]);
   });
 
   it('pages aggregates over every sensor with a cursor, and refuses a cursor replayed on another query', async () => {
@@ -145,7 +159,10 @@ describe('GET /api/v1/devices/{device}/readings and /gaps', () => {
       { boot: BOOT, fromSeq: 201, toSeq: 209, missing: 9, afterTs: reading(200).ts, beforeTs: reading(210).ts },
     ]);
     const rest = await t.get(`/api/v1/devices/${DEVICE}/gaps?limit=2&cursor=${body.nextCursor}`);
-    expect((rest.body as { gaps: Array<{ boot: string; fromSeq: number }> }).gaps.map((g) => [g.boot, g.fromSeq])).toEqual([[BOOT, 211], ['B2', 2]]);
+    expect((rest.body as { gaps: Array<{ boot: string; fromSeq: number }> }).gaps.map((g) => [g.boot, g.fromSeq])).toEqual([
+      [BOOT, 211],
+      ['B2', 2],
+    ]);
     const b2 = await t.get(`/api/v1/devices/${DEVICE}/gaps?boot=B2`);
     expect((b2.body as { gaps: Array<{ missing: number }> }).gaps.map((g) => g.missing)).toEqual([3]);
   });

@@ -61,13 +61,19 @@ function addReadingsRoute(app: FastifyInstance, deps: ReadingsRouteDeps): void {
       const range = parseRange(q, Date.now(), limits.maxRangeDays);
       if (q.every !== undefined && q.points !== undefined) throw new ApiError('API_BAD_REQUEST', 'points: give every or points, not both');
       const bucketed = q.every !== undefined || q.points !== undefined;
-      if (q.agg !== undefined && !bucketed) throw new ApiError('API_BAD_REQUEST', 'agg: needs every (the bucket width), e.g. every=1m, or points');
+      if (q.agg !== undefined && !bucketed)
+        throw new ApiError('API_BAD_REQUEST', 'agg: needs every (the bucket width), e.g. every=1m, or points');
       const limit = q.limit ?? (q.points !== undefined ? limits.maxLimit : limits.defaultLimit);
       await assertKnownDevice(deps, device);
       const signal = request.signal;
       if (!bucketed) return rawPage(store, { device, sensor: q.sensor, ...range, limit, cursor: q.cursor }, signal);
-      const every = q.every !== undefined ? parseEvery(q.every, limits.maxRangeDays * 86_400_000) : bucketWidthFor(range.from, range.to, q.points ?? 1);
-      const json = await aggregatePage(store, { device, sensor: q.sensor, ...range, every, agg: q.agg ?? 'mean', limit, cursor: q.cursor }, signal);
+      const every =
+        q.every !== undefined ? parseEvery(q.every, limits.maxRangeDays * 86_400_000) : bucketWidthFor(range.from, range.to, q.points ?? 1);
+      const json = await aggregatePage(
+        store,
+        { device, sensor: q.sensor, ...range, every, agg: q.agg ?? 'mean', limit, cursor: q.cursor },
+        signal,
+      );
       // Already JSON (aggregate-json.ts says why): fastify sends a string of a JSON content type as it is.
       void reply.type(JSON_TYPE);
       return json;
@@ -102,7 +108,11 @@ async function rawPage(store: ReadingStore, asked: PageAsked, signal: AbortSigna
 }
 
 /** One point per bucket and sensor, as a JSON string. */
-async function aggregatePage(store: ReadingStore, asked: PageAsked & { every: number; agg: AggParam }, signal: AbortSignal): Promise<string> {
+async function aggregatePage(
+  store: ReadingStore,
+  asked: PageAsked & { every: number; agg: AggParam },
+  signal: AbortSignal,
+): Promise<string> {
   const { device, sensor, every, agg, limit } = asked;
   // Whole buckets only: the rollups hold whole minutes and hours, so the answer is exact either way.
   const from = asked.from - (asked.from % every);
@@ -112,7 +122,11 @@ async function aggregatePage(store: ReadingStore, asked: PageAsked & { every: nu
   const query = { device, sensor, from, to, every, limit, after };
   const page = agg === 'band' ? await aggregateBand(store, query, { signal }) : await store.aggregate({ ...query, agg }, { signal });
   const nextCursor = page.next && encodeCursor({ k: 'agg', p: page.next }, key);
-  return aggregatePageJson({ device, sensor, from, to, every, agg, source: page.source, truncated: page.truncated }, page.items, nextCursor);
+  return aggregatePageJson(
+    { device, sensor, from, to, every, agg, source: page.source, truncated: page.truncated },
+    page.items,
+    nextCursor,
+  );
 }
 
 function addGapsRoute(app: FastifyInstance, deps: ReadingsRouteDeps): void {

@@ -126,7 +126,8 @@ export const ReadingsQuery = (maxLimit: number) =>
         Type.Unsafe<AggParam>({
           type: 'string',
           enum: [...AGG_VALUES],
-          description: 'with `every` or `points`; default mean. band: the mean as `value`, with `min` and `max` of each bucket, so peaks survive',
+          description:
+            'with `every` or `points`; default mean. band: the mean as `value`, with `min` and `max` of each bucket, so peaks survive',
         }),
       ),
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: maxLimit, description: 'readings or points per page' })),
@@ -153,7 +154,9 @@ export const ReadingsPage = Type.Object({
         value: Type.Number({ description: 'the aggregate; with agg=band, the mean' }),
         min: Type.Optional(Type.Number({ description: 'agg=band: the lowest value in the bucket' })),
         max: Type.Optional(Type.Number({ description: 'agg=band: the highest value in the bucket' })),
-        count: Type.Integer({ description: 'readings with a value in the bucket; values past ±1e12 (no real sensor reads them) are left out of every aggregate' }),
+        count: Type.Integer({
+          description: 'readings with a value in the bucket; values past ±1e12 (no real sensor reads them) are left out of every aggregate',
+        }),
       }),
     ),
   ),

@@ -45,13 +45,21 @@ describe('server-sent event streams: /api/v1/alerts/stream and /api/v1/stream', 
     t.alerts.append(transition(1));
     const reader = await open('/alerts/stream');
     expect(reader.status).toBe(200);
-    expect(reader.headers).toMatchObject({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    expect(reader.headers).toMatchObject({
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    });
     expect(await clients('alerts')).toBe(1);
     t.alerts.append(transition(2, { to: 'resolved' }));
     t.alerts.append(transition(3), transition(4));
     await waitFor(() => reader.seqs.length === 3, { ...soon, what: 'three events' });
     expect(reader.seqs).toEqual([2, 3, 4]);
-    expect(reader.messages[0]).toEqual({ id: '2', event: 'alert', data: JSON.stringify({ ...transition(2, { to: 'resolved' }), seq: 2, silenced: false }) });
+    expect(reader.messages[0]).toEqual({
+      id: '2',
+      event: 'alert',
+      data: JSON.stringify({ ...transition(2, { to: 'resolved' }), seq: 2, silenced: false }),
+    });
 
     reader.close();
     await waitFor(async () => t.alerts.listenerCount === 0 && (await clients('alerts')) === 0, { ...soon, what: 'the listener removed' });
@@ -151,7 +159,9 @@ describe('server-sent event streams: /api/v1/alerts/stream and /api/v1/stream', 
       await waitFor(() => fast.seqs.length === round * 20, { ...soon, intervalMs: 1, what: `round ${round} at the fast client` });
     }
     expect(await clients('alerts')).toBe(1);
-    expect(t.logs).toEqual([expect.objectContaining({ level: 40, stream: 'alerts', msg: expect.stringMatching(/^SSE client cut off/) as string })]);
+    expect(t.logs).toEqual([
+      expect.objectContaining({ level: 40, stream: 'alerts', msg: expect.stringMatching(/^SSE client cut off/) as string }),
+    ]);
     t.alerts.append(transition(0));
     const total = t.alerts.log.length;
     await waitFor(() => fast.seqs.length === total, { ...soon, what: 'the fast client to keep getting events' });
@@ -179,7 +189,10 @@ describe('server-sent event streams: /api/v1/alerts/stream and /api/v1/stream', 
     await start({ handlerTimeoutMs: 100, stream: { heartbeatMs: 60 } });
     const began = Date.now();
     const reader = await open('/alerts/stream');
-    await waitFor(() => reader.comments.length >= 6 && Date.now() - began > 300, { ...soon, what: 'heartbeats past three handler timeouts' });
+    await waitFor(() => reader.comments.length >= 6 && Date.now() - began > 300, {
+      ...soon,
+      what: 'heartbeats past three handler timeouts',
+    });
     expect(reader.comments[0]).toBe(': ping');
     t.alerts.append(transition(1));
     await waitFor(() => reader.seqs.length === 1, { ...soon, what: 'an event after the handler timeout' });
@@ -233,7 +246,7 @@ describe('server-sent event streams: /api/v1/alerts/stream and /api/v1/stream', 
     expect(second.body.startsWith(`id: ${epochOf(first)}-1\nevent: reading\n`)).toBe(true);
   });
 
-  it('resumes readings with Last-Event-ID: exactly the device\'s missed ones, then live, even as readings arrive during the backlog', async () => {
+  it("resumes readings with Last-Event-ID: exactly the device's missed ones, then live, even as readings arrive during the backlog", async () => {
     await start({ stream: { backlogPage: 20 } });
     const first = await open('/stream?device=furnace-1');
     t.feed.publish('furnace-1', [storedReading('furnace-1', 1)]);
@@ -254,14 +267,20 @@ describe('server-sent event streams: /api/v1/alerts/stream and /api/v1/stream', 
     t.feed.publish('furnace-1', [storedReading('furnace-1', 304)]);
     await waitFor(() => second.readings.length === 303, { ...soon, what: 'a live reading after the backlog' });
     expect(second.readings).toEqual(range(2, 304).map((seq) => `furnace-1/${seq}`));
-    expect(second.messages.map((m) => m.id)).toEqual([...range(2, 301).map((seq) => `${epochOf(first)}-${2 * seq - 1}`), ...[602, 604, 605].map((n) => `${epochOf(first)}-${n}`)]);
+    expect(second.messages.map((m) => m.id)).toEqual([
+      ...range(2, 301).map((seq) => `${epochOf(first)}-${2 * seq - 1}`),
+      ...[602, 604, 605].map((n) => `${epochOf(first)}-${n}`),
+    ]);
   });
 
   it('takes lastEventId= in the query for readings; the header wins', async () => {
     await start();
     const fresh = await open('/stream?device=furnace-1');
     await waitFor(() => fresh.body.length > 0, { ...soon, what: 'the bare id' });
-    t.feed.publish('furnace-1', range(1, 3).map((seq) => storedReading('furnace-1', seq)));
+    t.feed.publish(
+      'furnace-1',
+      range(1, 3).map((seq) => storedReading('furnace-1', seq)),
+    );
     const epoch = epochOf(fresh);
     const byQuery = await open(`/stream?device=furnace-1&lastEventId=${epoch}-1`);
     const header = await open(`/stream?device=furnace-1&lastEventId=${epoch}-1`, { 'last-event-id': `${epoch}-2` });
@@ -279,13 +298,20 @@ describe('server-sent event streams: /api/v1/alerts/stream and /api/v1/stream', 
     const fresh = await open('/stream?device=furnace-1');
     await waitFor(() => fresh.body.length > 0, { ...soon, what: 'the bare id' });
     const epoch = epochOf(fresh);
-    t.feed.publish('furnace-1', range(1, 6).map((seq) => storedReading(seq % 2 === 0 ? 'annealer' : 'furnace-1', seq)));
+    t.feed.publish(
+      'furnace-1',
+      range(1, 6).map((seq) => storedReading(seq % 2 === 0 ? 'annealer' : 'furnace-1', seq)),
+    );
     const reader = await open('/stream?device=furnace-1', { 'last-event-id': id(epoch) });
     await waitFor(() => reader.messages.length === 3, { ...soon, what: 'the reset and the readings held' });
     t.feed.publish('furnace-1', [storedReading('furnace-1', 7)]);
     await waitFor(() => reader.messages.length === 4, { ...soon, what: 'a live reading' });
     // Positions 3-6 are held: readings received up to the receivedAt of the oldest of them may be missed.
-    expect(reader.messages[0]).toEqual({ id: `${epoch}-2`, event: 'reset', data: JSON.stringify({ reason, since: storedReading('', 3).receivedAt }) });
+    expect(reader.messages[0]).toEqual({
+      id: `${epoch}-2`,
+      event: 'reset',
+      data: JSON.stringify({ reason, since: storedReading('', 3).receivedAt }),
+    });
     expect(reader.readings).toEqual(['furnace-1/3', 'furnace-1/5', 'furnace-1/7']);
   });
 
@@ -319,6 +345,8 @@ describe('server-sent event streams: /api/v1/alerts/stream and /api/v1/stream', 
     socket.value?.uncork();
     await waitFor(() => reader.ended, { ...soon, what: 'the client cut off' });
     expect(reader.readings.length).toBeLessThan(600);
-    expect(t.logs).toEqual([expect.objectContaining({ level: 40, stream: 'readings', msg: expect.stringMatching(/^SSE client cut off/) as string })]);
+    expect(t.logs).toEqual([
+      expect.objectContaining({ level: 40, stream: 'readings', msg: expect.stringMatching(/^SSE client cut off/) as string }),
+    ]);
   });
 });

@@ -47,7 +47,9 @@ const ReadingStreamQuery = Type.Object(
   {
     device: Type.String({ pattern: SEGMENT_PATTERN, description: 'the device to follow' }),
     sensor: Type.Optional(Type.String({ pattern: SEGMENT_PATTERN, description: 'one sensor; default every sensor' })),
-    lastEventId: Type.Optional(Type.String({ maxLength: 100, description: 'as the Last-Event-ID header, for clients that cannot set headers' })),
+    lastEventId: Type.Optional(
+      Type.String({ maxLength: 100, description: 'as the Last-Event-ID header, for clients that cannot set headers' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -111,7 +113,7 @@ function addAlertStream(app: FastifyInstance, alerts: AlertsService, deps: Strea
         description:
           'Each event is `{seq, silenced, ...transition}`. With a Last-Event-ID header (or lastEventId=, or since=), the ' +
           'events after it come first, then the live ones, with no gap and no repeat. Without, live events only, after a bare ' +
-          '`id: <newest seq>` that sets the client\'s Last-Event-ID so a reconnect before the first event resumes. A `: ping` ' +
+          "`id: <newest seq>` that sets the client's Last-Event-ID so a reconnect before the first event resumes. A `: ping` " +
           'comment every 15 s. A client too slow to keep up is disconnected; it reconnects with its Last-Event-ID.',
         security,
         querystring: AlertStreamQuery,
@@ -155,7 +157,7 @@ function addReadingStream(app: FastifyInstance, readings: ReadingsSource, deps: 
           'before a restart) the stream starts with `event: reset`, data `{"reason": "expired" | "restarted", "since": <Unix ms>}` ' +
           'and an id: readings received up to `since` may be missed, to fetch from /api/v1/devices/{device}/readings; every ' +
           'reading held after it follows, then live ones. Without an id, live readings only, after a bare `id: <epoch>-<n>` ' +
-          'that sets the client\'s Last-Event-ID so a reconnect before the first reading resumes. A `: ping` comment every ' +
+          "that sets the client's Last-Event-ID so a reconnect before the first reading resumes. A `: ping` comment every " +
           '15 s. A client too slow to keep up is disconnected; it reconnects with its Last-Event-ID. A device not seen yet is ' +
           'allowed: it may come online later.',
         security,
@@ -241,7 +243,12 @@ async function streamReadings(
  * it subscribes before reading the log and holds live events meanwhile; every event goes out
  * only if its seq is past the last one sent.
  */
-async function streamAlerts(writer: SseWriter, alerts: AlertsService, after: number | undefined, limits: { maxHeld: number; page: number }) {
+async function streamAlerts(
+  writer: SseWriter,
+  alerts: AlertsService,
+  after: number | undefined,
+  limits: { maxHeld: number; page: number },
+) {
   let lastSent = 0;
   let held: AlertEventRecord[] | undefined = [];
   const send = (record: AlertEventRecord) => {

@@ -62,7 +62,10 @@ export function parseRange(query: { from?: string | undefined; to?: string | und
   if (from >= to) throw bad('from', `${query.from ?? from} is not before to (${query.to ?? 'now'})`);
   const days = (to - from) / 86_400_000;
   if (days > maxRangeDays) {
-    throw bad('from', `the range from..to spans ${Math.round(days)} days; the most a query may ask for is ${maxRangeDays} days (query.maxRangeDays)`);
+    throw bad(
+      'from',
+      `the range from..to spans ${Math.round(days)} days; the most a query may ask for is ${maxRangeDays} days (query.maxRangeDays)`,
+    );
   }
   return { from, to };
 }

@@ -1,6 +1,13 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { CONTRACT_VERSION, MAX_CONFIRMED_BOOTS, MAX_CONFIRMED_RUNS, type StoredConfirmation, encodePayload, topics } from '../../contract/index.js';
+import {
+  CONTRACT_VERSION,
+  MAX_CONFIRMED_BOOTS,
+  MAX_CONFIRMED_RUNS,
+  type StoredConfirmation,
+  encodePayload,
+  topics,
+} from '../../contract/index.js';
 import type { BackendMetrics } from '../metrics.js';
 import type { ReadingStore } from '../store/reading-store.js';
 
@@ -98,7 +105,8 @@ export class Confirmations {
         if (confirmed.length === 0) continue;
         const payload: StoredConfirmation = { v: CONTRACT_VERSION, device, ts: Date.now(), boots: confirmed };
         client.publish(topics.stored(device), encodePayload(payload), { qos: 1, retain: true }, (error) => {
-          if (error) log.debug({ err: error, device }, 'confirmation not acknowledged by the broker; the agent will send again what it misses');
+          if (error)
+            log.debug({ err: error, device }, 'confirmation not acknowledged by the broker; the agent will send again what it misses');
         });
         metrics.confirmationsPublished.inc();
       } catch (error) {

@@ -56,7 +56,13 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   try {
-    return await Promise.race([promise.then(() => true, () => true), expired]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      expired,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -323,13 +329,13 @@ export class Ingest {
     return Promise.resolve();
   }
 
-
   /** Retries a synchronous write (registry, alert evaluation) until it succeeds or ingest stops. */
   private untilDone(topic: string, work: () => void | Promise<void>): Promise<void> {
     const { log } = this.options;
     return retryUntilDone(() => Promise.resolve().then(work), {
       maxDelayMs: this.options.batching.retryMaxDelayMs,
-      onFailure: (error, attempt) => log.error({ err: error, topic, attempt }, 'write failed; retrying, the broker is not acknowledged meanwhile'),
+      onFailure: (error, attempt) =>
+        log.error({ err: error, topic, attempt }, 'write failed; retrying, the broker is not acknowledged meanwhile'),
       giveUp: () => this.stopping,
       cancelled: this.retriesCancelled,
     });
@@ -373,7 +379,10 @@ export class Ingest {
       work();
     } catch (error) {
       this.options.metrics.listenerErrors.inc({ event });
-      this.options.log[this.failedListeners.level(event, '', 'error')]({ err: error, event }, 'an ingest listener threw; ingest and acknowledgements go on');
+      this.options.log[this.failedListeners.level(event, '', 'error')](
+        { err: error, event },
+        'an ingest listener threw; ingest and acknowledgements go on',
+      );
     }
   }
 

@@ -54,7 +54,10 @@ describe('judge queue: the readings messages of one turn judged together', () =>
 
   it('splits a turn past the group limit, and calls an observer without readingsMany once per message', async () => {
     const groups: Array<Array<number | undefined>> = [];
-    const queue = new JudgeQueue(observer((messages) => groups.push(seqs(messages))), 2);
+    const queue = new JudgeQueue(
+      observer((messages) => groups.push(seqs(messages))),
+      2,
+    );
     await Promise.all([1, 2, 3].map((seq) => queue.judge(batch(seq), seq)));
     expect(groups).toEqual([[1, 2], [3]]);
 

@@ -30,7 +30,14 @@ describe('WriteBatcher', () => {
   });
 
   const make = (store: ReturnType<typeof fakeStore>, commits: CommitInfo[] = []) =>
-    new WriteBatcher({ store, maxReadings: 30, maxDelayMs: 50, maxPendingReadings: 40, retryMaxDelayMs: 1000, onCommit: (c) => commits.push(c) });
+    new WriteBatcher({
+      store,
+      maxReadings: 30,
+      maxDelayMs: 50,
+      maxPendingReadings: 40,
+      retryMaxDelayMs: 1000,
+      onCommit: (c) => commits.push(c),
+    });
 
   it('commits by time: batches arriving together share one transaction after maxDelayMs', async () => {
     const store = fakeStore();
@@ -55,7 +62,10 @@ describe('WriteBatcher', () => {
     expect(store.transactions.map((tx) => tx.length)).toEqual([3]);
     await vi.advanceTimersByTimeAsync(50);
     expect(store.transactions.map((tx) => tx.length)).toEqual([3, 1]);
-    expect(commits.map((c) => [c.batches, c.result.inserted])).toEqual([[3, 30], [1, 10]]);
+    expect(commits.map((c) => [c.batches, c.result.inserted])).toEqual([
+      [3, 30],
+      [1, 10],
+    ]);
   });
 
   it('keeps a failed transaction and retries it with growing pauses; past maxPendingReadings it has no room until it commits', async () => {
@@ -101,7 +111,9 @@ describe('WriteBatcher', () => {
 
     const stuck = make(store);
     store.state.failing = new Error('disk I/O error');
-    const lost = expect(stuck.add(batch([reading(1)], { device: DEVICE, boot: BOOT }), 1)).rejects.toThrow(/closed before the batch was committed/);
+    const lost = expect(stuck.add(batch([reading(1)], { device: DEVICE, boot: BOOT }), 1)).rejects.toThrow(
+      /closed before the batch was committed/,
+    );
     const closing = stuck.close(1000);
     await vi.advanceTimersByTimeAsync(1000);
     await closing;

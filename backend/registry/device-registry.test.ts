@@ -6,7 +6,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeviceStatus } from '../../contract/index.js';
 import { DeviceRegistry, REGISTRY_FILE } from './device-registry.js';
 
-const status = (state: 'online' | 'offline', ts: number, extra: Partial<DeviceStatus> = {}): DeviceStatus => ({ v: 1, device: 'furnace-1', state, ts, ...extra });
+const status = (state: 'online' | 'offline', ts: number, extra: Partial<DeviceStatus> = {}): DeviceStatus => ({
+  v: 1,
+  device: 'furnace-1',
+  state,
+  ts,
+  ...extra,
+});
 
 describe('DeviceRegistry', () => {
   let dir: string;
@@ -23,10 +29,19 @@ describe('DeviceRegistry', () => {
   const stateOf = () => registry.get('furnace-1')?.status?.state;
 
   it('keeps the newest status: one of an older boot resent on re-subscription does not win', () => {
-    expect(registry.putStatus(status('online', 2000, { boot: 'b2', agentVersion: '1.0.0', sensors: [{ id: 'tc1', unit: 'C' }] }), 2001)).toBe(true);
+    expect(
+      registry.putStatus(status('online', 2000, { boot: 'b2', agentVersion: '1.0.0', sensors: [{ id: 'tc1', unit: 'C' }] }), 2001),
+    ).toBe(true);
     expect(registry.putStatus(status('online', 1000, { boot: 'b1' }), 3000)).toBe(false);
     expect(registry.putStatus(status('offline', 900, { boot: 'b1' }), 3000)).toBe(false);
-    expect(registry.get('furnace-1')?.status).toEqual({ state: 'online', ts: 2000, receivedAt: 2001, boot: 'b2', agentVersion: '1.0.0', sensors: [{ id: 'tc1', unit: 'C' }] });
+    expect(registry.get('furnace-1')?.status).toEqual({
+      state: 'online',
+      ts: 2000,
+      receivedAt: 2001,
+      boot: 'b2',
+      agentVersion: '1.0.0',
+      sensors: [{ id: 'tc1', unit: 'C' }],
+    });
   });
 
   // Connection 1 of boot b1 is attempted at 1000 (its will's time) and publishes its birth at 1050;
@@ -101,10 +116,18 @@ describe('DeviceRegistry', () => {
   });
 
   it('keeps the newest sensor-health report, and forgets what an empty retained message cleared', () => {
-    const report = (ts: number, state: 'ok' | 'stalled') => ({ v: 1 as const, device: 'furnace-1', ts, sensors: [{ sensor: 'tc1', state, since: ts }] });
+    const report = (ts: number, state: 'ok' | 'stalled') => ({
+      v: 1 as const,
+      device: 'furnace-1',
+      ts,
+      sensors: [{ sensor: 'tc1', state, since: ts }],
+    });
     registry.putSensorsHealth(report(2000, 'stalled'));
     registry.putSensorsHealth(report(1000, 'ok'));
-    expect(registry.get('furnace-1')).toMatchObject({ sensorHealthTs: 2000, sensorHealth: [{ sensor: 'tc1', state: 'stalled', since: 2000 }] });
+    expect(registry.get('furnace-1')).toMatchObject({
+      sensorHealthTs: 2000,
+      sensorHealth: [{ sensor: 'tc1', state: 'stalled', since: 2000 }],
+    });
     registry.putStatus(status('online', 1), 1);
     registry.forgetSensorsHealth('furnace-1');
     expect(registry.get('furnace-1')).toMatchObject({ sensorHealth: [], sensorHealthTs: undefined });

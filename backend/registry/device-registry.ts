@@ -86,9 +86,13 @@ export class DeviceRegistry {
   putStatus(status: DeviceStatus, receivedAt: number): boolean {
     return this.db.transaction(() => {
       const row = this.statement('SELECT state, ts, boot, floor_ts FROM device_status WHERE device = ?').get(status.device) as
-        | Pick<StatusRow, 'state' | 'ts' | 'boot' | 'floor_ts'>
-        | undefined;
-      const current: StatusMark | undefined = row && { state: row.state, ts: row.ts, boot: row.boot ?? undefined, floor: row.floor_ts ?? undefined };
+        Pick<StatusRow, 'state' | 'ts' | 'boot' | 'floor_ts'> | undefined;
+      const current: StatusMark | undefined = row && {
+        state: row.state,
+        ts: row.ts,
+        boot: row.boot ?? undefined,
+        floor: row.floor_ts ?? undefined,
+      };
       if (judgeStatus(current, status) !== 'newer') return false;
       const mark = markAfter(current, status);
       const upsert = this.statement(

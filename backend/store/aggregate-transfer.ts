@@ -54,7 +54,12 @@ export function unpackAggregatePage(packed: PackedAggregatePage): AggregatePage 
   const n = packed.buckets.length;
   const items = new Array<AggregatePoint>(n);
   for (let i = 0; i < n; i++) {
-    items[i] = { sensor: packed.sensors[packed.sensorOf[i] ?? 0] ?? '', bucket: packed.buckets[i] ?? 0, value: packed.values[i] ?? 0, count: packed.counts[i] ?? 0 };
+    items[i] = {
+      sensor: packed.sensors[packed.sensorOf[i] ?? 0] ?? '',
+      bucket: packed.buckets[i] ?? 0,
+      value: packed.values[i] ?? 0,
+      count: packed.counts[i] ?? 0,
+    };
   }
   const page: AggregatePage = { items, truncated: packed.truncated, source: packed.source };
   if (packed.next !== undefined) page.next = packed.next;

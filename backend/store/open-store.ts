@@ -7,10 +7,16 @@ import { SqliteReadingStore } from './sqlite-store.js';
 
 /** The reading store `store.kind` names. Alert state, silences, the registry and (for InfluxDB) seq ranges stay in SQLite files in dataDir either way. */
 export async function openReadingStore(config: BackendConfig, metrics: BackendMetrics, log: Logger): Promise<ReadingStore> {
-  const observeQuery = (kind: 'raw' | 'aggregate', outcome: string, seconds: number) => metrics.querySeconds.observe({ kind, outcome }, seconds);
+  const observeQuery = (kind: 'raw' | 'aggregate', outcome: string, seconds: number) =>
+    metrics.querySeconds.observe({ kind, outcome }, seconds);
   switch (config.store.kind) {
     case 'sqlite':
-      return new SqliteReadingStore(config.dataDir, { retention: config.store, query: config.query, log: log.child({ component: 'backend:query' }), observeQuery });
+      return new SqliteReadingStore(config.dataDir, {
+        retention: config.store,
+        query: config.query,
+        log: log.child({ component: 'backend:query' }),
+        observeQuery,
+      });
     case 'influxdb': {
       const store = new InfluxReadingStore({
         settings: config.store.influx,

@@ -74,7 +74,8 @@ export class SeqRangeSet {
 
   /** What to write back: the loaded ranges that are gone or changed, and the ranges that are new or changed. */
   changes(): { removed: SeqRange[]; added: SeqRange[] } {
-    const same = (a: SeqRange, b: SeqRange) => a.first_seq === b.first_seq && a.last_seq === b.last_seq && a.first_ts === b.first_ts && a.last_ts === b.last_ts;
+    const same = (a: SeqRange, b: SeqRange) =>
+      a.first_seq === b.first_seq && a.last_seq === b.last_seq && a.first_ts === b.first_ts && a.last_ts === b.last_ts;
     const removed = this.loaded.filter((old) => !this.ranges.some((range) => same(old, range)));
     const added = this.ranges.filter((range) => !this.loaded.some((old) => same(old, range)));
     return { removed, added };

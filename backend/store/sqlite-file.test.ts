@@ -59,13 +59,17 @@ describe('sqlite-file: one way to open a backend SQLite file', () => {
 
   it('rolls a failed step back, leaving the version where it was, and closes the file it could not open', () => {
     const file = join(dir, 'bad.sqlite');
-    expect(() => openSqliteFile(file, { durability: 'normal', migrations: ['CREATE TABLE t (x)', 'CREATE TABLE t (x)'] })).toThrow(/already exists/);
+    expect(() => openSqliteFile(file, { durability: 'normal', migrations: ['CREATE TABLE t (x)', 'CREATE TABLE t (x)'] })).toThrow(
+      /already exists/,
+    );
     const db = track(new Database(file));
     expect(db.pragma('user_version', { simple: true })).toBe(1);
   });
 
   it('prepares a statement once per connection and SQL, raw apart', () => {
-    const db = track(openSqliteFile(join(dir, 's.sqlite'), { durability: 'normal', migrations: ['CREATE TABLE t (x); INSERT INTO t VALUES (7)'] }));
+    const db = track(
+      openSqliteFile(join(dir, 's.sqlite'), { durability: 'normal', migrations: ['CREATE TABLE t (x); INSERT INTO t VALUES (7)'] }),
+    );
     const first = cachedStatement(db, 'SELECT x FROM t');
     expect(cachedStatement(db, 'SELECT x FROM t')).toBe(first);
     expect(cachedStatement(db, 'SELECT x FROM t', true).all()).toEqual([[7]]);

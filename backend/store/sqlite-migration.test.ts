@@ -40,10 +40,17 @@ function oldRows(): OldRow[] {
         const ts = T0 + b * 2 * HOUR + seq * 10_000 + (device === 'annealer' ? 3 : 0);
         const bad = seq % 50 === 7;
         rows.push({
-          device, boot, seq, sensor: seq % 3 === 0 ? 'tc2' : 'tc1', ts,
-          value: bad ? null : seq === 555 ? 1.7e308 : 800 + (seq % 41) * 0.5, unit: 'C',
-          quality: bad ? 'bad' : seq % 13 === 0 ? 'uncertain' : 'good', clock: seq % 17 === 0 ? 'unsynced' : 'synced',
-          replay: seq % 19 === 0 ? 1 : 0, received_at: T0 + b * 2 * HOUR + Math.ceil(seq / 10) * 100_000,
+          device,
+          boot,
+          seq,
+          sensor: seq % 3 === 0 ? 'tc2' : 'tc1',
+          ts,
+          value: bad ? null : seq === 555 ? 1.7e308 : 800 + (seq % 41) * 0.5,
+          unit: 'C',
+          quality: bad ? 'bad' : seq % 13 === 0 ? 'uncertain' : 'good',
+          clock: seq % 17 === 0 ? 'unsynced' : 'synced',
+          replay: seq % 19 === 0 ? 1 : 0,
+          received_at: T0 + b * 2 * HOUR + Math.ceil(seq / 10) * 100_000,
         });
       }
     }
@@ -55,7 +62,9 @@ function oldRows(): OldRow[] {
 function writeVersion2Store(file: string, rows: OldRow[]): void {
   const db = new Database(file);
   migrate(db, { toVersion: 1 });
-  const insert = db.prepare(`INSERT INTO readings VALUES (@device, @boot, @seq, @sensor, @ts, @value, @unit, @quality, @clock, @replay, @received_at)`);
+  const insert = db.prepare(
+    `INSERT INTO readings VALUES (@device, @boot, @seq, @sensor, @ts, @value, @unit, @quality, @clock, @replay, @received_at)`,
+  );
   const device = db.prepare(
     `INSERT INTO devices VALUES (?, ?, ?, 1) ON CONFLICT (device) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen), readings = readings + 1`,
   );
@@ -99,7 +108,16 @@ async function answers(store: ReadingStore) {
     for (const sensor of [undefined, 'tc2']) {
       result[`${device} ${sensor} raw`] = await allRaw(store, { device, sensor, from: T0, to: T0 + 5 * HOUR, limit: 333 });
       for (const every of [10_000, 60_000, HOUR]) {
-        for (const agg of AGGREGATES) result[`${device} ${sensor} ${every} ${agg}`] = await allBuckets(store, { device, sensor, from: T0, to: T0 + 5 * HOUR, every, agg, limit: 500 });
+        for (const agg of AGGREGATES)
+          result[`${device} ${sensor} ${every} ${agg}`] = await allBuckets(store, {
+            device,
+            sensor,
+            from: T0,
+            to: T0 + 5 * HOUR,
+            every,
+            agg,
+            limit: 500,
+          });
       }
     }
   }
@@ -152,17 +170,34 @@ describe('SQLite schema upgrade to version 3 (integer-keyed readings)', () => {
     }
     for (const group of batches.values()) {
       const [{ device, boot, received_at: receivedAt }] = group as [OldRow];
-      const readings = group.map((r): Reading => ({ seq: r.seq, ts: r.ts, sensor: r.sensor, value: r.value, unit: r.unit, quality: r.quality as Reading['quality'], clock: r.clock as Reading['clock'], replay: r.replay === 1 }));
+      const readings = group.map((r): Reading => ({
+        seq: r.seq,
+        ts: r.ts,
+        sensor: r.sensor,
+        value: r.value,
+        unit: r.unit,
+        quality: r.quality as Reading['quality'],
+        clock: r.clock as Reading['clock'],
+        replay: r.replay === 1,
+      }));
       await fresh.insertBatch({ v: 1, device, boot, readings }, receivedAt);
     }
     const expected = await answers(fresh);
     const migrated = open(join(dir, 'old'));
     expect(await answers(migrated)).toEqual(expected);
-    expect(((await migrated.gaps({ device: 'furnace-1', limit: 100 })).items.length)).toBeGreaterThan(2);
+    expect((await migrated.gaps({ device: 'furnace-1', limit: 100 })).items.length).toBeGreaterThan(2);
     // And it goes on: a redelivery is a duplicate, a late reading closes its gap.
     const late = { seq: 97, ts: T0 + 970_000, sensor: 'tc1', value: 1, unit: 'C', quality: 'good', clock: 'synced', replay: true } as const;
-    expect(await migrated.insertBatch({ v: 1, device: 'furnace-1', boot: '01JBOOTA', readings: [{ ...late, seq: 96, ts: T0 + 960_000 }, late] }, T0)).toEqual({
-      inserted: 1, duplicates: 1, gapsOpened: 0, gapsClosed: 1,
+    expect(
+      await migrated.insertBatch(
+        { v: 1, device: 'furnace-1', boot: '01JBOOTA', readings: [{ ...late, seq: 96, ts: T0 + 960_000 }, late] },
+        T0,
+      ),
+    ).toEqual({
+      inserted: 1,
+      duplicates: 1,
+      gapsOpened: 0,
+      gapsClosed: 1,
     });
   });
 

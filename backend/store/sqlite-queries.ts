@@ -146,12 +146,19 @@ function firstDataTime(db: Database.Database, source: AggregateSource, query: Ag
       ? `SELECT min((SELECT bucket FROM ${source} r WHERE r.device = s.device AND r.sensor = s.sensor AND bucket >= @start AND bucket < @to
            ORDER BY bucket LIMIT 1)) AS t FROM latest s WHERE s.device = @device`
       : `SELECT ${time} AS t FROM ${from} AND ${time} >= @start AND ${time} < @to ORDER BY ${time} LIMIT 1`;
-  const row = cachedStatement(db, sql).get({ device: query.device, sensor: query.sensor, start, to: query.to }) as { t: number | null } | undefined;
+  const row = cachedStatement(db, sql).get({ device: query.device, sensor: query.sensor, start, to: query.to }) as
+    { t: number | null } | undefined;
   return row?.t ?? undefined;
 }
 
 /** A rollup row is its own bucket when `every` is the rollup's width: no regrouping, the rows come in index order. */
-const ROLLUP_ROW_SQL: Record<Aggregate, string> = { mean: 'r.sum_value / r.n', min: 'r.min_value', max: 'r.max_value', count: 'r.n', last: 'r.last_value' };
+const ROLLUP_ROW_SQL: Record<Aggregate, string> = {
+  mean: 'r.sum_value / r.n',
+  min: 'r.min_value',
+  max: 'r.max_value',
+  count: 'r.n',
+  last: 'r.last_value',
+};
 
 export function aggregate(db: Database.Database, query: AggregateQuery): AggregatePage {
   const source = query.source === 'raw' ? 'raw' : chooseSource(query.every);

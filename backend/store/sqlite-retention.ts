@@ -51,9 +51,15 @@ export class SqliteRetention {
     const pairs = this.sensors.all() as Array<{ device: string; sensor: string }>;
     for (const { device, sensor } of pairs) {
       if (signal?.aborted) break;
-      result.minuteRollups += await this.chunked(signal, (limit) => this.deleteRollup.rollup_1m.run(device, sensor, minuteCutoff, limit).changes);
+      result.minuteRollups += await this.chunked(
+        signal,
+        (limit) => this.deleteRollup.rollup_1m.run(device, sensor, minuteCutoff, limit).changes,
+      );
       if (hourCutoff !== undefined) {
-        result.hourRollups += await this.chunked(signal, (limit) => this.deleteRollup.rollup_1h.run(device, sensor, hourCutoff, limit).changes);
+        result.hourRollups += await this.chunked(
+          signal,
+          (limit) => this.deleteRollup.rollup_1h.run(device, sensor, hourCutoff, limit).changes,
+        );
       }
     }
     this.deleteRanges.run(rawCutoff);

@@ -22,14 +22,25 @@ export class ReadingRowInserter {
     this.statements = SIZES.map((rows) => ({
       rows,
       // OR IGNORE: a row seeded through the readings view without seq ranges is there already; it stays as it is.
-      statement: db.prepare<[Value[]]>(`INSERT OR IGNORE INTO reading_rows (${COLUMNS}) VALUES ${new Array<string>(rows).fill(row).join(', ')}`),
+      statement: db.prepare<[Value[]]>(
+        `INSERT OR IGNORE INTO reading_rows (${COLUMNS}) VALUES ${new Array<string>(rows).fill(row).join(', ')}`,
+      ),
     }));
     this.buffer = new Array<Value>(SIZES[0] * WIDTH);
   }
 
   add(
-    deviceId: number, ts: number, sensorId: number, bootId: number, seq: number, value: number | null,
-    unit: string, quality: number, clock: number, replay: number, receivedAt: number,
+    deviceId: number,
+    ts: number,
+    sensorId: number,
+    bootId: number,
+    seq: number,
+    value: number | null,
+    unit: string,
+    quality: number,
+    clock: number,
+    replay: number,
+    receivedAt: number,
   ): void {
     const b = this.buffer;
     let i = this.filled;
@@ -55,7 +66,9 @@ export class ReadingRowInserter {
     try {
       for (const { rows, statement } of this.statements) {
         for (; left >= rows; left -= rows, offset += rows * WIDTH) {
-          statement.run(offset === 0 && rows * WIDTH === this.buffer.length ? this.buffer : this.buffer.slice(offset, offset + rows * WIDTH));
+          statement.run(
+            offset === 0 && rows * WIDTH === this.buffer.length ? this.buffer : this.buffer.slice(offset, offset + rows * WIDTH),
+          );
         }
       }
     } finally {

@@ -66,7 +66,10 @@ const OLD = 'readings_v2';
  * consistent, and the next open goes on from where it stopped), then the old table gives way to
  * the view. Seq ranges, rollups, `latest` and `devices` are unchanged.
  */
-export function moveReadingsToVersion3(db: Database.Database, options: { chunkRows?: number; afterChunk?: (moved: number) => void } = {}): void {
+export function moveReadingsToVersion3(
+  db: Database.Database,
+  options: { chunkRows?: number; afterChunk?: (moved: number) => void } = {},
+): void {
   const chunk = options.chunkRows ?? CHUNK_ROWS;
   const renamed = db.prepare(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '${OLD}'`).get() !== undefined;
   if (!renamed) {
@@ -92,7 +95,7 @@ export function moveReadingsToVersion3(db: Database.Database, options: { chunkRo
   ];
   const steps = { bounded: statements(true), rest: statements(false) };
   let moved = 0;
-  for (let done = false; !done; ) {
+  for (let done = false; !done;) {
     db.transaction(() => {
       const last = boundary.get(chunk - 1) as { device: string; boot: string; seq: number } | undefined;
       const run = last ? steps.bounded : steps.rest;

@@ -22,12 +22,12 @@ export class SeqRanges {
     this.before = db.prepare(
       'SELECT first_seq, last_seq, first_ts, last_ts FROM seq_ranges WHERE device = ? AND boot = ? AND first_seq < ? ORDER BY first_seq DESC LIMIT 1',
     );
-    this.within = db.prepare('SELECT first_seq, last_seq, first_ts, last_ts FROM seq_ranges WHERE device = ? AND boot = ? AND first_seq BETWEEN ? AND ? ORDER BY first_seq');
+    this.within = db.prepare(
+      'SELECT first_seq, last_seq, first_ts, last_ts FROM seq_ranges WHERE device = ? AND boot = ? AND first_seq BETWEEN ? AND ? ORDER BY first_seq',
+    );
     this.anyAfter = db.prepare('SELECT 1 FROM seq_ranges WHERE device = ? AND boot = ? AND first_seq > ? LIMIT 1');
     this.remove = db.prepare('DELETE FROM seq_ranges WHERE device = ? AND boot = ? AND first_seq = ?');
-    this.insert = db.prepare(
-      'INSERT INTO seq_ranges (device, boot, first_seq, last_seq, first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?)',
-    );
+    this.insert = db.prepare('INSERT INTO seq_ranges (device, boot, first_seq, last_seq, first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?)');
     // The lowest run overlapping [from, to] may start below `from`: it is found through the run before `from`.
     this.overlapping = db.prepare(
       `SELECT first_seq, last_seq FROM seq_ranges WHERE device = @device AND boot = @boot AND first_seq <= @to

@@ -50,7 +50,13 @@ describe('SqliteReadingStore (SQLite particulars)', () => {
 
   it('answers each aggregate from the coarsest exact source', () => {
     expect([1000, 30_000, 90_000, 60_000, 300_000, 3_600_000, 86_400_000].map(chooseSource)).toEqual([
-      'raw', 'raw', 'raw', 'rollup_1m', 'rollup_1m', 'rollup_1h', 'rollup_1h',
+      'raw',
+      'raw',
+      'raw',
+      'rollup_1m',
+      'rollup_1m',
+      'rollup_1h',
+      'rollup_1h',
     ]);
   });
 
@@ -71,8 +77,19 @@ describe('SqliteReadingStore (SQLite particulars)', () => {
     let scanned = false;
     // Per-second buckets over every sensor: 300 000 readings on the worker, far longer than the rollup read.
     const slow = store.aggregate({ device: DEVICE, from: T0, to: T0 + 5_000_000, every: 1000, agg: 'mean', limit: 100_000 });
-    const settled = slow.then(() => (scanned = true), () => (scanned = true));
-    const minute = await store.aggregate({ device: DEVICE, sensor: 'tc1', from: T0, to: T0 + 60_000, every: 60_000, agg: 'last', limit: 10 });
+    const settled = slow.then(
+      () => (scanned = true),
+      () => (scanned = true),
+    );
+    const minute = await store.aggregate({
+      device: DEVICE,
+      sensor: 'tc1',
+      from: T0,
+      to: T0 + 60_000,
+      every: 60_000,
+      agg: 'last',
+      limit: 10,
+    });
     expect(minute).toEqual({ items: [{ sensor: 'tc1', bucket: T0, value: 803, count: 3 }], truncated: false, source: 'rollup_1m' });
     expect(scanned).toBe(false);
     await settled;
@@ -183,7 +200,13 @@ describe('SqliteReadingStore: many batches in one transaction', () => {
     const seqs = [[1, 2, 3], [7, 8], [2, 3, 4], [12], [5], [7, 8], [6, 9, 10], [15, 16], [11, 12, 13]];
     const batches = seqs.flatMap((list, i) => [
       { batch: batch(list.map((seq) => reading(seq, { sensor: seq % 2 ? 'tc1' : 'tc2' }))), receivedAt: T0 + i },
-      { batch: batch(list.map((seq) => reading(seq)), { boot: 'B2', device: i % 2 ? DEVICE : 'annealer' }), receivedAt: T0 + i },
+      {
+        batch: batch(
+          list.map((seq) => reading(seq)),
+          { boot: 'B2', device: i % 2 ? DEVICE : 'annealer' },
+        ),
+        receivedAt: T0 + i,
+      },
     ]);
     const stores = [0, 1].map(() => {
       const dir = mkdtempSync(join(tmpdir(), 'sqlite-one-transaction-'));
@@ -200,7 +223,9 @@ describe('SqliteReadingStore: many batches in one transaction', () => {
     expect(sum).toMatchObject({ duplicates: 9 });
     for (const device of [DEVICE, 'annealer']) {
       for (const store of stores) expect((await store.readings(device)).length).toBeGreaterThan(0);
-      const [a, b] = await Promise.all(stores.map(async (store) => [await store.readings(device), await store.latest(device), await store.gaps({ device, limit: 50 })]));
+      const [a, b] = await Promise.all(
+        stores.map(async (store) => [await store.readings(device), await store.latest(device), await store.gaps({ device, limit: 50 })]),
+      );
       expect(a).toEqual(b);
     }
     expect(await together.listDevices()).toEqual(await oneByOne.listDevices());

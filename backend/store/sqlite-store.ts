@@ -186,7 +186,9 @@ export class SqliteReadingStore implements ReadingStore {
     } catch (error) {
       this.observeQuery?.('aggregate', 'failed', (performance.now() - started) / 1000);
       const { message, code } = asError(error) as Error & { code?: string };
-      return Promise.reject(new BackendError('STORE_QUERY_FAILED', `query failed: ${message}${code ? ` (${code})` : ''}`, { cause: error }));
+      return Promise.reject(
+        new BackendError('STORE_QUERY_FAILED', `query failed: ${message}${code ? ` (${code})` : ''}`, { cause: error }),
+      );
     }
   }
 

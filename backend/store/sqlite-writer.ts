@@ -90,7 +90,19 @@ export class SqliteWriter {
     for (const { batch, receivedAt } of group.items) {
       const stored = storeNew(batch.readings, set, (reading) => {
         const sensorId = names.sensor.id(reading.sensor);
-        rows.add(deviceId, reading.ts, sensorId, bootId, reading.seq, reading.value, reading.unit, QUALITY_CODE[reading.quality], CLOCK_CODE[reading.clock], reading.replay ? 1 : 0, receivedAt);
+        rows.add(
+          deviceId,
+          reading.ts,
+          sensorId,
+          bootId,
+          reading.seq,
+          reading.value,
+          reading.unit,
+          QUALITY_CODE[reading.quality],
+          CLOCK_CODE[reading.clock],
+          reading.replay ? 1 : 0,
+          receivedAt,
+        );
         noteSensor(write, sensorId, reading, boot, receivedAt);
       });
       for (const run of stored.runs) {
@@ -116,7 +128,8 @@ export class SqliteWriter {
         upsertLatest.run(write.name, sensor.name, boot, r.seq, r.ts, r.value, r.unit, r.quality, r.clock, r.replay ? 1 : 0, receivedAt);
       }
       sensor.buckets.forEach((buckets, i) => {
-        for (const b of buckets.values()) upsertRollup[i]?.run(write.name, sensor.name, b.bucket, b.min, b.max, b.sum, b.n, b.lastTs, b.lastValue);
+        for (const b of buckets.values())
+          upsertRollup[i]?.run(write.name, sensor.name, b.bucket, b.min, b.max, b.sum, b.n, b.lastTs, b.lastValue);
       });
     }
   }
@@ -174,7 +187,14 @@ function devicesOf(batches: readonly BatchToInsert[]): Map<string, DeviceWrite> 
   const devices = new Map<string, DeviceWrite>();
   for (const { batch, receivedAt } of batches) {
     const write = devices.get(batch.device);
-    if (!write) devices.set(batch.device, { name: batch.device, firstReceivedAt: receivedAt, lastReceivedAt: receivedAt, inserted: 0, sensors: new Map() });
+    if (!write)
+      devices.set(batch.device, {
+        name: batch.device,
+        firstReceivedAt: receivedAt,
+        lastReceivedAt: receivedAt,
+        inserted: 0,
+        sensors: new Map(),
+      });
     else write.lastReceivedAt = Math.max(write.lastReceivedAt, receivedAt);
   }
   return devices;

@@ -111,7 +111,8 @@ export class WriteThread {
     const fail = (error: Error) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
-      for (const waiting of this.waiting.values()) waiting.reject(new BackendError('STORE_WRITE_FAILED', `the store's writer thread failed: ${error.message}`, { cause: error }));
+      for (const waiting of this.waiting.values())
+        waiting.reject(new BackendError('STORE_WRITE_FAILED', `the store's writer thread failed: ${error.message}`, { cause: error }));
       this.waiting.clear();
     };
     worker.on('error', fail);

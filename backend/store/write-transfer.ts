@@ -94,7 +94,10 @@ export function unpackBatches(packed: PackedBatches): BatchToInsert[] {
         replay: (flags & REPLAY) !== 0,
       };
     }
-    batches[b] = { batch: { v: 1, device: packed.devices[b] ?? '', boot: packed.boots[b] ?? '', readings }, receivedAt: packed.receivedAt[b] ?? 0 };
+    batches[b] = {
+      batch: { v: 1, device: packed.devices[b] ?? '', boot: packed.boots[b] ?? '', readings },
+      receivedAt: packed.receivedAt[b] ?? 0,
+    };
   }
   return batches;
 }

@@ -12,7 +12,12 @@ export interface WriteWorkerData {
   retention: RetentionPolicy;
 }
 
-export type WriteTask = { kind: 'insert'; batches: PackedBatches } | { kind: 'retention'; now: number } | { kind: 'health' } | { kind: 'abort'; target: number } | { kind: 'close' };
+export type WriteTask =
+  | { kind: 'insert'; batches: PackedBatches }
+  | { kind: 'retention'; now: number }
+  | { kind: 'health' }
+  | { kind: 'abort'; target: number }
+  | { kind: 'close' };
 
 export interface WriteRequest {
   id: number;
@@ -20,8 +25,7 @@ export interface WriteRequest {
 }
 
 export type WriteResponse =
-  | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: { message: string; code?: string | undefined } };
+  { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { message: string; code?: string | undefined } };
 
 const port = parentPort;
 if (port) {
@@ -67,7 +71,10 @@ if (port) {
           .apply(task.now, controller.signal)
           .then(
             (result) => answer(id, () => result),
-            (error: unknown) => answer(id, () => { throw error; }),
+            (error: unknown) =>
+              answer(id, () => {
+                throw error;
+              }),
           )
           .finally(() => running.delete(id));
         return;

@@ -10,7 +10,12 @@ export const DEFAULT_ACL = {
   device: {
     // Its own readings, status (birth and will) and sensor health, and replies to its own commands.
     // Not its own `stored`: only the backend may tell an agent that readings are safe to forget.
-    publish: ['telemetry/v1/{username}/readings', 'telemetry/v1/{username}/status', 'telemetry/v1/{username}/sensors', 'cmd/v1/{username}/+/reply'],
+    publish: [
+      'telemetry/v1/{username}/readings',
+      'telemetry/v1/{username}/status',
+      'telemetry/v1/{username}/sensors',
+      'cmd/v1/{username}/+/reply',
+    ],
     // The commands addressed to it (the contract's filters.commandsFor), and the backend's
     // confirmation of what it has stored. Not `cmd/v1/{username}/#`: that would also carry the
     // device's own replies back to it (MQTT 3.1.1 has no "no local"), doubling command traffic on

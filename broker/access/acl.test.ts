@@ -7,7 +7,12 @@ const { acl } = loadBrokerConfig(undefined, {}, { 'auth.allowAnonymous': 'true' 
 describe('default ACL, following the MQTT contract', () => {
   it('a device publishes only its own readings, status, sensors and command replies', () => {
     const device = rightsFor(acl, 'device', 'dev-a');
-    for (const topic of ['telemetry/v1/dev-a/readings', 'telemetry/v1/dev-a/status', 'telemetry/v1/dev-a/sensors', 'cmd/v1/dev-a/read-now/reply']) {
+    for (const topic of [
+      'telemetry/v1/dev-a/readings',
+      'telemetry/v1/dev-a/status',
+      'telemetry/v1/dev-a/sensors',
+      'cmd/v1/dev-a/read-now/reply',
+    ]) {
       expect(device.canPublish(topic), topic).toBe(true);
     }
     const refused = [
@@ -27,7 +32,8 @@ describe('default ACL, following the MQTT contract', () => {
 
   it('a device subscribes only to its own commands and its own stored confirmation', () => {
     const device = rightsFor(acl, 'device', 'dev-a');
-    for (const filter of ['cmd/v1/dev-a/+', 'cmd/v1/dev-a/read-now', 'telemetry/v1/dev-a/stored']) expect(device.canSubscribe(filter), filter).toBe(true);
+    for (const filter of ['cmd/v1/dev-a/+', 'cmd/v1/dev-a/read-now', 'telemetry/v1/dev-a/stored'])
+      expect(device.canSubscribe(filter), filter).toBe(true);
     const refused = [
       'cmd/v1/+/+',
       'cmd/v1/dev-b/+',
@@ -88,7 +94,11 @@ describe('default ACL, following the MQTT contract', () => {
 });
 
 describe('deny rules (acl.deny)', () => {
-  const fenced = { ...acl, backend: { publish: ['#'], subscribe: ['#'] }, deny: { publish: ['fenced/#'], subscribe: ['test/nosubscribe', 'fenced/#'] } };
+  const fenced = {
+    ...acl,
+    backend: { publish: ['#'], subscribe: ['#'] },
+    deny: { publish: ['fenced/#'], subscribe: ['test/nosubscribe', 'fenced/#'] },
+  };
 
   it('win over a role allowed everything', () => {
     const backend = rightsFor(fenced, 'backend', 'backend');
@@ -100,8 +110,10 @@ describe('deny rules (acl.deny)', () => {
 
   it('refuse a filter that could only match fenced topics, and grant a wider one (delivery then withholds them)', () => {
     const backend = rightsFor(fenced, 'backend', 'backend');
-    for (const filter of ['test/nosubscribe', 'fenced/#', 'fenced/+', 'fenced/+/#', 'fenced']) expect(backend.canSubscribe(filter), filter).toBe(false);
-    for (const filter of ['test/#', 'test/+', '+/nosubscribe', '#', 'test/nosubscribe/#', '+/+']) expect(backend.canSubscribe(filter), filter).toBe(true);
+    for (const filter of ['test/nosubscribe', 'fenced/#', 'fenced/+', 'fenced/+/#', 'fenced'])
+      expect(backend.canSubscribe(filter), filter).toBe(false);
+    for (const filter of ['test/#', 'test/+', '+/nosubscribe', '#', 'test/nosubscribe/#', '+/+'])
+      expect(backend.canSubscribe(filter), filter).toBe(true);
   });
 
   it('still need the role to allow a topic: a deny rule grants nothing', () => {

@@ -65,7 +65,9 @@ export function rightsFor(acl: AclConfig, role: Role, username: string | undefin
   return {
     role,
     // Nobody publishes to $SYS: those topics are the broker's own (aedes issue #597).
-    canPublish: remembered((topic) => !topic.startsWith('$SYS') && !fenced(deny.publish, topic) && publish.some((pattern) => topicMatches(pattern, topic))),
+    canPublish: remembered(
+      (topic) => !topic.startsWith('$SYS') && !fenced(deny.publish, topic) && publish.some((pattern) => topicMatches(pattern, topic)),
+    ),
     canSubscribe: (filter) =>
       !deny.subscribe.some((denied) => filterCovered(filter, denied)) && subscribe.some((pattern) => filterCovered(filter, pattern)),
     canReceive: remembered((topic) => !fenced(deny.subscribe, topic) && subscribe.some((pattern) => topicMatches(pattern, topic))),
@@ -76,7 +78,8 @@ export function rightsFor(acl: AclConfig, role: Role, username: string | undefin
 function patternProblem(pattern: string, isDenyRule: boolean): string | undefined {
   // A deny rule binds every client alike; one naming {username} would bind nobody without a user name.
   if (isDenyRule && pattern.includes(USERNAME)) return `${USERNAME} is not allowed in a deny rule, which applies to every client alike`;
-  if (!pattern.split('/').every((level) => !level.includes(USERNAME) || level === USERNAME)) return `${USERNAME} must be a whole topic level`;
+  if (!pattern.split('/').every((level) => !level.includes(USERNAME) || level === USERNAME))
+    return `${USERNAME} must be a whole topic level`;
   const problem = filterProblem(pattern.replaceAll(USERNAME, 'user'));
   return problem === undefined ? undefined : `the topic filter ${problem}`;
 }

@@ -40,7 +40,9 @@ export class CredentialStore {
     this.watcher = watch(dirname(this.path), { persistent: false }, (_event, name) => {
       if (name === null || name === basename(this.path ?? '')) this.scheduleReload();
     });
-    this.watcher.on('error', (error) => this.log.warn({ err: error, file: this.path }, 'cannot watch the credentials file; reload with SIGHUP'));
+    this.watcher.on('error', (error) =>
+      this.log.warn({ err: error, file: this.path }, 'cannot watch the credentials file; reload with SIGHUP'),
+    );
   }
 
   /** Reads the file again; resolves once done (failures are logged and counted, not thrown). */

@@ -45,7 +45,16 @@ describe('credentials file', () => {
 
   it('reports every bad line with its number, and refuses plain-text passwords', async () => {
     const hash = await hashPassword('pw', CHEAP);
-    const text = ['# comment', '', `a:wizard:${hash}`, 'b:viewer:hunter2', `dev.1:device:${hash}`, `c/d:viewer:${hash}`, `e:viewer:${hash}`, `e:admin:${hash}`].join('\n');
+    const text = [
+      '# comment',
+      '',
+      `a:wizard:${hash}`,
+      'b:viewer:hunter2',
+      `dev.1:device:${hash}`,
+      `c/d:viewer:${hash}`,
+      `e:viewer:${hash}`,
+      `e:admin:${hash}`,
+    ].join('\n');
     const { users, problems } = parseCredentials(text, 'users');
     expect(problems).toEqual([
       'users:3: role "wizard" is not one of device, backend, viewer, admin',

@@ -26,7 +26,8 @@ export function isRole(value: string): value is Role {
 
 /** Why `username` cannot have `role`, or `undefined` when it can. */
 export function usernameProblem(username: string, role: Role): string | undefined {
-  if (!USERNAME.test(username)) return `user name ${JSON.stringify(username)} is not allowed: use 1 to 128 characters of A-Z a-z 0-9 _ . @ -`;
+  if (!USERNAME.test(username))
+    return `user name ${JSON.stringify(username)} is not allowed: use 1 to 128 characters of A-Z a-z 0-9 _ . @ -`;
   if (role === 'device' && !isDeviceId(username)) {
     return `a device's user name is its device id: ${JSON.stringify(username)} is not one (1 to 64 characters of A-Z a-z 0-9 _ -)`;
   }
@@ -46,7 +47,8 @@ export function parseCredentials(text: string, source: string): { users: Map<str
     if (!isRole(role)) return problems.push(`${where}: role ${JSON.stringify(role)} is not one of ${ROLES.join(', ')}`);
     const problem = usernameProblem(username, role);
     if (problem) return problems.push(`${where}: ${problem}`);
-    if (!isPasswordHash(hash)) return problems.push(`${where}: the password of ${username} is not a $scrypt$ hash (plain text is never accepted)`);
+    if (!isPasswordHash(hash))
+      return problems.push(`${where}: the password of ${username} is not a $scrypt$ hash (plain text is never accepted)`);
     if (users.has(username)) return problems.push(`${where}: user ${username} is listed twice`);
     users.set(username, { username, role, hash });
   });
@@ -54,9 +56,7 @@ export function parseCredentials(text: string, source: string): { users: Map<str
 }
 
 export function formatCredentials(users: Iterable<Credential>): string {
-  const lines = [...users]
-    .sort((a, b) => a.username.localeCompare(b.username))
-    .map((user) => `${user.username}:${user.role}:${user.hash}`);
+  const lines = [...users].sort((a, b) => a.username.localeCompare(b.username)).map((user) => `${user.username}:${user.role}:${user.hash}`);
   return `# furnace-broker credentials: user:role:scrypt hash. Edit with \`furnace-broker passwd\`.\n${lines.join('\n')}\n`;
 }
 
@@ -66,7 +66,9 @@ export async function readCredentialsFile(path: string): Promise<Map<string, Cre
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new BrokerError('BROKER_CREDENTIALS_UNREADABLE', `cannot read the credentials file ${path}: ${(error as Error).message}`, { cause: error });
+    throw new BrokerError('BROKER_CREDENTIALS_UNREADABLE', `cannot read the credentials file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const { users, problems } = parseCredentials(text, path);
   if (problems.length > 0) throw new BrokerError('BROKER_CREDENTIALS_INVALID', `invalid credentials file:\n  ${problems.join('\n  ')}`);
@@ -82,6 +84,8 @@ export async function writeCredentialsFile(path: string, users: Iterable<Credent
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
-    throw new BrokerError('BROKER_CREDENTIALS_UNWRITABLE', `cannot write the credentials file ${path}: ${(error as Error).message}`, { cause: error });
+    throw new BrokerError('BROKER_CREDENTIALS_UNWRITABLE', `cannot write the credentials file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }

@@ -18,9 +18,13 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('furnace-broker passwd', () => {
   it('adds, updates, lists and removes users; the file holds only hashes', async () => {
-    expect(await runPasswd(['add', 'furnace-1', '--role', 'device', '--password', 'pw-1', '--file', file], {})).toBe(`added furnace-1 (device) in ${file}\n`);
+    expect(await runPasswd(['add', 'furnace-1', '--role', 'device', '--password', 'pw-1', '--file', file], {})).toBe(
+      `added furnace-1 (device) in ${file}\n`,
+    );
     expect(await runPasswd(['add', 'ops', '--role', 'admin', '--password', 'pw-2', '--file', file], {})).toMatch(/^added ops/);
-    expect(await runPasswd(['add', 'ops', '--role', 'viewer', '--password', 'pw-3', '--file', file], {})).toMatch(/^updated ops \(viewer\)/);
+    expect(await runPasswd(['add', 'ops', '--role', 'viewer', '--password', 'pw-3', '--file', file], {})).toMatch(
+      /^updated ops \(viewer\)/,
+    );
     expect(await runPasswd(['list', '--file', file], {})).toBe('furnace-1\tdevice\nops\tviewer\n');
     expect(await runPasswd(['list', 'ops', '--file', file], {})).toBe('ops\tviewer\n');
     expect(readFileSync(file, 'utf8')).not.toMatch(/pw-/);
@@ -33,7 +37,10 @@ describe('furnace-broker passwd', () => {
 
   it('refuses bad use with a stable code and a reason', async () => {
     const add = (...args: string[]) => runPasswd(['add', ...args, '--file', file], {});
-    await expect(add('x', '--password', 'p')).rejects.toMatchObject({ code: 'BROKER_PASSWD_USAGE', message: expect.stringMatching(/--role/) as string });
+    await expect(add('x', '--password', 'p')).rejects.toMatchObject({
+      code: 'BROKER_PASSWD_USAGE',
+      message: expect.stringMatching(/--role/) as string,
+    });
     await expect(add('x', '--role', 'wizard', '--password', 'p')).rejects.toMatchObject({ code: 'BROKER_PASSWD_USAGE' });
     await expect(add('dev.1', '--role', 'device', '--password', 'p')).rejects.toMatchObject({ code: 'BROKER_USER_INVALID' });
     await expect(add('a:b', '--role', 'admin', '--password', 'p')).rejects.toMatchObject({ code: 'BROKER_USER_INVALID' });

@@ -45,7 +45,10 @@ export async function runPasswd(args: string[], env: NodeJS.ProcessEnv = process
   if (values.help) return PASSWD_HELP;
   const [action, username, ...extra] = positionals;
   if (extra.length > 0) throw usage(`unexpected arguments: ${extra.join(' ')}`);
-  const file = values.file ?? env.FURNACE_BROKER_AUTH_PASSWORD_FILE ?? (values.config ? loadBrokerConfig(values.config, env, { 'auth.allowAnonymous': 'true' }).auth.passwordFile : undefined);
+  const file =
+    values.file ??
+    env.FURNACE_BROKER_AUTH_PASSWORD_FILE ??
+    (values.config ? loadBrokerConfig(values.config, env, { 'auth.allowAnonymous': 'true' }).auth.passwordFile : undefined);
   if (file === undefined) throw usage('which credentials file? give --file FILE (or --config with auth.passwordFile)');
 
   switch (action) {

@@ -28,7 +28,14 @@ export function createAuthenticate(ctx: HookContext) {
         }
         const { code, reason } = decision.refusal;
         const info = ctx.connections.infoOf(client.conn);
-        const fields = { clientId: client.id, username, remoteAddress: info.remoteAddress, listener: info.listener, returnCode: code, reason };
+        const fields = {
+          clientId: client.id,
+          username,
+          remoteAddress: info.remoteAddress,
+          listener: info.listener,
+          returnCode: code,
+          reason,
+        };
         // Once per address and cause at warn: a password-guessing client must not flood the log.
         if (ctx.once.first(info.remoteAddress, `refused:${reason}`)) ctx.log.warn(fields, 'connection refused');
         else ctx.log.debug(fields, 'connection refused');
@@ -47,7 +54,8 @@ async function identify(ctx: HookContext, client: Client, username: string | und
   const users = ctx.credentials();
   if (certificateName !== undefined) {
     // A client certificate verified against tls.caFile names the user; no password needed.
-    if (username !== undefined && username !== certificateName) return refuse(ConnackCode.badCredentials, 'user name differs from the certificate name');
+    if (username !== undefined && username !== certificateName)
+      return refuse(ConnackCode.badCredentials, 'user name differs from the certificate name');
     const credential = users.get(certificateName);
     return credential ? { credential } : refuse(ConnackCode.notAuthorized, 'certificate name has no account');
   }
@@ -62,7 +70,8 @@ async function identify(ctx: HookContext, client: Client, username: string | und
     await spendVerificationTime(password ?? Buffer.alloc(0)); // same time as a wrong password
     return refuse(ConnackCode.badCredentials, 'unknown user');
   }
-  if (password === undefined || !(await verifyPassword(password, credential.hash))) return refuse(ConnackCode.badCredentials, 'wrong password');
+  if (password === undefined || !(await verifyPassword(password, credential.hash)))
+    return refuse(ConnackCode.badCredentials, 'wrong password');
   return { credential };
 }
 
@@ -75,7 +84,8 @@ async function decide(ctx: HookContext, client: Client, username: string | undef
   if (role === 'device' && credential) {
     // A device is its user name: its client id must say so, so one device cannot take over another's session.
     const expected = ctx.config.auth.deviceClientId.replaceAll('{username}', credential.username);
-    if (ctx.sessions.connectOf(client)?.clientId !== expected) return refuse(ConnackCode.identifierRejected, `a device must use the client id ${expected}`);
+    if (ctx.sessions.connectOf(client)?.clientId !== expected)
+      return refuse(ConnackCode.identifierRejected, `a device must use the client id ${expected}`);
   }
   const will = ctx.sessions.connectOf(client)?.will;
   // The will is checked now, against the same rules as a PUBLISH: refused here, the device learns

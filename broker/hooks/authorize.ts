@@ -38,9 +38,16 @@ export function createAuthorizers(ctx: HookContext) {
     if (isWill) return callback(null);
     received[packet.qos] = (received[packet.qos] ?? 0) + 1;
     if (session.throttle.take(() => callback(null))) return;
-    ctx.limits.hit('publish_rate', client, { clientId: client.id, rate: ctx.config.limits.publishRatePerSecond }, 'publish rate exceeded: client slowed down');
+    ctx.limits.hit(
+      'publish_rate',
+      client,
+      { clientId: client.id, rate: ctx.config.limits.publishRatePerSecond },
+      'publish rate exceeded: client slowed down',
+    );
     if (session.throttle.queued > MAX_THROTTLED) {
-      client.conn.destroy(new BrokerError('BROKER_PUBLISH_RATE_EXCEEDED', `over ${MAX_THROTTLED} PUBLISH packets waiting for the rate limit`));
+      client.conn.destroy(
+        new BrokerError('BROKER_PUBLISH_RATE_EXCEEDED', `over ${MAX_THROTTLED} PUBLISH packets waiting for the rate limit`),
+      );
     }
   };
 

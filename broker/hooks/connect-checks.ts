@@ -21,7 +21,12 @@ export function createPreConnect(ctx: HookContext) {
     }
     if (clientId.length > limits.maxClientIdLength) {
       const remoteAddress = ctx.connections.infoOf(client.conn).remoteAddress;
-      ctx.limits.hit('client_id_length', remoteAddress, { remoteAddress, length: clientId.length, max: limits.maxClientIdLength }, 'client id too long');
+      ctx.limits.hit(
+        'client_id_length',
+        remoteAddress,
+        { remoteAddress, length: clientId.length, max: limits.maxClientIdLength },
+        'client id too long',
+      );
       return refuse(`client id of ${clientId.length} characters, over limits.maxClientIdLength`);
     }
     clampKeepalive(ctx, client, packet);
@@ -41,7 +46,12 @@ function clampKeepalive(ctx: HookContext, client: Client, packet: ConnectPacket)
   const bounded = asked === 0 ? max : Math.min(max, Math.max(min, asked));
   if (bounded === asked) return;
   packet.keepalive = bounded;
-  ctx.limits.hit('keepalive_adjusted', client, { clientId: packet.clientId, asked, used: bounded }, 'keepalive outside the bounds: adjusted');
+  ctx.limits.hit(
+    'keepalive_adjusted',
+    client,
+    { clientId: packet.clientId, asked, used: bounded },
+    'keepalive outside the bounds: adjusted',
+  );
 }
 
 /** Sends CONNACK 0x02 itself (aedes would close without one) and lets aedes close the connection. */

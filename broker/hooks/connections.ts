@@ -32,7 +32,12 @@ export class ConnectionRegistry {
   admit(socket: Socket, listener: ListenerName): boolean {
     if (this.total >= this.maxConnections) {
       const remoteAddress = socket.remoteAddress ?? 'unknown';
-      this.limits.hit('max_connections', remoteAddress, { listener, remoteAddress, max: this.maxConnections }, 'connection refused: too many connections');
+      this.limits.hit(
+        'max_connections',
+        remoteAddress,
+        { listener, remoteAddress, max: this.maxConnections },
+        'connection refused: too many connections',
+      );
       socket.destroy();
       return false;
     }

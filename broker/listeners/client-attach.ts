@@ -38,7 +38,12 @@ export function attachClient(deps: AttachDeps, stream: Duplex, info: ConnectionI
   stream.on('data', (chunk: Buffer) => {
     const size = guard.feed(chunk);
     if (size === undefined) return;
-    deps.limits.hit('max_packet_size', client, { ...fields(), size, max: deps.config.maxPacketBytes }, 'packet too large: client disconnected');
+    deps.limits.hit(
+      'max_packet_size',
+      client,
+      { ...fields(), size, max: deps.config.maxPacketBytes },
+      'packet too large: client disconnected',
+    );
     stream.destroy(new BrokerError('BROKER_PACKET_TOO_LARGE', `packet of ${size} bytes, over limits.maxPacketBytes`));
   });
 
@@ -51,9 +56,19 @@ export function attachClient(deps: AttachDeps, stream: Duplex, info: ConnectionI
     { paced, stallMs: deps.config.subscriberStallMs, maxMessages: deps.config.maxQueuedMessages, maxBytes: deps.config.maxQueuedBytes },
     {
       onPacing: (queued) =>
-        deps.limits.hit('subscriber_paced', client, { ...fields(), ...queued }, 'subscriber not keeping up: publishers are slowed to its pace'),
+        deps.limits.hit(
+          'subscriber_paced',
+          client,
+          { ...fields(), ...queued },
+          'subscriber not keeping up: publishers are slowed to its pace',
+        ),
       onStall: (queued) =>
-        deps.limits.hit('subscriber_stall', client, { ...fields(), ...queued }, 'subscriber not keeping up: its messages now queue for it alone'),
+        deps.limits.hit(
+          'subscriber_stall',
+          client,
+          { ...fields(), ...queued },
+          'subscriber not keeping up: its messages now queue for it alone',
+        ),
       onOverflow: (queued) => {
         deps.limits.hit('subscriber_queue', client, { ...fields(), ...queued }, 'subscriber queue full: client disconnected');
         stream.destroy(new BrokerError('BROKER_SUBSCRIBER_QUEUE_FULL', `${queued.messages} messages, ${queued.bytes} bytes queued`));

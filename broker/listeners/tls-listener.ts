@@ -43,7 +43,9 @@ export async function startTlsListener(config: BrokerConfig['tls'], deps: Listen
       handshakeTimeout: deps.connectTimeoutMs,
     });
   } catch (error) {
-    throw new BrokerError('BROKER_TLS_FILES_UNREADABLE', `tls.certFile / tls.keyFile / tls.caFile: ${(error as Error).message}`, { cause: error });
+    throw new BrokerError('BROKER_TLS_FILES_UNREADABLE', `tls.certFile / tls.keyFile / tls.caFile: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   // Counted at TCP accept, before the handshake, so that half-open TLS connections count too.
   server.on('connection', (socket: Socket) => void deps.connections.admit(socket, 'tls'));
@@ -59,6 +61,8 @@ export async function startTlsListener(config: BrokerConfig['tls'], deps: Listen
     socket.setNoDelay(true);
     deps.attach(socket, { listener: 'tls', remoteAddress, certificateName: certificateName(socket) });
   });
-  server.on('tlsClientError', (error, socket) => deps.log.debug({ err: error, remoteAddress: socket.remoteAddress }, 'TLS handshake failed'));
+  server.on('tlsClientError', (error, socket) =>
+    deps.log.debug({ err: error, remoteAddress: socket.remoteAddress }, 'TLS handshake failed'),
+  );
   return listen(server, config.host, config.port, 'tls.port');
 }

@@ -29,7 +29,7 @@ describe('ModbusSlave (spec §9 to §15)', () => {
     expect(answer('01 04 00 01 00 02')).toBe(reply('01 04 04 444B 2000'));
   });
 
-  it('04 reads negative temperatures as two\'s complement', () => {
+  it("04 reads negative temperatures as two's complement", () => {
     registers.refresh({ kind: 'value', celsius: -12.3, coldJunction: -5 });
     expect(answer('01 04 00 00 00 01')).toBe(reply('01 04 02 FF85'));
     expect(answer('01 04 00 03 00 01')).toBe(reply('01 04 02 FFCE'));

@@ -12,7 +12,11 @@ describe('RtuFramer (spec §10.1)', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     frames = [];
     discarded = [];
-    framer = new RtuFramer((frame) => frames.push(frame.toString('hex')), (bytes, reason) => discarded.push([bytes, reason]), 20);
+    framer = new RtuFramer(
+      (frame) => frames.push(frame.toString('hex')),
+      (bytes, reason) => discarded.push([bytes, reason]),
+      20,
+    );
   });
   afterEach(() => {
     framer.close();

@@ -20,11 +20,9 @@ export interface PtyTransportOptions {
  */
 export async function openPtyTransport(options: PtyTransportOptions): Promise<EmulatorTransport> {
   const emulatorSide = `${options.link}.emulator`;
-  const socat = spawn(
-    'socat',
-    ['-d', '-d', `pty,raw,echo=0,link=${options.link}`, `pty,raw,echo=0,link=${emulatorSide}`],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${options.link}`, `pty,raw,echo=0,link=${emulatorSide}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   socat.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-2000);
@@ -66,9 +64,7 @@ function waitForLinks(socat: ChildProcess, links: string[], timeoutMs: number, s
     socat.once('error', (error: NodeJS.ErrnoException) => {
       clearInterval(poll);
       reject(
-        error.code === 'ENOENT'
-          ? new HardwareError('HARDWARE_SOCAT_MISSING', 'socat not found: install the Debian package socat')
-          : error,
+        error.code === 'ENOENT' ? new HardwareError('HARDWARE_SOCAT_MISSING', 'socat not found: install the Debian package socat') : error,
       );
     });
     socat.once('exit', (code) => fail(`socat exited with code ${code} before creating ${links.join(' and ')}`));

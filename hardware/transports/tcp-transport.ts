@@ -43,7 +43,9 @@ export async function openTcpTransport(options: TcpTransportOptions): Promise<Tc
   });
   await new Promise<void>((resolve, reject) => {
     const failed = (error: Error) =>
-      reject(new HardwareError('HARDWARE_TCP_LISTEN_FAILED', `cannot listen on ${host}:${options.port}: ${error.message}`, { cause: error }));
+      reject(
+        new HardwareError('HARDWARE_TCP_LISTEN_FAILED', `cannot listen on ${host}:${options.port}: ${error.message}`, { cause: error }),
+      );
     server.once('error', failed);
     server.listen(options.port, host, () => {
       server.off('error', failed);

@@ -47,7 +47,9 @@ export function formatRow(row: TableRow): string {
 export function formatTable(rows: readonly TableRow[]): string {
   const body = rows.map(cells);
   // Every column as wide as its widest cell, but the notes, which end the line.
-  const widths = COLUMNS.map((title, i) => (i === COLUMNS.length - 1 ? 0 : Math.max(title.length, ...body.map((values) => values[i]?.length ?? 0))));
+  const widths = COLUMNS.map((title, i) =>
+    i === COLUMNS.length - 1 ? 0 : Math.max(title.length, ...body.map((values) => values[i]?.length ?? 0)),
+  );
   const rule = `|${widths.map((width) => '-'.repeat(Math.max(width, 3) + 2)).join('|')}|`;
   return [line(COLUMNS, widths), rule, ...body.map((values) => line(values, widths))].join('\n');
 }

@@ -144,7 +144,9 @@ describeWithProgram('socat', 'socat', 'faults, from outside', () => {
     s.onDispose(() => lock.open && lock.close()); // closing rolls the transaction back
     const fault = faultLasting(LOCK_MS);
     lock.exec('BEGIN EXCLUSIVE');
-    expect.soft(await seenWithin(fault.remaining(), async () => !(await backendReady(s))), '/readyz says the store is not writable').toBe(true);
+    expect
+      .soft(await seenWithin(fault.remaining(), async () => !(await backendReady(s))), '/readyz says the store is not writable')
+      .toBe(true);
     // The query side does not wait for the write side (DESIGN: a failure on one path does not spread).
     expect.soft(await apiStatus(s, `/api/v1/devices/${DEVICE}/latest`), 'GET /latest while the store is locked').toBe(200);
     await fault.over();
@@ -174,12 +176,16 @@ describeWithProgram('socat', 'socat', 'faults, from outside', () => {
     const faultEnd = Date.now();
     const notes: string[] = [];
     if (!survived) {
-      notes.push(`agent died on the full disk (${s.agent.crashCause()}); restarted by the test, as systemd would; refused at source counted until then`);
+      notes.push(
+        `agent died on the full disk (${s.agent.crashCause()}); restarted by the test, as systemd would; refused at source counted until then`,
+      );
       await s.agent.start();
     }
     const tally = await tallyRecovery(s, faultEnd);
     if (survived) {
-      expect.soft(await seenWithin(10_000, async () => (await agentHealthStatus(s)) === 200), '/healthz 200 again once there is space').toBe(true);
+      expect
+        .soft(await seenWithin(10_000, async () => (await agentHealthStatus(s)) === 200), '/healthz 200 again once there is space')
+        .toBe(true);
       refused = (await metrics.read('furnace_agent_readings_dropped_total', { cause: 'write_failed' })) ?? refused;
     }
     expect.soft(survived, 'the agent stays up while the disk is full').toBe(true);

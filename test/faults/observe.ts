@@ -15,7 +15,10 @@ export function outboxHighestSeq(outboxFile: string): number {
 /** How many rows the backend holds for each seq of `device` (more than one: a doubled reading). */
 export function storedSeqs(readingsFile: string, device: string): Map<number, number> {
   return readOnly(readingsFile, new Map<number, number>(), (db) => {
-    const rows = db.prepare('SELECT seq, count(*) AS n FROM readings WHERE device = ? GROUP BY seq').all(device) as Array<{ seq: number; n: number }>;
+    const rows = db.prepare('SELECT seq, count(*) AS n FROM readings WHERE device = ? GROUP BY seq').all(device) as Array<{
+      seq: number;
+      n: number;
+    }>;
     return new Map(rows.map((row) => [row.seq, row.n]));
   });
 }

@@ -70,17 +70,36 @@ export class FaultStack {
     this.kind = options.broker ?? 'memory';
     const mqttUrl = () => `mqtt://127.0.0.1:${this.ports.mqtt}`;
     this.broker = new Part('broker', () =>
-      launchBroker({ kind: this.kind, port: this.ports.mqtt, usersFile: users.file, redisUrl: this.redis?.url, mosquittoConf: this.mosquittoConf }),
-    );
-    this.backend = new Part('backend', () =>
-      startCli('backend', ['--host', '127.0.0.1', '--port', String(this.ports.http), '--mqtt-url', mqttUrl(), '--data-dir', this.backendDir, '--open-access'], {
-        ...options.backendEnv,
-        FURNACE_BACKEND_MQTT_USERNAME: users.backend.username,
-        FURNACE_BACKEND_MQTT_PASSWORD: users.backend.password,
+      launchBroker({
+        kind: this.kind,
+        port: this.ports.mqtt,
+        usersFile: users.file,
+        redisUrl: this.redis?.url,
+        mosquittoConf: this.mosquittoConf,
       }),
     );
+    this.backend = new Part('backend', () =>
+      startCli(
+        'backend',
+        ['--host', '127.0.0.1', '--port', String(this.ports.http), '--mqtt-url', mqttUrl(), '--data-dir', this.backendDir, '--open-access'],
+        {
+          ...options.backendEnv,
+          FURNACE_BACKEND_MQTT_USERNAME: users.backend.username,
+          FURNACE_BACKEND_MQTT_PASSWORD: users.backend.password,
+        },
+      ),
+    );
     this.emulator = new Part('emulator', () =>
-      startCli('emulator', ['--transport', 'tcp', '--port', String(this.ports.serial), '--interval-ms', String(INTERVAL_MS), '--speed', '60']),
+      startCli('emulator', [
+        '--transport',
+        'tcp',
+        '--port',
+        String(this.ports.serial),
+        '--interval-ms',
+        String(INTERVAL_MS),
+        '--speed',
+        '60',
+      ]),
     );
     // socat's transfer loop starts once both ends are open: the link is there and the furnace connected.
     this.cable = new Part('socat cable', () =>
@@ -140,7 +159,11 @@ export class FaultStack {
   /** Waits until `more` new seqs are stored: the chain carries readings end to end. */
   async flowing(more: number, timeoutMs = 20_000): Promise<void> {
     const target = this.stored().size + more;
-    await waitFor(() => this.stored().size >= target, { timeoutMs, intervalMs: 100, what: `${more} more readings to reach the store (agent → broker → backend)` });
+    await waitFor(() => this.stored().size >= target, {
+      timeoutMs,
+      intervalMs: 100,
+      what: `${more} more readings to reach the store (agent → broker → backend)`,
+    });
   }
 
   redisCommand(args: string[]): Promise<string> {

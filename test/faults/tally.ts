@@ -62,7 +62,7 @@ function missingUpTo(stored: Map<number, number>, produced: number): number[] {
 /** 3-7, 12, 15-16: runs of consecutive seqs. */
 export function seqRanges(seqs: readonly number[]): string {
   const runs: string[] = [];
-  for (let i = 0; i < seqs.length; ) {
+  for (let i = 0; i < seqs.length;) {
     let j = i;
     while (j + 1 < seqs.length && seqs[j + 1] === (seqs[j] ?? 0) + 1) j++;
     runs.push(i === j ? String(seqs[i]) : `${String(seqs[i])}-${String(seqs[j])}`);

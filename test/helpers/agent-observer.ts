@@ -111,7 +111,11 @@ export async function healthPortOf(agent: RunningProcess): Promise<number> {
 }
 
 /** A pino logger whose JSON lines are kept, for checks on what an in-process agent logged. */
-export function capturedLog(level = 'info'): { logger: Logger; lines: Array<Record<string, unknown>>; find: (msg: string) => Array<Record<string, unknown>> } {
+export function capturedLog(level = 'info'): {
+  logger: Logger;
+  lines: Array<Record<string, unknown>>;
+  find: (msg: string) => Array<Record<string, unknown>>;
+} {
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino({ level }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   return { logger, lines, find: (msg) => lines.filter((line) => line.msg === msg) };

@@ -36,7 +36,9 @@ export class MqttAlertRecorder {
 
   /** The `rule:from→to` path of every event, optionally of one rule only. */
   path(rule?: string): string[] {
-    return this.events.filter((event) => rule === undefined || event.rule === rule).map((event) => `${event.rule}:${event.from}→${event.to}`);
+    return this.events
+      .filter((event) => rule === undefined || event.rule === rule)
+      .map((event) => `${event.rule}:${event.from}→${event.to}`);
   }
 
   close(): Promise<void> {

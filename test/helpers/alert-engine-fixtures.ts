@@ -27,7 +27,17 @@ export function rules(...raw: Array<Record<string, unknown>>): readonly Rule[] {
 }
 
 export function reading(ts: number, value: number | null, extra: Partial<Reading> = {}): Reading {
-  return { seq: ts + 1, ts, sensor: 'tc1', value, unit: 'C', quality: value === null ? 'bad' : 'good', clock: 'synced', replay: false, ...extra };
+  return {
+    seq: ts + 1,
+    ts,
+    sensor: 'tc1',
+    value,
+    unit: 'C',
+    quality: value === null ? 'bad' : 'good',
+    clock: 'synced',
+    replay: false,
+    ...extra,
+  };
 }
 
 export const mqttChannel: ChannelSpec = {
@@ -36,7 +46,8 @@ export const mqttChannel: ChannelSpec = {
 };
 export const webhookChannel: ChannelSpec = {
   name: 'webhook:ops',
-  wants: (item: ChannelItem) => item.kind === 'transition' && !item.silenced && (item.event.to === 'firing' || item.event.to === 'resolved'),
+  wants: (item: ChannelItem) =>
+    item.kind === 'transition' && !item.silenced && (item.event.to === 'firing' || item.event.to === 'resolved'),
 };
 
 export interface OutboxRow {
@@ -117,8 +128,12 @@ export class EngineHarness {
   }
 
   outbox(channel?: string): OutboxRow[] {
-    const rows = this.db.prepare('SELECT channel, item, state, enqueued_at FROM alert_outbox ORDER BY id').all() as Array<OutboxRow & { item: string }>;
-    return rows.map((row) => ({ ...row, item: JSON.parse(row.item) as ChannelItem })).filter((row) => channel === undefined || row.channel === channel);
+    const rows = this.db.prepare('SELECT channel, item, state, enqueued_at FROM alert_outbox ORDER BY id').all() as Array<
+      OutboxRow & { item: string }
+    >;
+    return rows
+      .map((row) => ({ ...row, item: JSON.parse(row.item) as ChannelItem }))
+      .filter((row) => channel === undefined || row.channel === channel);
   }
 
   instanceRows(): InstanceRow[] {

@@ -16,7 +16,11 @@ export function rule(raw: Record<string, unknown>): Rule {
 
 export function reading(ts: number, value: number | null, extra: Partial<Reading> = {}): AlertInput {
   const quality = value === null ? 'bad' : 'good';
-  return { type: 'reading', device: 'furnace-1', reading: { seq: 1, ts, sensor: 'tc1', value, unit: 'C', quality, clock: 'synced', replay: false, ...extra } };
+  return {
+    type: 'reading',
+    device: 'furnace-1',
+    reading: { seq: 1, ts, sensor: 'tc1', value, unit: 'C', quality, clock: 'synced', replay: false, ...extra },
+  };
 }
 
 /** One instance driven by a sequence of inputs; `now` defaults to the reading's source time. */
@@ -50,4 +54,3 @@ export class Run {
     return this.transitions.filter((t) => t.to === to).length;
   }
 }
-

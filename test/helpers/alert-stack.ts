@@ -77,9 +77,9 @@ export class AlertStack {
   arrivals(device: string): number[] {
     const db = new Database(join(this.options.dir, 'backend', 'readings.sqlite'), { readonly: true, fileMustExist: true });
     try {
-      return (db.prepare('SELECT received_at FROM readings WHERE device = ? ORDER BY received_at').all(device) as Array<{ received_at: number }>).map(
-        (row) => row.received_at,
-      );
+      return (
+        db.prepare('SELECT received_at FROM readings WHERE device = ? ORDER BY received_at').all(device) as Array<{ received_at: number }>
+      ).map((row) => row.received_at);
     } finally {
       db.close();
     }

@@ -3,7 +3,12 @@ import { READ_TOKEN } from './backend-app.js';
 import type { ApiAnswer } from './backend-http.js';
 
 /** POST `body` as JSON to `path` of the API at `base`, with a token (none with `null`); `undefined` body: none at all. */
-export async function apiPost<T = unknown>(base: string, path: string, body: unknown, token: string | null = READ_TOKEN): Promise<ApiAnswer<T>> {
+export async function apiPost<T = unknown>(
+  base: string,
+  path: string,
+  body: unknown,
+  token: string | null = READ_TOKEN,
+): Promise<ApiAnswer<T>> {
   const started = performance.now();
   const headers: Record<string, string> = token === null ? {} : { authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';

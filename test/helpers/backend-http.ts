@@ -32,7 +32,12 @@ export interface ApiAnswer<T = unknown> {
  * GET `path` from the API at `base` (http://127.0.0.1:PORT) with a token (none with `null`),
  * giving up after `timeoutMs`.
  */
-export async function apiGet<T = unknown>(base: string, path: string, token: string | null = READ_TOKEN, timeoutMs = 20_000): Promise<ApiAnswer<T>> {
+export async function apiGet<T = unknown>(
+  base: string,
+  path: string,
+  token: string | null = READ_TOKEN,
+  timeoutMs = 20_000,
+): Promise<ApiAnswer<T>> {
   const started = performance.now();
   const response = await fetch(`${base}${path}`, {
     headers: token === null ? {} : { authorization: `Bearer ${token}` },

@@ -54,4 +54,3 @@ export function expectAccepted<T>(result: Decoded<T>): T {
   if (!result.ok) throw new Error(`expected acceptance, got ${result.cause}:\n${formatIssues(result.issues)}`);
   return result.value;
 }
-

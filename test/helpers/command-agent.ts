@@ -49,7 +49,10 @@ export class CommandAgent {
     const boot = `boot-${randomBytes(4).toString('hex')}`;
     const connectedAt = Date.now();
     const offline = JSON.stringify({ v: 1, device, state: 'offline', ts: connectedAt, boot });
-    const client = await connectAs(url, user, { will: { topic: topics.status(device), payload: Buffer.from(offline), qos: 1, retain: true }, ...options });
+    const client = await connectAs(url, user, {
+      will: { topic: topics.status(device), payload: Buffer.from(offline), qos: 1, retain: true },
+      ...options,
+    });
     const agent = new CommandAgent(client, boot, connectedAt);
     await client.subscribeAsync(filters.commandsFor(device), { qos: 1 });
     await agent.status('online');
@@ -65,7 +68,14 @@ export class CommandAgent {
   }
 
   reply(received: Pick<ReceivedCommand, 'command' | 'request'>, answer: NonNullable<Answer>): Promise<unknown> {
-    const reply: CommandReply = { v: 1, requestId: received.request.requestId, command: received.command, outcome: 'ok', ...answer, ts: Date.now() };
+    const reply: CommandReply = {
+      v: 1,
+      requestId: received.request.requestId,
+      command: received.command,
+      outcome: 'ok',
+      ...answer,
+      ts: Date.now(),
+    };
     return this.client.publishAsync(topics.commandReply(this.device, received.command), JSON.stringify(reply), { qos: 1 });
   }
 

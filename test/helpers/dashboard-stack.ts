@@ -30,7 +30,14 @@ export const OVERHEAT_RULE = {
   for: 1000,
   labels: { summary: 'furnace above 900 °C' },
 };
-const ARCHIVE_RULE = { ...OVERHEAT_RULE, id: 'archive-hot', match: { device: ARCHIVE, sensor: 'tc1' }, severity: 'warning', above: 760, clearAbove: 740 };
+const ARCHIVE_RULE = {
+  ...OVERHEAT_RULE,
+  id: 'archive-hot',
+  match: { device: ARCHIVE, sensor: 'tc1' },
+  severity: 'warning',
+  above: 760,
+  clearAbove: 740,
+};
 
 export interface DashboardStack {
   stack: AlertStack;
@@ -54,7 +61,11 @@ export async function startDashboardStack(dir: string): Promise<DashboardStack> 
   const client = await mqtt.connectAsync(stack.mqttUrl, { clientId: 'dashboard-test-load' });
   const base = `http://127.0.0.1:${stack.httpPort}`;
   // The third furnace exists before the page opens, so the page lists it at once.
-  await waitUntilSubscribed(base, client, readingsBatch(LOAD, 'load', [1], () => Date.now()));
+  await waitUntilSubscribed(
+    base,
+    client,
+    readingsBatch(LOAD, 'load', [1], () => Date.now()),
+  );
 
   const link = join(dir, 'serial', LIVE);
   await startCli('emulator', ['--link', link, '--interval-ms', '100', '--speed', '600', '--scenario', OVERHEAT_SCENARIO]);

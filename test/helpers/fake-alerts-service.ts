@@ -7,7 +7,15 @@ import type { AlertTransition, Reading } from '../../contract/index.js';
 import { parseRulesDocument } from '../../backend/alerts/rules/rule-source.js';
 import type { Rule } from '../../backend/alerts/rules/rule-schema.js';
 import { silenceMatches } from '../../backend/alerts/engine/silences.js';
-import type { ActiveAlert, AlertEventRecord, AlertsService, HistoryQuery, NewSilence, RulesUpdate, Silence } from '../../backend/alerts/types.js';
+import type {
+  ActiveAlert,
+  AlertEventRecord,
+  AlertsService,
+  HistoryQuery,
+  NewSilence,
+  RulesUpdate,
+  Silence,
+} from '../../backend/alerts/types.js';
 import { loadBackendConfig } from '../../backend/config.js';
 import { BackendMetrics } from '../../backend/metrics.js';
 import type { DeviceRegistry } from '../../backend/registry/device-registry.js';
@@ -129,7 +137,8 @@ export class FakeAlertsService implements AlertsService {
 
   replaceRules(raw: unknown, by: string): Promise<RulesUpdate> {
     this.calls.replaceRules.push({ raw, by });
-    if (this.readOnly) return Promise.resolve({ ok: false, code: 'API_RULES_READ_ONLY', message: 'the rules are inline in backend.yaml (alerts.rules)' });
+    if (this.readOnly)
+      return Promise.resolve({ ok: false, code: 'API_RULES_READ_ONLY', message: 'the rules are inline in backend.yaml (alerts.rules)' });
     const parsed = parseRulesDocument(raw);
     if (!parsed.ok) return Promise.resolve({ ok: false, code: 'API_RULES_INVALID', problems: parsed.problems });
     this.ruleSet = { rules: parsed.rules, source: this.ruleSet.source, loadedAt: Date.now() };
@@ -232,7 +241,10 @@ export async function buildAlertsTestApp(
     log: pino({ level: 'warn' }, { write: (line: string) => void logs.push(JSON.parse(line) as AlertsTestApp['logs'][number]) }),
     config,
     readiness: { mqttConnected: () => true, storeFailure: () => undefined },
-    admin: { runRetention: () => Promise.reject(new Error('not in these tests')), ingestState: () => ({ connected: true, uncommittedReadings: 0, storeFailure: null }) },
+    admin: {
+      runRetention: () => Promise.reject(new Error('not in these tests')),
+      ingestState: () => ({ connected: true, uncommittedReadings: 0, storeFailure: null }),
+    },
   });
   registerAlertRoutes(app, { alerts, query: config.query });
   registerStreamRoutes(app, { alerts, readings: feed.subscribe, metrics, ...options.stream });

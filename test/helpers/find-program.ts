@@ -29,4 +29,3 @@ export function findProgram(name: string): string | undefined {
 export function missingProgramMessage(name: string, debianPackage: string): string {
   return `${name} not found: install the Debian package ${debianPackage} (apt-get install ${debianPackage})`;
 }
-

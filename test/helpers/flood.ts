@@ -5,7 +5,13 @@ import { type ConnectFields, RawClient, encodePublish, encodeSubscribe } from '.
 type Credentials = Pick<ConnectFields, 'username' | 'password'>;
 
 /** Connects, subscribes to `filter` and waits for the SUBACK. */
-export async function rawSubscriber(port: number, clientId: string, filter: string, qos: 0 | 1, credentials: Credentials = {}): Promise<RawClient> {
+export async function rawSubscriber(
+  port: number,
+  clientId: string,
+  filter: string,
+  qos: 0 | 1,
+  credentials: Credentials = {},
+): Promise<RawClient> {
   const client = await RawClient.connect(port);
   const code = await client.connack({ clientId, keepalive: 0, ...credentials });
   if (code !== 0) throw new Error(`${clientId}: CONNACK ${code}`);

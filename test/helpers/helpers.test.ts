@@ -108,7 +108,9 @@ describeWithProgram('mosquitto', 'mosquitto', 'startMosquitto', () => {
     const broker = track(await startMosquitto());
     const client = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0, connectTimeout: 5000 });
     try {
-      const message = new Promise((resolve) => client.once('message', (topic, payload, { qos }) => resolve([topic, payload.toString(), qos])));
+      const message = new Promise((resolve) =>
+        client.once('message', (topic, payload, { qos }) => resolve([topic, payload.toString(), qos])),
+      );
       await client.subscribeAsync('furnace/test', { qos: 1 });
       await client.publishAsync('furnace/test', '{"t":1234.5}', { qos: 1 });
       expect(await message).toEqual(['furnace/test', '{"t":1234.5}', 1]);

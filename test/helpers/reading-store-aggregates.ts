@@ -46,7 +46,9 @@ function expected(rows: Reading[], every: number, agg: Aggregate, from: number, 
 }
 
 function expectSame(actual: AggregatePoint[], wanted: AggregatePoint[]): void {
-  expect(actual.map(({ sensor, bucket, count }) => ({ sensor, bucket, count }))).toEqual(wanted.map(({ sensor, bucket, count }) => ({ sensor, bucket, count })));
+  expect(actual.map(({ sensor, bucket, count }) => ({ sensor, bucket, count }))).toEqual(
+    wanted.map(({ sensor, bucket, count }) => ({ sensor, bucket, count })),
+  );
   actual.forEach((point, i) => expect(point.value).toBeCloseTo(wanted[i]?.value ?? Number.NaN, 6));
 }
 
@@ -68,7 +70,16 @@ export function describeAggregateContract(fresh: (options?: StoreFixtureOptions)
       expectSame(page.items, expected(rows, every, agg, T0, to));
       expectSame((await store.aggregate({ ...query, source: 'raw' })).items, page.items);
       const oneSensor = await store.aggregate({ ...query, sensor: 'tc2' });
-      expectSame(oneSensor.items, expected(rows.filter((r) => r.sensor === 'tc2'), every, agg, T0, to));
+      expectSame(
+        oneSensor.items,
+        expected(
+          rows.filter((r) => r.sensor === 'tc2'),
+          every,
+          agg,
+          T0,
+          to,
+        ),
+      );
     }
   });
 
@@ -90,10 +101,22 @@ export function describeAggregateContract(fresh: (options?: StoreFixtureOptions)
     const store = await fresh();
     const huge = [1.7e308, 1.7e308, -1.7e308];
     // Absurd values among normal ones in the first minute; the second batch's -1.7e308 pair would make a rollup sum +Inf + -Inf.
-    await store.insertBatch(batch([...huge.map((value, i) => reading(i + 1, { value })), reading(4, { value: 800 }), reading(5, { value: 810 })]), T0);
-    await store.insertBatch(batch([reading(6, { value: -1.7e308 }), reading(7, { value: -1.7e308 }), reading(8, { ts: T0 + 61_000, value: 1e12 + 1 })]), T0);
+    await store.insertBatch(
+      batch([...huge.map((value, i) => reading(i + 1, { value })), reading(4, { value: 800 }), reading(5, { value: 810 })]),
+      T0,
+    );
+    await store.insertBatch(
+      batch([reading(6, { value: -1.7e308 }), reading(7, { value: -1.7e308 }), reading(8, { ts: T0 + 61_000, value: 1e12 + 1 })]),
+      T0,
+    );
     await store.insertBatch(batch([reading(9, { ts: T0 + 62_000, value: 820 })]), T0);
-    const answers: Record<Aggregate, [number, number]> = { mean: [805, 820], min: [800, 820], max: [810, 820], last: [810, 820], count: [2, 1] };
+    const answers: Record<Aggregate, [number, number]> = {
+      mean: [805, 820],
+      min: [800, 820],
+      max: [810, 820],
+      last: [810, 820],
+      count: [2, 1],
+    };
     for (const agg of AGGREGATES) {
       for (const source of ['auto', 'raw'] as const) {
         const minutes = await store.aggregate({ device: DEVICE, from: T0, to: T0 + HOUR, every: 60_000, agg, limit: 10, source });
@@ -107,7 +130,11 @@ export function describeAggregateContract(fresh: (options?: StoreFixtureOptions)
         });
         const hour = await store.aggregate({ device: DEVICE, from: T0, to: T0 + HOUR, every: HOUR, agg, limit: 10, source });
         const whole = { mean: (800 + 810 + 820) / 3, min: 800, max: 820, last: 820, count: 3 }[agg];
-        expect({ agg, source, points: hour.items }).toEqual({ agg, source, points: [{ sensor: 'tc1', bucket: T0, value: whole, count: 3 }] });
+        expect({ agg, source, points: hour.items }).toEqual({
+          agg,
+          source,
+          points: [{ sensor: 'tc1', bucket: T0, value: whole, count: 3 }],
+        });
       }
     }
     // Stored as sent, and answered as raw readings.
@@ -117,7 +144,10 @@ export function describeAggregateContract(fresh: (options?: StoreFixtureOptions)
   it('leaves empty buckets out and skips long empty stretches without empty pages', async () => {
     const store = await fresh();
     const day = 24 * HOUR;
-    await store.insertBatch(batch([reading(1, { ts: T0 + 5000 }), reading(2, { ts: T0 + 20 * day + 5000 }), reading(3, { ts: T0 + 20 * day + 9000 })]), T0);
+    await store.insertBatch(
+      batch([reading(1, { ts: T0 + 5000 }), reading(2, { ts: T0 + 20 * day + 5000 }), reading(3, { ts: T0 + 20 * day + 9000 })]),
+      T0,
+    );
     for (const every of [1000, 60_000]) {
       const query = { device: DEVICE, from: T0, to: T0 + 30 * day, every, agg: 'count' as const, limit: 10 };
       const first = await store.aggregate(query);

@@ -47,7 +47,12 @@ export function describeReadingStoreContract(name: string, open: OpenStore, capa
 
     it('stores a batch and reads it back in seq order, with device, boot and receivedAt', async () => {
       const store = await fresh();
-      expect(await store.insertBatch(batch([reading(3), reading(1), reading(2)]), T0 + 5000)).toEqual({ inserted: 3, duplicates: 0, gapsOpened: 0, gapsClosed: 0 });
+      expect(await store.insertBatch(batch([reading(3), reading(1), reading(2)]), T0 + 5000)).toEqual({
+        inserted: 3,
+        duplicates: 0,
+        gapsOpened: 0,
+        gapsClosed: 0,
+      });
       const stored = await store.readings(DEVICE);
       expect(seqs(stored)).toEqual([1, 2, 3]);
       expect(stored[0]).toEqual({ ...reading(1), device: DEVICE, boot: BOOT, receivedAt: T0 + 5000 });
@@ -72,7 +77,10 @@ export function describeReadingStoreContract(name: string, open: OpenStore, capa
         { batch: batch([reading(1)], { device: 'annealer' }), receivedAt: T0 + 2 },
       ]);
       expect(result).toEqual({ inserted: 4, duplicates: 1, gapsOpened: 0, gapsClosed: 0 });
-      expect((await store.listDevices()).map((d) => [d.device, d.readings])).toEqual([['annealer', 1], [DEVICE, 3]]);
+      expect((await store.listDevices()).map((d) => [d.device, d.readings])).toEqual([
+        ['annealer', 1],
+        [DEVICE, 3],
+      ]);
     });
 
     it('tells readings of different boots apart even with the same seq', async () => {
@@ -84,12 +92,26 @@ export function describeReadingStoreContract(name: string, open: OpenStore, capa
 
     it('keeps the newest reading of each sensor by source time, a bad one included', async () => {
       const store = await fresh();
-      await store.insertBatch(batch([reading(10, { ts: T0 + 10_000, value: 850 }), reading(11, { sensor: 'tc2', ts: T0 + 10_000 })]), T0 + 11_000);
+      await store.insertBatch(
+        batch([reading(10, { ts: T0 + 10_000, value: 850 }), reading(11, { sensor: 'tc2', ts: T0 + 10_000 })]),
+        T0 + 11_000,
+      );
       // A replay from the outbox: newer seq, older source time; it must not become the latest.
-      await store.insertBatch(batch([reading(12, { ts: T0 + 1000, replay: true }), reading(13, { sensor: 'tc2', value: null, quality: 'bad' })]), T0 + 21_000);
+      await store.insertBatch(
+        batch([reading(12, { ts: T0 + 1000, replay: true }), reading(13, { sensor: 'tc2', value: null, quality: 'bad' })]),
+        T0 + 21_000,
+      );
       const latest = await store.latest(DEVICE);
-      expect(latest.map((row) => [row.sensor, row.seq, row.value])).toEqual([['tc1', 10, 850], ['tc2', 13, null]]);
-      expect(latest[1]).toEqual({ ...reading(13, { sensor: 'tc2', value: null, quality: 'bad' }), device: DEVICE, boot: BOOT, receivedAt: T0 + 21_000 });
+      expect(latest.map((row) => [row.sensor, row.seq, row.value])).toEqual([
+        ['tc1', 10, 850],
+        ['tc2', 13, null],
+      ]);
+      expect(latest[1]).toEqual({
+        ...reading(13, { sensor: 'tc2', value: null, quality: 'bad' }),
+        device: DEVICE,
+        boot: BOOT,
+        receivedAt: T0 + 21_000,
+      });
     });
 
     it('stores a reading stamped more than 5 minutes ahead of its arrival, but in latest it counts as taken when it arrived', async () => {
@@ -115,7 +137,13 @@ export function describeReadingStoreContract(name: string, open: OpenStore, capa
       // Nothing was lost or restamped.
       const stored = await store.readings(DEVICE);
       expect(stored.map((r) => [r.seq, r.ts])).toEqual([
-        [1, T0 + 1000], [2, T0 + century], [3, T0 + century - 60_000], [4, T0 + 2500], [5, T0 + 3001], [6, T0 + 246_000], [7, T0 + 7000],
+        [1, T0 + 1000],
+        [2, T0 + century],
+        [3, T0 + century - 60_000],
+        [4, T0 + 2500],
+        [5, T0 + 3001],
+        [6, T0 + 246_000],
+        [7, T0 + 7000],
       ]);
       expect(stored[1]).toMatchObject({ ts: T0 + century, clock: 'unsynced', receivedAt: T0 + 2000 });
     });
@@ -149,13 +177,20 @@ export function describeReadingStoreContract(name: string, open: OpenStore, capa
 
     it('answers raw ranges in (ts, sensor, boot, seq) order, [from, to), by sensor or all, paging with a cursor and no silent cap', async () => {
       const store = await fresh();
-      const rows = Array.from({ length: 30 }, (_, i) => reading(i + 1, { sensor: i % 2 ? 'tc2' : 'tc1', ts: T0 + Math.floor(i / 2) * 1000 }));
+      const rows = Array.from({ length: 30 }, (_, i) =>
+        reading(i + 1, { sensor: i % 2 ? 'tc2' : 'tc1', ts: T0 + Math.floor(i / 2) * 1000 }),
+      );
       await store.insertBatch(batch(rows), T0);
       const all = await allRaw(store, { device: DEVICE, from: T0, to: T0 + 15_000, limit: 7 });
       expect(all.pages).toBe(5);
       expect(all.rows.map((row) => [row.ts, row.sensor])).toEqual(rows.map((row) => [row.ts, row.sensor]));
       const window = await store.rawRange({ device: DEVICE, sensor: 'tc2', from: T0 + 2000, to: T0 + 5000, limit: 100 });
-      expect(window).toEqual({ items: rows.filter((r) => r.sensor === 'tc2' && r.ts >= T0 + 2000 && r.ts < T0 + 5000).map((r) => expect.objectContaining(r) as unknown), truncated: false });
+      expect(window).toEqual({
+        items: rows
+          .filter((r) => r.sensor === 'tc2' && r.ts >= T0 + 2000 && r.ts < T0 + 5000)
+          .map((r) => expect.objectContaining(r) as unknown),
+        truncated: false,
+      });
       const exact = await store.rawRange({ device: DEVICE, sensor: 'tc1', from: T0, to: T0 + 3000, limit: 3 });
       expect(exact.truncated).toBe(false); // exactly `limit` rows, and nothing more: not truncated
       const paged = await allRaw(store, { device: DEVICE, sensor: 'tc1', from: T0, to: T0 + 15_000, limit: 4 });
@@ -167,7 +202,11 @@ export function describeReadingStoreContract(name: string, open: OpenStore, capa
       await store.insertBatch(batch([reading(5, { ts: T0, sensor: 'tc2' }), reading(6, { ts: T0, sensor: 'tc1' })], { boot: 'B' }), T0);
       await store.insertBatch(batch([reading(1, { ts: T0, sensor: 'tc1' })], { boot: 'A' }), T0);
       const { rows } = await allRaw(store, { device: DEVICE, from: T0, to: T0 + 1, limit: 1 });
-      expect(rows.map((r) => [r.sensor, r.boot, r.seq])).toEqual([['tc1', 'A', 1], ['tc1', 'B', 6], ['tc2', 'B', 5]]);
+      expect(rows.map((r) => [r.sensor, r.boot, r.seq])).toEqual([
+        ['tc1', 'A', 1],
+        ['tc1', 'B', 6],
+        ['tc2', 'B', 5],
+      ]);
     });
 
     describeAggregateContract(fresh);
@@ -193,36 +232,49 @@ export function describeReadingStoreContract(name: string, open: OpenStore, capa
     it('pages through gaps and filters them by boot', async () => {
       const store = await fresh();
       await store.insertBatch(batch([1, 3, 5, 7].map((seq) => reading(seq))), T0);
-      await store.insertBatch(batch([1, 4].map((seq) => reading(seq)), { boot: 'B2' }), T0);
+      await store.insertBatch(
+        batch(
+          [1, 4].map((seq) => reading(seq)),
+          { boot: 'B2' },
+        ),
+        T0,
+      );
       const first = await store.gaps({ device: DEVICE, limit: 2 });
-      expect(first.items.map((g) => [g.boot, g.fromSeq])).toEqual([[BOOT, 2], [BOOT, 4]]);
+      expect(first.items.map((g) => [g.boot, g.fromSeq])).toEqual([
+        [BOOT, 2],
+        [BOOT, 4],
+      ]);
       expect(first.truncated).toBe(true);
       const second = await store.gaps({ device: DEVICE, limit: 2, after: first.next });
-      expect(second.items.map((g) => [g.boot, g.fromSeq])).toEqual([[BOOT, 6], ['B2', 2]]);
+      expect(second.items.map((g) => [g.boot, g.fromSeq])).toEqual([
+        [BOOT, 6],
+        ['B2', 2],
+      ]);
       expect(second.truncated).toBe(false);
       expect((await store.gaps({ device: DEVICE, boot: 'B2', limit: 10 })).items.map((g) => [g.fromSeq, g.toSeq])).toEqual([[2, 3]]);
     });
 
-    if (capabilities.retention === 'engine') it('leaves retention to the database engine: applyRetention deletes nothing', async () => {
-      const store = await fresh({ retention: { rawRetentionDays: 1, minuteRollupRetentionDays: 3, hourRollupRetentionDays: 0 } });
-      const day = 24 * 3600 * 1000;
-      await store.insertBatch(batch([reading(1, { ts: T0 }), reading(2, { ts: T0 + 2 * day })]), T0);
-      expect(await store.applyRetention(T0 + 3 * day)).toEqual({ rawReadings: 0, minuteRollups: 0, hourRollups: 0 });
-      expect(seqs(await store.readings(DEVICE))).toEqual([1, 2]);
-    });
-
-    else it('deletes raw readings past retention but keeps their rollups, and lowers the device count', async () => {
-      const store = await fresh({ retention: { rawRetentionDays: 1, minuteRollupRetentionDays: 3, hourRollupRetentionDays: 0 } });
-      const day = 24 * 3600 * 1000;
-      await store.insertBatch(batch([reading(1, { ts: T0 }), reading(2, { ts: T0 + 2 * day }), reading(3, { ts: T0 + 3 * day })]), T0);
-      const removed = await store.applyRetention(T0 + 3 * day + 1000);
-      expect(removed).toEqual({ rawReadings: 2, minuteRollups: 1, hourRollups: 0 });
-      expect(seqs(await store.readings(DEVICE))).toEqual([3]);
-      expect((await store.device(DEVICE))?.readings).toBe(1);
-      const hours = await allBuckets(store, { device: DEVICE, from: T0, to: T0 + 4 * day, every: 3_600_000, agg: 'count', limit: 100 });
-      expect(hours.map((p) => p.count)).toEqual([1, 1, 1]);
-      expect(seqs(await store.latest(DEVICE))).toEqual([3]);
-    });
+    if (capabilities.retention === 'engine')
+      it('leaves retention to the database engine: applyRetention deletes nothing', async () => {
+        const store = await fresh({ retention: { rawRetentionDays: 1, minuteRollupRetentionDays: 3, hourRollupRetentionDays: 0 } });
+        const day = 24 * 3600 * 1000;
+        await store.insertBatch(batch([reading(1, { ts: T0 }), reading(2, { ts: T0 + 2 * day })]), T0);
+        expect(await store.applyRetention(T0 + 3 * day)).toEqual({ rawReadings: 0, minuteRollups: 0, hourRollups: 0 });
+        expect(seqs(await store.readings(DEVICE))).toEqual([1, 2]);
+      });
+    else
+      it('deletes raw readings past retention but keeps their rollups, and lowers the device count', async () => {
+        const store = await fresh({ retention: { rawRetentionDays: 1, minuteRollupRetentionDays: 3, hourRollupRetentionDays: 0 } });
+        const day = 24 * 3600 * 1000;
+        await store.insertBatch(batch([reading(1, { ts: T0 }), reading(2, { ts: T0 + 2 * day }), reading(3, { ts: T0 + 3 * day })]), T0);
+        const removed = await store.applyRetention(T0 + 3 * day + 1000);
+        expect(removed).toEqual({ rawReadings: 2, minuteRollups: 1, hourRollups: 0 });
+        expect(seqs(await store.readings(DEVICE))).toEqual([3]);
+        expect((await store.device(DEVICE))?.readings).toBe(1);
+        const hours = await allBuckets(store, { device: DEVICE, from: T0, to: T0 + 4 * day, every: 3_600_000, agg: 'count', limit: 100 });
+        expect(hours.map((p) => p.count)).toEqual([1, 1, 1]);
+        expect(seqs(await store.latest(DEVICE))).toEqual([3]);
+      });
 
     it('is writable while open', async () => {
       const store = await fresh();

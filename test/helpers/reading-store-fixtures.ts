@@ -8,7 +8,17 @@ export const BOOT = '01JBOOTA';
 export const T0 = 1_764_338_400_000;
 
 export function reading(seq: number, overrides: Partial<Reading> = {}): Reading {
-  return { seq, ts: T0 + seq * 1000, sensor: 'tc1', value: 800 + seq, unit: 'C', quality: 'good', clock: 'synced', replay: false, ...overrides };
+  return {
+    seq,
+    ts: T0 + seq * 1000,
+    sensor: 'tc1',
+    value: 800 + seq,
+    unit: 'C',
+    quality: 'good',
+    clock: 'synced',
+    replay: false,
+    ...overrides,
+  };
 }
 
 export function batch(readings: Reading[], overrides: Partial<Omit<ReadingBatch, 'readings'>> = {}): ReadingBatch {
@@ -39,4 +49,3 @@ export async function allBuckets(store: ReadingStore, query: Omit<AggregateQuery
   }
   throw new Error('aggregate paging did not end');
 }
-

@@ -13,10 +13,21 @@ export function describeStoredRunsContract(fresh: () => Promise<ReadingStore>): 
     await store.insertBatch(batch(readingsOf(1, 2, 3, 4, 5, 8, 9, 12, 20, 21, 22)), 1);
     await store.insertBatch(batch(readingsOf(6, 7), { boot: 'other-boot' }), 1);
     await store.insertBatch(batch(readingsOf(1, 2, 3), { device: 'furnace-2' }), 1);
-    expect(await store.storedRuns(DEVICE, BOOT, 4, 8, 10)).toEqual([[1, 5], [8, 9]]);
+    expect(await store.storedRuns(DEVICE, BOOT, 4, 8, 10)).toEqual([
+      [1, 5],
+      [8, 9],
+    ]);
     expect(await store.storedRuns(DEVICE, BOOT, 10, 11, 10)).toEqual([]);
-    expect(await store.storedRuns(DEVICE, BOOT, 1, 100, 10)).toEqual([[1, 5], [8, 9], [12, 12], [20, 22]]);
-    expect(await store.storedRuns(DEVICE, BOOT, 1, 100, 2)).toEqual([[1, 5], [8, 9]]);
+    expect(await store.storedRuns(DEVICE, BOOT, 1, 100, 10)).toEqual([
+      [1, 5],
+      [8, 9],
+      [12, 12],
+      [20, 22],
+    ]);
+    expect(await store.storedRuns(DEVICE, BOOT, 1, 100, 2)).toEqual([
+      [1, 5],
+      [8, 9],
+    ]);
     expect(await store.storedRuns(DEVICE, 'other-boot', 1, 100, 10)).toEqual([[6, 7]]);
     expect(await store.storedRuns(DEVICE, 'no-such-boot', 1, 100, 10)).toEqual([]);
   });

@@ -56,13 +56,15 @@ export async function startRedis(): Promise<Redis> {
     prefix: 'redis-',
     launch: (dir) =>
       // --save '' and --appendonly no: nothing written to disk; --dir: anything that is, lands in the temp dir.
-      startProcess(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-        { cwd: dir },
-      ),
+      startProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+        cwd: dir,
+      }),
     // A listening socket is not enough: while loading, Redis answers -LOADING.
-    ready: () => redisCommand(port, ['PING'], 1000).then((reply) => reply === '+PONG\r\n', () => false),
+    ready: () =>
+      redisCommand(port, ['PING'], 1000).then(
+        (reply) => reply === '+PONG\r\n',
+        () => false,
+      ),
     what: `redis-server to answer PING on 127.0.0.1:${port}`,
   });
   return { port, url: `redis://127.0.0.1:${port}`, pid: daemon.pid, dir: daemon.dir, stop: daemon.stop };

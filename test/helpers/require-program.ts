@@ -33,12 +33,7 @@ export function requireProgram(name: string, debianPackage: string): ProgramChec
  * with the install hint in its title. Missing on CI: it holds one failing test with the hint,
  * so the rest of the file still runs. `body` receives the program's absolute path.
  */
-export function describeWithProgram(
-  name: string,
-  debianPackage: string,
-  title: string,
-  body: (programPath: string) => void,
-): void {
+export function describeWithProgram(name: string, debianPackage: string, title: string, body: (programPath: string) => void): void {
   let check: ProgramCheck;
   try {
     check = requireProgram(name, debianPackage);

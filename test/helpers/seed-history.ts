@@ -34,7 +34,10 @@ export async function seedHistory(dataDir: string, options: HistoryOptions): Pro
          INSERT INTO readings SELECT @device, 'history', i + 1, @sensor, CAST(@t0 AS INTEGER) + i * 1000, ${value},
            'C', 'good', 'synced', 0, CAST(@t0 AS INTEGER) + i * 1000 FROM n`,
       ).run(params);
-      for (const [table, width] of [['rollup_1m', 60_000], ['rollup_1h', 3_600_000]] as const) {
+      for (const [table, width] of [
+        ['rollup_1m', 60_000],
+        ['rollup_1h', 3_600_000],
+      ] as const) {
         // SQLite's bare-column rule: with one max() in the select, `value` is that of the newest reading.
         db.prepare(
           `INSERT INTO ${table} (device, sensor, bucket, min_value, max_value, sum_value, n, last_ts, last_value)
@@ -47,8 +50,13 @@ export async function seedHistory(dataDir: string, options: HistoryOptions): Pro
         `INSERT INTO latest SELECT device, sensor, boot, seq, ts, value, unit, quality, clock, replay, received_at
          FROM readings WHERE device = @device AND ts = CAST(@last AS INTEGER)`,
       ).run({ device: options.device, last });
-      db.prepare('INSERT INTO seq_ranges VALUES (@device, \'history\', 1, CAST(@count AS INTEGER), CAST(@t0 AS INTEGER), CAST(@last AS INTEGER))').run({ ...params, last });
-      db.prepare('INSERT INTO devices VALUES (@device, CAST(@t0 AS INTEGER), CAST(@last AS INTEGER), CAST(@count AS INTEGER))').run({ ...params, last });
+      db.prepare(
+        "INSERT INTO seq_ranges VALUES (@device, 'history', 1, CAST(@count AS INTEGER), CAST(@t0 AS INTEGER), CAST(@last AS INTEGER))",
+      ).run({ ...params, last });
+      db.prepare('INSERT INTO devices VALUES (@device, CAST(@t0 AS INTEGER), CAST(@last AS INTEGER), CAST(@count AS INTEGER))').run({
+        ...params,
+        last,
+      });
     })();
     return options.seconds;
   } finally {

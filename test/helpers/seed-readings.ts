@@ -24,7 +24,9 @@ export function seedReadings(file: string, options: SeedOptions): number {
        INSERT INTO readings SELECT @device, @boot, CAST(@firstSeq AS INTEGER) + i, 's' || (i % CAST(@sensors AS INTEGER)),
          CAST(@t0 AS INTEGER) + (i / CAST(@sensors AS INTEGER)) * 1000, 800 + i % 97, 'C', 'good', 'synced', 0, CAST(@t0 AS INTEGER) FROM n`,
     ).run({ ...options, count, firstSeq: options.firstSeq ?? 1 });
-    db.prepare(`INSERT INTO devices VALUES (@device, @t0, @t0, @count) ON CONFLICT (device) DO UPDATE SET readings = readings + @count`).run({
+    db.prepare(
+      `INSERT INTO devices VALUES (@device, @t0, @t0, @count) ON CONFLICT (device) DO UPDATE SET readings = readings + @count`,
+    ).run({
       device: options.device,
       t0: options.t0,
       count,

@@ -47,7 +47,10 @@ export class StreamReader {
 
   /** The readings received, as `device/seq`. */
   get readings(): string[] {
-    return this.messages.filter((m) => m.event === 'reading').map((m) => JSON.parse(m.data) as StoredReading).map((r) => `${r.device}/${r.seq}`);
+    return this.messages
+      .filter((m) => m.event === 'reading')
+      .map((m) => JSON.parse(m.data) as StoredReading)
+      .map((r) => `${r.device}/${r.seq}`);
   }
 
   close(): void {

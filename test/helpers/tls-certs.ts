@@ -34,8 +34,38 @@ async function signed(dir: string, name: string, subject: string, extensions: st
   const pair = { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
   const ext = join(dir, `${name}.ext`);
   await writeFile(ext, extensions);
-  await openssl(dir, ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', pair.key, '-out', `${name}.csr`, '-subj', subject]);
-  await openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', pair.cert, '-days', '2', '-extfile', ext]);
+  await openssl(dir, [
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    pair.key,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    subject,
+  ]);
+  await openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    pair.cert,
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+  ]);
   return pair;
 }
 
@@ -45,8 +75,21 @@ export async function makeTlsCerts(clientNames: string[] = []): Promise<TlsCerts
   const remove = () => rm(dir, { recursive: true, force: true });
   try {
     await openssl(dir, [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=furnace-test-ca',
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=furnace-test-ca',
     ]);
     const server = await signed(dir, 'server', '/CN=localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
     const clients: Record<string, KeyPair> = {};

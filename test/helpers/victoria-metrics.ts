@@ -50,7 +50,11 @@ export async function startVictoriaMetrics(options: { port?: number } = {}): Pro
 /** Every series whose name matches `nameRegex`, all samples, after flushing what is buffered in memory. */
 export async function exportSeries(vm: VictoriaMetrics, nameRegex: string): Promise<ExportedSeries[]> {
   await fetch(`${vm.url}/internal/force_flush`);
-  const body = new URLSearchParams({ 'match[]': `{__name__=~"${nameRegex}"}`, start: '0', end: String(Math.floor(Date.now() / 1000) + 100 * 365 * 86_400) });
+  const body = new URLSearchParams({
+    'match[]': `{__name__=~"${nameRegex}"}`,
+    start: '0',
+    end: String(Math.floor(Date.now() / 1000) + 100 * 365 * 86_400),
+  });
   const response = await fetch(`${vm.url}/api/v1/export`, { method: 'POST', body });
   if (!response.ok) throw new Error(`export: ${response.status} ${await response.text()}`);
   const text = await response.text();

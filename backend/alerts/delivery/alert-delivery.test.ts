@@ -17,8 +17,27 @@ import { ChannelOutbox } from './outbox.js';
 function transition(n: number): ChannelItem {
   const to = n % 2 === 1 ? 'firing' : 'resolved';
   const from = to === 'firing' ? 'inactive' : 'firing';
-  const event: AlertTransition = { v: 1, id: `ev-${n}`, device: 'oven-2', rule: 'hot', from, to, ts: 1_764_000_000_000 + n, severity: 'info', message: `event ${n}` };
-  const state: AlertState = { v: 1, device: 'oven-2', rule: 'hot', state: to, severity: 'info', since: event.ts, eventId: event.id, message: event.message };
+  const event: AlertTransition = {
+    v: 1,
+    id: `ev-${n}`,
+    device: 'oven-2',
+    rule: 'hot',
+    from,
+    to,
+    ts: 1_764_000_000_000 + n,
+    severity: 'info',
+    message: `event ${n}`,
+  };
+  const state: AlertState = {
+    v: 1,
+    device: 'oven-2',
+    rule: 'hot',
+    state: to,
+    severity: 'info',
+    since: event.ts,
+    eventId: event.id,
+    message: event.message,
+  };
   return { kind: 'transition', seq: n, event, silenced: false, state };
 }
 
@@ -51,7 +70,10 @@ describe('AlertDelivery', () => {
     const good = await new WebhookReceiver().start();
     const stuck = await new WebhookReceiver().start();
     stuck.hang = true;
-    closers.push(() => good.stop(), () => stuck.stop());
+    closers.push(
+      () => good.stop(),
+      () => stuck.stop(),
+    );
     const live = await MqttAlertRecorder.connect(broker.url, { ...USERS.viewer, clientId: 'viewer-delivery' });
     closers.push(() => live.close());
     const log = new CapturedLog();
@@ -77,7 +99,9 @@ describe('AlertDelivery', () => {
     delivery.start();
 
     // What the engine does: one transaction for the items, each to the channels that want it, then wake.
-    const insert = db.prepare(`INSERT INTO alert_outbox (channel, item, state, enqueued_at, next_attempt_at) VALUES (?, ?, 'pending', ?, ?)`);
+    const insert = db.prepare(
+      `INSERT INTO alert_outbox (channel, item, state, enqueued_at, next_attempt_at) VALUES (?, ?, 'pending', ?, ?)`,
+    );
     const woken = new Set<string>();
     db.transaction(() => {
       for (const item of [1, 2, 3].map(transition)) {
@@ -106,7 +130,11 @@ describe('AlertDelivery', () => {
     expect(await sample(metrics, 'webhook:good', 'delivered')).toBe(3);
     expect(await sample(metrics, 'mqtt', 'delivered')).toBe(3);
     const pending = (await metrics.alertOutboxPending.get()).values;
-    expect(pending.map((v) => [v.labels.channel, v.value]).sort()).toEqual([['mqtt', 0], ['webhook:good', 0], ['webhook:stuck', 0]]);
+    expect(pending.map((v) => [v.labels.channel, v.value]).sort()).toEqual([
+      ['mqtt', 0],
+      ['webhook:good', 0],
+      ['webhook:stuck', 0],
+    ]);
     expect(log.find(/failed for good/, { channel: 'webhook:stuck', eventId: 'ev-1' })).toHaveLength(1);
   });
 });

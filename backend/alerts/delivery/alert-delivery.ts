@@ -39,7 +39,10 @@ export class AlertDelivery {
     const add = (channel: DeliveryChannel, retryForMs: number) => {
       const outbox = new ChannelOutbox(db, channel.name);
       const { retryMinMs, retryMaxMs } = alerts;
-      entries.push({ channel, dispatcher: new Dispatcher({ outbox, channel, retryMinMs, retryMaxMs, retryForMs, metrics, log, now, stopTimeoutMs }) });
+      entries.push({
+        channel,
+        dispatcher: new Dispatcher({ outbox, channel, retryMinMs, retryMaxMs, retryForMs, metrics, log, now, stopTimeoutMs }),
+      });
     };
     if (alerts.mqtt) {
       if (!mqttClient) throw new Error('alerts.mqtt is on but no MQTT client was given to the alert delivery');

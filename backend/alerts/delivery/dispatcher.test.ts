@@ -62,7 +62,16 @@ describe('Dispatcher', () => {
 
   function dispatcher(channel: DeliveryChannel, options: Partial<DispatcherOptions> = {}): Dispatcher {
     const outbox = new ChannelOutbox(db, channel.name);
-    const made = new Dispatcher({ outbox, channel, retryMinMs: 100, retryMaxMs: 400, retryForMs: 2000, metrics, log: log.logger, ...options });
+    const made = new Dispatcher({
+      outbox,
+      channel,
+      retryMinMs: 100,
+      retryMaxMs: 400,
+      retryForMs: 2000,
+      metrics,
+      log: log.logger,
+      ...options,
+    });
     dispatchers.push(made);
     return made;
   }
@@ -79,7 +88,17 @@ describe('Dispatcher', () => {
 
     const offsets = channel.attempts.map(({ rule, at }) => `${rule}@${at - 1_000_000}`);
     // 100, 200, 400, then 400 capped; the last attempt falls on the deadline (2000 ms after enqueueing).
-    expect(offsets).toEqual(['dead@0', 'dead@100', 'dead@300', 'dead@700', 'dead@1100', 'dead@1500', 'dead@1900', 'dead@2000', 'next@2000']);
+    expect(offsets).toEqual([
+      'dead@0',
+      'dead@100',
+      'dead@300',
+      'dead@700',
+      'dead@1100',
+      'dead@1500',
+      'dead@1900',
+      'dead@2000',
+      'next@2000',
+    ]);
     expect(outbox.failedRows()).toEqual([expect.objectContaining({ attempts: 8, lastError: 'receiver says no' })]);
     expect(outbox.pendingCount()).toBe(0);
     expect(await counter(metrics, 'retry')).toBe(7);
@@ -105,7 +124,9 @@ describe('Dispatcher', () => {
 
   it('records an unreadable row as failed and delivers the next', async () => {
     const channel = new ScriptedChannel();
-    db.prepare(`INSERT INTO alert_outbox (channel, item, state, enqueued_at, next_attempt_at) VALUES (?, '{oops', 'pending', 1, 1)`).run(channel.name);
+    db.prepare(`INSERT INTO alert_outbox (channel, item, state, enqueued_at, next_attempt_at) VALUES (?, '{oops', 'pending', 1, 1)`).run(
+      channel.name,
+    );
     const outbox = new ChannelOutbox(db, channel.name);
     outbox.enqueue(forget('ok'), Date.now());
     dispatcher(channel).start();

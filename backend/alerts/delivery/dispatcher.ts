@@ -157,7 +157,10 @@ export class Dispatcher {
     this.options.outbox.retryLater(row.id, error, at);
     this.options.metrics.alertDeliveries.inc({ channel: this.name, outcome: 'retry' });
     // The first failure of an item loudly, its repeats quietly: an outage is one warning per item.
-    this.log[onceLevel(row.attempts === 0)]({ eventId: label, attempts: row.attempts + 1, error, retryInMs: at - now }, 'alert delivery failed; will retry');
+    this.log[onceLevel(row.attempts === 0)](
+      { eventId: label, attempts: row.attempts + 1, error, retryInMs: at - now },
+      'alert delivery failed; will retry',
+    );
   }
 
   private giveUp(row: OutboxRow, error: string, label: string): void {

@@ -21,8 +21,27 @@ const DEVICE = 'oven-1';
 function transition(n: number, rule = 'hot', silenced = false): ChannelItem {
   const to = n % 2 === 1 ? 'firing' : 'resolved';
   const from = to === 'firing' ? 'inactive' : 'firing';
-  const event: AlertTransition = { v: 1, id: `ev-${n}`, device: DEVICE, rule, from, to, ts: 1_764_000_000_000 + n, severity: 'critical', message: `event ${n}` };
-  const state: AlertState = { v: 1, device: DEVICE, rule, state: to, severity: 'critical', since: event.ts, eventId: event.id, message: event.message };
+  const event: AlertTransition = {
+    v: 1,
+    id: `ev-${n}`,
+    device: DEVICE,
+    rule,
+    from,
+    to,
+    ts: 1_764_000_000_000 + n,
+    severity: 'critical',
+    message: `event ${n}`,
+  };
+  const state: AlertState = {
+    v: 1,
+    device: DEVICE,
+    rule,
+    state: to,
+    severity: 'critical',
+    since: event.ts,
+    eventId: event.id,
+    message: event.message,
+  };
   return { kind: 'transition', seq: n, event, silenced, state };
 }
 
@@ -125,7 +144,9 @@ describe('MqttAlertChannel', () => {
     await expect(channel.deliver(transition(1))).rejects.toMatchObject({ code: 'ALERT_DELIVERY_MQTT_OFFLINE' });
     expect(Date.now() - started).toBeLessThan(500);
 
-    const insert = db.prepare(`INSERT INTO alert_outbox (channel, item, state, enqueued_at, next_attempt_at) VALUES (?, ?, 'pending', ?, ?)`);
+    const insert = db.prepare(
+      `INSERT INTO alert_outbox (channel, item, state, enqueued_at, next_attempt_at) VALUES (?, ?, 'pending', ?, ?)`,
+    );
     for (const n of [1, 2, 3]) insert.run(channel.name, JSON.stringify(transition(n, `r${n}`)), Date.now(), Date.now());
     dispatcher.wake();
     await waitFor(() => (outbox.head()?.attempts ?? 0) >= 3, { timeoutMs: 5000, what: 'three refused attempts' });
@@ -163,7 +184,9 @@ describe('MqttAlertChannel', () => {
       if (holding.length > 0 || client === null || packet.topic !== 'alerts/v1/events') authorize(client, packet, done);
       else holding.push(client);
     };
-    const insert = db.prepare(`INSERT INTO alert_outbox (channel, item, state, enqueued_at, next_attempt_at) VALUES (?, ?, 'pending', ?, ?)`);
+    const insert = db.prepare(
+      `INSERT INTO alert_outbox (channel, item, state, enqueued_at, next_attempt_at) VALUES (?, ?, 'pending', ?, ?)`,
+    );
     insert.run(channel.name, JSON.stringify(transition(1)), Date.now(), Date.now());
     dispatcher.start();
     await waitFor(() => holding.length === 1, { timeoutMs: 5000, what: 'the event at the broker, unacknowledged' });

@@ -30,7 +30,8 @@ export class MqttAlertChannel implements DeliveryChannel {
   private readonly pending = new Set<(error: Error) => void>();
   private readonly readyListeners: Array<() => void> = [];
   private closed = false;
-  private readonly onClose = () => this.failPending(new DeliveryError('ALERT_DELIVERY_MQTT_OFFLINE', 'connection to the broker lost before PUBACK'));
+  private readonly onClose = () =>
+    this.failPending(new DeliveryError('ALERT_DELIVERY_MQTT_OFFLINE', 'connection to the broker lost before PUBACK'));
   private readonly onConnect = () => {
     for (const listener of this.readyListeners) listener();
   };
@@ -76,7 +77,11 @@ export class MqttAlertChannel implements DeliveryChannel {
     return new Promise<void>((resolve, reject) => {
       // MQTT 3.1.1 §4.3.2 (QoS 1): called when the PUBACK arrives.
       const onPuback = (error?: Error) =>
-        settle(error ? new DeliveryError('ALERT_DELIVERY_MQTT_FAILED', `publish on ${topic} failed: ${error.message}`, { cause: error }) : undefined);
+        settle(
+          error
+            ? new DeliveryError('ALERT_DELIVERY_MQTT_FAILED', `publish on ${topic} failed: ${error.message}`, { cause: error })
+            : undefined,
+        );
       const settle = (error?: Error) => {
         if (!this.pending.delete(fail)) return; // settled already (timeout, close, or the callback)
         clearTimeout(timer);
@@ -117,7 +122,8 @@ export function publications(item: ChannelItem): Publication[] {
   switch (item.kind) {
     case 'transition': {
       const out: Publication[] = [];
-      if (item.state) out.push({ topic: topics.alertState(item.state.device, item.state.rule), payload: encodePayload(item.state), retain: true });
+      if (item.state)
+        out.push({ topic: topics.alertState(item.state.device, item.state.rule), payload: encodePayload(item.state), retain: true });
       // Silenced transitions stay in the retained state (it is the truth) but are not announced.
       if (!item.silenced) out.push({ topic: topics.alertEvents(), payload: encodePayload(item.event), retain: false });
       return out;

@@ -57,9 +57,7 @@ describe('ChannelOutbox', () => {
     outbox.failed(first, 'HTTP 500');
     expect(outbox.next(20)?.item).toEqual(forget('r2'));
     expect(outbox.pendingCount()).toBe(1);
-    expect(outbox.failedRows()).toEqual([
-      expect.objectContaining({ id: first, item: forget('r1'), attempts: 1, lastError: 'HTTP 500' }),
-    ]);
+    expect(outbox.failedRows()).toEqual([expect.objectContaining({ id: first, item: forget('r1'), attempts: 1, lastError: 'HTTP 500' })]);
     const row = db.prepare('SELECT state FROM alert_outbox WHERE id = ?').get(first) as { state: string };
     expect(row.state).toBe('failed');
   });

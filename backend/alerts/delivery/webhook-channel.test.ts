@@ -28,7 +28,17 @@ function transition(n: number, to: AlertTransition['to'] = n % 2 === 1 ? 'firing
   };
   const state: AlertState | undefined =
     to === 'firing' || to === 'resolved'
-      ? { v: 1, device: 'oven-1', rule: 'hot', sensor: 'tc1', state: to, severity: 'warning', since: event.ts, eventId: event.id, message: event.message }
+      ? {
+          v: 1,
+          device: 'oven-1',
+          rule: 'hot',
+          sensor: 'tc1',
+          state: to,
+          severity: 'warning',
+          since: event.ts,
+          eventId: event.id,
+          message: event.message,
+        }
       : undefined;
   return { kind: 'transition', seq: n, event, silenced: false, state };
 }
@@ -103,10 +113,20 @@ describe('WebhookChannel', () => {
   function deliverTo(hook: WebhookSettings, items: ChannelItem[]): ChannelOutbox {
     const channel = new WebhookChannel(hook, log.logger);
     const outbox = new ChannelOutbox(db, channel.name);
-    const insert = db.prepare(`INSERT INTO alert_outbox (channel, item, state, enqueued_at, next_attempt_at) VALUES (?, ?, 'pending', ?, ?)`);
+    const insert = db.prepare(
+      `INSERT INTO alert_outbox (channel, item, state, enqueued_at, next_attempt_at) VALUES (?, ?, 'pending', ?, ?)`,
+    );
     for (const item of items) insert.run(channel.name, JSON.stringify(item), Date.now(), Date.now());
     const metrics = new BackendMetrics();
-    const dispatcher = new Dispatcher({ outbox, channel, retryMinMs: 20, retryMaxMs: 200, retryForMs: hook.retryForMs, metrics, log: log.logger });
+    const dispatcher = new Dispatcher({
+      outbox,
+      channel,
+      retryMinMs: 20,
+      retryMaxMs: 200,
+      retryForMs: hook.retryForMs,
+      metrics,
+      log: log.logger,
+    });
     closers.push(() => dispatcher.stop());
     dispatcher.start();
     return outbox;
@@ -121,7 +141,11 @@ describe('WebhookChannel', () => {
     const first = rx.received[0]!;
     expect(first.headers['content-type']).toBe('application/json');
     expect(first.headers['x-furnace-event-id']).toBe('ev-1');
-    expect(JSON.parse(first.body)).toEqual({ v: 1, event: (items[0] as { event: unknown }).event, state: (items[0] as { state: unknown }).state });
+    expect(JSON.parse(first.body)).toEqual({
+      v: 1,
+      event: (items[0] as { event: unknown }).event,
+      state: (items[0] as { state: unknown }).state,
+    });
     for (const { headers, body } of rx.received) {
       const timestamp = String(headers['x-furnace-timestamp']);
       expect(Math.abs(Date.now() - Number(timestamp))).toBeLessThan(60_000);

@@ -39,7 +39,13 @@ function threshold(rule: ThresholdRule, state: AlertInstance, input: AlertInput,
     const { breached } = state.memory;
     const limit = breached === 'above' ? rule.above : rule.below;
     const last = state.value === undefined || state.value === null ? '' : ` (last value ${state.value})`;
-    return sourceTick(state, now, breached === undefined ? `${state.sensor ?? 'sensor'} within limits${last}` : `${state.sensor ?? 'sensor'} ${breached} ${limit}${last}`);
+    return sourceTick(
+      state,
+      now,
+      breached === undefined
+        ? `${state.sensor ?? 'sensor'} within limits${last}`
+        : `${state.sensor ?? 'sensor'} ${breached} ${limit}${last}`,
+    );
   }
   // A bad reading carries no usable value: it neither triggers nor clears (the `sensor` kind reports it).
   if (input.type !== 'reading' || input.reading.quality === 'bad' || input.reading.value === null) return undefined;
@@ -92,7 +98,12 @@ function stale(rule: StaleRule, state: AlertInstance, input: AlertInput, now: nu
   if (input.type !== 'tick' || state.memory.lastArrival === undefined) return undefined;
   const silent = now - state.memory.lastArrival;
   const holds = silent >= rule.after;
-  return { holds, at: now, memory: state.memory, message: `no reading from ${state.sensor ?? 'the device'} for ${Math.round(silent / 1000)} s` };
+  return {
+    holds,
+    at: now,
+    memory: state.memory,
+    message: `no reading from ${state.sensor ?? 'the device'} for ${Math.round(silent / 1000)} s`,
+  };
 }
 
 function offline(_rule: OfflineRule, state: AlertInstance, input: AlertInput, now: number): Observation | undefined {

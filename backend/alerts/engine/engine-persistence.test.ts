@@ -108,7 +108,12 @@ describe('AlertEngine.setRules', () => {
     expect(h.path().at(-1)).toBe('overheat/tc1:firing→resolved');
     expect(h.events().at(-1)?.event).toMatchObject({ ts: 500, severity: 'critical', value: 1300, message: 'rule overheat removed' });
     // The end, with its retained state, before the forget; the webhook hears the end only.
-    expect(h.outbox('mqtt').slice(-2).map((row) => row.item)).toMatchObject([
+    expect(
+      h
+        .outbox('mqtt')
+        .slice(-2)
+        .map((row) => row.item),
+    ).toMatchObject([
       { kind: 'transition', event: { rule: 'overheat', to: 'resolved' }, state: { state: 'resolved', rule: 'overheat' } },
       { kind: 'forget', device: DEVICE, rule: 'overheat' },
     ]);
@@ -127,18 +132,33 @@ describe('AlertEngine.setRules', () => {
   });
 
   it('ends a pending alert of a changed rule as inactive, and a firing one with the old severity', async () => {
-    const slow = rules({ id: 'overheat', kind: 'threshold', above: 900, for: 10_000 }, { id: 'meltdown', kind: 'threshold', above: 1200, severity: 'warning' });
+    const slow = rules(
+      { id: 'overheat', kind: 'threshold', above: 900, for: 10_000 },
+      { id: 'meltdown', kind: 'threshold', above: 1200, severity: 'warning' },
+    );
     h = new EngineHarness(slow);
     h.feed(reading(0, 1300));
     expect(h.path()).toEqual(['overheat/tc1:inactive→pending', 'meltdown/tc1:inactive→firing']);
-    h.engine.setRules(rules({ id: 'overheat', kind: 'stale', after: 1000 }, { id: 'meltdown', kind: 'rate', above: 10, window: 60_000, severity: 'info' }));
+    h.engine.setRules(
+      rules({ id: 'overheat', kind: 'stale', after: 1000 }, { id: 'meltdown', kind: 'rate', above: 10, window: 60_000, severity: 'info' }),
+    );
     expect(h.path().slice(2)).toEqual(['overheat/tc1:pending→inactive', 'meltdown/tc1:firing→resolved']);
-    expect(h.events().slice(2).map((r) => [r.event.message, r.event.severity])).toEqual([
+    expect(
+      h
+        .events()
+        .slice(2)
+        .map((r) => [r.event.message, r.event.severity]),
+    ).toEqual([
       ['rule overheat changed', 'critical'],
       ['rule meltdown changed', 'warning'],
     ]);
     // overheat never notified (pending only): nothing to forget; meltdown's retained state is.
-    expect(h.outbox('mqtt').filter((row) => row.item.kind === 'forget').map((row) => row.item)).toEqual([{ kind: 'forget', device: DEVICE, rule: 'meltdown' }]);
+    expect(
+      h
+        .outbox('mqtt')
+        .filter((row) => row.item.kind === 'forget')
+        .map((row) => row.item),
+    ).toEqual([{ kind: 'forget', device: DEVICE, rule: 'meltdown' }]);
     expect(h.outbox('webhook:ops').map((row) => row.item.kind === 'transition' && row.item.event.to)).toEqual(['firing', 'resolved']);
     expect(h.engine.active()).toEqual([]);
     expect(await h.metric('alertsActive', { phase: 'firing' })).toBe(0);
@@ -148,7 +168,11 @@ describe('AlertEngine.setRules', () => {
   it('starts a rule whose kind changed afresh, and forgets nothing for a rule that never fired', () => {
     h = new EngineHarness(both);
     h.feed(reading(0, 1000));
-    const changed = rules({ id: 'overheat', kind: 'threshold', above: 900 }, { id: 'meltdown', kind: 'stale', after: 1000 }, { id: 'gone', kind: 'offline', match: { device: 'x-*' } });
+    const changed = rules(
+      { id: 'overheat', kind: 'threshold', above: 900 },
+      { id: 'meltdown', kind: 'stale', after: 1000 },
+      { id: 'gone', kind: 'offline', match: { device: 'x-*' } },
+    );
     h.engine.setRules(changed);
     // meltdown never fired (no retained state); gone no longer matches furnace-1.
     expect(h.outbox().filter((row) => row.item.kind === 'forget')).toEqual([]);
@@ -163,7 +187,12 @@ describe('AlertEngine.setRules', () => {
     h.restart(both.filter((rule) => rule.id !== 'overheat'));
     expect(h.path()).toEqual(['overheat/tc1:inactive→firing', 'overheat/tc1:firing→resolved']);
     expect(h.events()[1]?.event).toMatchObject({ ts: 60_000, severity: 'warning', message: 'rule overheat removed' });
-    expect(h.outbox('mqtt').slice(1).map((row) => row.item.kind)).toEqual(['transition', 'forget']);
+    expect(
+      h
+        .outbox('mqtt')
+        .slice(1)
+        .map((row) => row.item.kind),
+    ).toEqual(['transition', 'forget']);
     expect(h.outbox('webhook:ops').map((row) => row.item.kind === 'transition' && row.item.event.to)).toEqual(['firing', 'resolved']);
     expect(h.engine.active()).toEqual([]);
   });

@@ -81,7 +81,15 @@ describe('AlertEngine with unreadable stored rows', () => {
 
   it('no longer marks transitions silenced once a silence is ended early', () => {
     h = new EngineHarness(rules({ id: 'overheat', kind: 'threshold', above: 900 }));
-    h.store.addSilence({ id: 's1', matchers: { device: '*', sensor: '*', rule: '*' }, startsAt: 0, endsAt: 100_000, createdBy: 'ops', comment: '', createdAt: 0 });
+    h.store.addSilence({
+      id: 's1',
+      matchers: { device: '*', sensor: '*', rule: '*' },
+      startsAt: 0,
+      endsAt: 100_000,
+      createdBy: 'ops',
+      comment: '',
+      createdAt: 0,
+    });
     expect(h.store.removeSilence('s1', 1000)).toBe(true);
     h.feed(reading(2000, 950));
     expect(h.events().map((r) => r.silenced)).toEqual([false]);

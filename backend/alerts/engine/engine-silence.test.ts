@@ -11,7 +11,15 @@ let h: EngineHarness;
 afterEach(() => h.close());
 
 function silence(id: string, startsAt: number, endsAt: number): Silence {
-  return { id, matchers: { device: 'furnace-*', sensor: '*', rule: '*' }, startsAt, endsAt, createdBy: 'ops', comment: 'relining', createdAt: startsAt };
+  return {
+    id,
+    matchers: { device: 'furnace-*', sensor: '*', rule: '*' },
+    startsAt,
+    endsAt,
+    createdBy: 'ops',
+    comment: 'relining',
+    createdAt: startsAt,
+  };
 }
 
 /** `overheat` fires at 1000 under a silence until 10 000. */
@@ -31,8 +39,13 @@ function expectCaughtUpOnce(ts: number): void {
   const events = h.events();
   expect(h.path()).toEqual(['overheat/tc1:inactive→firing', CAUGHT_UP]);
   const [fired, caught] = events;
-  expect(caught).toMatchObject({ silenced: false, event: { ts, value: 950, severity: 'critical', sensor: 'tc1', message: `${fired?.event.message} (silence ended)` } });
-  expect(h.outbox('webhook:ops').map((row) => row.item)).toMatchObject([{ kind: 'transition', seq: 2, silenced: false, event: { from: 'firing', to: 'firing' } }]);
+  expect(caught).toMatchObject({
+    silenced: false,
+    event: { ts, value: 950, severity: 'critical', sensor: 'tc1', message: `${fired?.event.message} (silence ended)` },
+  });
+  expect(h.outbox('webhook:ops').map((row) => row.item)).toMatchObject([
+    { kind: 'transition', seq: 2, silenced: false, event: { from: 'firing', to: 'firing' } },
+  ]);
   expect(h.outbox('mqtt').map((row) => row.item)).toMatchObject([
     { seq: 1, silenced: true, state: { state: 'firing' } },
     { seq: 2, silenced: false, state: { state: 'firing', eventId: 'ev-1', since: 1000, message: caught?.event.message } },
@@ -52,7 +65,9 @@ describe('AlertEngine: notice after a silence', () => {
     expect(h.enqueued.at(-1)).toEqual(['mqtt', 'webhook:ops']);
     expect(await h.metric('alertTransitions', { rule: 'overheat', to: 'firing' })).toBe(2);
     h.clock = 10_000;
-    expect(h.engine.active()).toMatchObject([{ id: 'ev-1', silenced: false, message: expect.stringMatching(/\(silence ended\)$/) as unknown }]);
+    expect(h.engine.active()).toMatchObject([
+      { id: 'ev-1', silenced: false, message: expect.stringMatching(/\(silence ended\)$/) as unknown },
+    ]);
     for (const at of [11_000, 20_000, 60_000]) h.engine.tick(at);
     h.feed(reading(61_000, 960));
     expect(h.events()).toHaveLength(2);
@@ -134,9 +149,16 @@ describe('AlertEngine: notice after a silence', () => {
     fireSilenced({ repeatEvery: 10_000 });
     h.store.addSilence(silence('s1-longer', 0, 15_000));
     h.feed(reading(11_000, 950));
-    expect(h.events().map((r) => [r.event.from, r.silenced])).toEqual([['inactive', true], ['firing', true]]);
+    expect(h.events().map((r) => [r.event.from, r.silenced])).toEqual([
+      ['inactive', true],
+      ['firing', true],
+    ]);
     h.engine.tick(15_000);
-    expect(h.events().map((r) => [r.event.to, r.silenced])).toEqual([['firing', true], ['firing', true], ['firing', false]]);
+    expect(h.events().map((r) => [r.event.to, r.silenced])).toEqual([
+      ['firing', true],
+      ['firing', true],
+      ['firing', false],
+    ]);
     h.engine.tick(21_000);
     expect(h.events()).toHaveLength(3);
     h.store.addSilence(silence('s2', 22_000, 30_000));

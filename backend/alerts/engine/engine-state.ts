@@ -108,13 +108,27 @@ function resumeSourceClock(instance: AlertInstance, now: number): AlertInstance 
  * Ends a pending or firing instance whose rule was removed or changed, with a transition, so
  * webhooks and SSE hear the end rather than only MQTT a forgotten retained state.
  */
-export function endEntry(change: Change, key: string, entry: Entry, rule: RuleRef, why: 'removed' | 'changed', ts: number, id: string): void {
+export function endEntry(
+  change: Change,
+  key: string,
+  entry: Entry,
+  rule: RuleRef,
+  why: 'removed' | 'changed',
+  ts: number,
+  id: string,
+): void {
   const { instance } = entry;
   if (instance.phase !== 'pending' && instance.phase !== 'firing') return;
   const event = transitionOf(rule, instance, instance.phase === 'firing' ? 'resolved' : 'inactive', ts, `rule ${rule.id} ${why}`, id);
   change.steps.push({ key, rule, event });
   const ended = { ...instance, phase: event.to, since: ts };
-  change.entries.set(key, { ...entry, instance: ended, last: { message: event.message, value: event.value }, episodeId: undefined, ack: undefined });
+  change.entries.set(key, {
+    ...entry,
+    instance: ended,
+    last: { message: event.message, value: event.value },
+    episodeId: undefined,
+    ack: undefined,
+  });
 }
 
 /** `rule/device`: the unit of the retained state (alerts/v1/{device}/{rule} has no sensor). */
@@ -197,7 +211,8 @@ export function retainedStates(
     let firing: [string, Entry] | undefined;
     for (const key of keysOf(pair)) {
       const entry = entryOf(key);
-      if (entry?.instance.phase === 'firing' && (firing === undefined || entry.instance.since >= firing[1].instance.since)) firing = [key, entry];
+      if (entry?.instance.phase === 'firing' && (firing === undefined || entry.instance.since >= firing[1].instance.since))
+        firing = [key, entry];
     }
     // Steps come in order, so the last resolve of the call is the one that stays.
     if (firing !== undefined) states.set(pair, firingState(rule, firing[1], event.id, lastWords(firing[0])));

@@ -55,7 +55,10 @@ describe('AlertEngine: evaluation, log and outbox', () => {
     expect(h.outbox('mqtt').map((row) => row.item)).toMatchObject([{ kind: 'transition', silenced: true, state: { state: 'firing' } }]);
     // After the silence ends, transitions are notified again.
     h.feed(reading(10_000, 800));
-    expect(h.events().map((r) => [r.event.to, r.silenced])).toEqual([['firing', true], ['resolved', false]]);
+    expect(h.events().map((r) => [r.event.to, r.silenced])).toEqual([
+      ['firing', true],
+      ['resolved', false],
+    ]);
     expect(h.outbox('webhook:ops')).toHaveLength(1);
   });
 
@@ -123,12 +126,19 @@ describe('AlertEngine: device status, sensor health and time', () => {
   });
 
   it('waits `for` an offline device on the clock, and reports bad sensor health', () => {
-    h = new EngineHarness([...rules({ id: 'gone', kind: 'offline', match: { device: 'furnace-*' }, for: 30_000 }), ...rules({ id: 'sick', kind: 'sensor', match: { device: DEVICE, sensor: '*' } })]);
+    h = new EngineHarness([
+      ...rules({ id: 'gone', kind: 'offline', match: { device: 'furnace-*' }, for: 30_000 }),
+      ...rules({ id: 'sick', kind: 'sensor', match: { device: DEVICE, sensor: '*' } }),
+    ]);
     h.engine.status(DEVICE, 'offline', 0);
     h.engine.tick(29_999);
     expect(h.path()).toEqual(['gone:inactive→pending']);
     h.engine.tick(30_000);
-    h.engine.sensors(DEVICE, { v: 1, device: DEVICE, ts: 31_000, sensors: [{ sensor: 'tc3', state: 'disconnected', since: 31_000, reason: 'open circuit' }] }, 31_000);
+    h.engine.sensors(
+      DEVICE,
+      { v: 1, device: DEVICE, ts: 31_000, sensors: [{ sensor: 'tc3', state: 'disconnected', since: 31_000, reason: 'open circuit' }] },
+      31_000,
+    );
     expect(h.path()).toEqual(['gone:inactive→pending', 'gone:pending→firing', 'sick/tc3:inactive→firing']);
     expect(h.events()[2]?.event.message).toBe('tc3 is disconnected: open circuit');
   });
@@ -187,7 +197,9 @@ describe('AlertEngine: cost', () => {
     }
     const cpu = process.cpuUsage(started);
     const msPerSecond = (cpu.user + cpu.system) / 1000 / seconds;
-    console.log(`alert engine: ${msPerSecond.toFixed(1)} ms CPU per second of 1,000 readings x 5 rules (${h.instanceRows().length} instances)`);
+    console.log(
+      `alert engine: ${msPerSecond.toFixed(1)} ms CPU per second of 1,000 readings x 5 rules (${h.instanceRows().length} instances)`,
+    );
     expect(h.events()).toEqual([]);
     expect(h.instanceRows()).toHaveLength(10 * 10 * 4 + 10);
   });

@@ -7,7 +7,19 @@ import { type AlertInput, type AlertPhase, instanceKey, newInstance } from '../a
 import type { AlertStore } from '../store/alert-store.js';
 import { BrokerCut } from './broker-cut.js';
 import { AlertEngineEmitter } from './engine-events.js';
-import { CHECKPOINT_MS, type Change, type Entry, InstanceTable, type LastWords, emptyChange, endEntry, outboxRows, pairOf, resumed, toActiveAlert } from './engine-state.js';
+import {
+  CHECKPOINT_MS,
+  type Change,
+  type Entry,
+  InstanceTable,
+  type LastWords,
+  emptyChange,
+  endEntry,
+  outboxRows,
+  pairOf,
+  resumed,
+  toActiveAlert,
+} from './engine-state.js';
 import { evaluate, ruleApplies } from './evaluator.js';
 import { markSaved, prepareChange } from './engine-prepare.js';
 import { RuleSet } from './rule-set.js';
@@ -81,7 +93,8 @@ export class AlertEngine {
         this.touchDevice(change, device, receivedAt);
         for (const reading of readings) {
           const input: AlertInput = { type: 'reading', device, reading };
-          for (const rule of this.rulesFor(device, reading.sensor)) this.feed(change, rule, this.ensure(change, rule, device, reading.sensor, receivedAt), input, receivedAt);
+          for (const rule of this.rulesFor(device, reading.sensor))
+            this.feed(change, rule, this.ensure(change, rule, device, reading.sensor, receivedAt), input, receivedAt);
         }
       }
     });
@@ -93,14 +106,17 @@ export class AlertEngine {
   }
 
   /** The retained status was cleared (an empty message): no status is as good as offline. */
-  statusCleared(device: string, receivedAt: number): void { this.status(device, 'offline', receivedAt); }
+  statusCleared(device: string, receivedAt: number): void {
+    this.status(device, 'offline', receivedAt);
+  }
 
   sensors(device: string, health: SensorsHealth, receivedAt: number): void {
     this.run('sensors', receivedAt, (change) => {
       this.touchDevice(change, device, receivedAt);
       for (const { sensor, state, reason } of health.sensors) {
         const input: AlertInput = { type: 'sensor-state', device, sensor, state, ...(reason === undefined ? {} : { reason }) };
-        for (const rule of this.rulesFor(device, sensor)) this.feed(change, rule, this.ensure(change, rule, device, sensor, receivedAt), input, receivedAt);
+        for (const rule of this.rulesFor(device, sensor))
+          this.feed(change, rule, this.ensure(change, rule, device, sensor, receivedAt), input, receivedAt);
       }
     });
   }
@@ -128,7 +144,8 @@ export class AlertEngine {
   /** Back on the broker: the time cut off counts as no agent's silence or time offline (broker-cut.ts). */
   brokerConnected(at: number = this.now()): void {
     const cutOffMs = this.cut.end(at, this.instances, (id) => this.ruleById.get(id));
-    if (cutOffMs !== undefined) this.log.info({ cutOffMs }, 'back on the broker: stale and offline alerts go on, the time cut off left out');
+    if (cutOffMs !== undefined)
+      this.log.info({ cutOffMs }, 'back on the broker: stale and offline alerts go on, the time cut off left out');
   }
 
   start(): void {
@@ -206,7 +223,9 @@ export class AlertEngine {
     const { instance } = entry;
     if (!ACTIVE.includes(instance.phase)) return;
     // At start-up the old rule is gone from memory; the instance's latest transition carries its severity.
-    const logged = this.ruleById.has(instance.rule) ? undefined : this.store.lastEvent(instance.rule, instance.device, instance.sensor)?.event.severity;
+    const logged = this.ruleById.has(instance.rule)
+      ? undefined
+      : this.store.lastEvent(instance.rule, instance.device, instance.sensor)?.event.severity;
     endEntry(change, key, entry, { id: instance.rule, severity: logged ?? old?.severity ?? 'critical' }, why, now, this.newId());
   }
 
@@ -297,7 +316,11 @@ export class AlertEngine {
   /** Notifies, once, each firing alert whose notice a silence held back and that no silence covers now. */
   private catchUp(change: Change, now: number): void {
     const source = { entries: this.instances, ruleOf: (id: string) => this.ruleById.get(id), newId: this.newId };
-    catchUpSilenced(change, now, { ...source, silences: () => this.store.activeSilences(now), lastWords: (key) => this.lastWords(key, change) });
+    catchUpSilenced(change, now, {
+      ...source,
+      silences: () => this.store.activeSilences(now),
+      lastWords: (key) => this.lastWords(key, change),
+    });
   }
 
   /** Decides what to write, builds events and outbox rows, commits, and only then updates memory. */

@@ -34,7 +34,14 @@ function concerns(instance: AlertInstance, input: AlertInput): boolean {
 }
 
 /** The contract's transition of an instance from its current phase to `to`. */
-export function transitionOf(rule: Pick<Rule, 'id' | 'severity'>, state: AlertInstance, to: AlertPhase, ts: number, message: string, id: string): AlertTransition {
+export function transitionOf(
+  rule: Pick<Rule, 'id' | 'severity'>,
+  state: AlertInstance,
+  to: AlertPhase,
+  ts: number,
+  message: string,
+  id: string,
+): AlertTransition {
   return {
     v: 1,
     id,
@@ -146,13 +153,7 @@ function whileClear(rule: Rule, current: Step): void {
  * the new state and the transitions it made (none or one; a reminder is a firing → firing
  * transition). The previous state is never modified.
  */
-export function evaluate(
-  rule: Rule,
-  previous: AlertInstance,
-  input: AlertInput,
-  now: number,
-  newId: IdGenerator = randomUUID,
-): Evaluation {
+export function evaluate(rule: Rule, previous: AlertInstance, input: AlertInput, now: number, newId: IdGenerator = randomUUID): Evaluation {
   if (!concerns(previous, input)) return { instance: previous, transitions: [] };
   const observation = observe(rule, previous, input, now);
   if (observation === undefined) return { instance: previous, transitions: [] };

@@ -72,7 +72,8 @@ describe('offline rule', () => {
 
 describe('sensor rule', () => {
   const sensorRule = rule({ kind: 'sensor' });
-  const health = (state: 'ok' | 'faulty' | 'disconnected') => ({ type: 'sensor-state', device: 'furnace-1', sensor: 'tc1', state, reason: 'open circuit' }) as const;
+  const health = (state: 'ok' | 'faulty' | 'disconnected') =>
+    ({ type: 'sensor-state', device: 'furnace-1', sensor: 'tc1', state, reason: 'open circuit' }) as const;
 
   it('fires on a health report other than ok and resolves on ok', () => {
     const run = new Run(sensorRule);

@@ -45,6 +45,10 @@ describe('rate rule', () => {
     run.feed(reading(10_000, 500)); // out of order: would fake a steep slope
     run.feed(reading(70_000, 31));
     expect(run.transitions).toEqual([]);
-    expect(run.instance.memory.samples).toEqual([{ ts: 0, value: 20 }, { ts: 60_000, value: 30 }, { ts: 70_000, value: 31 }]);
+    expect(run.instance.memory.samples).toEqual([
+      { ts: 0, value: 20 },
+      { ts: 60_000, value: 30 },
+      { ts: 70_000, value: 31 },
+    ]);
   });
 });

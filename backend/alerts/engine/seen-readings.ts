@@ -87,7 +87,15 @@ export class SeenReadings {
   update(device: string, boot: string, readings: readonly Reading[], staged?: ReadonlyMap<string, SeenUpdate>): SeenUpdate {
     const key = `${device}/${boot}`;
     const runs = staged?.get(key)?.runs ?? this.runs.get(key) ?? [];
-    return { key, device, boot, runs: merge(runs, readings.map((reading) => reading.seq)) };
+    return {
+      key,
+      device,
+      boot,
+      runs: merge(
+        runs,
+        readings.map((reading) => reading.seq),
+      ),
+    };
   }
 
   /** Inside the caller's transaction. */

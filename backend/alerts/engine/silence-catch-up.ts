@@ -43,7 +43,8 @@ export function catchUpSilenced(change: Change, now: number, source: CatchUpSour
   const owing: Array<[string, Entry]> = [];
   for (const [key, remembered] of source.entries) {
     const entry = change.entries.get(key) ?? remembered;
-    if (entry.owedNotice === true && entry.instance.phase === 'firing' && entry.ack === undefined && !stepped.has(key)) owing.push([key, entry]);
+    if (entry.owedNotice === true && entry.instance.phase === 'firing' && entry.ack === undefined && !stepped.has(key))
+      owing.push([key, entry]);
   }
   if (owing.length === 0) return;
   const silences = source.silences();

@@ -34,7 +34,13 @@ describe('silenceMatches', () => {
 describe('checkSilence', () => {
   it('fills defaults (all matchers `*`, starts now, no comment) and hands the silence to save', () => {
     const saved: Silence[] = [];
-    const silence = checkSilence({ matchers: { device: 'furnace-1' }, endsAt: 5000 }, 'ops', 1000, (s) => saved.push(s), () => 'id-1');
+    const silence = checkSilence(
+      { matchers: { device: 'furnace-1' }, endsAt: 5000 },
+      'ops',
+      1000,
+      (s) => saved.push(s),
+      () => 'id-1',
+    );
     expect(silence).toEqual({
       id: 'id-1',
       matchers: { device: 'furnace-1', sensor: '*', rule: '*' },
@@ -61,7 +67,9 @@ describe('checkSilence', () => {
   });
 
   it('refuses a silence that has already ended, or is not an object of matchers', () => {
-    expect(silenceProblems({ matchers: {}, startsAt: 0, endsAt: 500 }, 1000)).toEqual(['endsAt: must be in the future (now is 1000), got 500']);
+    expect(silenceProblems({ matchers: {}, startsAt: 0, endsAt: 500 }, 1000)).toEqual([
+      'endsAt: must be in the future (now is 1000), got 500',
+    ]);
     expect(silenceProblems({ matchers: 'all', endsAt: 5000 } as unknown as NewSilence, 1000)).toEqual([
       'matchers: expected an object of device, sensor and rule globs',
     ]);

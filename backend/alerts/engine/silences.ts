@@ -39,14 +39,16 @@ export function silenceProblems(input: NewSilence, now: number): string[] {
   } else {
     for (const [field, value] of Object.entries(matchers)) {
       if (value === undefined) continue;
-      if (!(MATCHER_FIELDS as readonly string[]).includes(field)) problems.push(`matchers.${field}: unknown matcher (use device, sensor, rule)`);
+      if (!(MATCHER_FIELDS as readonly string[]).includes(field))
+        problems.push(`matchers.${field}: unknown matcher (use device, sensor, rule)`);
       else if (typeof value !== 'string' || !GLOB.test(value)) {
         problems.push(`matchers.${field}: expected 1 to 64 characters of A-Z a-z 0-9 _ - and *, got ${JSON.stringify(value)}`);
       }
     }
   }
   const startsAt = input.startsAt ?? now;
-  if (!Number.isSafeInteger(startsAt) || startsAt < 0) problems.push(`startsAt: expected Unix milliseconds, got ${JSON.stringify(input.startsAt)}`);
+  if (!Number.isSafeInteger(startsAt) || startsAt < 0)
+    problems.push(`startsAt: expected Unix milliseconds, got ${JSON.stringify(input.startsAt)}`);
   if (!Number.isSafeInteger(input.endsAt)) problems.push(`endsAt: expected Unix milliseconds, got ${JSON.stringify(input.endsAt)}`);
   else if (input.endsAt <= startsAt) problems.push(`endsAt: must be after startsAt (${startsAt}), got ${input.endsAt}`);
   else if (input.endsAt <= now) problems.push(`endsAt: must be in the future (now is ${now}), got ${input.endsAt}`);
@@ -60,7 +62,15 @@ export function silenceProblems(input: NewSilence, now: number): string[] {
 export function buildSilence(input: NewSilence, by: string, now: number, newId: () => string = randomUUID): Silence {
   const { device = '*', sensor = '*', rule = '*' } = input.matchers;
   const matchers: SilenceMatchers = { device, sensor, rule };
-  return { id: newId(), matchers, startsAt: input.startsAt ?? now, endsAt: input.endsAt, createdBy: by, comment: input.comment ?? '', createdAt: now };
+  return {
+    id: newId(),
+    matchers,
+    startsAt: input.startsAt ?? now,
+    endsAt: input.endsAt,
+    createdBy: by,
+    comment: input.comment ?? '',
+    createdAt: now,
+  };
 }
 
 /**

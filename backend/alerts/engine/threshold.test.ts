@@ -20,12 +20,27 @@ describe('threshold rule', () => {
     run.feed(reading(8000, 915));
     run.feed(reading(9000, 920));
     expect(run.path).toEqual(['inactive→pending', 'pending→firing']);
-    expect(run.transitions[1]).toMatchObject({ ts: 7000, value: 912, severity: 'critical', rule: 'r1', device: 'furnace-1', sensor: 'tc1' });
+    expect(run.transitions[1]).toMatchObject({
+      ts: 7000,
+      value: 912,
+      severity: 'critical',
+      rule: 'r1',
+      device: 'furnace-1',
+      sensor: 'tc1',
+    });
   });
 
   it('does not flap while the value hovers between the limit and the clear level, and resolves once below it', () => {
     const run = new Run(overheat);
-    for (const [ts, value] of [[0, 901], [5000, 902], [6000, 899], [7000, 901], [8000, 885], [9000, 900.5], [10_000, 881]] as const) {
+    for (const [ts, value] of [
+      [0, 901],
+      [5000, 902],
+      [6000, 899],
+      [7000, 901],
+      [8000, 885],
+      [9000, 900.5],
+      [10_000, 881],
+    ] as const) {
       run.feed(reading(ts, value));
     }
     expect(run.path).toEqual(['inactive→pending', 'pending→firing']);
@@ -115,7 +130,14 @@ describe('threshold rule', () => {
   it('ignores readings of other sensors and devices', () => {
     const run = new Run(rule({ kind: 'threshold', above: 900 }));
     run.feed(reading(0, 950, { sensor: 'tc2' }));
-    run.feed({ type: 'reading', device: 'furnace-2', reading: { seq: 1, ts: 0, sensor: 'tc1', value: 950, unit: 'C', quality: 'good', clock: 'synced', replay: false } }, 0);
+    run.feed(
+      {
+        type: 'reading',
+        device: 'furnace-2',
+        reading: { seq: 1, ts: 0, sensor: 'tc1', value: 950, unit: 'C', quality: 'good', clock: 'synced', replay: false },
+      },
+      0,
+    );
     expect(run.transitions).toEqual([]);
   });
 

@@ -27,15 +27,24 @@ describe('rule sources', () => {
     writeFileSync(path, 'rules:\n  - { id: hot, kind: threshold, match: { device: f-1 }, severity: loud, above: 1 }\nextra: 1\n');
     expect(readRulesFile(path)).toEqual({ ok: false, problems: [`${path}: extra: unknown key (expected only rules)`] });
     writeFileSync(path, '- { id: hot, kind: threshold, match: { device: f-1 }, severity: loud, above: 1 }\n');
-    expect(readRulesFile(path)).toEqual({ ok: false, problems: [`${path}: rules[0].severity (rule hot): expected one of critical, warning, info`] });
+    expect(readRulesFile(path)).toEqual({
+      ok: false,
+      problems: [`${path}: rules[0].severity (rule hot): expected one of critical, warning, info`],
+    });
     writeFileSync(path, '- [unclosed\n');
     expect(readRulesFile(path)).toMatchObject({ ok: false, problems: [expect.stringMatching(/rules\.yaml: not valid YAML/)] });
-    expect(readRulesFile(join(dir, 'missing.yaml'))).toMatchObject({ ok: false, problems: [expect.stringMatching(/missing\.yaml: cannot read it/)] });
+    expect(readRulesFile(join(dir, 'missing.yaml'))).toMatchObject({
+      ok: false,
+      problems: [expect.stringMatching(/missing\.yaml: cannot read it/)],
+    });
   });
 
   it('takes inline rules unless a rules file is set, and says where they came from', () => {
     const settings = { rules: [HOT], checkIntervalMs: 1000, mqtt: true, webhooks: [], retryMinMs: 1000, retryMaxMs: 60_000 };
-    expect(rulesOf(settings, 'backend.yaml')).toMatchObject({ ok: true, set: { source: 'alerts.rules in backend.yaml', rules: [{ id: 'hot' }] } });
+    expect(rulesOf(settings, 'backend.yaml')).toMatchObject({
+      ok: true,
+      set: { source: 'alerts.rules in backend.yaml', rules: [{ id: 'hot' }] },
+    });
     const path = join(dir, 'rules.yaml');
     writeFileSync(path, '[]\n');
     expect(rulesOf({ ...settings, rulesFile: path }, 'backend.yaml')).toEqual({ ok: true, set: { source: path, rules: [] } });

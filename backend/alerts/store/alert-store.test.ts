@@ -17,7 +17,10 @@ let logged: Array<{ level: number; msg: string; table: string; key: string }>;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'alert-store-'));
   logged = [];
-  store = new AlertStore(openAlertDb(dir), pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) }));
+  store = new AlertStore(
+    openAlertDb(dir),
+    pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) }),
+  );
 });
 afterEach(() => {
   store.close();
@@ -25,7 +28,19 @@ afterEach(() => {
 });
 
 function transition(id: string, extra: Partial<AlertTransition> = {}): AlertTransition {
-  return { v: 1, id, device: 'furnace-1', rule: 'overheat', sensor: 'tc1', from: 'inactive', to: 'firing', ts: 1000, severity: 'critical', message: 'hot', ...extra };
+  return {
+    v: 1,
+    id,
+    device: 'furnace-1',
+    rule: 'overheat',
+    sensor: 'tc1',
+    from: 'inactive',
+    to: 'firing',
+    ts: 1000,
+    severity: 'critical',
+    message: 'hot',
+    ...extra,
+  };
 }
 
 const event = (id: string, extra: Partial<AlertTransition> = {}) => ({ event: transition(id, extra), silenced: false });
@@ -48,10 +63,15 @@ describe('AlertStore.commit', () => {
       ],
       now: 5000,
     });
-    expect(records.map((r) => [r.seq, r.event.id, r.silenced])).toEqual([[1, 'e1', false], [2, 'e2', true]]);
+    expect(records.map((r) => [r.seq, r.event.id, r.silenced])).toEqual([
+      [1, 'e1', false],
+      [2, 'e2', true],
+    ]);
     expect(store.loadInstances()).toEqual([{ instance, episodeId: 'e1' }, { instance: newInstance('gone', 'furnace-1', undefined, 0) }]);
     const db = openAlertDb(dir);
-    const rows = db.prepare('SELECT channel, item, state, enqueued_at, next_attempt_at FROM alert_outbox ORDER BY id').all() as Array<{ item: string }>;
+    const rows = db.prepare('SELECT channel, item, state, enqueued_at, next_attempt_at FROM alert_outbox ORDER BY id').all() as Array<{
+      item: string;
+    }>;
     db.close();
     expect(rows.map((row) => ({ ...row, item: JSON.parse(row.item) as unknown }))).toMatchObject([
       { channel: 'mqtt', item: { seq: 2, event: { id: 'e2' } }, state: 'pending', enqueued_at: 5000, next_attempt_at: 5000 },
@@ -64,7 +84,13 @@ describe('AlertStore.commit', () => {
     const instance = newInstance('overheat', 'furnace-1', 'tc1', 0);
     store.commit({ upsert: [{ instance }], remove: [], events: [event('e1')], outbox: [], now: 0 });
     // A duplicate event id breaks the transaction after the upsert and the delete ran.
-    const change = { upsert: [{ instance: { ...instance, phase: 'pending' as const } }], remove: ['overheat/furnace-1/tc1'], events: [event('e1')], outbox: [], now: 1 };
+    const change = {
+      upsert: [{ instance: { ...instance, phase: 'pending' as const } }],
+      remove: ['overheat/furnace-1/tc1'],
+      events: [event('e1')],
+      outbox: [],
+      now: 1,
+    };
     expect(() => store.commit(change)).toThrow(/UNIQUE/);
     expect(store.loadInstances()).toEqual([{ instance }]);
     expect(store.lastSeq()).toBe(1);
@@ -73,7 +99,13 @@ describe('AlertStore.commit', () => {
   });
 
   it('acknowledges the instance of an episode, and keeps the ack and its comment through loads', () => {
-    store.commit({ upsert: [{ instance: newInstance('overheat', 'furnace-1', 'tc1', 0), episodeId: 'e1' }], remove: [], events: [], outbox: [], now: 0 });
+    store.commit({
+      upsert: [{ instance: newInstance('overheat', 'furnace-1', 'tc1', 0), episodeId: 'e1' }],
+      remove: [],
+      events: [],
+      outbox: [],
+      now: 0,
+    });
     expect(store.acknowledge('e9', { by: 'ops', at: 10 })).toBe(false);
     expect(store.acknowledge('e1', { by: 'ops', at: 10, comment: 'heater contactor checked' })).toBe(true);
     expect(store.loadInstances()[0]).toMatchObject({ episodeId: 'e1', ack: { by: 'ops', at: 10, comment: 'heater contactor checked' } });
@@ -225,7 +257,13 @@ describe('AlertStore with corrupt rows', () => {
   });
 
   it('skips events whose payload does not parse, and still fills every page', () => {
-    store.commit({ upsert: [], remove: [], events: ['a', 'b', 'c', 'd', 'e'].map((id, i) => event(id, { ts: 1000 * (i + 1) })), outbox: [], now: 0 });
+    store.commit({
+      upsert: [],
+      remove: [],
+      events: ['a', 'b', 'c', 'd', 'e'].map((id, i) => event(id, { ts: 1000 * (i + 1) })),
+      outbox: [],
+      now: 0,
+    });
     corrupt(`UPDATE alert_events SET payload = '{' WHERE id = 'b'; UPDATE alert_events SET payload = '[]' WHERE id = 'c'`);
     const ids = (records: ReturnType<AlertStore['history']>) => records.map((r) => r.event.id);
     expect(ids(store.eventsAfter(0, 2))).toEqual(['a', 'd']);

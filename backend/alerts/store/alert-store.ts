@@ -78,7 +78,13 @@ const strings = (value: Record<string, unknown>, keys: readonly string[]) => key
 
 // Each check says what is missing, or undefined when the value has the shape the code relies on.
 const instanceProblem = (v: unknown) =>
-  !isObject(v) || !strings(v, ['rule', 'device']) ? 'not an instance' : !PHASES.has(v.phase) ? 'no phase' : !isObject(v.memory) ? 'no memory' : undefined;
+  !isObject(v) || !strings(v, ['rule', 'device'])
+    ? 'not an instance'
+    : !PHASES.has(v.phase)
+      ? 'no phase'
+      : !isObject(v.memory)
+        ? 'no memory'
+        : undefined;
 const transitionProblem = (v: unknown) =>
   isObject(v) && strings(v, ['id', 'device', 'rule', 'from', 'to']) && typeof v.ts === 'number' ? undefined : 'not a transition';
 const matchersProblem = (v: unknown) => (isObject(v) && strings(v, ['device', 'sensor', 'rule']) ? undefined : 'not silence matchers');
@@ -230,7 +236,9 @@ export class AlertStore {
 
   history(query: HistoryQuery): AlertEventRecord[] {
     // Newest first: each further read continues below the oldest row of the one before.
-    return this.readEvents(query.limit, (cursor, n) => this.historyRows({ ...query, limit: n, ...(cursor === undefined ? {} : { before: cursor }) }));
+    return this.readEvents(query.limit, (cursor, n) =>
+      this.historyRows({ ...query, limit: n, ...(cursor === undefined ? {} : { before: cursor }) }),
+    );
   }
 
   private historyRows(query: HistoryQuery): EventRow[] {
@@ -333,7 +341,15 @@ export class AlertStore {
       const matchers = this.decode('silences', row.id, row.matchers, matchersProblem);
       if (matchers === undefined) continue;
       const { id, starts_at, ends_at, created_by, comment, created_at } = row;
-      silences.push({ id, matchers: matchers as SilenceMatchers, startsAt: starts_at, endsAt: ends_at, createdBy: created_by, comment, createdAt: created_at });
+      silences.push({
+        id,
+        matchers: matchers as SilenceMatchers,
+        startsAt: starts_at,
+        endsAt: ends_at,
+        createdBy: created_by,
+        comment,
+        createdAt: created_at,
+      });
     }
     return silences;
   }

@@ -108,7 +108,14 @@ export function networkFailure(target: InfluxTarget, error: unknown, timeoutMs: 
   const timedOut = err.name === 'TimeoutError' || err.name === 'RequestTimedOutError' || err.code === 'ETIMEDOUT';
   const code = err.cause?.code ?? err.code;
   const why = timedOut ? `no answer within ${timeoutMs} ms (store.influx.timeoutMs)` : `${code ?? err.cause?.message ?? err.message}`;
-  return new InfluxError('STORE_INFLUX_UNREACHABLE', `InfluxDB at ${target.url} does not answer: ${why} (store.influx.url)`, 'retry', undefined, undefined, {
-    cause: error,
-  });
+  return new InfluxError(
+    'STORE_INFLUX_UNREACHABLE',
+    `InfluxDB at ${target.url} does not answer: ${why} (store.influx.url)`,
+    'retry',
+    undefined,
+    undefined,
+    {
+      cause: error,
+    },
+  );
 }

@@ -37,7 +37,8 @@ export class InfluxHttp {
   async ping(signal?: AbortSignal): Promise<string> {
     const response = await this.send('GET', '/ping', undefined, signal);
     await response.body?.cancel();
-    if (response.status !== 204 && response.status !== 200) throw httpFailure(this.target, response.status, '', response.headers.get('retry-after'));
+    if (response.status !== 204 && response.status !== 200)
+      throw httpFailure(this.target, response.status, '', response.headers.get('retry-after'));
     return response.headers.get('x-influxdb-version') ?? '';
   }
 
@@ -55,7 +56,13 @@ export class InfluxHttp {
     try {
       answer = JSON.parse(text) as QueryAnswer;
     } catch {
-      throw new InfluxError('STORE_INFLUX_FAILED', `InfluxDB at ${this.settings.url} answered /query with something that is not JSON`, 'retry', response.status, undefined);
+      throw new InfluxError(
+        'STORE_INFLUX_FAILED',
+        `InfluxDB at ${this.settings.url} answered /query with something that is not JSON`,
+        'retry',
+        response.status,
+        undefined,
+      );
     }
     const failure = answer.error ?? answer.results?.find((result) => result.error)?.error;
     if (failure) throw new BackendError('STORE_QUERY_FAILED', `InfluxQL query failed: ${failure}`);
@@ -69,7 +76,8 @@ export class InfluxHttp {
     if (this.settings.retentionPolicy) params.set('rp', this.settings.retentionPolicy);
     const response = await this.send('POST', `/write?${params.toString()}`, body, signal, 'text/plain; charset=utf-8');
     const text = await this.body(response, signal);
-    if (response.status !== 204 && response.status !== 200) throw httpFailure(this.target, response.status, text, response.headers.get('retry-after'));
+    if (response.status !== 204 && response.status !== 200)
+      throw httpFailure(this.target, response.status, text, response.headers.get('retry-after'));
   }
 
   /** The answer's body; a connection cut or a timeout while it streams is a network failure like any other. */
@@ -82,7 +90,13 @@ export class InfluxHttp {
     }
   }
 
-  private async send(method: string, path: string, body: string | undefined, signal: AbortSignal | undefined, type?: string): Promise<Response> {
+  private async send(
+    method: string,
+    path: string,
+    body: string | undefined,
+    signal: AbortSignal | undefined,
+    type?: string,
+  ): Promise<Response> {
     const timeout = AbortSignal.timeout(this.settings.timeoutMs);
     try {
       return await fetch(`${this.settings.url.replace(/\/+$/, '')}${path}`, {
@@ -93,7 +107,11 @@ export class InfluxHttp {
       });
     } catch (error) {
       if (signal?.aborted) throw new BackendError('STORE_QUERY_ABORTED', 'the query was cancelled', { cause: error });
-      throw networkFailure(this.target, timeout.aborted ? Object.assign(new Error('timeout'), { name: 'TimeoutError' }) : error, this.settings.timeoutMs);
+      throw networkFailure(
+        this.target,
+        timeout.aborted ? Object.assign(new Error('timeout'), { name: 'TimeoutError' }) : error,
+        this.settings.timeoutMs,
+      );
     }
   }
 }

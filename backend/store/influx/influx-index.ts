@@ -1,7 +1,13 @@
 import type Database from 'better-sqlite3';
 import type { Reading } from '../../../contract/index.js';
 import { BackendError } from '../../errors.js';
-import { type BatchToInsert, type DeviceSummary, FUTURE_STAMP_TOLERANCE_MS, type InsertResult, type StoredReading } from '../reading-store.js';
+import {
+  type BatchToInsert,
+  type DeviceSummary,
+  FUTURE_STAMP_TOLERANCE_MS,
+  type InsertResult,
+  type StoredReading,
+} from '../reading-store.js';
 import { runsOf } from '../seq-range-set.js';
 import { cachedStatement, openSqliteIn } from '../sqlite-file.js';
 import { SeqRanges } from '../sqlite-seq-ranges.js';
@@ -62,7 +68,11 @@ export class InfluxIndex {
       // Durability full, as the SQLite store: what is recorded here is confirmed to agents, which then forget it.
       this.db = openSqliteIn(dataDir, INDEX_FILE, { durability: 'full', migrations: [SCHEMA] });
     } catch (error) {
-      throw new BackendError('BACKEND_STORE_OPEN_FAILED', `cannot open the InfluxDB store's index in ${dataDir}: ${(error as Error).message}`, { cause: error });
+      throw new BackendError(
+        'BACKEND_STORE_OPEN_FAILED',
+        `cannot open the InfluxDB store's index in ${dataDir}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     this.ranges = new SeqRanges(this.db);
     this.covering = this.db.prepare(
@@ -110,7 +120,12 @@ export class InfluxIndex {
    * Records readings InfluxDB now holds, and those it refused for good (`dropped`): both are done
    * with, so both go into the seq ranges and are confirmed to the agent; only the stored count.
    */
-  record(batches: readonly BatchToInsert[], stored: readonly NewReading[], dropped: readonly NewReading[], duplicates: number): InsertResult {
+  record(
+    batches: readonly BatchToInsert[],
+    stored: readonly NewReading[],
+    dropped: readonly NewReading[],
+    duplicates: number,
+  ): InsertResult {
     const result: InsertResult = { inserted: stored.length, duplicates, gapsOpened: 0, gapsClosed: 0 };
     this.db.transaction(() => {
       const perDevice = new Map<string, { receivedAt: number; inserted: number }>();
@@ -123,7 +138,13 @@ export class InfluxIndex {
       }
       for (const item of stored) {
         const { reading } = item;
-        this.upsertLatest.run({ ...reading, device: item.device, boot: item.boot, replay: reading.replay ? 1 : 0, receivedAt: item.receivedAt });
+        this.upsertLatest.run({
+          ...reading,
+          device: item.device,
+          boot: item.boot,
+          replay: reading.replay ? 1 : 0,
+          receivedAt: item.receivedAt,
+        });
         const entry = perDevice.get(item.device);
         if (entry) entry.inserted++;
       }
@@ -150,13 +171,17 @@ export class InfluxIndex {
   }
 
   listDevices(): DeviceSummary[] {
-    return cachedStatement(this.db, 'SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices ORDER BY device').all() as DeviceSummary[];
+    return cachedStatement(
+      this.db,
+      'SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices ORDER BY device',
+    ).all() as DeviceSummary[];
   }
 
   device(device: string): DeviceSummary | undefined {
-    return cachedStatement(this.db, 'SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices WHERE device = ?').get(device) as
-      | DeviceSummary
-      | undefined;
+    return cachedStatement(
+      this.db,
+      'SELECT device, first_seen AS firstSeen, last_seen AS lastSeen, readings FROM devices WHERE device = ?',
+    ).get(device) as DeviceSummary | undefined;
   }
 
   latest(device: string): StoredReading[] {
@@ -166,7 +191,9 @@ export class InfluxIndex {
 
   /** Sensors of a device, for queries that list each one. */
   sensors(device: string): string[] {
-    return (cachedStatement(this.db, 'SELECT sensor FROM latest WHERE device = ? ORDER BY sensor').all(device) as Array<{ sensor: string }>).map((r) => r.sensor);
+    return (
+      cachedStatement(this.db, 'SELECT sensor FROM latest WHERE device = ? ORDER BY sensor').all(device) as Array<{ sensor: string }>
+    ).map((r) => r.sensor);
   }
 
   /** Whether the file takes a write now, without waiting for a lock. */

@@ -1,4 +1,14 @@
-import { AGGREGATE_MAGNITUDE_LIMIT, type Aggregate, type AggregatePage, type AggregatePoint, type AggregateQuery, type Page, type RawPosition, type RawQuery, type StoredReading } from '../reading-store.js';
+import {
+  AGGREGATE_MAGNITUDE_LIMIT,
+  type Aggregate,
+  type AggregatePage,
+  type AggregatePoint,
+  type AggregateQuery,
+  type Page,
+  type RawPosition,
+  type RawQuery,
+  type StoredReading,
+} from '../reading-store.js';
 import { type InfluxSeries, influxString } from './influx-http.js';
 import { MEASUREMENT } from './line-protocol.js';
 
@@ -91,7 +101,9 @@ export async function rawRange(run: RunQuery, query: RawQuery): Promise<Page<Sto
 
 /** The first ms with an aggregatable value at or after `start`, if any. */
 async function firstDataTime(run: RunQuery, query: AggregateQuery, start: number): Promise<number | undefined> {
-  const series = await run(`SELECT first("value") FROM "${MEASUREMENT}" ${where(query.device, query.sensor, start, query.to)} AND ${AGGREGATABLE}`);
+  const series = await run(
+    `SELECT first("value") FROM "${MEASUREMENT}" ${where(query.device, query.sensor, start, query.to)} AND ${AGGREGATABLE}`,
+  );
   const time = series[0]?.values[0]?.[0];
   return typeof time === 'number' ? time : undefined;
 }

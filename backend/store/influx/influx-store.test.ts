@@ -84,7 +84,10 @@ describeWithProgram('influxd', 'influxdb', 'InfluxReadingStore on InfluxDB 1.6',
       try {
         await fixture.store.insertBatch(batch([reading(1, { ts: T0, value: 1 }), reading(2, { ts: T0, value: 2 })]), T0);
         const page = await fixture.store.rawRange({ device: DEVICE, from: T0, to: T0 + 1, limit: 10 });
-        expect(page.items.map((r) => [r.seq, r.ts, r.value, r.boot])).toEqual([[1, T0, 1, BOOT], [2, T0, 2, BOOT]]);
+        expect(page.items.map((r) => [r.seq, r.ts, r.value, r.boot])).toEqual([
+          [1, T0, 1, BOOT],
+          [2, T0, 2, BOOT],
+        ]);
       } finally {
         await fixture.dispose();
       }
@@ -94,7 +97,10 @@ describeWithProgram('influxd', 'influxdb', 'InfluxReadingStore on InfluxDB 1.6',
       const fixture = await openFixture({}, { createDatabase: false, retryForMs: 300 });
       try {
         const write = fixture.store.insertBatch(batch([reading(1)]), T0);
-        await expect(write).rejects.toMatchObject({ code: 'STORE_INFLUX_NOT_FOUND', message: expect.stringContaining('store.influx.database') as string });
+        await expect(write).rejects.toMatchObject({
+          code: 'STORE_INFLUX_NOT_FOUND',
+          message: expect.stringContaining('store.influx.database') as string,
+        });
         expect(await fixture.store.health()).toMatchObject({ writable: false, detail: expect.stringContaining('404') as string });
         expect(await fixture.store.storedRuns(DEVICE, BOOT, 1, 1, 10)).toEqual([]);
         await new InfluxHttp(fixture.settings).query(`CREATE DATABASE "${fixture.settings.database}"`, { write: true });
@@ -142,10 +148,16 @@ describeWithProgram('influxd', 'influxdb', 'InfluxReadingStore on InfluxDB 1.6',
             return;
           }
           const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
-          fetch(`${influx.url}${request.url ?? '/'}`, { method: request.method, body, headers: { 'content-type': request.headers['content-type'] ?? 'text/plain' } }).then(
+          fetch(`${influx.url}${request.url ?? '/'}`, {
+            method: request.method,
+            body,
+            headers: { 'content-type': request.headers['content-type'] ?? 'text/plain' },
+          }).then(
             // fetch has decoded the body: its encoding and length headers no longer hold.
             async (answer) => {
-              const headers = Object.fromEntries([...answer.headers].filter(([name]) => !['content-encoding', 'content-length', 'transfer-encoding'].includes(name)));
+              const headers = Object.fromEntries(
+                [...answer.headers].filter(([name]) => !['content-encoding', 'content-length', 'transfer-encoding'].includes(name)),
+              );
               response.writeHead(answer.status, headers).end(Buffer.from(await answer.arrayBuffer()));
             },
             () => response.writeHead(502).end(),
@@ -173,7 +185,10 @@ describeWithProgram('influxd', 'influxdb', 'InfluxReadingStore on InfluxDB 1.6',
     beforeAll(async () => {
       secured = await startInfluxDb({ auth: true });
       // 1.x lets the first user be made without credentials, and only an admin.
-      const made = await fetch(`${secured.url}/query`, { method: 'POST', body: new URLSearchParams({ q: "CREATE USER admin WITH PASSWORD 'right' WITH ALL PRIVILEGES" }) });
+      const made = await fetch(`${secured.url}/query`, {
+        method: 'POST',
+        body: new URLSearchParams({ q: "CREATE USER admin WITH PASSWORD 'right' WITH ALL PRIVILEGES" }),
+      });
       expect(made.status).toBe(200);
     }, 30_000);
     afterAll(async () => {

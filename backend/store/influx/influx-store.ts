@@ -154,7 +154,9 @@ export class InfluxReadingStore implements ReadingStore {
     if (fresh.length > 0) {
       try {
         const writer = await this.writerReady();
-        const points = fresh.map((item) => Object.assign(item, { line: readingLine(item.device, item.boot, item.reading, item.receivedAt) }));
+        const points = fresh.map((item) =>
+          Object.assign(item, { line: readingLine(item.device, item.boot, item.reading, item.receivedAt) }),
+        );
         refused = await writer.write(points, this.closing.signal);
         this.lastWriteError = undefined;
         // InfluxDB just answered: a failed /ping remembered for health() no longer holds.
@@ -174,7 +176,9 @@ export class InfluxReadingStore implements ReadingStore {
     const first = refused[0];
     if (!first) return;
     this.options.onRefused?.(refused.length, first.error);
-    const sample = refused.slice(0, 5).map(({ point }) => ({ device: point.device, boot: point.boot, seq: point.reading.seq, sensor: point.reading.sensor }));
+    const sample = refused
+      .slice(0, 5)
+      .map(({ point }) => ({ device: point.device, boot: point.boot, seq: point.reading.seq, sensor: point.reading.sensor }));
     this.log.error(
       { refused: refused.length, sample, code: first.error.code },
       `InfluxDB refused ${refused.length} readings for good; they are counted, confirmed to the agent and not retried: ${first.error.message}`,
@@ -223,7 +227,11 @@ export class InfluxReadingStore implements ReadingStore {
   }
 
   /** A range query within query.timeoutMs, cancelled with its caller. */
-  private async timed<T>(kind: 'raw' | 'aggregate', work: (signal: AbortSignal) => Promise<T>, caller: AbortSignal | undefined): Promise<T> {
+  private async timed<T>(
+    kind: 'raw' | 'aggregate',
+    work: (signal: AbortSignal) => Promise<T>,
+    caller: AbortSignal | undefined,
+  ): Promise<T> {
     if (caller?.aborted) throw new BackendError('STORE_QUERY_ABORTED', 'the query was cancelled');
     const budget = AbortSignal.timeout(this.options.queryTimeoutMs ?? 5000);
     const started = performance.now();
@@ -235,7 +243,9 @@ export class InfluxReadingStore implements ReadingStore {
     } catch (error) {
       if (budget.aborted && !caller?.aborted) {
         this.options.observeQuery?.(kind, 'timeout', seconds());
-        throw new BackendError('STORE_QUERY_TIMEOUT', `the query ran past ${this.options.queryTimeoutMs ?? 5000} ms (query.timeoutMs)`, { cause: error });
+        throw new BackendError('STORE_QUERY_TIMEOUT', `the query ran past ${this.options.queryTimeoutMs ?? 5000} ms (query.timeoutMs)`, {
+          cause: error,
+        });
       }
       this.options.observeQuery?.(kind, caller?.aborted ? 'aborted' : 'failed', seconds());
       throw error;

@@ -18,7 +18,10 @@ export function v2Sender(settings: InfluxSettings, target: InfluxTarget, log: Lo
   if (!loggerSet) {
     // The client logs every failed write to the console; the store logs them itself, once, with the setting to check.
     loggerSet = true;
-    setLogger({ error: (message: string) => log.debug({ client: message }, 'influxdb-client'), warn: (message: string) => log.debug({ client: message }, 'influxdb-client') });
+    setLogger({
+      error: (message: string) => log.debug({ client: message }, 'influxdb-client'),
+      warn: (message: string) => log.debug({ client: message }, 'influxdb-client'),
+    });
   }
   // 1.8+ takes "username:password" as its token.
   const token = settings.token ?? (settings.username ? `${settings.username}:${settings.password ?? ''}` : undefined);
