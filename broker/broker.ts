@@ -62,7 +62,10 @@ export async function startBroker(config: BrokerConfig, log: Logger): Promise<Ru
   const limits: LimitReporter = new LimitReporter(metrics, log.child({ component: 'broker:limits' }));
   const connections: ConnectionRegistry = new ConnectionRegistry(config.limits.maxConnections, limits, listenerLog);
   const sessions = new Sessions();
-  const credentials = await parts.build(() => loadCredentials(config, { sessions, metrics, log: authLog }), (built) => built.close());
+  const credentials = await parts.build(
+    () => loadCredentials(config, { sessions, metrics, log: authLog }),
+    (built) => built.close(),
+  );
   const persistence = await parts.build(
     () => createPersistence(config.persistence, CONCURRENCY, log.child({ component: 'broker:persistence' })),
     (built) => built.close(),
@@ -94,21 +97,35 @@ export async function startBroker(config: BrokerConfig, log: Logger): Promise<Ru
       limits,
       connectTimeoutMs: config.limits.connectTimeoutMs,
       log: listenerLog,
-      attach: (stream, info, request) => attachClient({ aedes: broker, connections, sessions, limits, config: config.limits }, stream, info, request),
+      attach: (stream, info, request) =>
+        attachClient({ aedes: broker, connections, sessions, limits, config: config.limits }, stream, info, request),
     };
     await startListeners(config, deps, metrics, log, listening);
   });
   const ports = Object.fromEntries(listening.map(([name, listener]) => [name, listener.port]));
   const port = ports.tcp ?? ports.tls ?? ports.ws ?? 0;
   if (config.auth.allowAnonymous) {
-    authLog.warn({ role: config.auth.anonymousRole }, 'auth.allowAnonymous is on: clients without credentials connect with this role. For development only.');
+    authLog.warn(
+      { role: config.auth.anonymousRole },
+      'auth.allowAnonymous is on: clients without credentials connect with this role. For development only.',
+    );
   }
   log.info({ port, ports, brokerId: broker.id, persistence: config.persistence.backend }, 'MQTT listener ready');
-  return { port, ports, aedes: broker, metrics: metrics.registry, reloadCredentials: () => credentials.reload(), close: () => parts.close() };
+  return {
+    port,
+    ports,
+    aedes: broker,
+    metrics: metrics.registry,
+    reloadCredentials: () => credentials.reload(),
+    close: () => parts.close(),
+  };
 }
 
 /** The credentials file, loaded; a client whose credentials change or go is disconnected. */
-async function loadCredentials(config: BrokerConfig, deps: { sessions: Sessions; metrics: BrokerMetrics; log: Logger }): Promise<CredentialStore> {
+async function loadCredentials(
+  config: BrokerConfig,
+  deps: { sessions: Sessions; metrics: BrokerMetrics; log: Logger },
+): Promise<CredentialStore> {
   const { sessions, metrics, log } = deps;
   const credentials = new CredentialStore(config.auth.passwordFile, metrics, log, (changed) => {
     const names = new Set(changed);
@@ -147,7 +164,12 @@ function installHooks(broker: Aedes, ctx: HookContext, log: Logger): void {
   broker.preConnect = createPreConnect(ctx);
   broker.authenticate = createAuthenticate(ctx);
   Object.assign(broker, createAuthorizers(ctx));
-  watchBrokerEvents(broker, { metrics: ctx.metrics, limits: ctx.limits, connections: ctx.connections, log: log.child({ component: 'broker:clients' }) });
+  watchBrokerEvents(broker, {
+    metrics: ctx.metrics,
+    limits: ctx.limits,
+    connections: ctx.connections,
+    log: log.child({ component: 'broker:clients' }),
+  });
 }
 
 /** Starts the enabled listeners, each added to `listening` as it is bound (so a failure closes those before it). */
@@ -161,7 +183,8 @@ async function startListeners(
   if (config.tcp.enabled) listening.push(['tcp', await startTcpListener(config.tcp, deps)]);
   if (config.tls.enabled) listening.push(['tls', await startTlsListener(config.tls, deps)]);
   if (config.ws.enabled) listening.push(['ws', await startWsListener(config.ws, config.limits.maxPacketBytes, deps)]);
-  if (config.metrics.enabled) listening.push(['metrics', await startMetricsServer(config.metrics, metrics.registry, log.child({ component: 'broker:metrics' }))]);
+  if (config.metrics.enabled)
+    listening.push(['metrics', await startMetricsServer(config.metrics, metrics.registry, log.child({ component: 'broker:metrics' }))]);
 }
 
 /**
