@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { type Logger, pino } from 'pino';
 import { stringify as stringifyYaml } from 'yaml';
-import { type Credential, type Role, type RunningBroker, hashPassword, loadBrokerConfig, startBroker, writeCredentialsFile } from '../../broker/index.js';
+import {
+  type Credential,
+  type Role,
+  type RunningBroker,
+  hashPassword,
+  loadBrokerConfig,
+  startBroker,
+  writeCredentialsFile,
+} from '../../broker/index.js';
 
 export interface TestUser {
   username: string;
@@ -35,7 +43,10 @@ export async function writeUsers(file: string, users: readonly TestUser[]): Prom
 /** A pino logger whose lines are kept, parsed, for assertions. */
 export class CapturedLog {
   readonly lines: Array<Record<string, unknown>> = [];
-  readonly logger: Logger = pino({ level: 'debug' }, { write: (line: string) => void this.lines.push(JSON.parse(line) as Record<string, unknown>) });
+  readonly logger: Logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => void this.lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
 
   /** Lines whose msg matches `msg` and whose fields include `fields`. */
   find(msg: string | RegExp, fields: Record<string, unknown> = {}): Array<Record<string, unknown>> {
@@ -66,7 +77,11 @@ export interface TestBrokerOptions {
   config?: Record<string, unknown>;
 }
 
-export async function startTestBroker({ settings = {}, users = Object.values(USERS), config: fileSettings }: TestBrokerOptions = {}): Promise<TestBroker> {
+export async function startTestBroker({
+  settings = {},
+  users = Object.values(USERS),
+  config: fileSettings,
+}: TestBrokerOptions = {}): Promise<TestBroker> {
   const dir = await mkdtemp(join(tmpdir(), 'test-broker-'));
   const passwordFile = join(dir, 'users');
   const log = new CapturedLog();
@@ -74,7 +89,11 @@ export async function startTestBroker({ settings = {}, users = Object.values(USE
     await writeUsers(passwordFile, users);
     const configFile = fileSettings && join(dir, 'broker.yaml');
     if (configFile) await writeFile(configFile, stringifyYaml(fileSettings));
-    const config = loadBrokerConfig(configFile, {}, { 'tcp.host': '127.0.0.1', 'tcp.port': '0', 'auth.passwordFile': passwordFile, ...settings });
+    const config = loadBrokerConfig(
+      configFile,
+      {},
+      { 'tcp.host': '127.0.0.1', 'tcp.port': '0', 'auth.passwordFile': passwordFile, ...settings },
+    );
     const broker = await startBroker(config, log.logger);
     const stop = async () => {
       await broker.close();
