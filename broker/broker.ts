@@ -1,28 +1,19 @@
 // Assembles the broker: metrics, credentials, persistence, aedes with our hooks, listeners.
-import { Aedes } from 'aedes';
+import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { attachClient } from './listeners/client-attach.js';
-import { createAuthenticate } from './hooks/authenticate.js';
-import { createAuthorizers } from './hooks/authorize.js';
-import { watchBrokerEvents } from './broker-events.js';
 import type { BrokerConfig } from './config.js';
-import { createPreConnect } from './hooks/connect-checks.js';
+import { CONCURRENCY, createAedes, installHooks, listenAedes, loadCredentials } from './hooks/install.js';
 import { ConnectionRegistry, type ListenerName } from './hooks/connections.js';
-import { CredentialStore } from './access/credential-store.js';
-import type { HookContext } from './hooks/hook-context.js';
 import { LimitReporter } from './guards/limit-reporter.js';
 import type { Listening } from './listeners/listen.js';
 import type { ListenerDeps } from './listeners/listener-deps.js';
 import { BrokerMetrics } from './metrics/metrics.js';
 import { startMetricsServer } from './metrics/metrics-server.js';
-import { guardMqEmitter } from './guards/mq-guards.js';
 import { Closers } from '../contract/closers.js';
-import { OncePerKey } from '../contract/log-once.js';
 import { createPersistence } from './persistence.js';
-import { installPublishDrop } from './hooks/publish-drop.js';
 import { Sessions } from './hooks/sessions.js';
-import { type SubscriptionWrites, guardSubscriptionWrites } from './guards/subscription-writes.js';
 import { startTcpListener } from './listeners/tcp-listener.js';
 import { startTlsListener } from './listeners/tls-listener.js';
 import { startWsListener } from './listeners/ws-listener.js';
@@ -40,9 +31,6 @@ export interface RunningBroker {
   /** Graceful stop: no new connections, clients closed, state flushed. Idempotent. */
   close(): Promise<void>;
 }
-
-// aedes' default: messages in flight at once through the emitter.
-const CONCURRENCY = 100;
 
 /**
  * Parts are built in dependency order, each closer registered as its part exists: a start that
@@ -71,21 +59,21 @@ export async function startBroker(config: BrokerConfig, log: Logger): Promise<Ru
     (built) => built.close(),
   );
   const broker: Aedes = createAedes(config, persistence);
-  const ctx: HookContext = {
-    config,
-    sessions,
-    connections,
-    credentials: () => credentials.current,
-    metrics,
-    limits,
-    once: new OncePerKey(),
-    drop: installPublishDrop(broker),
-    log: authLog,
-  };
-  installHooks(broker, ctx, log);
+  installHooks(broker, { config, sessions, connections, credentials: () => credentials.current, metrics, limits, log: authLog }, log);
   const listening: Array<[ListenerName | 'metrics', Listening]> = [];
   parts.add(() => closeGracefully(broker, connections, listening, config.shutdown.graceMs));
-  await parts.step(() => listenAll(broker, config, ctx, log, listening));
+  await parts.step(async () => {
+    await listenAedes(broker, sessions);
+    const deps: ListenerDeps = {
+      connections,
+      limits,
+      connectTimeoutMs: config.limits.connectTimeoutMs,
+      log: listenerLog,
+      attach: (stream, info, request) =>
+        attachClient({ aedes: broker, connections, sessions, limits, config: config.limits }, stream, info, request),
+    };
+    await startListeners(config, deps, metrics, log, listening);
+  });
   const ports = Object.fromEntries(listening.map(([name, listener]) => [name, listener.port]));
   const port = ports.tcp ?? ports.tls ?? ports.ws ?? 0;
   if (config.auth.allowAnonymous) {
@@ -103,83 +91,6 @@ export async function startBroker(config: BrokerConfig, log: Logger): Promise<Ru
     reloadCredentials: () => credentials.reload(),
     close: () => parts.close(),
   };
-}
-
-/** The credentials file, loaded; a client whose credentials change or go is disconnected. */
-async function loadCredentials(
-  config: BrokerConfig,
-  deps: { sessions: Sessions; metrics: BrokerMetrics; log: Logger },
-): Promise<CredentialStore> {
-  const { sessions, metrics, log } = deps;
-  const credentials = new CredentialStore(config.auth.passwordFile, metrics, log, (changed) => {
-    const names = new Set(changed);
-    for (const [client, session] of sessions.connected()) {
-      if (session.credential && names.has(session.credential.username)) {
-        log.info({ clientId: client.id, username: session.credential.username }, 'credentials changed or removed: client disconnected');
-        client.close();
-      }
-    }
-  });
-  try {
-    await credentials.load();
-  } catch (error) {
-    credentials.close();
-    throw error;
-  }
-  return credentials;
-}
-
-function createAedes(config: BrokerConfig, persistence: Awaited<ReturnType<typeof createPersistence>>): Aedes {
-  const broker = new Aedes({
-    id: config.brokerId,
-    persistence: persistence.persistence,
-    mq: persistence.mq,
-    concurrency: CONCURRENCY,
-    heartbeatInterval: config.sys.heartbeatIntervalMs,
-    connectTimeout: config.limits.connectTimeoutMs,
-    drainTimeout: config.limits.drainTimeoutMs,
-    maxClientsIdLength: config.limits.maxClientIdLength,
-  });
-  guardMqEmitter((broker as unknown as { mq: unknown }).mq);
-  return broker;
-}
-
-function installHooks(broker: Aedes, ctx: HookContext, log: Logger): void {
-  broker.preConnect = createPreConnect(ctx);
-  broker.authenticate = createAuthenticate(ctx);
-  Object.assign(broker, createAuthorizers(ctx));
-  watchBrokerEvents(broker, {
-    metrics: ctx.metrics,
-    limits: ctx.limits,
-    connections: ctx.connections,
-    log: log.child({ component: 'broker:clients' }),
-  });
-}
-
-/** Starts aedes, then its listeners, each added to `listening` as it is bound. */
-async function listenAll(
-  broker: Aedes,
-  config: BrokerConfig,
-  ctx: HookContext,
-  log: Logger,
-  listening: Array<[ListenerName | 'metrics', Listening]>,
-): Promise<void> {
-  const { sessions, connections, limits, metrics } = ctx;
-  await broker.listen();
-  // aedes sets `persistence` in listen() and leaves it untyped. Without the guard a persistent
-  // session's subscriptions hang on Redis (issue 13).
-  guardSubscriptionWrites((broker as unknown as { persistence: SubscriptionWrites }).persistence, (client, filter) =>
-    Boolean(sessions.get(client)?.rights.canSubscribe(filter)),
-  );
-  const deps: ListenerDeps = {
-    connections,
-    limits,
-    connectTimeoutMs: config.limits.connectTimeoutMs,
-    log: log.child({ component: 'broker:listener' }),
-    attach: (stream, info, request) =>
-      attachClient({ aedes: broker, connections, sessions, limits, config: config.limits }, stream, info, request),
-  };
-  await startListeners(config, deps, metrics, log, listening);
 }
 
 /** Starts the enabled listeners, each added to `listening` as it is bound (so a failure closes those before it). */

@@ -119,8 +119,12 @@ export function connectAs(url: string, user: TestUser | undefined, options: ICli
   });
 }
 
-/** Reads one sample of a Prometheus metric from the broker's registry (0 when absent). */
-export async function metricValue(broker: RunningBroker, name: string, labels: Record<string, string> = {}): Promise<number> {
+/** Reads one sample of a Prometheus metric from a broker's registry (0 when absent): a RunningBroker's, or a HookedAedes'. */
+export async function metricValue(
+  broker: Pick<RunningBroker, 'metrics'>,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const metric = await broker.metrics.getSingleMetric(name)?.get();
   const sample = metric?.values.find((value) => Object.entries(labels).every(([key, label]) => String(value.labels[key]) === label));
   return sample?.value ?? 0;
