@@ -6,7 +6,7 @@ import { ClockMonitor } from './readings/clock.js';
 import { serveCommands } from './commands/index.js';
 import { ConfirmationTracker } from './outbox/confirmation-tracker.js';
 import type { AgentConfig } from './config-schema.js';
-import { settlesWithin } from './deadline.js';
+import { settlesWithin } from '../contract/deadline.js';
 import { checkPortListing, createDrivers } from './drivers/drivers.js';
 import { serveHealth } from './health/health.js';
 import { AgentMetrics } from './health/metrics.js';

@@ -10,7 +10,8 @@ import { GapFiller, type GapFillerOptions } from './commands/gap-filler.js';
 import type { BackendConfig } from './config.js';
 import { BackendError } from './errors.js';
 import { type AppDependencies, buildApp } from './http/app.js';
-import { Ingest, type IngestObserver } from './ingest/ingest.js';
+import { Ingest } from './ingest/ingest.js';
+import { connectSession } from './ingest/mqtt-session.js';
 import { BackendMetrics } from './metrics.js';
 import { DeviceRegistry } from './registry/device-registry.js';
 import { RetentionTimer } from './retention-timer.js';
@@ -88,33 +89,36 @@ interface BuiltParts {
 }
 
 /**
- * Ingest, and the two parts that use its MQTT session: commands go out on it and their replies
- * come back through it; alerts publish on it. Ingest calls back into both, so it is given relays
- * that reach them once built. No message can reach those in between: they arrive from the network,
- * after this synchronous set-up.
+ * The backend's MQTT session and the three parts that use it, in dependency order: alerting
+ * publishes on it; ingest reads on it and hands alerting what it reads; commands go out on it, and
+ * their replies come back through ingest's `commandReply` events. No message can arrive before
+ * that last listener is on: messages come from the network, after this synchronous set-up.
  */
 async function startMessaging(parts: Closers, config: BackendConfig, log: Logger, options: BackendStartOptions, built: BuiltParts) {
-  const late: { alerting?: Alerting; commands?: CommandClient } = {};
-  const ingest = await parts.build(
-    () =>
-      new Ingest({
-        ...built,
-        mqtt: config.mqtt,
-        batching: config.ingest,
-        log: log.child({ component: 'backend:ingest' }),
-        observer: relayTo(() => late.alerting),
-        commandReplies: (...args) => late.commands?.takeReply(...args),
-      }),
+  const client = connectSession(config.mqtt);
+  // For a start that fails before ingest exists; on a normal stop ingest has ended it already (a second end is a no-op).
+  parts.add(() => client.endAsync(true));
+  const alerting = await parts.step(
+    () => new Alerting({ ...options, config, mqttClient: client, metrics: built.metrics, log: log.child({ component: 'backend:alerts' }) }),
   );
-  // Ingest's last commit, as it stops, is judged by alerting: alerting closes after it.
+  const ingest = new Ingest({
+    ...built,
+    client,
+    mqtt: config.mqtt,
+    batching: config.ingest,
+    log: log.child({ component: 'backend:ingest' }),
+    observer: alerting,
+    commandReplies: true,
+  });
+  // Ingest's last commit, as it stops, is judged by alerting: alerting closes after it. Ingest ends the session.
   parts.add(async () => {
     await ingest.stop();
-    await late.alerting?.close();
+    await alerting.close();
   });
   const commands = await parts.build(
     () =>
       new CommandClient({
-        client: ingest.client,
+        client,
         registry: built.registry,
         metrics: built.metrics,
         log: log.child({ component: 'backend:commands' }),
@@ -122,32 +126,10 @@ async function startMessaging(parts: Closers, config: BackendConfig, log: Logger
         maxInFlight: config.commands.maxInFlight,
         problem: () => ingest.commandsProblem,
       }),
-    (client) => client.close(),
+    (built) => built.close(),
   );
-  late.commands = commands;
-  const alerting = await parts.step(
-    () =>
-      new Alerting({
-        ...options,
-        config,
-        mqttClient: ingest.client,
-        metrics: built.metrics,
-        log: log.child({ component: 'backend:alerts' }),
-      }),
-  );
-  late.alerting = alerting;
+  ingest.events.on('commandReply', (device, command, reply) => commands.takeReply(device, command, reply));
   return { ingest, commands, alerting };
-}
-
-/** An observer for ingest that hands everything to alerting once it exists. */
-function relayTo(alerting: () => Alerting | undefined): IngestObserver {
-  return {
-    readings: (...args) => alerting()?.readings(...args),
-    readingsMany: (...args) => alerting()?.readingsMany(...args),
-    status: (...args) => alerting()?.status(...args),
-    statusCleared: (...args) => alerting()?.statusCleared(...args),
-    sensors: (...args) => alerting()?.sensors(...args),
-  };
 }
 
 function appOptions(

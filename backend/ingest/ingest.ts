@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { CommandReply, Reading } from '../../contract/index.js';
 import {
@@ -12,6 +12,7 @@ import {
   formatIssues,
   parseTopic,
 } from '../../contract/index.js';
+import { settlesWithin } from '../../contract/deadline.js';
 import { OncePerKey } from '../../contract/log-once.js';
 import type { BackendConfig } from '../config.js';
 import type { BackendMetrics } from '../metrics.js';
@@ -29,6 +30,8 @@ import { type CommitInfo, WriteBatcher } from './write-batcher.js';
 export type { IngestObserver, ReceivedReadings } from './ingest-observer.js';
 
 export interface IngestOptions {
+  /** The backend's MQTT session (mqtt-session.ts): ingest reads on it, owns its connection events and ends it on stop. */
+  client: MqttClient;
   mqtt: BackendConfig['mqtt'];
   batching: BackendConfig['ingest'];
   store: Pick<ReadingStore, 'insertBatches' | 'storedRuns'>;
@@ -37,10 +40,10 @@ export interface IngestOptions {
   log: Logger;
   observer?: IngestObserver;
   /**
-   * Replies to commands (cmd/v1/{device}/{command}/reply), decoded. With it ingest subscribes to
-   * them too; each is handed over at once and acknowledged at once: there is nothing to commit.
+   * Whether to subscribe to command replies (cmd/v1/{device}/{command}/reply) too. Each is decoded,
+   * emitted as `commandReply` and acknowledged at once: there is nothing to commit.
    */
-  commandReplies?: (device: string, command: string, reply: CommandReply) => void;
+  commandReplies?: boolean;
 }
 
 const SUMMARY_INTERVAL_MS = 10_000;
@@ -51,28 +54,13 @@ const STOP_DISCONNECT_MS = 1000;
 /** A broker that has not acknowledged the subscriptions by then is not going to: reconnect. */
 const SUBACK_TIMEOUT_MS = 10_000;
 
-/** Whether `promise` settles within `ms`; it is left to settle on its own if not. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true,
-        () => true,
-      ),
-      expired,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 type IngestEvents = {
   committed: [CommitInfo];
   /** A readings batch arrived (decoded, not committed yet): the gap filler sees replays with it. */
   received: [device: string, boot: string, readings: readonly Reading[], receivedAt: number];
   stored: [device: string, boot: string, readings: readonly Reading[], receivedAt: number];
+  /** A reply to a command, decoded (only with the `commandReplies` option). */
+  commandReply: [device: string, command: string, reply: CommandReply];
 };
 
 /**
@@ -108,15 +96,7 @@ export class Ingest {
   constructor(private readonly options: IngestOptions) {
     const { mqtt: settings, metrics, log } = options;
     this.rejects = new RejectLog(metrics, log);
-    this.client = mqtt.connect(settings.url, {
-      clientId: settings.clientId,
-      clean: false,
-      protocolVersion: 4,
-      username: settings.username,
-      password: settings.password,
-      keepalive: settings.keepaliveSeconds,
-      reconnectPeriod: 1000,
-    });
+    this.client = options.client;
     this.judging = options.observer && new JudgeQueue(options.observer);
     this.acks = new AckQueue((messageId) => sendPuback(this.client, messageId));
     this.batcher = new WriteBatcher({
@@ -320,9 +300,8 @@ export class Ingest {
     }
     if (topic?.kind === 'command-reply' && this.options.commandReplies) {
       const reply = this.decoded(packet, decodeCommandReply(packet.payload, this.options.mqtt.maxPayloadBytes));
-      const { commandReplies } = this.options;
-      // Like a listener: one that throws is counted and logged, and the reply is acknowledged all the same.
-      if (reply) this.guarded('command-reply', () => commandReplies(topic.device, topic.command, reply));
+      // A listener that throws is counted and logged, and the reply is acknowledged all the same.
+      if (reply) this.emit('commandReply', topic.device, topic.command, reply);
       return Promise.resolve();
     }
     this.rejects.reject('unknown_topic', packet.topic, `not a topic the backend reads: ${packet.topic}`);
