@@ -1,3 +1,5 @@
+import { codedErrorClass } from '../contract/coded-error.js';
+
 /**
  * The agent's error catalogue, as fastify's lib/errors.js keeps its own: each stable code beside
  * its default message (what it means; a throw site may say more). Logs, tests and operators match
@@ -33,16 +35,7 @@ export const AGENT_ERRORS = {
 } as const satisfies Record<string, { message: string }>;
 export type AgentErrorCode = keyof typeof AGENT_ERRORS;
 
-export class AgentError extends Error {
-  constructor(
-    readonly code: AgentErrorCode,
-    message: string = AGENT_ERRORS[code].message,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'AgentError';
-  }
-}
+export class AgentError extends codedErrorClass<AgentErrorCode>('AgentError', AGENT_ERRORS) {}
 
 /** The code of an error, when it has one (AgentError, a Node system error); for logs and metrics. */
 export function errorCode(error: unknown): string | undefined {

@@ -1,6 +1,7 @@
 // The backend's error catalogues, as fastify's lib/errors.js keeps its own: each stable code beside
 // its default message (what the code means; a throw site may say more) and, for the API, its HTTP
 // status. Callers match on `code`, never on the message.
+import { codedErrorClass } from '../contract/coded-error.js';
 
 /** The backend's own failures: `BACKEND_*` at start-up and in wiring, `STORE_*` in a ReadingStore or its query workers. */
 export const BACKEND_ERRORS = {
@@ -29,16 +30,7 @@ export const BACKEND_ERRORS = {
 } as const satisfies Record<string, { message: string }>;
 export type BackendErrorCode = keyof typeof BACKEND_ERRORS;
 
-export class BackendError extends Error {
-  constructor(
-    readonly code: BackendErrorCode,
-    message: string = BACKEND_ERRORS[code].message,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'BackendError';
-  }
-}
+export class BackendError extends codedErrorClass<BackendErrorCode>('BackendError', BACKEND_ERRORS) {}
 
 /**
  * The codes the HTTP API answers with, each with its status and default message; the body is

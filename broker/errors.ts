@@ -1,3 +1,5 @@
+import { codedErrorClass } from '../contract/coded-error.js';
+
 /**
  * The broker's error catalogue, as fastify's lib/errors.js keeps its own: each stable code beside
  * its default message (what it means; a throw site may say more). Safe to match on, named in logs
@@ -25,13 +27,4 @@ export const BROKER_ERRORS = {
 } as const satisfies Record<string, { message: string }>;
 export type BrokerErrorCode = keyof typeof BROKER_ERRORS;
 
-export class BrokerError extends Error {
-  constructor(
-    readonly code: BrokerErrorCode,
-    message: string = BROKER_ERRORS[code].message,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'BrokerError';
-  }
-}
+export class BrokerError extends codedErrorClass<BrokerErrorCode>('BrokerError', BROKER_ERRORS) {}

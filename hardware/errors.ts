@@ -1,5 +1,7 @@
 // The emulator's error catalogue, as fastify's lib/errors.js keeps its own: each stable code beside
 // its default message (what it means; a throw site may say more). The CLI prints `CODE: message`.
+import { codedErrorClass } from '../contract/coded-error.js';
+
 export const HARDWARE_ERRORS = {
   HARDWARE_SOCAT_MISSING: { message: 'socat is not installed: the pseudo-terminal transport cannot run' },
   HARDWARE_PTY_FAILED: { message: 'socat ran but did not make the pair of pseudo-terminals' },
@@ -12,13 +14,4 @@ export const HARDWARE_ERRORS = {
 } as const satisfies Record<string, { message: string }>;
 export type HardwareErrorCode = keyof typeof HARDWARE_ERRORS;
 
-export class HardwareError extends Error {
-  constructor(
-    readonly code: HardwareErrorCode,
-    message: string = HARDWARE_ERRORS[code].message,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'HardwareError';
-  }
-}
+export class HardwareError extends codedErrorClass<HardwareErrorCode>('HardwareError', HARDWARE_ERRORS) {}
