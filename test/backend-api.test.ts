@@ -1,17 +1,13 @@
 // The query API over a real port, as scripts and dashboards call it: tokens, scopes, bad
 // parameters, and a query past its budget. No broker is needed to answer from the store.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningBackend, loadBackendConfig, startBackend } from '../backend/index.js';
 import { SQLITE_FILE, SqliteReadingStore } from '../backend/store/sqlite-store.js';
-import { ADMIN_TOKEN, READ_TOKEN, apiGet, readingsBatch, writeBackendConfig } from './helpers/backend-http.js';
+import { ADMIN_TOKEN, READ_TOKEN, apiGet, readingsBatch } from './helpers/backend-http.js';
 import { freePort } from './helpers/free-port.js';
 import { seedReadings } from './helpers/seed-readings.js';
+import { type TestBackend, startTestBackend } from './helpers/test-backend.js';
 
-const log = pino({ level: 'silent' });
 const DEVICE = 'furnace-api';
 const HOUR_MS = 3_600_000;
 // Recent, on an hour: readings older than rawRetentionDays (30) would be deleted by the backend's
@@ -19,33 +15,27 @@ const HOUR_MS = 3_600_000;
 const T0 = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 2 * 24 * HOUR_MS;
 
 describe('backend query API over HTTP', () => {
-  let dir: string;
-  let backend: RunningBackend;
+  let backend: TestBackend;
   let base: string;
   // One backend for the file: no test here changes what the others read.
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'backend-api-'));
-    // 400 000 readings of a second device, for a query that cannot finish in 100 ms (about 350 ms here).
-    const seeding = new SqliteReadingStore(join(dir, 'backend'));
-    await seeding.close();
-    seedReadings(join(dir, 'backend', SQLITE_FILE), { device: 'big', boot: 'b', sensors: 50, seconds: 8000, t0: T0 });
-    const file = writeBackendConfig(dir, { query: { timeoutMs: 100, workers: 1 } });
-    // Nothing listens on the broker port: the API must answer without a broker.
-    const mqttUrl = `mqtt://127.0.0.1:${await freePort()}`;
-    backend = await startBackend(
-      loadBackendConfig(file, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': mqttUrl, dataDir: join(dir, 'backend') }),
-      log,
-    );
-    base = `http://127.0.0.1:${backend.port}`;
+    backend = await startTestBackend({
+      // Nothing listens on the broker port: the API must answer without a broker.
+      mqttUrl: `mqtt://127.0.0.1:${await freePort()}`,
+      settings: { query: { timeoutMs: 100, workers: 1 } },
+      // 400 000 readings of a second device, for a query that cannot finish in 100 ms (about 350 ms here).
+      beforeStart: async (dataDir) => {
+        await new SqliteReadingStore(dataDir).close();
+        seedReadings(join(dataDir, SQLITE_FILE), { device: 'big', boot: 'b', sensors: 50, seconds: 8000, t0: T0 });
+      },
+    });
+    base = backend.base;
     await backend.store.insertBatch(
       readingsBatch(DEVICE, 'boot-a', [1, 2, 3], (seq) => T0 + seq * 1000),
       T0,
     );
   });
-  afterAll(async () => {
-    await backend.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => backend.close());
 
   it('answers 401 without a token, 403 to a read token on an admin route, and lets the right tokens through', async () => {
     expect(await apiGet(base, '/api/v1/devices', null)).toMatchObject({ status: 401, body: { code: 'API_UNAUTHORIZED' } });

@@ -9,13 +9,13 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { type RunningBackend, loadBackendConfig, startBackend } from '../backend/index.js';
 import { SQLITE_FILE } from '../backend/store/sqlite-store.js';
 import { type RunningBroker, loadBrokerConfig, startBroker } from '../broker/index.js';
 import { apiPost } from './helpers/api-post.js';
-import { ADMIN_TOKEN, apiGet, publishBatch, readingsBatch, waitUntilSubscribed, writeBackendConfig } from './helpers/backend-http.js';
+import { ADMIN_TOKEN, apiGet, publishBatch, readingsBatch, waitUntilSubscribed } from './helpers/backend-http.js';
 import { CommandAgent } from './helpers/command-agent.js';
 import { freePort } from './helpers/free-port.js';
+import { type TestBackend, startTestBackend } from './helpers/test-backend.js';
 import { USERS, connectAs, startTestBroker, writeUsers } from './helpers/test-broker.js';
 import { waitFor } from './helpers/wait-for.js';
 
@@ -32,25 +32,20 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function backendOn(mqttUrl: string): Promise<{ backend: RunningBackend; base: string }> {
-  const file = writeBackendConfig(dir, {
-    mqtt: { username: USERS.backend.username, password: USERS.backend.password },
-    alerts: { mqtt: false },
+async function backendOn(mqttUrl: string): Promise<TestBackend> {
+  const backend = await startTestBackend({
+    mqttUrl,
+    dir,
+    settings: { mqtt: { username: USERS.backend.username, password: USERS.backend.password }, alerts: { mqtt: false } },
+    flags: { 'mqtt.clientId': USERS.backend.username },
   });
-  const flags = {
-    'http.host': '127.0.0.1',
-    'http.port': '0',
-    'mqtt.url': mqttUrl,
-    'mqtt.clientId': USERS.backend.username,
-    dataDir: join(dir, 'backend'),
-  };
-  const backend = await startBackend(loadBackendConfig(file, {}, flags), log);
   cleanups.push(() => backend.close());
-  return { backend, base: `http://127.0.0.1:${backend.port}` };
+  return backend;
 }
 
 it('answers 503 API_BROKER_UNAVAILABLE at once without a broker, and still 404 for an unknown device', async () => {
-  const { backend, base } = await backendOn(`mqtt://127.0.0.1:${await freePort()}`);
+  const backend = await backendOn(`mqtt://127.0.0.1:${await freePort()}`);
+  const { base } = backend;
   backend.registry.putStatus({ v: 1, device: DEVICE, state: 'online', ts: Date.now(), boot: 'b1' }, Date.now());
   const answer = await apiPost<{ code: string; message: string }>(base, `/api/v1/devices/${DEVICE}/commands/ping`, {});
   expect(answer).toMatchObject({
@@ -104,7 +99,8 @@ it('takes readings and is ready when the broker refuses only the reply filter, a
 it('answers 503 at once while the store is locked, sending nothing (a reply would wait behind readings), and commands again once it catches up', async () => {
   const broker = await startTestBroker();
   cleanups.push(() => broker.stop());
-  const { backend, base } = await backendOn(broker.url);
+  const backend = await backendOn(broker.url);
+  const { base } = backend;
   await waitFor(() => backend.ingest.commandsProblem === undefined, { timeoutMs: 5000, what: 'the backend subscribed' });
   const agent = await CommandAgent.connect(broker.url, USERS.devA);
   cleanups.push(() => agent.end());
@@ -113,7 +109,7 @@ it('answers 503 at once while the store is locked, sending nothing (a reply woul
   expect((await ping()).status).toBe(200);
 
   // Another connection holds the write lock: every commit of the backend fails (it does not wait for locks).
-  const lock = new Database(join(dir, 'backend', SQLITE_FILE));
+  const lock = new Database(join(backend.dataDir, SQLITE_FILE));
   cleanups.push(() => void (lock.open && lock.close()));
   lock.exec('BEGIN EXCLUSIVE');
   await publishBatch(
@@ -141,20 +137,9 @@ it('answers 503 at once while the store is locked, sending nothing (a reply woul
 it('closes promptly with a command waiting for a frozen agent: the command answers 503 at once', async () => {
   const broker = await startTestBroker();
   cleanups.push(() => broker.stop());
-  const file = writeBackendConfig(dir, {
-    mqtt: { username: USERS.backend.username, password: USERS.backend.password },
-    alerts: { mqtt: false },
-  });
-  const flags = {
-    'http.host': '127.0.0.1',
-    'http.port': '0',
-    'mqtt.url': broker.url,
-    'mqtt.clientId': USERS.backend.username,
-    dataDir: join(dir, 'backend'),
-  };
-  // Closed by the test itself, not by a cleanup.
-  const backend = await startBackend(loadBackendConfig(file, {}, flags), log);
-  const base = `http://127.0.0.1:${backend.port}`;
+  // Closed by the test itself (the cleanup's close is then a no-op).
+  const backend = await backendOn(broker.url);
+  const { base } = backend;
   await waitFor(() => backend.ingest.commandsProblem === undefined, { timeoutMs: 5000, what: 'the backend subscribed' });
   const agent = await CommandAgent.connect(broker.url, USERS.devA);
   cleanups.push(() => agent.end());

@@ -2,16 +2,12 @@
 // agent, and back: replies of every outcome, timeouts, offline and unknown devices, bad
 // arguments, the in-flight bounds, scopes, stray replies. One backend for the file; each test
 // leaves no command waiting.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type RunningBackend, loadBackendConfig, startBackend } from '../backend/index.js';
 import { apiPost } from './helpers/api-post.js';
-import { ADMIN_TOKEN, READ_TOKEN, apiGet, writeBackendConfig } from './helpers/backend-http.js';
+import { ADMIN_TOKEN, READ_TOKEN, apiGet } from './helpers/backend-http.js';
 import { CommandAgent, type ReceivedCommand } from './helpers/command-agent.js';
+import { type TestBackend, startTestBackend } from './helpers/test-backend.js';
 import { type TestBroker, USERS, connectAs, startTestBroker } from './helpers/test-broker.js';
 import { waitFor } from './helpers/wait-for.js';
 
@@ -19,9 +15,8 @@ const DEVICE = USERS.devA.username;
 const OTHER = USERS.devB.username;
 const path = (command: string, device: string = DEVICE) => `/api/v1/devices/${device}/commands/${command}`;
 
-let dir: string;
 let broker: TestBroker;
-let backend: RunningBackend;
+let backend: TestBackend;
 let base: string;
 /** Every command the broker delivers, whoever it is for: "nothing was published" is checked against it. */
 let watcher: MqttClient;
@@ -66,22 +61,17 @@ async function nextPublishedIs(send: () => Promise<unknown>, topic: string): Pro
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'backend-commands-'));
   broker = await startTestBroker();
-  const file = writeBackendConfig(dir, {
-    mqtt: { username: USERS.backend.username, password: USERS.backend.password },
-    commands: { defaultTimeoutMs: 1500, maxTimeoutMs: 5000, maxInFlightPerDevice: 2, maxInFlight: 3, fillGapsAfterMs: 0 },
-    alerts: { mqtt: false },
+  backend = await startTestBackend({
+    mqttUrl: broker.url,
+    settings: {
+      mqtt: { username: USERS.backend.username, password: USERS.backend.password },
+      commands: { defaultTimeoutMs: 1500, maxTimeoutMs: 5000, maxInFlightPerDevice: 2, maxInFlight: 3, fillGapsAfterMs: 0 },
+      alerts: { mqtt: false },
+    },
+    flags: { 'mqtt.clientId': USERS.backend.username },
   });
-  const flags = {
-    'http.host': '127.0.0.1',
-    'http.port': '0',
-    'mqtt.url': broker.url,
-    'mqtt.clientId': USERS.backend.username,
-    dataDir: join(dir, 'backend'),
-  };
-  backend = await startBackend(loadBackendConfig(file, {}, flags), pino({ level: 'silent' }));
-  base = `http://127.0.0.1:${backend.port}`;
+  base = backend.base;
   watcher = await connectAs(broker.url, USERS.admin);
   watcher.on('message', (topic) => void published.push(topic));
   await watcher.subscribeAsync('cmd/v1/+/+', { qos: 1 });
@@ -94,7 +84,6 @@ afterAll(async () => {
   await watcher.endAsync();
   await backend.close();
   await broker.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 beforeEach(async () => {
   agent = await connectAgent(USERS.devA);

@@ -7,36 +7,28 @@ import { type Server, type Socket, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type RunningBackend, loadBackendConfig, startBackend } from '../backend/index.js';
 import { type StoredConfirmation, decodeStoredConfirmation } from '../contract/index.js';
-import { apiGet, publishBatch, readingsBatch, waitUntilSubscribed, writeBackendConfig } from './helpers/backend-http.js';
+import { apiGet, publishBatch, readingsBatch, waitUntilSubscribed } from './helpers/backend-http.js';
 import { type Mosquitto, startMosquitto } from './helpers/mosquitto.js';
 import { describeWithProgram } from './helpers/require-program.js';
+import { type TestBackend, startTestBackend } from './helpers/test-backend.js';
 import { waitFor } from './helpers/wait-for.js';
 
-const log = pino({ level: 'silent' });
 const DEVICE = 'furnace-confirm';
 const T0 = Date.now() - 3_600_000;
 const tsOf = (seq: number) => T0 + seq * 1000;
 
-function start(dir: string, mqttUrl: string, ingest: Record<string, unknown> = {}): Promise<RunningBackend> {
-  const file = writeBackendConfig(dir, { ingest: { batchMaxDelayMs: 10, confirmIntervalMs: 100, ...ingest } });
-  return startBackend(
-    loadBackendConfig(file, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': mqttUrl, dataDir: join(dir, 'backend') }),
-    log,
-  );
+function start(mqttUrl: string, dir?: string): Promise<TestBackend> {
+  return startTestBackend({ mqttUrl, dir, settings: { ingest: { batchMaxDelayMs: 10, confirmIntervalMs: 100 } } });
 }
 
 describeWithProgram('mosquitto', 'mosquitto', 'backend confirmations through Mosquitto', () => {
-  let dir: string;
   let broker: Mosquitto;
   let agent: MqttClient;
-  let backend: RunningBackend | undefined;
+  let backend: TestBackend | undefined;
   const confirmations: StoredConfirmation[] = [];
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'backend-confirm-'));
     broker = await startMosquitto();
     agent = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
     confirmations.length = 0;
@@ -52,7 +44,6 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend confirmations through Mos
     backend = undefined;
     await agent.endAsync();
     await broker.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   /** Whether any confirmation so far named `seq` of `boot` stored. */
@@ -65,8 +56,8 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend confirmations through Mos
     confirmations.findLast((c) => c.boots.some((entry) => entry.boot === boot))?.boots.find((entry) => entry.boot === boot)?.runs;
 
   it('confirms the runs it holds, retained, holes and redeliveries included, a few times a second at most', async () => {
-    backend = await start(dir, broker.url);
-    const base = `http://127.0.0.1:${backend.port}`;
+    backend = await start(broker.url);
+    const { base } = backend;
     await waitUntilSubscribed(base, agent, readingsBatch(DEVICE, 'boot-a', [1], tsOf));
     await waitFor(() => latestRuns('boot-a')?.[0]?.[1] === 1, { timeoutMs: 5000, what: 'seq 1 confirmed' });
     await publishBatch(agent, readingsBatch(DEVICE, 'boot-a', [2, 3, 4], tsOf));
@@ -120,8 +111,8 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend confirmations through Mos
   });
 
   it('acknowledges and confirms every message even when a stored or committed listener throws, and counts them', async () => {
-    backend = await start(dir, broker.url);
-    const base = `http://127.0.0.1:${backend.port}`;
+    backend = await start(broker.url);
+    const { base } = backend;
     backend.ingest.events.on('stored', () => {
       throw new Error('a broken stored listener');
     });
@@ -167,8 +158,9 @@ describe('a broker that never acknowledges the subscriptions', () => {
   it('says it is not ready and why, and still stops promptly', async () => {
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no port');
-    const backend = await start(dir, `mqtt://127.0.0.1:${address.port}`);
-    const base = `http://127.0.0.1:${backend.port}`;
+    // The test's own folder: close() below, timed, then removes nothing.
+    const backend = await start(`mqtt://127.0.0.1:${address.port}`, dir);
+    const { base } = backend;
     await waitFor(() => backend.ingest.connected, { timeoutMs: 5000, what: 'the backend connected' });
     const ready = await apiGet<{ message: string }>(base, '/readyz', null);
     expect(ready.status).toBe(503);

@@ -1,15 +1,11 @@
 // Gap filling end to end: readings go missing on their way, the backend sees the seq gap stay
 // open, asks the agent (an MQTT.js client playing it, through our broker with ACLs) to send the
 // range again with the resend command, and the gaps API shows the gap filled.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Reading } from '../contract/index.js';
-import { type RunningBackend, loadBackendConfig, startBackend } from '../backend/index.js';
-import { allReadings, apiGet, publishBatch, readingsBatch, writeBackendConfig } from './helpers/backend-http.js';
+import { allReadings, apiGet, publishBatch, readingsBatch } from './helpers/backend-http.js';
 import { CommandAgent } from './helpers/command-agent.js';
+import { type TestBackend, startTestBackend } from './helpers/test-backend.js';
 import { type TestBroker, USERS, startTestBroker } from './helpers/test-broker.js';
 import { waitFor } from './helpers/wait-for.js';
 
@@ -18,33 +14,26 @@ const FILL_AFTER_MS = 400;
 const T0 = Date.now() - 60_000;
 const tsOf = (seq: number) => T0 + seq * 1000;
 
-let dir: string;
 let broker: TestBroker;
-let backend: RunningBackend;
+let backend: TestBackend;
 let agent: CommandAgent | undefined;
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'backend-gap-fill-'));
   broker = await startTestBroker();
-  const file = writeBackendConfig(dir, {
-    mqtt: { username: USERS.backend.username, password: USERS.backend.password },
-    commands: { fillGapsAfterMs: FILL_AFTER_MS, fillGapsRepeatMs: 10_000 },
-    ingest: { batchMaxDelayMs: 5 },
-    alerts: { mqtt: false },
+  backend = await startTestBackend({
+    mqttUrl: broker.url,
+    settings: {
+      mqtt: { username: USERS.backend.username, password: USERS.backend.password },
+      commands: { fillGapsAfterMs: FILL_AFTER_MS, fillGapsRepeatMs: 10_000 },
+      ingest: { batchMaxDelayMs: 5 },
+      alerts: { mqtt: false },
+    },
+    flags: { 'mqtt.clientId': USERS.backend.username },
   });
-  const flags = {
-    'http.host': '127.0.0.1',
-    'http.port': '0',
-    'mqtt.url': broker.url,
-    'mqtt.clientId': USERS.backend.username,
-    dataDir: join(dir, 'backend'),
-  };
-  backend = await startBackend(loadBackendConfig(file, {}, flags), pino({ level: 'silent' }));
 });
 afterEach(async () => {
   await agent?.end();
   await backend.close();
   await broker.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 interface GapsBody {
@@ -52,7 +41,7 @@ interface GapsBody {
 }
 
 it('asks the agent for a gap that stays open and sees it filled, all readings stored once', async () => {
-  const base = `http://127.0.0.1:${backend.port}`;
+  const { base } = backend;
   await waitFor(() => backend.ingest.commandsProblem === undefined, { timeoutMs: 5000, what: 'the backend subscribed' });
   const connected = await CommandAgent.connect(broker.url, USERS.devA);
   agent = connected;

@@ -4,9 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { pino } from 'pino';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { type RunningBackend, loadBackendConfig, startBackend } from '../backend/index.js';
 import {
   ADMIN_TOKEN,
   allReadings,
@@ -21,9 +19,9 @@ import { freePort } from './helpers/free-port.js';
 import { type Mosquitto, startMosquitto } from './helpers/mosquitto.js';
 import { stopAllProcesses } from './helpers/process.js';
 import { describeWithProgram } from './helpers/require-program.js';
+import { startTestBackend } from './helpers/test-backend.js';
 import { waitFor } from './helpers/wait-for.js';
 
-const log = pino({ level: 'silent' });
 const DEVICE = 'furnace-ingest';
 const T0 = Date.now() - 3_600_000;
 const tsOf = (seq: number) => T0 + seq * 1000;
@@ -47,15 +45,9 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend ingest through Mosquitto'
   });
 
   it('stores duplicates, reordered readings and a gap once each, in order, and reports the gap', async () => {
-    const file = writeBackendConfig(dir, { ingest: { batchMaxDelayMs: 20 } });
-    const config = loadBackendConfig(
-      file,
-      {},
-      { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') },
-    );
-    const backend: RunningBackend = await startBackend(config, log);
+    const backend = await startTestBackend({ mqttUrl: broker.url, settings: { ingest: { batchMaxDelayMs: 20 } } });
     cleanups.push(() => backend.close());
-    const base = `http://127.0.0.1:${backend.port}`;
+    const { base } = backend;
     const send = (seqs: number[], boot = 'boot-a') => publishBatch(publisher, readingsBatch(DEVICE, boot, seqs, tsOf));
     await waitUntilSubscribed(base, publisher, readingsBatch(DEVICE, 'boot-a', [1], tsOf));
     await send([1, 2, 3]);
@@ -104,15 +96,9 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend ingest through Mosquitto'
     await publisher.publishAsync(`telemetry/v1/${DEVICE}/sensors`, JSON.stringify(health), retained);
     await publisher.publishAsync('telemetry/v1/other/status', '{"v":1,"device":"someone-else","state":"online","ts":1}', retained);
 
-    const file = writeBackendConfig(dir);
-    const config = loadBackendConfig(
-      file,
-      {},
-      { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') },
-    );
-    const backend = await startBackend(config, log);
+    const backend = await startTestBackend({ mqttUrl: broker.url });
     cleanups.push(() => backend.close());
-    const base = `http://127.0.0.1:${backend.port}`;
+    const { base } = backend;
     const detail = await waitFor(
       async () => {
         const answer = await apiGet<{ status: unknown; sensors: unknown[] }>(base, `/api/v1/devices/${DEVICE}`);
@@ -153,6 +139,7 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend ingest through Mosquitto'
   });
 
   it('loses nothing and stores nothing twice when the backend is killed (SIGKILL) and restarted mid-stream', async () => {
+    // The CLI in a child process, not startTestBackend: only a process can be killed with SIGKILL.
     const [httpPort, file] = [await freePort(), writeBackendConfig(dir)];
     const args = [
       '--config',

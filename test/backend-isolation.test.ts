@@ -1,24 +1,20 @@
 // A failure on one path does not spread to the other: heavy queries do not slow ingest, and a
 // store that cannot be written does not make the query API hang. Real Mosquitto, real SQLite,
 // real HTTP; each test measures what it claims.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as pause } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
-import { pino } from 'pino';
 import { afterEach, beforeEach, expect, it, onTestFinished } from 'vitest';
-import { type RunningBackend, loadBackendConfig, startBackend } from '../backend/index.js';
 import type { CommitInfo } from '../backend/ingest/write-batcher.js';
 import { SQLITE_FILE, SqliteReadingStore } from '../backend/store/sqlite-store.js';
-import { apiGet, publishBatch, readingsBatch, waitUntilSubscribed, writeBackendConfig } from './helpers/backend-http.js';
+import { apiGet, publishBatch, readingsBatch, waitUntilSubscribed } from './helpers/backend-http.js';
 import { type Mosquitto, startMosquitto } from './helpers/mosquitto.js';
 import { describeWithProgram } from './helpers/require-program.js';
 import { seedReadings } from './helpers/seed-readings.js';
+import { type TestBackend, type TestBackendOptions, startTestBackend } from './helpers/test-backend.js';
 import { waitFor } from './helpers/wait-for.js';
 
-const log = pino({ level: 'silent' });
 const LIVE = 'furnace-live';
 const HISTORY = 'furnace-history';
 // Seeding 600,000 readings and scanning them four times takes what the machine gives it: ~0.5 s a
@@ -44,12 +40,10 @@ function tryBegin(db: Database.Database): boolean {
 }
 
 describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do not drag each other down', () => {
-  let dir: string;
   let broker: Mosquitto;
   let publisher: MqttClient;
-  let backend: RunningBackend | undefined;
+  let backend: TestBackend | undefined;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'backend-isolation-'));
     broker = await startMosquitto();
     publisher = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
   });
@@ -58,18 +52,11 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do no
     backend = undefined;
     await publisher.endAsync();
     await broker.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(settings: Record<string, unknown> = {}): Promise<{ backend: RunningBackend; base: string }> {
-    const file = writeBackendConfig(dir, settings);
-    const config = loadBackendConfig(
-      file,
-      {},
-      { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') },
-    );
-    backend = await startBackend(config, log);
-    const base = `http://127.0.0.1:${backend.port}`;
+  async function start(options: Omit<TestBackendOptions, 'mqttUrl'> = {}): Promise<{ backend: TestBackend; base: string }> {
+    backend = await startTestBackend({ mqttUrl: broker.url, ...options });
+    const { base } = backend;
     await waitUntilSubscribed(base, publisher, readingsBatch(LIVE, 'boot-a', [1], Date.now));
     return { backend, base };
   }
@@ -80,12 +67,12 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do no
     async () => {
       // 600 000 readings of another device, for queries that scan all of them (~0.5 s each here).
       const T0 = Date.now() - 7 * 3_600_000;
-      const seeding = new SqliteReadingStore(join(dir, 'backend'));
-      await seeding.close();
-      seedReadings(join(dir, 'backend', SQLITE_FILE), { device: HISTORY, boot: 'old', sensors: 100, seconds: 6000, t0: T0 });
       const { backend: running, base } = await start({
-        query: { workers: 2, timeoutMs: HEAVY_QUERY_BUDGET_MS },
-        http: { handlerTimeoutMs: HEAVY_QUERY_BUDGET_MS },
+        beforeStart: async (dataDir) => {
+          await new SqliteReadingStore(dataDir).close();
+          seedReadings(join(dataDir, SQLITE_FILE), { device: HISTORY, boot: 'old', sensors: 100, seconds: 6000, t0: T0 });
+        },
+        settings: { query: { workers: 2, timeoutMs: HEAVY_QUERY_BUDGET_MS }, http: { handlerTimeoutMs: HEAVY_QUERY_BUDGET_MS } },
       });
 
       const commits: Array<{ at: number; readings: number; waitMax: number }> = [];
@@ -183,9 +170,9 @@ describeWithProgram('mosquitto', 'mosquitto', 'backend: ingest and queries do no
   );
 
   it('says so on /readyz while the store cannot be written, answers /latest fast meanwhile, and loses nothing', async () => {
-    const { backend: running, base } = await start({ ingest: { retryMaxDelayMs: 200 } });
+    const { backend: running, base } = await start({ settings: { ingest: { retryMaxDelayMs: 200 } } });
     // Another process takes the write lock and keeps it: a backup, a stuck sqlite3 shell.
-    const other = new Database(join(dir, 'backend', SQLITE_FILE), { timeout: 0 });
+    const other = new Database(join(running.dataDir, SQLITE_FILE), { timeout: 0 });
     try {
       // The backend commits on its own thread: it may hold the lock at this moment (a repeat of
       // reading 1 from waitUntilSubscribed). Take it as soon as it is free.

@@ -2,46 +2,32 @@
 // whose time is when the agent connected (older than its birth), and the device shows offline,
 // in /api/v1/devices as in the alerts. Our broker (aedes) in-process, the real backend and
 // SQLite files; the agent is an MQTT client that publishes what the agent does and then vanishes.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { pino } from 'pino';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { type RunningBackend, loadBackendConfig, startBackend } from '../backend/index.js';
-import { apiGet, writeBackendConfig } from './helpers/backend-http.js';
+import { apiGet } from './helpers/backend-http.js';
+import { type TestBackend, startTestBackend } from './helpers/test-backend.js';
 import { type TestBroker, USERS, connectAs, startTestBroker } from './helpers/test-broker.js';
 import { waitFor } from './helpers/wait-for.js';
 
 const DEVICE = USERS.devA.username; // a device may only publish under its own id
 const STATUS = `telemetry/v1/${DEVICE}/status`;
 
-let dir: string;
 let broker: TestBroker;
-let backend: RunningBackend;
+let backend: TestBackend;
 let agent: MqttClient | undefined;
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'device-offline-'));
   broker = await startTestBroker();
   const rules = [{ id: 'agent-offline', kind: 'offline', match: { device: DEVICE }, severity: 'critical' }];
-  const file = writeBackendConfig(dir, {
-    mqtt: { username: USERS.backend.username, password: USERS.backend.password },
-    alerts: { rules, mqtt: false },
+  backend = await startTestBackend({
+    mqttUrl: broker.url,
+    settings: { mqtt: { username: USERS.backend.username, password: USERS.backend.password }, alerts: { rules, mqtt: false } },
+    flags: { 'mqtt.clientId': USERS.backend.username },
   });
-  const flags = {
-    'http.host': '127.0.0.1',
-    'http.port': '0',
-    'mqtt.url': broker.url,
-    'mqtt.clientId': USERS.backend.username,
-    dataDir: join(dir, 'backend'),
-  };
-  backend = await startBackend(loadBackendConfig(file, {}, flags), pino({ level: 'silent' }));
 });
 afterEach(async () => {
   await agent?.endAsync(true);
   await backend.close();
   await broker.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const status = (state: 'online' | 'offline', ts: number) =>
@@ -53,7 +39,7 @@ async function deviceState(base: string): Promise<string | null | undefined> {
 }
 
 it('shows a killed agent offline within 2 s of its will, as the offline alert does', async () => {
-  const base = `http://127.0.0.1:${backend.port}`;
+  const { base } = backend;
   await waitFor(() => backend.ingest.connected, { timeoutMs: 5000, what: 'the backend on the broker' });
   // As the agent connects: the will carries the time of the connection, the birth a later one.
   const connectedAt = Date.now() - 1000;

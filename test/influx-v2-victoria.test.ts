@@ -2,22 +2,17 @@
 // real server that implements it: VictoriaMetrics. Readings go in through the backend (MQTT in,
 // the real ingest), and every point is read back through VictoriaMetrics' export API and compared
 // with what was sent: nothing lost, nothing doubled, tags and values exact.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { pino } from 'pino';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { type RunningBackend, loadBackendConfig, startBackend } from '../backend/index.js';
 import type { Reading, ReadingBatch } from '../contract/index.js';
-import { apiGet, publishBatch, waitUntilSubscribed, writeBackendConfig } from './helpers/backend-http.js';
+import { apiGet, publishBatch, waitUntilSubscribed } from './helpers/backend-http.js';
 import { freePort } from './helpers/free-port.js';
 import { describeWithProgram } from './helpers/require-program.js';
+import { type TestBackend, startTestBackend } from './helpers/test-backend.js';
 import { type TestBroker, USERS, connectAs, startTestBroker } from './helpers/test-broker.js';
 import { type VictoriaMetrics, exportSeries, startVictoriaMetrics } from './helpers/victoria-metrics.js';
 import { waitFor } from './helpers/wait-for.js';
 
-const log = pino({ level: 'silent' });
 const T0 = Date.UTC(2026, 0, 1);
 // Ids at the edges of what the contract allows (1 to 64 of A-Z a-z 0-9 _ -). Values as plants read
 // them: VictoriaMetrics stores a block of samples with one decimal exponent (its docs: "Precision
@@ -50,13 +45,11 @@ function batchesOf(device: string, boot: string, count: number, perBatch: number
 }
 
 describeWithProgram('victoria-metrics', 'victoria-metrics', 'InfluxDB store, v2 writes, against VictoriaMetrics', () => {
-  let dir: string;
   let vm: VictoriaMetrics | undefined;
   let broker: TestBroker;
   let publisher: MqttClient;
-  let backend: RunningBackend | undefined;
+  let backend: TestBackend | undefined;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'influx-v2-'));
     broker = await startTestBroker();
     publisher = await connectAs(broker.url, USERS.admin);
   });
@@ -66,28 +59,22 @@ describeWithProgram('victoria-metrics', 'victoria-metrics', 'InfluxDB store, v2 
     await broker.stop();
     await vm?.stop();
     vm = undefined;
-    rmSync(dir, { recursive: true, force: true });
   });
 
   /** Settings of a backend that writes to `url` in v2 mode. */
-  const startWith = async (url: string, influx: Record<string, unknown> = {}) => {
-    const file = writeBackendConfig(dir, {
-      store: { kind: 'influxdb', influx: { url, writeMode: 'v2', bucket: 'furnace', org: 'plant', ...influx } },
-      ingest: { batchMaxDelayMs: 20 },
-      mqtt: { username: USERS.backend.username, password: USERS.backend.password },
-    });
-    const config = loadBackendConfig(
-      file,
-      {},
-      { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': broker.url, dataDir: join(dir, 'backend') },
-    );
-    return (backend = await startBackend(config, log));
-  };
+  const startWith = async (url: string, influx: Record<string, unknown> = {}) =>
+    (backend = await startTestBackend({
+      mqttUrl: broker.url,
+      settings: {
+        store: { kind: 'influxdb', influx: { url, writeMode: 'v2', bucket: 'furnace', org: 'plant', ...influx } },
+        ingest: { batchMaxDelayMs: 20 },
+        mqtt: { username: USERS.backend.username, password: USERS.backend.password },
+      },
+    }));
 
   it('stores every reading once, with exact tags, times and values; a redelivered batch is not written again', async () => {
     vm = await startVictoriaMetrics();
-    const started = await startWith(vm.url, { batchSize: 97 });
-    const base = `http://127.0.0.1:${started.port}`;
+    const { base } = await startWith(vm.url, { batchSize: 97 });
     const sent = DEVICES.flatMap((device, i) => batchesOf(device, `boot-${i}`, 400, 50));
     const first = sent[0] as ReadingBatch;
     await waitUntilSubscribed(base, publisher, { ...first, readings: first.readings.slice(0, 1) });
@@ -148,8 +135,7 @@ describeWithProgram('victoria-metrics', 'victoria-metrics', 'InfluxDB store, v2 
     async () => {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
-      const started = await startWith(url, { retryForMs: 500 });
-      const base = `http://127.0.0.1:${started.port}`;
+      const { base } = await startWith(url, { retryForMs: 500 });
       // Once on the broker (what /readyz would say first), only the store is missing.
       const why = await waitFor(
         async () => {

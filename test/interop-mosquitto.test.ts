@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { loadAgentConfig, startAgent } from '../agent/index.js';
-import { loadBackendConfig, startBackend } from '../backend/index.js';
 import { LineEmulator, openInProcessTransport } from '../hardware/index.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { stopAllProcesses } from './helpers/process.js';
 import { describeWithProgram } from './helpers/require-program.js';
+import { startTestBackend } from './helpers/test-backend.js';
 import { waitFor } from './helpers/wait-for.js';
 
 const log = pino({ level: 'silent' });
@@ -29,14 +29,7 @@ describeWithProgram('mosquitto', 'mosquitto', 'through Mosquitto', () => {
 
   it('carries readings from the agent to the backend, in order and complete', async () => {
     const mosquitto = await startMosquitto();
-    const backend = await startBackend(
-      loadBackendConfig(
-        undefined,
-        {},
-        { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': mosquitto.url, dataDir: join(dir, 'backend') },
-      ),
-      log,
-    );
+    const backend = await startTestBackend({ mqttUrl: mosquitto.url, dir });
     cleanups.push(() => backend.close());
     await waitFor(() => backend.ingest.connected, { timeoutMs: 10_000, what: 'the backend to connect to Mosquitto' });
 

@@ -1,14 +1,11 @@
 // Bad payloads on the readings topic are refused, counted by cause, and never stop the
 // backend storing the good readings published right after them.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type RunningBackend, loadBackendConfig, startBackend } from '../backend/index.js';
 import { type RunningBroker, loadBrokerConfig, startBroker } from '../broker/index.js';
 import type { Reading, ReadingBatch } from '../contract/index.js';
+import { type TestBackend, startTestBackend } from './helpers/test-backend.js';
 import { waitFor } from './helpers/wait-for.js';
 
 const log = pino({ level: 'silent' });
@@ -21,20 +18,18 @@ function batch(device: string, seqs: number[]): ReadingBatch {
   return { v: 1, device, boot: 'boot-1', readings: seqs.map(reading) };
 }
 
-async function metric(backend: RunningBackend, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${backend.port}/metrics`)).text();
+async function metric(backend: TestBackend, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${backend.base}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
   return Number(line?.split(' ')[1] ?? Number.NaN);
 }
 
 describe('malformed readings payloads', () => {
-  let dir: string;
   let broker: RunningBroker;
-  let backend: RunningBackend;
+  let backend: TestBackend;
   let publisher: MqttClient;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'furnace-malformed-'));
     // Anonymous and a packet limit above the 1 MB of junk: here the backend must be the one that refuses it.
     const brokerOverrides = {
       'tcp.host': '127.0.0.1',
@@ -44,10 +39,7 @@ describe('malformed readings payloads', () => {
     };
     broker = await startBroker(loadBrokerConfig(undefined, {}, brokerOverrides), log);
     const url = `mqtt://127.0.0.1:${broker.port}`;
-    backend = await startBackend(
-      loadBackendConfig(undefined, {}, { 'http.host': '127.0.0.1', 'http.port': '0', 'mqtt.url': url, dataDir: dir }),
-      log,
-    );
+    backend = await startTestBackend({ mqttUrl: url });
     publisher = await mqtt.connectAsync(url, { protocolVersion: 4 });
     // The backend subscribes after it connects: a first good reading stored proves it listens.
     await publisher.publishAsync('telemetry/v1/x/readings', JSON.stringify(batch('x', [1])), { qos: 1 });
@@ -58,7 +50,6 @@ describe('malformed readings payloads', () => {
     await publisher.endAsync();
     await backend.close();
     await broker.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('counts and drops each kind of bad payload, and keeps storing good ones', async () => {
