@@ -1,4 +1,5 @@
 // The shapes of the API answers the page reads (backend/http/schemas.ts, alert-schemas.ts): only the fields it uses.
+// test/dashboard-api-types.test.ts checks at type-check time that the backend's own types still give them.
 
 export type Severity = 'critical' | 'warning' | 'info';
 export type SensorState = 'ok' | 'stalled' | 'disconnected' | 'faulty';
