@@ -244,11 +244,19 @@ function sameBoot(rows: Row[]): OutboxEntry[] {
   return rows.slice(0, end < 0 ? rows.length : end);
 }
 
+/**
+ * How long a write waits for a lock held by another process (an operator's sqlite3 shell, a
+ * backup). Only the agent writes its outbox, so nothing inside it waits. Unlike the backend, which
+ * fails at once and lets the broker resend (backend/store/sqlite-file.ts), the agent waits: a
+ * reading it cannot write is lost, and holding the event loop a few seconds only delays sending.
+ */
+const BUSY_TIMEOUT_MS = 5000;
+
 /** Opens (or creates) the outbox file and brings its tables up to date. */
 function openOutboxDb(dataDir: string): Database.Database {
   try {
     mkdirSync(dataDir, { recursive: true });
-    const db = new Database(join(dataDir, 'outbox.sqlite'));
+    const db = new Database(join(dataDir, 'outbox.sqlite'), { timeout: BUSY_TIMEOUT_MS });
     db.pragma('journal_mode = WAL');
     // FULL: a committed reading survives a power cut too, not only a crash of the process.
     db.pragma('synchronous = FULL');
