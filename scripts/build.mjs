@@ -42,6 +42,16 @@ function sourceOf(output) {
   return join(src, relative(out, output)).replace(emitted, '.ts');
 }
 
+/** Removes the folders under `dir` left empty (a source folder moved or deleted); keeps `dir`. */
+function pruneEmptyFolders(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const path = join(dir, entry.name);
+    pruneEmptyFolders(path);
+    if (readdirSync(path).length === 0) rmSync(path, { recursive: true });
+  }
+}
+
 /** Removes outputs whose source was deleted or renamed since they were emitted; returns how many. */
 function pruneOrphans() {
   if (!existsSync(dist)) return 0;
@@ -51,6 +61,7 @@ function pruneOrphans() {
     rmSync(file);
     removed += 1;
   }
+  if (removed > 0) pruneEmptyFolders(dist);
   return removed;
 }
 

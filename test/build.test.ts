@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
@@ -50,11 +51,13 @@ function distFiles(dir: string): Map<string, number> {
 
 describe('npm run build', () => {
   let dir: string;
-  // Sources that the test deletes after the first build: one compiled by each tsconfig.
-  const probes = ['contract/build-probe.ts', 'backend/dashboard/build-probe.ts'];
+  // Sources that the test deletes after the first build: one compiled by each tsconfig, and one
+  // alone in its folder (a folder moved away must not stay behind in dist/, empty).
+  const probes = ['contract/build-probe.ts', 'backend/dashboard/build-probe.ts', 'contract/probe-folder/build-probe.ts'];
 
   beforeAll(() => {
     dir = copyCheckout();
+    mkdirSync(join(dir, 'contract/probe-folder'));
     for (const probe of probes) writeFileSync(join(dir, probe), 'export const probe = 1;\n');
     build(dir);
   }, BUILD_TIMEOUT_MS);
@@ -74,14 +77,17 @@ describe('npm run build', () => {
   );
 
   it(
-    'removes the output of a source deleted since the last build',
+    'removes the output of a source deleted since the last build, and the folder it leaves empty',
     () => {
       expect(existsSync(join(dir, 'dist/contract/build-probe.js'))).toBe(true);
       expect(existsSync(join(dir, 'dist/dashboard/build-probe.js'))).toBe(true);
+      expect(existsSync(join(dir, 'dist/contract/probe-folder/build-probe.js'))).toBe(true);
       for (const probe of probes) rmSync(join(dir, probe));
+      rmSync(join(dir, 'contract/probe-folder'), { recursive: true });
       build(dir);
       const after = [...distFiles(dir).keys()];
       expect(after.filter((file) => file.includes('build-probe'))).toEqual([]);
+      expect(existsSync(join(dir, 'dist/contract/probe-folder'))).toBe(false);
       expect(after).toContain('stack/start.js');
       expect(after).toContain('dashboard/main.js');
     },
