@@ -98,6 +98,8 @@ function assembleAgent(parts: Closers, { config, plan, tls, outbox, log, binding
   const metrics = agentMetrics({ plan, board, outbox, link });
   const { pipeline, drivers } = startReading(parts, { plan, boot, board, outbox, metrics, clock, link, log, binding });
   const commands = startCommands({ config, plan, boot, startedAt, board, outbox, clock, metrics, link, pipeline, drivers, log });
+  // Before the reading parts' closers, so it runs ahead of them: a command waiting for a reading ends now with a reply, not at its deadline.
+  parts.add(() => commands.stop());
   const health = config.health.enabled
     ? serveHealth({
         host: config.health.host,
@@ -108,8 +110,6 @@ function assembleAgent(parts: Closers, { config, plan, tls, outbox, log, binding
       })
     : undefined;
   parts.add(() => health?.close());
-  // Last, so it runs first: a command waiting for a reading ends now with a reply, not at its deadline.
-  parts.add(() => commands.stop());
 
   for (const driver of drivers) driver.start();
   const agentLog = log.child({ component: 'agent' });

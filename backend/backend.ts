@@ -11,7 +11,7 @@ import type { BackendConfig } from './config.js';
 import { BackendError } from './errors.js';
 import { type AppDependencies, buildApp } from './http/app.js';
 import { Ingest } from './ingest/ingest.js';
-import { connectSession } from './ingest/mqtt-session.js';
+import { createSession } from './ingest/mqtt-session.js';
 import { BackendMetrics } from './metrics.js';
 import { DeviceRegistry } from './registry/device-registry.js';
 import { RetentionTimer } from './retention-timer.js';
@@ -91,30 +91,29 @@ interface BuiltParts {
 /**
  * The backend's MQTT session and the three parts that use it, in dependency order: alerting
  * publishes on it; ingest reads on it and hands alerting what it reads; commands go out on it, and
- * their replies come back through ingest's `commandReply` events. No message can arrive before
- * that last listener is on: messages come from the network, after this synchronous set-up.
+ * their replies come back through ingest's `commandReply` events. The session connects last, once
+ * every handler is on, so no message can arrive before them.
  */
 async function startMessaging(parts: Closers, config: BackendConfig, log: Logger, options: BackendStartOptions, built: BuiltParts) {
-  const client = connectSession(config.mqtt);
-  // For a start that fails before ingest exists; on a normal stop ingest has ended it already (a second end is a no-op).
-  parts.add(() => client.endAsync(true));
-  const alerting = await parts.step(
+  const client = createSession(config.mqtt);
+  const alerting = await parts.build(
     () => new Alerting({ ...options, config, mqttClient: client, metrics: built.metrics, log: log.child({ component: 'backend:alerts' }) }),
+    (part) => part.close(),
   );
-  const ingest = new Ingest({
-    ...built,
-    client,
-    mqtt: config.mqtt,
-    batching: config.ingest,
-    log: log.child({ component: 'backend:ingest' }),
-    observer: alerting,
-    commandReplies: true,
-  });
-  // Ingest's last commit, as it stops, is judged by alerting: alerting closes after it. Ingest ends the session.
-  parts.add(async () => {
-    await ingest.stop();
-    await alerting.close();
-  });
+  // Registered after alerting, so it stops first: its last commit, as it stops, is judged by alerting.
+  const ingest = await parts.build(
+    () =>
+      new Ingest({
+        ...built,
+        client,
+        mqtt: config.mqtt,
+        batching: config.ingest,
+        log: log.child({ component: 'backend:ingest' }),
+        observer: alerting,
+        commandReplies: true,
+      }),
+    (part) => part.stop(),
+  );
   const commands = await parts.build(
     () =>
       new CommandClient({
@@ -126,9 +125,11 @@ async function startMessaging(parts: Closers, config: BackendConfig, log: Logger
         maxInFlight: config.commands.maxInFlight,
         problem: () => ingest.commandsProblem,
       }),
-    (built) => built.close(),
+    (part) => part.close(),
   );
   ingest.events.on('commandReply', (device, command, reply) => commands.takeReply(device, command, reply));
+  // Last: every handler is on before the first message can arrive.
+  ingest.start();
   return { ingest, commands, alerting };
 }
 

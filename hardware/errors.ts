@@ -1,7 +1,5 @@
 // The emulator's error catalogue, as fastify's lib/errors.js keeps its own: each stable code beside
 // its default message (what it means; a throw site may say more). The CLI prints `CODE: message`.
-import { codedErrorClass } from '../contract/coded-error.js';
-
 export const HARDWARE_ERRORS = {
   HARDWARE_SOCAT_MISSING: { message: 'socat is not installed: the pseudo-terminal transport cannot run' },
   HARDWARE_PTY_FAILED: { message: 'socat ran but did not make the pair of pseudo-terminals' },
@@ -14,4 +12,15 @@ export const HARDWARE_ERRORS = {
 } as const satisfies Record<string, { message: string }>;
 export type HardwareErrorCode = keyof typeof HARDWARE_ERRORS;
 
-export class HardwareError extends codedErrorClass<HardwareErrorCode>('HardwareError', HARDWARE_ERRORS) {}
+// Its own class, not contract/coded-error.ts: the emulator stands alone and imports nothing of the
+// project (DESIGN.md), so that it can be lifted out as a separate tool.
+export class HardwareError extends Error {
+  constructor(
+    readonly code: HardwareErrorCode,
+    message: string = HARDWARE_ERRORS[code].message,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'HardwareError';
+  }
+}

@@ -248,7 +248,9 @@ function sameBoot(rows: Row[]): OutboxEntry[] {
  * How long a write waits for a lock held by another process (an operator's sqlite3 shell, a
  * backup). Only the agent writes its outbox, so nothing inside it waits. Unlike the backend, which
  * fails at once and lets the broker resend (backend/store/sqlite-file.ts), the agent waits: a
- * reading it cannot write is lost, and holding the event loop a few seconds only delays sending.
+ * reading it cannot write is lost. The wait holds the event loop (serial input queues in the
+ * kernel meanwhile; sending, /healthz and MQTT keepalive pause), which is the lesser harm.
+ * better-sqlite3's default is the same 5 s: this names it and says why.
  */
 const BUSY_TIMEOUT_MS = 5000;
 

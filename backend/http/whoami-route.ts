@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { errorResponses } from './schemas.js';
 
-const WhoAmI = Type.Object({
+export const WhoAmI = Type.Object({
   name: Type.String({ description: 'the token name (open-access when the backend runs with auth.openAccess)' }),
   scopes: Type.Array(Type.Union([Type.Literal('read'), Type.Literal('admin')])),
   openAccess: Type.Boolean({ description: 'true: the API answers without a token' }),

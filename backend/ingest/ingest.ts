@@ -30,7 +30,7 @@ import { type CommitInfo, WriteBatcher } from './write-batcher.js';
 export type { IngestObserver, ReceivedReadings } from './ingest-observer.js';
 
 export interface IngestOptions {
-  /** The backend's MQTT session (mqtt-session.ts): ingest reads on it, owns its connection events and ends it on stop. */
+  /** The backend's MQTT session (mqtt-session.ts), not connected yet: ingest connects it in start() and ends it in stop(). */
   client: MqttClient;
   mqtt: BackendConfig['mqtt'];
   batching: BackendConfig['ingest'];
@@ -90,6 +90,7 @@ export class Ingest {
   private storedSinceSummary = 0;
   private lastStored: { device: string; sensor: string; value: number | null; unit: string } | undefined;
   private stopping = false;
+  private started = false;
   private cancelRetries: () => void = () => undefined;
   private readonly retriesCancelled = new Promise<void>((resolve) => (this.cancelRetries = resolve));
 
@@ -186,6 +187,12 @@ export class Ingest {
     return this.batcher.lastFailure;
   }
 
+  /** Connects the session: messages arrive from here on, to handlers that are all in place. */
+  start(): void {
+    this.started = true;
+    this.options.client.connect();
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     this.cancelRetries();
@@ -193,6 +200,7 @@ export class Ingest {
     clearTimeout(this.subackTimer);
     await this.batcher.close(STOP_COMMIT_MS);
     await this.confirmations.close();
+    if (!this.started) return; // a start that failed before connecting: no connection to end
     // A clean DISCONNECT waits for every packet in flight, a SUBSCRIBE the broker never answers
     // included: bounded, then the socket is dropped (the broker keeps the session either way).
     // Not end(true): MQTT.js ignores end() while it is already disconnecting.
@@ -301,7 +309,7 @@ export class Ingest {
     if (topic?.kind === 'command-reply' && this.options.commandReplies) {
       const reply = this.decoded(packet, decodeCommandReply(packet.payload, this.options.mqtt.maxPayloadBytes));
       // A listener that throws is counted and logged, and the reply is acknowledged all the same.
-      if (reply) this.emit('commandReply', topic.device, topic.command, reply);
+      if (reply) this.guarded('command-reply', () => this.events.emit('commandReply', topic.device, topic.command, reply));
       return Promise.resolve();
     }
     this.rejects.reject('unknown_topic', packet.topic, `not a topic the backend reads: ${packet.topic}`);

@@ -47,9 +47,12 @@ export async function startHookedAedes({
 }: TestBrokerOptions = {}): Promise<HookedAedes> {
   const dir = await mkdtemp(join(tmpdir(), 'hooked-aedes-'));
   const cleanups: Array<() => unknown> = [() => rm(dir, { recursive: true, force: true })];
-  const cleanup = async () => {
-    for (const step of cleanups.reverse()) await step();
-  };
+  let closing: Promise<void> | undefined;
+  // Once, newest first, however often it is called.
+  const cleanup = () =>
+    (closing ??= (async () => {
+      for (const step of [...cleanups].reverse()) await step();
+    })());
   try {
     const passwordFile = join(dir, 'users');
     await writeUsers(passwordFile, users);
