@@ -1,6 +1,8 @@
 // preConnect: the checks on a CONNECT that come before authentication. aedes accepts a
 // zero-length client id without clean session and assigns one, where MQTT 3.1.1 requires a
-// refusal; and it caps client id length for MQTT 3.1 only. Both are decided here.
+// refusal; and it caps client id length for MQTT 3.1 only. Both are decided here: the length cap,
+// limits.maxClientIdLength (128 by default), for every protocol version. Like Mosquitto, it lets
+// an MQTT 3.1 client use more than the 23 characters that version's spec allows.
 import type { Client, ConnectPacket } from 'aedes';
 import { BrokerError } from '../errors.js';
 import { CONNACK_RESULTS, ConnackCode, type HookContext } from './hook-context.js';
