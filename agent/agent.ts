@@ -303,7 +303,11 @@ function startPublishing(parts: Closers, farewell: { drained: boolean }, { confi
   parts.add(async () => {
     // The outbox is durable, so this only saves the readings a wait for the next start; bounded,
     // because the broker may be the thing that is gone.
-    farewell.drained = await settlesWithin(publisher.drain(), config.shutdown.flushMs);
+    // With confirm.by backend, until the backend has confirmed them too: they are not sent again at the next start.
+    farewell.drained = await settlesWithin(
+      publisher.drain().then(() => confirmations?.untilAllConfirmed()),
+      config.shutdown.flushMs,
+    );
     publisher.stop();
     confirmations?.stop();
   });

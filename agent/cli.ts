@@ -6,6 +6,7 @@ import type { SettingsDeprecation } from '../contract/settings.js';
 import { type RunningAgent, startAgent } from './agent.js';
 import { loadAgentConfig, maskSecrets } from './config.js';
 import { AgentError, type AgentErrorCode } from './errors.js';
+import { onStopSignals } from '../contract/stop-signals.js';
 
 const HELP = `furnace-agent: reads a furnace's serial sensors and publishes their readings over MQTT
 
@@ -65,7 +66,7 @@ function main(): void {
   agent.ready.catch((error: unknown) => fail(log, agent, error));
   let stopping = false;
   const stop = (signal: string) => {
-    // Ctrl-C under npm start reaches us twice (the terminal's SIGINT, then the launcher's SIGTERM).
+    // Once, whichever signal comes first and however often (contract/stop-signals.ts).
     if (stopping) return;
     stopping = true;
     log.info({ signal, ...agent.stats }, 'agent stopping');
@@ -82,8 +83,7 @@ function main(): void {
       },
     );
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  onStopSignals(stop);
 }
 
 function fail(log: Logger, agent: RunningAgent, error: unknown): void {

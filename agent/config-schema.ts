@@ -293,7 +293,8 @@ export const AgentConfigSchema = Type.Object(
           minimum: 0,
           maximum: 60_000,
           default: 3000,
-          description: 'on SIGTERM, how long to keep sending what waits, in ms',
+          description:
+            'on SIGTERM, how long to keep sending what waits and, with confirm.by backend, to wait for the backend to confirm it, in ms',
         }),
       },
       { additionalProperties: false, default: {} },

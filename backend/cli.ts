@@ -7,6 +7,7 @@ import { type RunningBackend, startBackend } from './backend.js';
 import { loadBackendConfig } from './config.js';
 import { BackendError } from './errors.js';
 import { hashToken, newToken } from './http/auth.js';
+import { onStopSignals } from '../contract/stop-signals.js';
 
 const HELP = `furnace-backend: stores furnace readings from MQTT and answers the HTTP query API
 
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
 function stopOnSignals(backend: RunningBackend, log: Logger): void {
   let stopping = false;
   const stop = (signal: string) => {
-    // Ctrl-C under npm start reaches us twice (the terminal's SIGINT, then the launcher's SIGTERM).
+    // Once, whichever signal comes first and however often (contract/stop-signals.ts).
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'backend stopping');
@@ -114,8 +115,7 @@ function stopOnSignals(backend: RunningBackend, log: Logger): void {
       },
     );
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  onStopSignals(stop);
 }
 
 main().catch((error: unknown) => {

@@ -7,6 +7,7 @@ import { type RunningBroker, startBroker } from './broker.js';
 import { loadBrokerConfig } from './config.js';
 import { BrokerError } from './errors.js';
 import { runPasswd } from './access/passwd-cli.js';
+import { onStopSignals } from '../contract/stop-signals.js';
 
 const HELP = `furnace-broker: the MQTT broker of furnace telemetry (aedes)
 
@@ -90,7 +91,7 @@ async function runBroker(args: string[]): Promise<void> {
 function handleSignals(broker: RunningBroker, log: Logger): void {
   let stopping = false;
   const stop = (signal: string) => {
-    // Ctrl-C under npm start reaches us twice (the terminal's SIGINT, then the launcher's SIGTERM).
+    // Once, whichever signal comes first and however often (contract/stop-signals.ts).
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'broker stopping');
@@ -105,8 +106,7 @@ function handleSignals(broker: RunningBroker, log: Logger): void {
       },
     );
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  onStopSignals(stop);
   process.on('SIGHUP', () => {
     log.info({ signal: 'SIGHUP' }, 'reloading the credentials file');
     void broker.reloadCredentials();

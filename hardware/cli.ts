@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   // Set once every furnace runs; a signal during start-up waits for it, so no socat is left behind.
   const running: { fleet?: Fleet; stopping?: { reason: string; code: number } } = {};
   const stop = (reason: string, code: number) => {
-    // Ctrl-C under npm start reaches us twice (the terminal's SIGINT, then the launcher's SIGTERM).
+    // Once, whichever signal comes first and however often.
     if (running.stopping) return;
     running.stopping = { reason, code };
     const fleet = running.fleet;
@@ -35,7 +35,12 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', () => stop('SIGINT', 0));
+  // As contract/stop-signals.ts (which the emulator cannot import): started by `npm start`
+  // (FURNACE_STACK_CHILD=1), Ctrl-C is left to the stack, which stops the parts in order.
+  const stack = process.env.FURNACE_STACK_CHILD === '1' ? process.ppid : undefined;
+  process.on('SIGINT', () => {
+    if (stack === undefined || process.ppid !== stack) stop('SIGINT', 0);
+  });
   process.on('SIGTERM', () => stop('SIGTERM', 0));
 
   const fleet = await startFleet(config, {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { STACK_CHILD_ENV } from '../contract/stop-signals.js';
 
 export interface StackChild {
   readonly name: string;
@@ -17,7 +18,11 @@ export function startChild(
   onLine: (line: string) => void,
   env: NodeJS.ProcessEnv = {},
 ): StackChild {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // Marked as the stack's: Ctrl-C is left to the stack, which stops the parts in order (contract/stop-signals.ts).
+  const child = spawn(process.execPath, [script, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env, [STACK_CHILD_ENV]: '1' },
+  });
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   const handle = (line: string) => {
     onLine(line);
@@ -52,7 +57,8 @@ export function startChild(
         });
       });
     },
-    async stop(timeoutMs = 5000) {
+    // Each part bounds its own stop (the agent's flush, the broker's grace); this is the last resort.
+    async stop(timeoutMs = 15_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);

@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     const child = startChild(name, join(distDir, script), args, print(name), env);
     parts.add(() => child.stop());
     child.process.once('exit', (code, signal) => {
-      // Ctrl-C reaches every process of the group; a part that stopped cleanly asks for a clean stop.
+      // A part that exits on its own (a signal to the whole group, a crash) stops the rest; a clean exit asks for a clean stop.
       if (!stopping) void shutdown(code === 0 ? 0 : 1, `${name} exited with ${signal ?? `code ${code}`}`);
     });
     return child;

@@ -65,6 +65,35 @@ describe('npm start', () => {
     expect(ours.filter(isAlive)).toEqual([]);
   });
 
+  // Ctrl-C in a terminal signals the whole foreground process group: the stack and every part it
+  // started. The parts leave it to the stack, which stops them in order, the agent first: its last
+  // readings are still confirmed by the backend through the broker, and none waits for the next start.
+  it.skipIf(requireProgram('socat', 'socat').skip)(
+    'on a Ctrl-C to the whole process group, stops the agent first, with its outbox confirmed and empty',
+    async () => {
+      const [mqttPort, httpPort, healthPort] = (await freePorts(3)) as [number, number, number];
+      const args = ['--mqtt-port', String(mqttPort), '--http-port', String(httpPort), '--agent-health-port', String(healthPort)];
+      // A flush bound well above what a loaded machine needs: the order is under test, not the bound.
+      const stack = await startStack([...args, '--data-dir', dir, '--serial', 'pty', '--interval-ms', '200'], {
+        detached: true,
+        env: { FURNACE_AGENT_SHUTDOWN_FLUSH_MS: '10000' },
+      });
+      await stack.waitForLine(/Furnace telemetry is running/, 20_000);
+      await waitFor(() => latestAge(httpPort), { timeoutMs: 15_000, what: 'a reading of furnace-1 from the API' });
+      const ours = pidsMentioning([dir, `--port ${mqttPort}`]);
+
+      process.kill(-(stack.child.pid ?? 0), 'SIGINT');
+      expect((await stack.waitForExit(30_000)).code).toBe(0);
+      expect(ours.filter(isAlive)).toEqual([]);
+      const output = stack.output();
+      const agentStopped = output.indexOf('agent stopped');
+      expect(output.slice(agentStopped).split('\n')[0]).toMatch(/drained=true left=0/);
+      // The backend and the broker were asked to stop only once the agent had stopped.
+      expect(agentStopped).toBeLessThan(output.indexOf('backend stopping'));
+      expect(agentStopped).toBeLessThan(output.indexOf('broker stopping'));
+    },
+  );
+
   it('refuses a port that is in use, naming it', async () => {
     const [mqttPort] = await freePorts(1);
     const blocker = createServer();

@@ -74,6 +74,8 @@ export class ConfirmationTracker {
   private timeoutsLogged = false;
   private stopped = false;
   private lastCheck = Date.now();
+  /** Stop's waits for an empty outbox. */
+  private readonly emptyWaiters: Array<() => void> = [];
 
   constructor(private readonly options: ConfirmationTrackerOptions) {
     const { client, log } = options;
@@ -97,9 +99,20 @@ export class ConfirmationTracker {
     this.timer.unref();
   }
 
+  /**
+   * Resolves once the outbox is empty: every reading taken so far confirmed by the backend. A
+   * stopping agent waits for it (bounded by shutdown.flushMs), so that its last readings are not
+   * left to be sent again at the next start.
+   */
+  untilAllConfirmed(): Promise<void> {
+    if (this.options.outbox.depth === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
+  }
+
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    this.emptyWaiters.splice(0).forEach((resolve) => resolve());
   }
 
   private received(payload: Buffer): void {
@@ -134,6 +147,7 @@ export class ConfirmationTracker {
       this.stats.lastConfirmedAt = Date.now();
       if (this.timeoutsLogged) this.options.log.info({ confirmed }, 'the backend confirms readings again');
       this.timeoutsLogged = false;
+      if (this.options.outbox.depth === 0) this.emptyWaiters.splice(0).forEach((resolve) => resolve());
     }
     this.resendHoles(Date.now());
   }

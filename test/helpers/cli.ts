@@ -33,6 +33,9 @@ export function startCli(cli: Cli, args: string[], env: NodeJS.ProcessEnv = {}, 
 }
 
 /** Runs `dist/stack/start.js` (what `npm start` runs) without waiting for anything. */
-export function startStack(args: string[]): Promise<RunningProcess> {
-  return startProcess(process.execPath, [join(DIST_DIR, 'stack', 'start.js'), ...args], { env: process.env });
+export function startStack(args: string[], options: { env?: NodeJS.ProcessEnv; detached?: boolean } = {}): Promise<RunningProcess> {
+  return startProcess(process.execPath, [join(DIST_DIR, 'stack', 'start.js'), ...args], {
+    env: { ...process.env, ...options.env },
+    detached: options.detached ?? false,
+  });
 }

@@ -13,6 +13,8 @@ export interface StartOptions {
   readyLine?: RegExp;
   /** Deadline for `readyLine` (default 10 s). */
   readyTimeoutMs?: number;
+  /** In a process group of its own, which a test can signal as a terminal does (`process.kill(-pid, ...)`). */
+  detached?: boolean;
 }
 
 export class RunningProcess {
@@ -124,6 +126,7 @@ export async function startProcess(cmd: string, args: string[], options: StartOp
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   const proc = new RunningProcess(cmd.split('/').pop() ?? cmd, child);
   await new Promise<void>((resolve, reject) => {
