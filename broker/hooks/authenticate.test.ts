@@ -1,23 +1,14 @@
 // authenticate through aedes on a duplex client: who may connect (password, client certificate,
 // anonymous), a device's client id, the will, and the CONNACK codes and counts of each refusal.
-import { afterEach, describe, expect, it } from 'vitest';
-import { type HookedAedes, startHookedAedes } from '../../test/helpers/hooked-aedes.js';
+import { describe, expect, it } from 'vitest';
+import { type HookedAedes, hookedAedesPerTest } from '../../test/helpers/hooked-aedes.js';
 import type { DuplexOptions } from '../../test/helpers/mqtt-duplex.js';
 import { encodeConnect } from '../../test/helpers/mqtt-wire.js';
-import { type TestBrokerOptions, USERS, metricValue } from '../../test/helpers/test-broker.js';
+import { USERS, metricValue } from '../../test/helpers/test-broker.js';
 
 const { devA, viewer, admin } = USERS;
 
-let broker: HookedAedes | undefined;
-afterEach(async () => {
-  await broker?.close();
-  broker = undefined;
-});
-
-async function start(options: TestBrokerOptions = {}): Promise<HookedAedes> {
-  broker = await startHookedAedes(options);
-  return broker;
-}
+const start = hookedAedesPerTest();
 
 const connects = (hooked: HookedAedes, result: string) => metricValue(hooked, 'furnace_broker_connects_total', { result });
 

@@ -1,23 +1,14 @@
 // authorizePublish, authorizeSubscribe and authorizeForward (and the publish drop behind the first)
 // through aedes on duplex clients: what a role may publish, subscribe to and receive.
 // "Not delivered" is shown without waiting: a later message on the same path arrives first.
-import { afterEach, describe, expect, it } from 'vitest';
-import { type HookedAedes, startHookedAedes } from '../../test/helpers/hooked-aedes.js';
+import { describe, expect, it } from 'vitest';
+import { type HookedAedes, hookedAedesPerTest } from '../../test/helpers/hooked-aedes.js';
 import type { DuplexClient } from '../../test/helpers/mqtt-duplex.js';
-import { type TestBrokerOptions, type TestUser, USERS, metricValue } from '../../test/helpers/test-broker.js';
+import { type TestUser, USERS, metricValue } from '../../test/helpers/test-broker.js';
 
 const { devA, backend, viewer, admin } = USERS;
 
-let broker: HookedAedes | undefined;
-afterEach(async () => {
-  await broker?.close();
-  broker = undefined;
-});
-
-async function start(options: TestBrokerOptions = {}): Promise<HookedAedes> {
-  broker = await startHookedAedes(options);
-  return broker;
-}
+const start = hookedAedesPerTest();
 
 async function login(hooked: HookedAedes, user: TestUser, clientId = user.username): Promise<DuplexClient> {
   const client = hooked.connect();

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { Registry } from 'prom-client';
+import { afterEach } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
 import { loadBrokerConfig } from '../../broker/config.js';
 import { ConnectionRegistry, type ListenerName } from '../../broker/hooks/connections.js';
@@ -113,4 +114,14 @@ function publishedOn(aedes: Aedes, topic: string, deadlineMs = 2000): Promise<vo
     }, deadlineMs);
     aedes.on('publish', onPublish);
   });
+}
+
+/** For a test file: a `start` that makes one hooked aedes per test, closed after it. */
+export function hookedAedesPerTest(): (options?: TestBrokerOptions) => Promise<HookedAedes> {
+  let broker: HookedAedes | undefined;
+  afterEach(async () => {
+    await broker?.close();
+    broker = undefined;
+  });
+  return async (options = {}) => (broker = await startHookedAedes(options));
 }
